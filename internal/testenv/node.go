@@ -103,6 +103,10 @@ func StartNode(t testing.TB, script string, args ...string) *NodeScript {
 	}()
 	t.Cleanup(func() {
 		cancel()
+		go func() {
+			for range lines { // unblock the reader if the test stopped reading
+			}
+		}()
 		<-ns.done
 	})
 	return ns
