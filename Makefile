@@ -1,0 +1,44 @@
+# sockgate — see README.md. Needs only Go, Node/npm and Debian packages.
+GO       ?= go
+NODE_DIR := internal/testenv/node
+FUZZTIME ?= 10s
+# Each fuzz target runs briefly in `make test` (seed corpus + FUZZTIME of new inputs).
+FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePayload ./socketio/parser:FuzzDecode
+
+.PHONY: run build test check unit fuzz services node-modules bench clean
+
+## run: the server on :3000 with the embedded defaults (SQLite under ./data, in-memory adapter and limiter).
+run:
+	$(GO) run ./cmd/sockgate
+
+## build: the binary in ./bin/sockgate.
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
+
+## test: the whole suite: format and vet checks, services, npm client, go test -race, short fuzz runs.
+test: check services node-modules unit fuzz
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bench/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+services:
+	@bash .ci/services.sh
+
+node-modules:
+	@test -f $(NODE_DIR)/node_modules/socket.io-client/package.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
+
+unit:
+	$(GO) test -race -timeout 12m ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md.
+bench:
+	cd bench && $(GO) run ./cmd/benchrun
+
+clean:
+	rm -rf bin data
