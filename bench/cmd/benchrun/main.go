@@ -1,0 +1,337 @@
+// Command benchrun compares sockgate's Socket.IO core with Node's socket.io
+// 4.8 on this machine and writes the medians and ratios to RESULTS.md.
+//
+// Run it from the bench directory (`make bench` does `cd bench && go run
+// ./cmd/benchrun`). It builds cmd/sockgate-bench and cmd/loadgen, runs
+// `npm ci` in node/ when node_modules is missing, then for each run, each
+// workload and each server (alternating, so slow drifts of the machine hit
+// both alike) starts a fresh server pinned to one CPU and the load generator
+// pinned to another, and reads the server's RSS and CPU time from /proc at
+// the load generator's MARK points. See ../README.md for the workloads.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sockgate/sockgate/bench/internal/result"
+)
+
+type config struct {
+	runs       int
+	quick      bool
+	idleConns  int
+	receivers  int
+	ackClients int
+	warmup     time.Duration
+	duration   time.Duration
+	rate       float64
+	servers    []string
+	workloads  []string
+	out        string
+	profile    bool
+	serverCPU  string
+	loadgenCPU string
+	timeout    time.Duration
+}
+
+func main() {
+	var (
+		c                  config
+		servers, workloads string
+	)
+	flag.IntVar(&c.runs, "runs", 3, "runs per workload and server (the report shows medians)")
+	flag.BoolVar(&c.quick, "quick", false, "a short smoke run: 1 run, 2,000 idle connections, 3s windows, report to results/quick.md")
+	flag.IntVar(&c.idleConns, "conns", 10000, "idle workload: connections")
+	flag.IntVar(&c.receivers, "receivers", 1000, "fanout/latency workloads: receivers in the room")
+	flag.IntVar(&c.ackClients, "ack-clients", 100, "ack workload: clients")
+	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before each measurement window")
+	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
+	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
+	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node)")
+	flag.StringVar(&workloads, "workloads", "idle,fanout,latency,ack", "workloads to run")
+	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
+	flag.BoolVar(&c.profile, "profile", true, "after the runs, profile sockgate-bench under the fanout workload (results/)")
+	flag.StringVar(&c.serverCPU, "server-cpu", "0", "CPU list the servers are pinned to (taskset -c)")
+	flag.StringVar(&c.loadgenCPU, "loadgen-cpu", "1", "CPU list the load generator is pinned to")
+	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "abort everything after this long")
+	flag.Parse()
+	if c.quick {
+		c.runs, c.idleConns = 1, min(c.idleConns, 2000)
+		c.warmup, c.duration = time.Second, 3*time.Second
+		c.profile = false
+	}
+	if c.out == "" {
+		c.out = "RESULTS.md"
+		if c.quick {
+			c.out = filepath.Join("results", "quick.md")
+		}
+	}
+	c.servers = splitList(servers)
+	c.workloads = splitList(workloads)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// measurement is one (workload, server, run) outcome.
+type measurement struct {
+	Workload, Server string
+	Run              int
+	Result           result.Result
+	// Idle: server RSS before/after connecting, and per connection.
+	RSSBaseKB, RSSLoadedKB int64
+	KBPerConn              float64
+	// ServerCPU is the server's CPU use during the measurement window, in cores.
+	ServerCPU float64
+	Err       error
+}
+
+type bench struct {
+	cfg      config
+	dir      string // bench/ (working directory)
+	bin      string // temp dir holding the built binaries
+	results  []measurement
+	started  time.Time
+	loadAvg0 string
+}
+
+func run(ctx context.Context, c config) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(wd, "node", "server.js")); err != nil {
+		return fmt.Errorf("run from the bench directory (node/server.js not found): %w", err)
+	}
+	b := &bench{cfg: c, dir: wd, started: time.Now(), loadAvg0: loadAvg()}
+	if err := os.MkdirAll(filepath.Join(wd, "results"), 0o755); err != nil {
+		return err
+	}
+	b.bin, err = os.MkdirTemp("", "sockgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.bin)
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	for r := 1; r <= c.runs; r++ {
+		for _, w := range c.workloads {
+			for _, s := range c.servers {
+				m := b.measure(ctx, w, s, r, false)
+				b.results = append(b.results, m)
+				logMeasurement(m)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+		}
+	}
+	var prof *profile
+	if c.profile && contains(c.servers, "sockgate") {
+		prof = b.profileFanout(ctx)
+	}
+	if err := b.writeReport(prof); err != nil {
+		return err
+	}
+	fmt.Printf("benchrun: wrote %s in %s\n", c.out, time.Since(b.started).Round(time.Second))
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare builds the Go binaries and installs the Node dependencies if needed.
+func (b *bench) prepare(ctx context.Context) error {
+	for _, name := range []string{"sockgate-bench", "loadgen"} {
+		if !contains(b.cfg.servers, "sockgate") && name == "sockgate-bench" {
+			continue
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(b.bin, name), "./cmd/"+name)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", name, err)
+		}
+	}
+	if contains(b.cfg.servers, "node") {
+		if _, err := os.Stat(filepath.Join(b.dir, "node", "node_modules", "socket.io", "package.json")); err != nil {
+			fmt.Println("benchrun: npm ci in node/")
+			cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+			cmd.Dir, cmd.Stdout, cmd.Stderr = filepath.Join(b.dir, "node"), os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("npm ci: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// serverArgv is the command line of a server; extra goes to sockgate-bench.
+func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
+	switch kind {
+	case "sockgate":
+		return append([]string{filepath.Join(b.bin, "sockgate-bench")}, extra...), nil
+	case "node":
+		return []string{"node", "server.js"}, nil
+	}
+	return nil, fmt.Errorf("unknown server %q", kind)
+}
+
+// loadgenArgs is the load generator's command line for a workload.
+func (b *bench) loadgenArgs(workload, addr string) []string {
+	c := b.cfg
+	args := []string{"-addr", addr, "-workload", workload,
+		"-warmup", c.warmup.String(), "-duration", c.duration.String()}
+	switch workload {
+	case "idle":
+		args = append(args, "-n", fmt.Sprint(c.idleConns))
+	case "fanout":
+		args = append(args, "-n", fmt.Sprint(c.receivers))
+	case "latency":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprint(c.rate),
+			"-duration", (2 * c.duration).String())
+	case "ack":
+		args = append(args, "-n", fmt.Sprint(c.ackClients))
+	}
+	return args
+}
+
+// measure runs one workload once against a fresh server.
+func (b *bench) measure(ctx context.Context, workload, kind string, run int, _ bool) measurement {
+	m := measurement{Workload: workload, Server: kind, Run: run}
+	argv, err := b.serverArgv(kind)
+	if err != nil {
+		m.Err = err
+		return m
+	}
+	dir := b.dir
+	if kind == "node" {
+		dir = filepath.Join(b.dir, "node")
+	}
+	srv, err := startServer(ctx, kind, b.cfg.serverCPU, argv, dir)
+	if err != nil {
+		m.Err = err
+		return m
+	}
+	defer srv.stop()
+	// Let the server finish starting up (Node compiles lazily) before the base sample.
+	_ = sleepCtx(ctx, 500*time.Millisecond)
+
+	var start procStats
+	onMark := func(name string) {
+		st, err := readStats(srv.pid())
+		if err != nil {
+			if m.Err == nil {
+				m.Err = fmt.Errorf("read server stats at %s: %w", name, err)
+			}
+			return
+		}
+		switch name {
+		case "base":
+			m.RSSBaseKB = st.rssKB
+		case "loaded":
+			m.RSSLoadedKB = st.rssKB
+		case "start":
+			start = st
+		case "end":
+			m.ServerCPU = cores(start, st)
+		}
+	}
+	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
+	m.Result = r
+	if err != nil && m.Err == nil {
+		m.Err = err
+	}
+	if !srv.alive() && m.Err == nil {
+		m.Err = fmt.Errorf("%s server died: %s", kind, tail(srv.stderr))
+	}
+	if workload == "idle" && r.Conns > 0 {
+		m.KBPerConn = float64(m.RSSLoadedKB-m.RSSBaseKB) / float64(r.Conns)
+	}
+	return m
+}
+
+func logMeasurement(m measurement) {
+	if m.Err != nil {
+		fmt.Printf("run %d %-8s %-8s ERROR %v\n", m.Run, m.Workload, m.Server, m.Err)
+		return
+	}
+	r := m.Result
+	switch m.Workload {
+	case "idle":
+		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
+			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
+	case "fanout", "ack":
+		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores)\n",
+			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU)
+	case "latency":
+		fmt.Printf("run %d %-8s %-8s p50 %.2f ms p99 %.2f ms max %.2f ms (%d samples, %d lost, server %.2f cores)\n",
+			m.Run, m.Workload, m.Server, r.P50, r.P99, r.Max, r.Samples, r.Lost, m.ServerCPU)
+	}
+}
+
+// sleepCtx sleeps for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

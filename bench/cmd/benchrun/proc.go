@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sockgate/sockgate/bench/internal/result"
+)
+
+// nofile is the open-files limit given to servers and the load generator:
+// the hard limit (unprivileged containers cannot go above it).
+func nofile() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 4096
+	}
+	return lim.Max
+}
+
+// pinned wraps argv so the process runs with the open-files limit raised and
+// pinned to cpu: `prlimit --nofile=N:N taskset -c CPU argv...`. Both tools
+// exec, so the child's pid is the program's pid.
+func pinned(ctx context.Context, cpu string, argv ...string) *exec.Cmd {
+	n := nofile()
+	args := []string{fmt.Sprintf("--nofile=%d:%d", n, n), "taskset", "-c", cpu}
+	args = append(args, argv...)
+	cmd := exec.CommandContext(ctx, "prlimit", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// server is one running benchmark server.
+type server struct {
+	kind   string
+	cmd    *exec.Cmd
+	addr   string
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+// startServer starts a server and waits (15s at most) for its "LISTEN addr" line.
+func startServer(ctx context.Context, kind, cpu string, argv []string, dir string) (*server, error) {
+	cmd := pinned(ctx, cpu, argv...)
+	cmd.Dir = dir
+	s := &server{kind: kind, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = s.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", kind, err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "LISTEN "); ok {
+				select {
+				case addrc <- a:
+				default:
+				}
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	select {
+	case s.addr = <-addrc:
+		return s, nil
+	case err := <-s.done:
+		return nil, fmt.Errorf("%s exited before listening: %v: %s", kind, err, tail(s.stderr))
+	case <-time.After(15 * time.Second):
+		s.stop()
+		return nil, fmt.Errorf("%s did not print LISTEN in 15s: %s", kind, tail(s.stderr))
+	}
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// stop sends SIGTERM, then SIGKILL after 5s, and waits for the process.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// alive reports whether the server process is still running.
+func (s *server) alive() bool {
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// procStats is a sample of a process's RSS and CPU time.
+type procStats struct {
+	at    time.Time
+	rssKB int64
+	cpu   time.Duration
+}
+
+// readStats reads /proc/<pid>/status (VmRSS) and /proc/<pid>/stat (utime+stime).
+func readStats(pid int) (procStats, error) {
+	st := procStats{at: time.Now()}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return st, err
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				st.rssKB, _ = strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return st, err
+	}
+	// Fields after the command name (which may contain spaces) start at state (field 3).
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return st, errors.New("bad /proc stat")
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return st, errors.New("short /proc stat")
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14
+	stt, _ := strconv.ParseInt(f[12], 10, 64)
+	st.cpu = time.Duration(ut+stt) * time.Second / clockTicks
+	return st, nil
+}
+
+// clockTicks is USER_HZ, 100 on every Linux platform Go supports.
+const clockTicks = 100
+
+// cores is the CPU used between a and b, in cores.
+func cores(a, b procStats) float64 {
+	return (b.cpu - a.cpu).Seconds() / b.at.Sub(a.at).Seconds()
+}
+
+// runLoadgen runs the load generator with -sync and calls onMark for each of
+// its MARK lines (the load generator waits until onMark returns). It returns
+// the parsed RESULT.
+func runLoadgen(ctx context.Context, cpu, bin string, args []string, onMark func(name string)) (result.Result, error) {
+	var r result.Result
+	argv := append([]string{bin, "-sync"}, args...)
+	cmd := pinned(ctx, cpu, argv...)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return r, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return r, err
+	}
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	got := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, "MARK "); ok {
+			onMark(name)
+			_, _ = io.WriteString(stdin, "ok\n")
+			continue
+		}
+		if js, ok := strings.CutPrefix(line, "RESULT "); ok {
+			if err := json.Unmarshal([]byte(js), &r); err != nil {
+				return r, fmt.Errorf("parse %q: %w", js, err)
+			}
+			got = true
+		}
+	}
+	stdin.Close()
+	werr := cmd.Wait()
+	if werr != nil || !got {
+		return r, fmt.Errorf("loadgen %v: %v: %s", args, werr, tail(stderr))
+	}
+	if r.Disconnects > 0 {
+		return r, fmt.Errorf("loadgen %v: %d connections lost: %s", args, r.Disconnects, tail(stderr))
+	}
+	return r, nil
+}
+
+// tail returns the last lines of a process's stderr for error messages.
+func tail(b *bytes.Buffer) string {
+	s := strings.TrimSpace(b.String())
+	if len(s) > 800 {
+		s = "..." + s[len(s)-800:]
+	}
+	return s
+}

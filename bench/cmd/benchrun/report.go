@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// profile is the CPU profile of sockgate-bench under the fanout workload.
+type profile struct {
+	Path      string
+	Rate      float64
+	ServerCPU float64
+	TopFlat   string
+	TopCum    string
+	Err       error
+}
+
+// profileFanout runs the fanout workload once more against sockgate-bench
+// with pprof enabled and captures a CPU profile over the measurement window.
+// This run is not counted in the results (profiling costs a few percent).
+func (b *bench) profileFanout(ctx context.Context) *profile {
+	p := &profile{Path: filepath.Join("results", "sockgate-fanout.cpu.pprof")}
+	paddr, err := freePort()
+	if err != nil {
+		p.Err = err
+		return p
+	}
+	argv, _ := b.serverArgv("sockgate", "-pprof", paddr)
+	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, argv, b.dir)
+	if err != nil {
+		p.Err = err
+		return p
+	}
+	defer srv.stop()
+	_ = sleepCtx(ctx, 500*time.Millisecond)
+	secs := max(1, int(b.cfg.duration.Seconds())-1)
+	profDone := make(chan error, 1)
+	var start procStats
+	onMark := func(name string) {
+		st, _ := readStats(srv.pid())
+		switch name {
+		case "start":
+			start = st
+			go func() { profDone <- fetchProfile(ctx, paddr, secs, filepath.Join(b.dir, p.Path)) }()
+		case "end":
+			p.ServerCPU = cores(start, st)
+		}
+	}
+	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs("fanout", srv.addr), onMark)
+	p.Rate = r.Rate
+	select {
+	case perr := <-profDone:
+		if perr != nil {
+			p.Err = perr
+			return p
+		}
+	case <-time.After(time.Duration(secs+15) * time.Second):
+		p.Err = fmt.Errorf("profile not received")
+		return p
+	}
+	if err != nil {
+		p.Err = err
+	}
+	p.TopFlat = pprofTop(ctx, filepath.Join(b.dir, p.Path), "-top")
+	p.TopCum = pprofTop(ctx, filepath.Join(b.dir, p.Path), "-top", "-cum")
+	_ = os.WriteFile(filepath.Join(b.dir, "results", "sockgate-fanout.top.txt"),
+		[]byte(p.TopFlat+"\n\n"+p.TopCum+"\n"), 0o644)
+	return p
+}
+
+func fetchProfile(ctx context.Context, addr string, secs int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+10)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.LimitReader(resp.Body, 64<<20)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// pprofTop returns the first lines of `go tool pprof <flags> -nodecount=25`.
+func pprofTop(ctx context.Context, path string, flags ...string) string {
+	args := append([]string{"tool", "pprof"}, flags...)
+	args = append(args, "-nodecount=25", path)
+	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("go tool pprof failed: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// median of the non-failed values picked by f; ok is false when none succeeded.
+func (b *bench) median(workload, server string, f func(measurement) float64) (float64, int, bool) {
+	var v []float64
+	for _, m := range b.results {
+		if m.Workload == workload && m.Server == server && m.Err == nil {
+			v = append(v, f(m))
+		}
+	}
+	if len(v) == 0 {
+		return 0, 0, false
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2], n, true
+	}
+	return (v[n/2-1] + v[n/2]) / 2, n, true
+}
+
+// row is one line of the summary table.
+type row struct {
+	workload, label, metric string
+	value                   func(measurement) float64
+	format                  string
+	higherBetter            bool
+	target                  float64 // ratio sockgate/Node to reach; 0 = none
+}
+
+func (b *bench) rows() []row {
+	c := b.cfg
+	return []row{
+		{"idle", fmt.Sprintf("Idle memory, %d connections", c.idleConns), "server RSS KB per connection",
+			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 1},
+		{"fanout", fmt.Sprintf("Room fan-out to %d receivers, saturation", c.receivers), "deliveries/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 2},
+		{"latency", fmt.Sprintf("Fan-out latency, %g broadcasts/s to %d", c.rate, c.receivers), "p50 ms",
+			func(m measurement) float64 { return m.Result.P50 }, "%.2f", false, 0},
+		{"latency", "", "p99 ms",
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
+		{"ack", fmt.Sprintf("Ack round trips, %d clients, closed loop", c.ackClients), "acks/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 1.5},
+	}
+}
+
+func (b *bench) writeReport(prof *profile) error {
+	c := b.cfg
+	var w strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
+	title := "sockgate vs Node socket.io: benchmark results"
+	if c.quick {
+		title += " (quick run, not representative)"
+	}
+	p("# %s\n\n", title)
+	p("Generated by `%s` (from `bench/`, `make bench`) on %s, in %s.\n\n",
+		commandLine(), b.started.UTC().Format("2006-01-02 15:04 MST"), time.Since(b.started).Round(time.Second))
+	p("## Machine\n\n")
+	p("- CPU: %s, %d logical CPUs; kernel %s; memory %s\n", cpuModel(), runtime.NumCPU(), kernel(), memTotal())
+	p("- %s; Node %s; socket.io %s (ws %s); sockgate at `%s`\n", runtime.Version(), nodeVersion(),
+		npmVersion(b.dir, "socket.io"), npmVersion(b.dir, "ws"), gitHead())
+	p("- Servers pinned to CPU %s (`taskset -c %s`), load generator to CPU %s; open-files limit %d (`prlimit`)\n",
+		c.serverCPU, c.serverCPU, c.loadgenCPU, nofile())
+	p("- Load average (1/5/15 min) at start: %s; at end: %s. The machine is shared: other work on these\n", b.loadAvg0, loadAvg())
+	p("  CPUs during the run shows up as noise between runs (see the per-run tables).\n\n")
+
+	p("## Summary (median of %d runs)\n\n", c.runs)
+	p("| Workload | Metric | sockgate | Node socket.io %s | sockgate/Node | Target | Met |\n", npmVersion(b.dir, "socket.io"))
+	p("|---|---|---:|---:|---:|---|---|\n")
+	for _, r := range b.rows() {
+		if !contains(c.workloads, r.workload) {
+			continue
+		}
+		sg, nsg, okS := b.median(r.workload, "sockgate", r.value)
+		nd, nnd, okN := b.median(r.workload, "node", r.value)
+		cell := func(server string, v float64, n int, ok bool) string {
+			if !contains(c.servers, server) {
+				return "not run"
+			}
+			if !ok {
+				return "failed"
+			}
+			s := fmt.Sprintf(r.format, v)
+			if n < c.runs {
+				s += fmt.Sprintf(" (%d/%d runs)", n, c.runs)
+			}
+			return s
+		}
+		ratio, target, met := "—", "—", "—"
+		if okS && okN && nd != 0 {
+			q := sg / nd
+			ratio = fmt.Sprintf("%.2f×", q)
+			if r.target != 0 {
+				if r.higherBetter {
+					target = fmt.Sprintf("≥ %.1f×", r.target)
+					met = yesNo(q >= r.target)
+				} else {
+					target = fmt.Sprintf("≤ %.1f×", r.target)
+					met = yesNo(q <= r.target)
+				}
+			}
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", r.label, r.metric, cell("sockgate", sg, nsg, okS), cell("node", nd, nnd, okN), ratio, target, met)
+	}
+	p("\nLower is better for memory and latency, higher for deliveries/s and acks/s.\n\n")
+
+	p("## Every run\n\n")
+	p("Server CPU and load generator CPU are in cores over the measurement window (1.00 = one core busy).\n")
+	p("At saturation (fan-out, acks) the server should be near 1.00; a load generator near 1.00 would mean it is the limit.\n\n")
+	p("| Workload | Server | Run | Result | Server CPU | Loadgen CPU | Details |\n|---|---|---:|---|---:|---:|---|\n")
+	for _, m := range b.results {
+		r := m.Result
+		var res, det string
+		switch {
+		case m.Err != nil:
+			res, det = "**failed**", strings.ReplaceAll(m.Err.Error(), "\n", " ")
+			if len(det) > 300 {
+				det = det[:300] + "..."
+			}
+			det = strings.ReplaceAll(det, "|", "/")
+		case m.Workload == "idle":
+			res = fmt.Sprintf("%.2f KB/conn", m.KBPerConn)
+			det = fmt.Sprintf("RSS %.1f → %.1f MB, %d conns connected in %.1fs", float64(m.RSSBaseKB)/1024, float64(m.RSSLoadedKB)/1024, r.Conns, r.ConnectSecs)
+		case m.Workload == "fanout":
+			res = fmt.Sprintf("%.0f deliveries/s", r.Rate)
+			det = fmt.Sprintf("%.0f broadcasts/s over %.1fs", r.Broadcasts, r.WindowSecs)
+		case m.Workload == "latency":
+			res = fmt.Sprintf("p50 %.2f / p99 %.2f ms", r.P50, r.P99)
+			det = fmt.Sprintf("p90 %.2f, p99.9 %.2f, max %.2f ms; %d samples, %d lost", r.P90, r.P999, r.Max, r.Samples, r.Lost)
+		case m.Workload == "ack":
+			res = fmt.Sprintf("%.0f acks/s", r.Rate)
+			det = fmt.Sprintf("over %.1fs", r.WindowSecs)
+		}
+		srvCPU, lgCPU := "—", "—"
+		if m.Workload != "idle" && m.Err == nil {
+			srvCPU, lgCPU = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU)
+		}
+		p("| %s | %s | %d | %s | %s | %s | %s |\n", m.Workload, m.Server, m.Run, res, srvCPU, lgCPU, det)
+	}
+	p("\n")
+
+	if prof != nil {
+		p("## Profile: sockgate-bench under the fan-out workload\n\n")
+		if prof.Err != nil {
+			p("Profiling failed: %v\n\n", prof.Err)
+		} else {
+			p("An extra fan-out run (not counted above: %.0f deliveries/s, server %.2f cores) with the CPU profile\n", prof.Rate, prof.ServerCPU)
+			p("taken over the window; the file is `bench/%s` (git-ignored; `go tool pprof -http=: %s`).\n\n", prof.Path, prof.Path)
+			p("```\n%s\n```\n\n```\n%s\n```\n\n", prof.TopFlat, prof.TopCum)
+		}
+	}
+
+	p("## Method\n\n")
+	p("Both servers implement the same events: connecting with `?room=R` joins room R; `fanout(room, msg)` broadcasts\n")
+	p("`msg(msg)` to the room (sockgate: `ns.To(room).Emit`, decoding the payload into a struct; Node: `io.to(room).emit`);\n")
+	p("`echo(msg, ack)` acks with msg. Servers run with their defaults (in-memory adapter, no compression; Node without\n")
+	p("the optional bufferutil/utf-8-validate addons). The load generator (`cmd/loadgen`) is a minimal Engine.IO 4 /\n")
+	p("Socket.IO 5 WebSocket client (gobwas/ws framing, one reading goroutine per connection, parses only what it needs).\n")
+	p("Each (workload, server, run) uses a fresh server process; runs alternate between the servers.\n\n")
+	p("- **Idle memory**: server VmRSS (/proc/PID/status) after start-up, then after connecting %d clients (%s) and\n", c.idleConns, "64 dialling at once")
+	p("  3s of settling; (after − before) / connections.\n")
+	p("- **Fan-out**: %d receivers join one room; 4 sender connections emit `fanout` round-robin, keeping at most 32\n", c.receivers)
+	p("  broadcasts in flight (sent but not yet received by every receiver), so the servers' queues stay short and the\n")
+	p("  rate is what the server sustains; deliveries counted at the receivers over %s after %s of warm-up.\n", c.duration, c.warmup)
+	p("- **Latency**: %d receivers; one sender emits %g broadcasts/s for %s (+%s warm-up, not sampled), each message\n", c.receivers, c.rate, 2*c.duration, c.warmup)
+	p("  carrying its send time; each receiver records receive time − send time (same host clock). The figure includes\n")
+	p("  the load generator's own queueing when 1,000 deliveries land at once.\n")
+	p("- **Acks**: %d clients each emit `echo` with an ack and send the next when the ack arrives; round trips/s over %s.\n\n", c.ackClients, c.duration)
+	p("Raw loadgen results: `results/runs.json` (git-ignored).\n")
+
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(b.dir, c.out)), 0o755); err != nil {
+		return err
+	}
+	if js, err := json.MarshalIndent(b.jsonResults(), "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(b.dir, "results", "runs.json"), js, 0o644)
+	}
+	return os.WriteFile(filepath.Join(b.dir, c.out), []byte(w.String()), 0o644)
+}
+
+func (b *bench) jsonResults() any {
+	type jm struct {
+		measurement
+		Error string `json:",omitempty"`
+	}
+	out := make([]jm, 0, len(b.results))
+	for _, m := range b.results {
+		j := jm{measurement: m}
+		if m.Err != nil {
+			j.Error = m.Err.Error()
+		}
+		j.measurement.Err = nil
+		out = append(out, j)
+	}
+	return out
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func commandLine() string {
+	args := os.Args[1:]
+	s := "go run ./cmd/benchrun"
+	if len(args) > 0 {
+		s += " " + strings.Join(args, " ")
+	}
+	return s
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "?"
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(v), &kb)
+			return fmt.Sprintf("%.1f GB", float64(kb)/1024/1024)
+		}
+	}
+	return "?"
+}
+
+func nodeVersion() string {
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func npmVersion(dir, pkg string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "node", "node_modules", pkg, "package.json"))
+	if err != nil {
+		return "?"
+	}
+	var v struct{ Version string }
+	if json.Unmarshal(b, &v) != nil {
+		return "?"
+	}
+	return v.Version
+}
+
+func gitHead() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
+}
