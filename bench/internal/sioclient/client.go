@@ -5,7 +5,7 @@
 // so that the load generator parses only what it needs and is not the
 // bottleneck of a benchmark.
 //
-// Concurrency: one goroutine calls Conn.Read (the connection's reader); any
+// Concurrency: one goroutine calls Conn.ReadAll (the connection's reader); any
 // goroutine may call Conn.Write (writes are serialised by a mutex and go out
 // in one write syscall per frame).
 package sioclient
@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -40,9 +41,11 @@ const maxFrame = 1 << 20
 // Conn is one Socket.IO connection to the main namespace.
 type Conn struct {
 	nc   net.Conn
-	br   *bufio.Reader
-	hdr  []byte // header scratch for ws.ReadHeaderBuffer
-	buf  []byte // reused payload buffer; Read's result aliases it
+	hbr  *bufio.Reader // bytes gobwas read past the HTTP response, or nil
+	src  io.Reader     // blocking reads during the handshake
+	rbuf []byte        // inbound bytes; rbuf[roff:] is not parsed yet
+	roff int
+	frag []byte // a fragmented message being reassembled
 	wmu  sync.Mutex
 	wbuf []byte
 }
@@ -63,16 +66,10 @@ func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sioclient: dial: %w", err)
 	}
-	var r io.Reader = nc
+	c := &Conn{nc: nc, hbr: hbr, src: nc, rbuf: make([]byte, 0, 2048)}
 	if hbr != nil {
 		// The server's first frames arrived with the handshake response.
-		r = io.MultiReader(hbr, nc)
-	}
-	c := &Conn{
-		nc:  nc,
-		br:  bufio.NewReaderSize(r, 2048),
-		hdr: make([]byte, ws.MaxHeaderSize),
-		buf: make([]byte, 0, 256),
+		c.src = io.MultiReader(hbr, nc)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
@@ -85,8 +82,24 @@ func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
 	return c, nil
 }
 
+// readBlocking returns the next data message, reading with blocking reads.
+func (c *Conn) readBlocking() ([]byte, error) {
+	for {
+		p, ok, err := c.nextMessage()
+		if err != nil || ok {
+			return p, err
+		}
+		c.makeRoom()
+		n, err := c.src.Read(c.rbuf[len(c.rbuf):cap(c.rbuf)])
+		c.rbuf = c.rbuf[:len(c.rbuf)+n]
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 func (c *Conn) handshake() error {
-	p, err := c.readFrame()
+	p, err := c.readBlocking()
 	if err != nil {
 		return fmt.Errorf("sioclient: read open: %w", err)
 	}
@@ -98,7 +111,7 @@ func (c *Conn) handshake() error {
 	}
 	// Bounded: the caller's deadline on nc ends this loop.
 	for {
-		p, err := c.readFrame()
+		p, err := c.readBlocking()
 		if err != nil {
 			return fmt.Errorf("sioclient: read connect: %w", err)
 		}
@@ -117,78 +130,180 @@ func (c *Conn) handshake() error {
 	}
 }
 
-// Read returns the next Socket.IO packet (the Engine.IO "4" prefix removed,
-// e.g. `2["msg",{...}]` or `312[...]`). It answers Engine.IO pings itself.
-// The returned slice is valid until the next Read.
-func (c *Conn) Read() ([]byte, error) {
+// makeRoom compacts rbuf and makes sure it has free capacity.
+func (c *Conn) makeRoom() {
+	if c.roff > 0 {
+		n := copy(c.rbuf, c.rbuf[c.roff:])
+		c.rbuf, c.roff = c.rbuf[:n], 0
+	}
+	if cap(c.rbuf)-len(c.rbuf) < 512 {
+		nb := make([]byte, len(c.rbuf), 2*cap(c.rbuf))
+		copy(nb, c.rbuf)
+		c.rbuf = nb
+	}
+}
+
+// nextMessage parses the next complete data message out of rbuf (answering
+// WebSocket pings, reassembling fragments). ok is false when more bytes are
+// needed. The payload aliases rbuf or frag: valid until the next call.
+func (c *Conn) nextMessage() (p []byte, ok bool, err error) {
 	for {
-		p, err := c.readFrame()
-		if err != nil {
-			return nil, err
+		b := c.rbuf[c.roff:]
+		if len(b) < 2 {
+			return nil, false, nil
 		}
-		if len(p) == 0 {
-			return nil, fmt.Errorf("%w: empty message", ErrProtocol)
+		fin, op := b[0]&0x80 != 0, ws.OpCode(b[0]&0x0f)
+		masked, n, hl := b[1]&0x80 != 0, int64(b[1]&0x7f), 2
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				return nil, false, nil
+			}
+			n, hl = int64(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				return nil, false, nil
+			}
+			n, hl = int64(binary.BigEndian.Uint64(b[2:])), 10
 		}
-		switch p[0] {
-		case '4':
-			if len(p) >= 2 && p[1] == '1' {
-				return nil, ErrClosed
+		if n > maxFrame || int64(len(c.frag))+n > maxFrame {
+			return nil, false, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, n)
+		}
+		var mask [4]byte
+		if masked {
+			if len(b) < hl+4 {
+				return nil, false, nil
 			}
-			return p[1:], nil
-		case '2':
-			if err := c.Write("3"); err != nil {
-				return nil, err
+			copy(mask[:], b[hl:])
+			hl += 4
+		}
+		if int64(len(b)) < int64(hl)+n {
+			if need := hl + int(n); need > cap(c.rbuf) {
+				nb := make([]byte, len(b), need+512)
+				copy(nb, b)
+				c.rbuf, c.roff = nb, 0
 			}
-		case '1':
-			return nil, ErrClosed
-		case '6': // noop
+			return nil, false, nil
+		}
+		payload := b[hl : hl+int(n)]
+		c.roff += hl + int(n)
+		if masked {
+			ws.Cipher(payload, mask, 0)
+		}
+		switch {
+		case op == ws.OpClose:
+			return nil, false, ErrClosed
+		case op == ws.OpPing:
+			if err := c.writeFrame(ws.OpPong, payload); err != nil {
+				return nil, false, err
+			}
+		case op == ws.OpPong:
+		case op == ws.OpContinuation:
+			c.frag = append(c.frag, payload...)
+			if fin {
+				p, c.frag = c.frag, c.frag[:0]
+				return p, true, nil
+			}
+		case !fin:
+			c.frag = append(c.frag[:0], payload...)
 		default:
-			return nil, fmt.Errorf("%w: engine packet %q", ErrProtocol, p[0])
+			return payload, true, nil
 		}
 	}
 }
 
-// readFrame reads one complete WebSocket data message, handling control frames.
-func (c *Conn) readFrame() ([]byte, error) {
-	c.buf = c.buf[:0]
-	for {
-		h, err := ws.ReadHeaderBuffer(c.br, c.hdr)
-		if err != nil {
-			return nil, err
-		}
-		if h.Length > maxFrame || int64(len(c.buf))+h.Length > maxFrame {
-			return nil, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, h.Length)
-		}
-		if h.OpCode.IsControl() {
-			ctl := make([]byte, h.Length)
-			if _, err := io.ReadFull(c.br, ctl); err != nil {
-				return nil, err
-			}
-			if h.Masked {
-				ws.Cipher(ctl, h.Mask, 0)
-			}
-			switch h.OpCode {
-			case ws.OpClose:
-				return nil, ErrClosed
-			case ws.OpPing:
-				if err := c.writeFrame(ws.OpPong, ctl); err != nil {
-					return nil, err
+// ReadAll reads Socket.IO packets until the connection fails, passing each
+// to fn without the Engine.IO "4" prefix (e.g. `2["msg",{...}]`, `312[...]`;
+// the slice is valid only during the call). It answers Engine.IO pings and
+// returns the error that ended the loop.
+//
+// It reads the socket with raw read(2) calls inside one RawConn.Read
+// callback: after a read that did not fill the buffer it waits for
+// readiness instead of issuing the read that would fail with EAGAIN (what
+// net.Conn.Read does), which halves the load generator's syscalls.
+func (c *Conn) ReadAll(fn func(p []byte)) error {
+	// Take over what gobwas buffered past the handshake.
+	if c.hbr != nil && c.hbr.Buffered() > 0 {
+		c.makeRoom()
+		extra, _ := c.hbr.Peek(c.hbr.Buffered())
+		c.rbuf = append(c.rbuf, extra...)
+	}
+	c.hbr, c.src = nil, nil
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return errors.New("sioclient: connection has no file descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var loopErr error
+	drained := false
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			for {
+				p, ok, err := c.nextMessage()
+				if err != nil {
+					loopErr = err
+					return true
+				}
+				if !ok {
+					break
+				}
+				if err := c.handlePacket(p, fn); err != nil {
+					loopErr = err
+					return true
 				}
 			}
-			continue
+			if drained {
+				drained = false
+				return false // wait for readiness
+			}
+			c.makeRoom()
+			space := c.rbuf[len(c.rbuf):cap(c.rbuf)]
+			n, err := syscall.Read(int(fd), space)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return false
+			case err != nil:
+				loopErr = err
+				return true
+			case n == 0:
+				loopErr = io.EOF
+				return true
+			}
+			c.rbuf = c.rbuf[:len(c.rbuf)+n]
+			drained = n < len(space)
 		}
-		n := len(c.buf)
-		c.buf = append(c.buf, make([]byte, h.Length)...)[:n+int(h.Length)]
-		if _, err := io.ReadFull(c.br, c.buf[n:]); err != nil {
-			return nil, err
-		}
-		if h.Masked {
-			ws.Cipher(c.buf[n:], h.Mask, 0)
-		}
-		if h.Fin {
-			return c.buf, nil
-		}
+	})
+	if loopErr != nil {
+		return loopErr
 	}
+	return err
+}
+
+// handlePacket handles one Engine.IO packet.
+func (c *Conn) handlePacket(p []byte, fn func(p []byte)) error {
+	if len(p) == 0 {
+		return fmt.Errorf("%w: empty message", ErrProtocol)
+	}
+	switch p[0] {
+	case '4':
+		if len(p) >= 2 && p[1] == '1' {
+			return ErrClosed
+		}
+		fn(p[1:])
+	case '2':
+		return c.Write("3")
+	case '1':
+		return ErrClosed
+	case '6': // noop
+	default:
+		return fmt.Errorf("%w: engine packet %q", ErrProtocol, p[0])
+	}
+	return nil
 }
 
 // Write sends one Engine.IO packet as a masked text frame, e.g.
@@ -230,21 +345,6 @@ func (c *Conn) writeFrame(op ws.OpCode, p []byte) error {
 
 // Close closes the TCP connection.
 func (c *Conn) Close() error { return c.nc.Close() }
-
-// SetReadDeadline bounds the next Read calls.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
-
-// ReadAll reads packets until the connection fails, passing each to fn;
-// it returns the error that ended the loop.
-func (c *Conn) ReadAll(fn func(p []byte)) error {
-	for {
-		p, err := c.Read()
-		if err != nil {
-			return err
-		}
-		fn(p)
-	}
-}
 
 // parseInt parses the leading decimal digits of b.
 func parseInt(b []byte) (v int64, n int) {
