@@ -76,23 +76,7 @@ type ConnHandler interface {
 	OnClose(reason string)
 }
 
-// Message is one immutable Engine.IO "message" packet (type 4), text or
-// binary. A Message is safe to share between many connections: its wire forms
-// (polling text and WebSocket frame, framing included) are computed at most
-// once, whichever connections it is sent to. Callers must not modify the
-// bytes passed to BinaryMessage afterwards.
-type Message struct {
-	text   string
-	data   []byte
-	binary bool
-	// The implementation may add cached encodings here (sync.Once guarded).
-}
-
-// TextMessage returns a text message.
-func TextMessage(s string) *Message { return &Message{text: s} }
-
-// BinaryMessage returns a binary message.
-func BinaryMessage(b []byte) *Message { return &Message{data: b, binary: true} }
+// Message is defined in message.go.
 
 // Compile-time view of the API the Socket.IO layer uses. The engine's
 // implementation provides these (bodies live in the other files):

@@ -1,0 +1,434 @@
+package engine
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Close reasons, with Node's engine.io names where Node has one.
+const (
+	ReasonTransportClose = "transport close"      // the peer closed (close packet, socket closed)
+	ReasonTransportError = "transport error"      // I/O or protocol error, oversized message, overlapping polls
+	ReasonPingTimeout    = "ping timeout"         // no pong within PingTimeout
+	ReasonParseError     = "parse error"          // malformed Engine.IO packet
+	ReasonForcedClose    = "forced close"         // Conn.Close without a more specific reason
+	ReasonShutdown       = "server shutting down" // Server.Shutdown
+	ReasonQueueOverflow  = "send queue overflow"  // Send beyond Config.SendQueue
+)
+
+// pollCloseGrace is how long a polling session closed by its client stays
+// to answer a GET that was in flight.
+const pollCloseGrace = time.Second
+
+type connState uint8
+
+const (
+	stateOpen connState = iota
+	stateClosing
+	stateClosed
+)
+
+// Conn is one Engine.IO session (a client), whatever its transport.
+type Conn struct {
+	s      *Server
+	id     string
+	req    *http.Request
+	remote string
+	log    *slog.Logger
+	h      ConnHandler
+
+	mu        sync.Mutex
+	transport string
+	state     connState
+	reason    string
+	queue     []*Message // outbound packets in order (messages and control packets)
+	spare     []*Message // the other half of the double buffer used by writers
+	nmsg      int        // messages (not control packets) in queue, bounded by SendQueue
+
+	hb        *time.Timer // heartbeat: fires to send a ping, then to detect the timeout
+	awaitPong bool
+	nextPing  time.Time // when the current/next ping is due
+
+	// Polling.
+	pollActive bool          // a GET is waiting
+	pollWake   chan struct{} // closed to release the waiting GET
+	postActive bool
+	closeTimer *time.Timer // flushing close waiting for the last GET
+
+	// WebSocket.
+	ws              *wsConn // current WebSocket when transport is "websocket"
+	writing         bool    // the writer goroutine is running
+	closeAfterFlush bool
+
+	// Upgrade.
+	probe   *wsConn // WebSocket being upgraded to
+	probed  bool    // its "2probe" was answered
+	upTimer *time.Timer
+
+	// Delivery to the handler (see deliver).
+	deliverMu    sync.Mutex
+	inHandler    bool
+	closePending bool
+	closeCalled  bool
+}
+
+func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
+	// Keep the handshake request without its body: only headers and URL
+	// are part of the contract.
+	req := r.Clone(r.Context())
+	req.Body = http.NoBody
+	return &Conn{
+		s:         s,
+		id:        id,
+		req:       req,
+		remote:    r.RemoteAddr,
+		log:       s.log.With("sid", id),
+		h:         nopHandler{},
+		transport: transport,
+	}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) OnMessage([]byte, bool) {}
+func (nopHandler) OnClose(string)         {}
+
+// ID returns the Engine.IO session id (20 characters).
+func (c *Conn) ID() string { return c.id }
+
+// SetHandler sets the connection's handler. It must be called inside the
+// Server's onConnect callback, before it returns.
+func (c *Conn) SetHandler(h ConnHandler) {
+	if h == nil {
+		h = nopHandler{}
+	}
+	c.h = h
+}
+
+// Request returns the handshake request (headers, URL); its body is empty.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// RemoteAddr returns the handshake request's RemoteAddr.
+func (c *Conn) RemoteAddr() string { return c.remote }
+
+// Transport returns the current transport: "polling" or "websocket".
+func (c *Conn) Transport() string { return c.currentTransport() }
+
+func (c *Conn) currentTransport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// Send queues msgs in order. It never blocks. It returns ErrClosed when the
+// connection is closing or closed, and ErrQueueFull when the queue would
+// exceed Config.SendQueue, in which case the connection is closed with
+// reason "send queue overflow".
+func (c *Conn) Send(msgs ...*Message) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.nmsg+len(msgs) > c.s.cfg.SendQueue {
+		c.mu.Unlock()
+		c.log.Info("engine: send queue overflow, closing", "queued", c.nmsg)
+		c.closeWith(ReasonQueueOverflow, false)
+		return ErrQueueFull
+	}
+	c.queue = append(c.queue, msgs...)
+	c.nmsg += len(msgs)
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// SendVolatile queues msgs only if the transport can write them right now:
+// a WebSocket with nothing queued, or a polling session with a waiting GET
+// and nothing queued, no upgrade in progress. It reports whether they were
+// queued.
+func (c *Conn) SendVolatile(msgs ...*Message) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen || len(c.queue) > 0 || c.probe != nil {
+		return false
+	}
+	switch {
+	case c.transport == "websocket" && c.ws != nil:
+	case c.transport == "polling" && c.pollActive:
+	default:
+		return false
+	}
+	c.queue = append(c.queue, msgs...)
+	c.nmsg += len(msgs)
+	c.kickLocked()
+	return true
+}
+
+// Close flushes what is queued (when the transport can take it), then
+// closes the connection; the handler's OnClose receives reason. Close never
+// calls the handler itself and never blocks on I/O.
+func (c *Conn) Close(reason string) {
+	if reason == "" {
+		reason = ReasonForcedClose
+	}
+	c.closeWith(reason, true)
+}
+
+// enqueueLocked queues a control packet (not counted against SendQueue).
+func (c *Conn) enqueueLocked(m *Message) {
+	c.queue = append(c.queue, m)
+	c.kickLocked()
+}
+
+// kickLocked makes the current transport write the queue: it releases a
+// waiting GET, or starts the WebSocket writer if it is not running.
+func (c *Conn) kickLocked() {
+	switch {
+	case c.transport == "websocket" && c.ws != nil:
+		if !c.writing {
+			c.writing = true
+			wc := c.ws
+			c.s.goTracked(func() { c.runWriter(wc) })
+		}
+	case c.transport == "polling":
+		c.releasePollLocked()
+	}
+}
+
+// takeQueueLocked returns the queued packets and resets the queue, reusing
+// the spare buffer. The caller hands the slice back with recycleLocked.
+func (c *Conn) takeQueueLocked() []*Message {
+	q := c.queue
+	c.queue = c.spare[:0]
+	c.spare = nil
+	c.nmsg = 0
+	return q
+}
+
+func (c *Conn) recycle(q []*Message) {
+	clear(q)
+	c.mu.Lock()
+	if c.spare == nil && cap(q) <= 1024 {
+		c.spare = q[:0]
+	}
+	c.mu.Unlock()
+}
+
+// startHeartbeat arms the ping timer.
+func (c *Conn) startHeartbeat() {
+	c.mu.Lock()
+	if c.state == stateOpen && c.hb == nil {
+		c.nextPing = time.Now().Add(c.s.cfg.PingInterval)
+		c.hb = time.AfterFunc(c.s.cfg.PingInterval, c.onHeartbeat)
+	}
+	c.mu.Unlock()
+}
+
+// onHeartbeat runs on the heartbeat timer: it either sends a ping and waits
+// PingTimeout for the pong, or, if the previous ping went unanswered,
+// closes the connection. Deadlines count from when the ping was due, not
+// from when a late timer fired, so a loaded scheduler never extends them.
+func (c *Conn) onHeartbeat() {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitPong {
+		c.mu.Unlock()
+		c.closeWith(ReasonPingTimeout, false)
+		return
+	}
+	c.awaitPong = true
+	c.enqueueLocked(pingPacket)
+	c.hb.Reset(time.Until(c.nextPing.Add(c.s.cfg.PingTimeout)))
+	c.mu.Unlock()
+}
+
+// heartbeatExpired reports whether the pong deadline has passed even if the
+// timer has not fired yet (checked when a poll arrives).
+func (c *Conn) heartbeatExpiredLocked(now time.Time) bool {
+	return c.hb != nil && now.After(c.nextPing.Add(c.s.cfg.PingTimeout))
+}
+
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	if c.awaitPong && c.state == stateOpen {
+		c.awaitPong = false
+		c.nextPing = time.Now().Add(c.s.cfg.PingInterval)
+		c.hb.Reset(c.s.cfg.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// handlePacket handles one inbound packet received on the active transport.
+// It returns false when the connection is closing and reading should stop.
+func (c *Conn) handlePacket(p packet) bool {
+	switch p.typ {
+	case typeMessage:
+		c.deliver(p.data, p.binary)
+	case typePong:
+		c.onPong()
+	case typeClose:
+		c.closeWith(ReasonTransportClose, false)
+		return false
+	case typeNoop:
+	case typePing:
+		// Engine.IO v4 servers ping; a client ping is a protocol error
+		// (Node: "invalid heartbeat direction").
+		c.closeWith(ReasonTransportError, false)
+		return false
+	default:
+		// open/upgrade on an established transport: ignored like Node.
+	}
+	return true
+}
+
+// deliver calls OnMessage, never concurrently for one Conn and never after
+// OnClose. When the connection finishes while OnMessage runs, OnClose is
+// called by this goroutine once OnMessage has returned.
+func (c *Conn) deliver(data []byte, binary bool) {
+	c.deliverMu.Lock()
+	defer c.deliverMu.Unlock()
+	c.mu.Lock()
+	if c.state != stateOpen || c.closeCalled {
+		c.mu.Unlock()
+		return
+	}
+	c.inHandler = true
+	c.mu.Unlock()
+
+	c.h.OnMessage(data, binary)
+
+	c.mu.Lock()
+	c.inHandler = false
+	pending := c.closePending && !c.closeCalled
+	if pending {
+		c.closeCalled = true
+	}
+	reason := c.reason
+	c.mu.Unlock()
+	if pending {
+		c.h.OnClose(reason)
+	}
+}
+
+// closeWith starts closing the connection. With flush, what is queued is
+// written first when the transport can take it (WebSocket: always; polling:
+// by the waiting or the next GET, bounded by a close timer).
+func (c *Conn) closeWith(reason string, flush bool) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosing
+	c.reason = reason
+	if c.hb != nil {
+		c.hb.Stop()
+	}
+	probe := c.probe
+	c.probe, c.probed = nil, false
+	if c.upTimer != nil {
+		c.upTimer.Stop()
+	}
+	if !flush {
+		clear(c.queue)
+		c.queue = c.queue[:0]
+		c.nmsg = 0
+	}
+	finishNow := false
+	switch c.transport {
+	case "websocket":
+		if flush && (len(c.queue) > 0 || c.writing) {
+			c.closeAfterFlush = true
+			c.kickLocked()
+		} else {
+			finishNow = true
+		}
+	default:
+		switch {
+		case c.pollActive:
+			c.releasePollLocked() // the GET writes the rest and finishes
+		case flush && len(c.queue) > 0:
+			c.closeTimer = time.AfterFunc(c.s.cfg.PingInterval+c.s.cfg.PingTimeout, c.finish)
+		case reason == ReasonTransportClose:
+			// The client closed (POST "1") while its GET may still be
+			// on the way on another TCP connection: answer that GET
+			// with a noop rather than an unknown-session error.
+			c.closeTimer = time.AfterFunc(pollCloseGrace, c.finish)
+		default:
+			finishNow = true
+		}
+	}
+	c.mu.Unlock()
+	if probe != nil {
+		probe.nc.Close()
+	}
+	if finishNow {
+		if ws := c.wsConn(); ws != nil && flush {
+			ws.writeClose(closeNormal, c.s.writeTimeout())
+		}
+		c.finish()
+	}
+}
+
+func (c *Conn) wsConn() *wsConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws
+}
+
+// finish completes the close: the session leaves the table, the transports
+// are closed and OnClose is scheduled (or left to a running OnMessage).
+func (c *Conn) finish() {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	if c.reason == "" {
+		c.reason = ReasonForcedClose
+	}
+	c.state = stateClosed
+	if c.hb != nil {
+		c.hb.Stop()
+	}
+	if c.upTimer != nil {
+		c.upTimer.Stop()
+	}
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
+	clear(c.queue)
+	c.queue, c.spare, c.nmsg = nil, nil, 0
+	c.releasePollLocked()
+	ws, probe := c.ws, c.probe
+	c.probe = nil
+	reason := c.reason
+	callNow := false
+	if c.inHandler {
+		c.closePending = true
+	} else if !c.closeCalled {
+		c.closeCalled = true
+		callNow = true
+	}
+	c.mu.Unlock()
+	if ws != nil {
+		ws.nc.Close()
+	}
+	if probe != nil {
+		probe.nc.Close()
+	}
+	if callNow {
+		// Never from the caller's goroutine: Close may be called with
+		// the Socket.IO layer's locks held.
+		h := c.h
+		c.s.goTracked(func() { h.OnClose(reason) })
+	}
+	c.s.unregister(c)
+	c.log.Debug("engine: connection closed", "reason", reason)
+}

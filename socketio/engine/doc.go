@@ -1,0 +1,83 @@
+// Package engine implements the server side of the Engine.IO protocol,
+// version 4 (the transport under Socket.IO v5): the handshake, HTTP
+// long-polling, WebSocket (direct, or as an upgrade from polling), the
+// heartbeat and the send path. SPEC §1 fixes its defaults (Node's).
+//
+// # Concurrency contract (see ConnHandler)
+//
+//   - onConnect (New's argument) runs once per session, before any of its
+//     messages is delivered, on the handshake's request goroutine. It must
+//     call Conn.SetHandler before returning. It may call Send.
+//   - OnMessage is never called concurrently for one Conn, in the order the
+//     peer sent the messages, across the polling→WebSocket switch. The data
+//     slice belongs to the handler (the engine never reuses it).
+//   - OnMessage runs on the connection's reader: the WebSocket reader
+//     goroutine, or the polling POST's request goroutine (the POST is
+//     answered "ok" after its packets are handled). It should return
+//     quickly (queue work, don't do I/O); it MAY block briefly for
+//     back-pressure. While it blocks, the connection reads nothing more,
+//     but heartbeats keep working: pings are sent by a timer through the
+//     send queue (not by the reader), and the ping timeout is a timer too.
+//     A pong that arrives behind a long-blocked OnMessage is not read, so
+//     OnMessage must not block longer than PingTimeout.
+//   - OnClose is called exactly once per Conn, after the last OnMessage has
+//     returned, with Node's reason string (the Reason* constants, or the
+//     reason given to Conn.Close). It runs on an engine goroutine, never
+//     inside Conn.Close/Send, so callers may hold their own locks there.
+//     After OnClose, Send returns ErrClosed.
+//   - Send and SendVolatile never block and never call the handler. They
+//     may be called from any goroutine, including from OnMessage.
+//
+// # Send path
+//
+// Send appends *Message values to a bounded per-connection queue
+// (Config.SendQueue; overflow closes the connection, reason
+// "send queue overflow"). A Message computes each wire form once
+// (sync.Once): "4text" / "b<base64>" for polling and a complete unmasked
+// WebSocket frame, so a broadcast to N connections encodes once.
+//
+// WebSocket: one writer goroutine per connection, started on demand when
+// the queue becomes non-empty and exiting when it is drained, so idle
+// connections have only their reader goroutine. The writer takes the whole
+// queue at once (double-buffered slices) and writes it with one writev
+// (net.Buffers on *net.TCPConn: the cached frames are written in place,
+// not copied), or through one pooled bufio.Writer and a single Flush on
+// other connections (TLS).
+//
+// Polling: there is no writer goroutine; the waiting GET is released and
+// writes everything queued, joined by 0x1e.
+//
+// # WebSocket library
+//
+// github.com/gobwas/ws: it works on the hijacked net.Conn, compiles a frame
+// into bytes once (ws.CompileFrame) so the same bytes serve every receiver,
+// and leaves batching to us (one writev per batch). gorilla/websocket's
+// PreparedMessage also caches frames, but its Conn writes each message with
+// its own flush (one syscall per message) and keeps a per-connection write
+// buffer, which is what this package avoids for broadcast-heavy loads.
+// Frames are read with ws.ReadHeader and ws.Cipher (no hand-written framing).
+//
+// # Decisions where the protocol is silent
+//
+//   - A client close over polling (POST "1") keeps the session one second to
+//     answer an in-flight GET with "6" (the GET may arrive after the POST on
+//     its own TCP connection); other closes answer a waiting GET with "1".
+//   - A GET arriving while an upgrade is being probed waits up to 100ms and
+//     is answered "6" (or 400 if the upgrade completes meanwhile), like
+//     Node's upgrade check interval.
+//   - A POST larger than MaxPayload gets 413 without being read and does not
+//     close the session (Node's behaviour). A WebSocket message larger than
+//     MaxPayload closes the connection with status 1009 and reason
+//     "transport error".
+//   - Cross-origin requests from origins not in Config.CORS are refused with
+//     403 (code 4), WebSocket included (protects against cross-site
+//     WebSocket hijacking); same-origin requests are always allowed.
+//   - Ping deadlines count from when the ping was due: a late timer never
+//     extends them, and a poll arriving after the deadline is refused even
+//     if the timer has not fired yet.
+//
+// # Lock order
+//
+// Conn.deliverMu → Conn.mu → Server.mu; wsConn.wmu is taken without any
+// other lock held. No lock is held while calling the handler.
+package engine

@@ -1,0 +1,354 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Node's engine.io handshake error codes and messages.
+const (
+	codeUnknownTransport = 0
+	codeUnknownSID       = 1
+	codeBadHandshake     = 2
+	codeBadRequest       = 3
+	codeForbidden        = 4
+	codeUnsupportedProto = 5
+)
+
+var errorMessages = [...]string{
+	codeUnknownTransport: "Transport unknown",
+	codeUnknownSID:       "Session ID unknown",
+	codeBadHandshake:     "Bad handshake method",
+	codeBadRequest:       "Bad request",
+	codeForbidden:        "Forbidden",
+	codeUnsupportedProto: "Unsupported protocol version",
+}
+
+// Server is an Engine.IO v4 server. It is an http.Handler meant to be
+// mounted at the Engine.IO path (e.g. "/socket.io/" or "/engine.io/"); it
+// does not look at the request path.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	onConnect func(c *Conn)
+
+	mu       sync.Mutex
+	conns    map[string]*Conn
+	shutdown bool
+	wg       sync.WaitGroup // engine goroutines (readers, writers, OnClose calls)
+}
+
+// New returns a Server that calls onConnect for every new connection, before
+// any of its messages is delivered. onConnect must call c.SetHandler.
+func New(cfg Config, onConnect func(c *Conn)) *Server {
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 25 * time.Second
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = 20 * time.Second
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 1e6
+	}
+	if cfg.UpgradeTimeout <= 0 {
+		cfg.UpgradeTimeout = 10 * time.Second
+	}
+	if cfg.Transports == nil {
+		cfg.Transports = []string{"polling", "websocket"}
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = 4096
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn)}
+	return s
+}
+
+// Count returns the number of open connections.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown stops accepting new sessions, closes every connection with reason
+// "server shutting down" (queued messages are flushed when the transport can
+// take them) and waits for the engine's goroutines, until ctx ends.
+// It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(ReasonShutdown, true)
+	}
+	done := make(chan struct{})
+	go func() {
+		// Polling sessions closing with a flush wait for their last GET
+		// (bounded by their close timer); ctx's end forces them.
+		s.wg.Wait()
+		for s.Count() > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		conns = conns[:0]
+		for _, c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.closeWith(ReasonShutdown, false)
+			c.finish()
+		}
+		return ctx.Err()
+	}
+}
+
+// goTracked runs f on a goroutine that Shutdown waits for.
+func (s *Server) goTracked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func (s *Server) transportAllowed(t string) bool { return slices.Contains(s.cfg.Transports, t) }
+
+func (s *Server) upgradesAllowed() bool {
+	return !s.cfg.DisableUpgrades && s.transportAllowed("websocket")
+}
+
+// ServeHTTP serves one Engine.IO request: handshake, polling GET/POST or
+// WebSocket (new session or upgrade).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	isWS := isWebSocketUpgrade(r)
+	if !s.setCORS(w, r) {
+		writeError(w, codeForbidden, http.StatusForbidden)
+		return
+	}
+	if r.Method == http.MethodOptions && !isWS {
+		// CORS preflight.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	transport := q.Get("transport")
+	if transport != "polling" && transport != "websocket" || !s.transportAllowed(transport) {
+		writeError(w, codeUnknownTransport, http.StatusBadRequest)
+		return
+	}
+	if q.Get("EIO") != "4" {
+		writeError(w, codeUnsupportedProto, http.StatusBadRequest)
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		if r.Method != http.MethodGet {
+			writeError(w, codeBadHandshake, http.StatusBadRequest)
+			return
+		}
+		if transport == "websocket" && !isWS {
+			writeError(w, codeBadRequest, http.StatusBadRequest)
+			return
+		}
+		s.handshake(w, r, transport, isWS)
+		return
+	}
+	s.mu.Lock()
+	c := s.conns[sid]
+	s.mu.Unlock()
+	if c == nil {
+		writeError(w, codeUnknownSID, http.StatusBadRequest)
+		return
+	}
+	if transport == "websocket" {
+		if !isWS {
+			writeError(w, codeBadRequest, http.StatusBadRequest)
+			return
+		}
+		s.upgrade(w, r, c)
+		return
+	}
+	if c.currentTransport() != "polling" {
+		writeError(w, codeBadRequest, http.StatusBadRequest)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		c.servePoll(w, r)
+	case http.MethodPost:
+		c.serveData(w, r)
+	default:
+		writeError(w, codeBadRequest, http.StatusBadRequest)
+	}
+}
+
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string, isWS bool) {
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			status := http.StatusForbidden
+			var sc interface{ StatusCode() int }
+			if errors.As(err, &sc) {
+				status = sc.StatusCode()
+			}
+			s.log.Debug("engine: handshake refused", "remote_addr", r.RemoteAddr, "err", err)
+			writeError(w, codeForbidden, status)
+			return
+		}
+	}
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		writeError(w, codeBadRequest, http.StatusServiceUnavailable)
+		return
+	}
+	s.mu.Unlock()
+
+	sid := newSID()
+	c := newConn(s, sid, r, transport)
+	if transport == "websocket" {
+		if !s.acceptWebSocket(w, r, c) {
+			return
+		}
+		return
+	}
+	if !s.register(c) {
+		writeError(w, codeBadRequest, http.StatusServiceUnavailable)
+		return
+	}
+	// The open packet is the body of the handshake response.
+	c.startHeartbeat()
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.Write(s.openPacket(sid, s.upgradesAllowed()))
+}
+
+// register adds c to the session table and runs onConnect.
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return false
+	}
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	if s.onConnect != nil {
+		s.onConnect(c)
+	}
+	return true
+}
+
+func (s *Server) unregister(c *Conn) {
+	s.mu.Lock()
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
+	}
+	s.mu.Unlock()
+}
+
+type openPayload struct {
+	SID          string   `json:"sid"`
+	Upgrades     []string `json:"upgrades"`
+	PingInterval int64    `json:"pingInterval"`
+	PingTimeout  int64    `json:"pingTimeout"`
+	MaxPayload   int64    `json:"maxPayload"`
+}
+
+func (s *Server) openPacket(sid string, upgrades bool) []byte {
+	p := openPayload{
+		SID:          sid,
+		Upgrades:     []string{},
+		PingInterval: s.cfg.PingInterval.Milliseconds(),
+		PingTimeout:  s.cfg.PingTimeout.Milliseconds(),
+		MaxPayload:   s.cfg.MaxPayload,
+	}
+	if upgrades {
+		p.Upgrades = []string{"websocket"}
+	}
+	b, _ := json.Marshal(p)
+	return append([]byte{typeOpen}, b...)
+}
+
+// setCORS writes the CORS headers for r and reports whether a cross-origin
+// request is allowed. Requests without Origin are not cross-origin.
+func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	h := w.Header()
+	allowed := slices.Contains(s.cfg.CORS.AllowedOrigins, origin)
+	any := slices.Contains(s.cfg.CORS.AllowedOrigins, "*")
+	if !allowed && !any {
+		// Same-origin requests carry Origin too (POST, WebSocket): allow
+		// them when the origin's host is the request's host.
+		return sameOrigin(origin, r.Host)
+	}
+	if any && !allowed && !s.cfg.CORS.AllowCredentials {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	}
+	if s.cfg.CORS.AllowCredentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+	return true
+}
+
+// sameOrigin reports whether origin ("scheme://host[:port]") names host.
+func sameOrigin(origin, host string) bool {
+	for _, p := range []string{"http://", "https://"} {
+		if len(origin) > len(p) && origin[:len(p)] == p {
+			return origin[len(p):] == host
+		}
+	}
+	return false
+}
+
+// writeError writes Node's JSON error body.
+func writeError(w http.ResponseWriter, code, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write([]byte(`{"code":` + strconv.Itoa(code) + `,"message":"` + errorMessages[code] + `"}`))
+}
+
+// newSID returns a 20-character session id: 15 random bytes, base64url.
+func newSID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sockgate/sockgate/socketio"
+)
+
+// newSocketIOServer is the server the Socket.IO protocol suite expects
+// (test-suite.js): namespaces "/" and "/custom" emit "auth" with the
+// handshake auth on connect, answer "message" with "message-back" and the
+// same arguments, and ack "message-with-ack" with its arguments; binary
+// arguments are preserved.
+func newSocketIOServer(log *slog.Logger) *socketio.Server {
+	cfg := socketio.Config{
+		Engine:         engineConfig(log),
+		ConnectTimeout: 1000 * time.Millisecond,
+		Logger:         log,
+	}
+	srv := socketio.New(cfg)
+	for _, name := range []string{"/", "/custom"} {
+		srv.Of(name).OnConnection(func(s *socketio.Socket) {
+			auth := s.Handshake().Auth
+			if auth == nil {
+				auth = json.RawMessage(`{}`)
+			}
+			_ = s.Emit("auth", auth)
+			s.On("message", func(s *socketio.Socket, args socketio.Args, _ socketio.AckFunc) {
+				_ = s.Emit("message-back", echoArgs(args)...)
+			})
+			s.On("message-with-ack", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+				if ack != nil {
+					_ = ack(echoArgs(args)...)
+				}
+			})
+		})
+	}
+	return srv
+}
+
+// echoArgs returns args for re-emission: JSON verbatim (key order kept),
+// binary arguments as []byte so they travel as attachments again.
+func echoArgs(args socketio.Args) []any {
+	vals := args.Values()
+	out := make([]any, args.Len())
+	for i := range out {
+		if args.Binary(i) {
+			out[i] = vals[i]
+		} else {
+			out[i] = args.Raw(i)
+		}
+	}
+	return out
+}
+
+func runSocketIO(addr string) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := newSocketIOServer(log)
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("conformance: socketio mode", "addr", addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(hs.Shutdown(sctx), srv.Shutdown(sctx))
+}
