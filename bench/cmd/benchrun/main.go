@@ -107,9 +107,10 @@ type measurement struct {
 	// Idle: server RSS before/after connecting, and per connection.
 	RSSBaseKB, RSSLoadedKB int64
 	KBPerConn              float64
-	// ServerCPU is the server's CPU use during the measurement window, in cores.
-	ServerCPU float64
-	Err       error
+	// ServerCPU is the server's CPU use during the measurement window, in
+	// cores; OtherCPU is what other processes used of the server's CPU then.
+	ServerCPU, OtherCPU float64
+	Err                 error
 }
 
 type bench struct {
@@ -252,6 +253,7 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int, _ b
 	var start procStats
 	onMark := func(name string) {
 		st, err := readStats(srv.pid())
+		st.cpuBusy, _ = cpuBusy(b.cfg.serverCPU)
 		if err != nil {
 			if m.Err == nil {
 				m.Err = fmt.Errorf("read server stats at %s: %w", name, err)
@@ -267,6 +269,9 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int, _ b
 			start = st
 		case "end":
 			m.ServerCPU = cores(start, st)
+			if start.cpuBusy > 0 {
+				m.OtherCPU = max(0, (st.cpuBusy-start.cpuBusy-(st.cpu-start.cpu)).Seconds()/st.at.Sub(start.at).Seconds())
+			}
 		}
 	}
 	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
@@ -294,8 +299,8 @@ func logMeasurement(m measurement) {
 		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
 			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
 	case "fanout", "ack":
-		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores)\n",
-			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU)
+		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores, others on server CPU %.2f)\n",
+			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, m.OtherCPU)
 	case "latency":
 		fmt.Printf("run %d %-8s %-8s p50 %.2f ms p99 %.2f ms max %.2f ms (%d samples, %d lost, server %.2f cores)\n",
 			m.Run, m.Workload, m.Server, r.P50, r.P99, r.Max, r.Samples, r.Lost, m.ServerCPU)

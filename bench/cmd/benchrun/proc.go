@@ -121,6 +121,8 @@ type procStats struct {
 	at    time.Time
 	rssKB int64
 	cpu   time.Duration
+	// cpuBusy is the busy time of the CPU the process is pinned to (all processes).
+	cpuBusy time.Duration
 }
 
 // readStats reads /proc/<pid>/status (VmRSS) and /proc/<pid>/stat (utime+stime).
@@ -155,6 +157,34 @@ func readStats(pid int) (procStats, error) {
 	stt, _ := strconv.ParseInt(f[12], 10, 64)
 	st.cpu = time.Duration(ut+stt) * time.Second / clockTicks
 	return st, nil
+}
+
+// cpuBusy returns the busy time (everything but idle and iowait) of one CPU
+// from /proc/stat; ok is false when cpu is not a single CPU number.
+func cpuBusy(cpu string) (time.Duration, bool) {
+	if _, err := strconv.Atoi(cpu); err != nil {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[0] != "cpu"+cpu {
+			continue
+		}
+		var busy int64
+		for i, v := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			n, _ := strconv.ParseInt(v, 10, 64)
+			busy += n
+		}
+		return time.Duration(busy) * time.Second / clockTicks, true
+	}
+	return 0, false
 }
 
 // clockTicks is USER_HZ, 100 on every Linux platform Go supports.

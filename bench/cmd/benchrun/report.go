@@ -156,7 +156,21 @@ func (b *bench) rows() []row {
 			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
 		{"ack", fmt.Sprintf("Ack round trips, %d clients, closed loop", c.ackClients), "acks/s",
 			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 1.5},
+		{"fanout", "Fan-out, per server CPU-second", "deliveries/s ÷ server cores",
+			perCore, "%.0f", true, 2},
+		{"ack", "Acks, per server CPU-second", "acks/s ÷ server cores",
+			perCore, "%.0f", true, 1.5},
 	}
+}
+
+// perCore is a saturation rate divided by the server's CPU use over the same
+// window: less sensitive than the raw rate to other processes taking the
+// server's CPU on a shared machine.
+func perCore(m measurement) float64 {
+	if m.ServerCPU <= 0 {
+		return 0
+	}
+	return m.Result.Rate / m.ServerCPU
 }
 
 func (b *bench) writeReport(prof *profile) error {
@@ -217,12 +231,14 @@ func (b *bench) writeReport(prof *profile) error {
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s |\n", r.label, r.metric, cell("sockgate", sg, nsg, okS), cell("node", nd, nnd, okN), ratio, target, met)
 	}
-	p("\nLower is better for memory and latency, higher for deliveries/s and acks/s.\n\n")
+	p("\nLower is better for memory and latency, higher for deliveries/s and acks/s. The per-CPU-second rows divide\n")
+	p("each run's rate by the server's measured CPU use in that window: on a shared machine, where other processes\n")
+	p("take part of the server's CPU (column \"Others on server CPU\" below), they compare the servers' efficiency.\n\n")
 
 	p("## Every run\n\n")
 	p("Server CPU and load generator CPU are in cores over the measurement window (1.00 = one core busy).\n")
 	p("At saturation (fan-out, acks) the server should be near 1.00; a load generator near 1.00 would mean it is the limit.\n\n")
-	p("| Workload | Server | Run | Result | Server CPU | Loadgen CPU | Details |\n|---|---|---:|---|---:|---:|---|\n")
+	p("| Workload | Server | Run | Result | Server CPU | Loadgen CPU | Others on server CPU | Details |\n|---|---|---:|---|---:|---:|---:|---|\n")
 	for _, m := range b.results {
 		r := m.Result
 		var res, det string
@@ -246,11 +262,11 @@ func (b *bench) writeReport(prof *profile) error {
 			res = fmt.Sprintf("%.0f acks/s", r.Rate)
 			det = fmt.Sprintf("over %.1fs", r.WindowSecs)
 		}
-		srvCPU, lgCPU := "—", "—"
+		srvCPU, lgCPU, other := "—", "—", "—"
 		if m.Workload != "idle" && m.Err == nil {
-			srvCPU, lgCPU = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU)
+			srvCPU, lgCPU, other = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU), fmt.Sprintf("%.2f", m.OtherCPU)
 		}
-		p("| %s | %s | %d | %s | %s | %s | %s |\n", m.Workload, m.Server, m.Run, res, srvCPU, lgCPU, det)
+		p("| %s | %s | %d | %s | %s | %s | %s | %s |\n", m.Workload, m.Server, m.Run, res, srvCPU, lgCPU, other, det)
 	}
 	p("\n")
 
