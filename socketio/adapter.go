@@ -1,6 +1,111 @@
 package socketio
 
-// Adapter stores rooms and performs broadcasts for one namespace. It is
-// defined by the implementation (memory adapter now, a Node-compatible Redis
-// adapter later).
-type Adapter interface{}
+import (
+	"context"
+	"time"
+
+	"github.com/sockgate/sockgate/socketio/parser"
+)
+
+// Adapter stores the rooms of one namespace and performs its broadcasts and
+// server-side room operations. MemoryAdapter is the single-process
+// implementation; a cluster adapter (e.g. one speaking the wire format of
+// Node's @socket.io/redis-adapter) wraps a MemoryAdapter for local delivery
+// and adds the inter-server part:
+//
+//   - Broadcast and BroadcastWithAck receive the packet in decoded form
+//     (parser.Packet: type, namespace, ack id, JSON payload with binary
+//     placeholders and the attachments) plus the BroadcastOptions, which is
+//     what Node's adapters publish ([uid, packet, {rooms, except, flags}]);
+//     a cluster adapter publishes them unless Flags.Local is set, then
+//     delivers locally through MemoryAdapter. BroadcastWithAck reports, per
+//     server, how many clients were reached (clientCount) and every client
+//     reply (ack); ServerCount tells the caller how many servers will report.
+//   - FetchSockets / AddSockets / DelSockets / DisconnectSockets are Node's
+//     fetchSockets / socketsJoin / socketsLeave / disconnectSockets requests:
+//     a cluster adapter sends the request to the other servers and merges
+//     their answers with the local ones (SocketInfo is serialisable).
+//   - Room membership calls (AddAll, Del, DelAll) are local: each server
+//     knows the rooms of its own sockets, as in Node.
+//
+// Connection-state recovery (Node's private session id + packet offsets) can
+// be added by an adapter that also implements SessionAdapter: the namespace
+// then persists the session of a socket closed for a recoverable reason and
+// asks for it when a client presents {pid, offset} in its CONNECT auth.
+// Nothing in the public API changes.
+//
+// Methods are called from many goroutines; implementations synchronise
+// themselves. Callbacks must not block.
+type Adapter interface {
+	// AddAll adds socket id to rooms.
+	AddAll(id string, rooms []string)
+	// Del removes socket id from room.
+	Del(id, room string)
+	// DelAll removes socket id from all its rooms.
+	DelAll(id string)
+	// SocketRooms returns the rooms of local socket id (nil if unknown).
+	SocketRooms(id string) []string
+	// Rooms returns the number of members of room on this server.
+	RoomSize(room string) int
+
+	// Broadcast sends p to every matching socket. p must not be modified
+	// afterwards: it is shared by every receiver.
+	Broadcast(p *parser.Packet, opts BroadcastOptions) error
+	// BroadcastWithAck sends p (whose ID is set) and registers ack as the
+	// acknowledgement callback of every receiver; clientCount is called
+	// once per server with the number of receivers it reached.
+	BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, clientCount func(n int), ack func(args Args)) error
+	// ServerCount returns the number of servers that answer broadcasts
+	// with acks (1 for the memory adapter).
+	ServerCount(ctx context.Context) (int, error)
+
+	// FetchSockets returns the matching sockets.
+	FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error)
+	// AddSockets makes the matching sockets join rooms.
+	AddSockets(ctx context.Context, opts BroadcastOptions, rooms []string) error
+	// DelSockets makes the matching sockets leave rooms.
+	DelSockets(ctx context.Context, opts BroadcastOptions, rooms []string) error
+	// DisconnectSockets disconnects the matching sockets.
+	DisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error
+
+	// Close releases the adapter's resources (called by Server.Shutdown).
+	Close() error
+}
+
+// SessionAdapter is the optional capability of adapters that support
+// connection-state recovery (see Adapter). It is not used yet by the
+// namespace; the hook exists so that a later implementation needs no API
+// change.
+type SessionAdapter interface {
+	PersistSession(s Session)
+	RestoreSession(ctx context.Context, pid, offset string) (*Session, error)
+}
+
+// Session is the state of a disconnected socket kept for recovery.
+type Session struct {
+	SID           string
+	PID           string
+	Rooms         []string
+	Data          []byte
+	MissedPackets []*parser.Packet
+}
+
+// BroadcastOptions selects the receivers of a broadcast or room operation.
+type BroadcastOptions struct {
+	// Rooms restricts to members of any of these rooms; empty means all
+	// sockets of the namespace.
+	Rooms []string
+	// Except excludes members of any of these rooms.
+	Except []string
+	Flags  BroadcastFlags
+}
+
+// BroadcastFlags are Node's broadcast flags.
+type BroadcastFlags struct {
+	// Volatile packets may be dropped when a connection cannot take them now.
+	Volatile bool
+	// Local restricts the operation to this server.
+	Local bool
+	// Timeout bounds the wait for acknowledgements (0: none set).
+	Timeout time.Duration
+}

@@ -19,6 +19,9 @@ import (
 // handshake auth on connect, answer "message" with "message-back" and the
 // same arguments, and ack "message-with-ack" with its arguments; binary
 // arguments are preserved.
+// authDelay separates the "auth" event from the CONNECT reply (see below).
+const authDelay = 20 * time.Millisecond
+
 func newSocketIOServer(log *slog.Logger) *socketio.Server {
 	cfg := socketio.Config{
 		Engine:         engineConfig(log),
@@ -32,7 +35,15 @@ func newSocketIOServer(log *slog.Logger) *socketio.Server {
 			if auth == nil {
 				auth = json.RawMessage(`{}`)
 			}
-			_ = s.Emit("auth", auth)
+			// The suite reads the CONNECT reply and the "auth" event with
+			// two successive one-shot listeners; its ws client dispatches
+			// every frame of one TCP read synchronously, so a second frame
+			// coalesced with the first is missed. Node happens to write one
+			// packet per event-loop tick; the engine batches queued frames
+			// into one write. Sending "auth" a moment later keeps the two
+			// frames in separate reads. (Fixture only: the bytes on the
+			// wire are the same.)
+			time.AfterFunc(authDelay, func() { _ = s.Emit("auth", auth) })
 			s.On("message", func(s *socketio.Socket, args socketio.Args, _ socketio.AckFunc) {
 				_ = s.Emit("message-back", echoArgs(args)...)
 			})

@@ -1,0 +1,134 @@
+package socketio
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/sockgate/sockgate/socketio/parser"
+)
+
+// errServer refuses a connection whose middleware panicked.
+var errServer = errors.New("server error")
+
+type taskKind uint8
+
+const (
+	taskConnect taskKind = iota
+	taskEvent
+	taskClose
+)
+
+type task struct {
+	kind   taskKind
+	p      *parser.Packet
+	reason string
+}
+
+// inbox is a socket's bounded FIFO of inbound work. A worker goroutine is
+// started when the queue becomes non-empty and exits when it is empty, so
+// an idle socket costs no goroutine and a busy one costs exactly one.
+//
+// push blocks while the queue is full: this pauses the connection's
+// OnMessage, i.e. reading from that connection only (back-pressure). ACKs
+// never go through the inbox, but an ACK that arrives behind a blocked push
+// waits for it too; an EmitWithAck in a handler of a flooded socket can
+// therefore time out, never deadlock.
+type inbox struct {
+	s       *Socket
+	max     int
+	mu      sync.Mutex
+	notFull sync.Cond
+	q       []task
+	head    int
+	running bool
+	closed  bool
+}
+
+func (b *inbox) init(s *Socket, max int) {
+	b.s = s
+	b.max = max
+	b.notFull.L = &b.mu
+}
+
+func (b *inbox) len() int { return len(b.q) - b.head }
+
+func (b *inbox) push(t task) {
+	b.mu.Lock()
+	for b.len() >= b.max && !b.closed {
+		b.notFull.Wait()
+	}
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.q = append(b.q, t)
+	b.startLocked()
+	b.mu.Unlock()
+}
+
+// closeWith drops the queued work (events of a disconnected socket are not
+// dispatched, as in Node), queues t as the last task and releases blocked
+// pushers.
+func (b *inbox) closeWith(t task) {
+	b.mu.Lock()
+	b.closed = true
+	// Keep a pending connect task: it must run to release its resources.
+	kept := b.q[:0]
+	for _, x := range b.q[b.head:] {
+		if x.kind == taskConnect {
+			kept = append(kept, x)
+		}
+	}
+	clear(b.q[len(kept):])
+	b.q = append(kept, t)
+	b.head = 0
+	b.startLocked()
+	b.notFull.Broadcast()
+	b.mu.Unlock()
+}
+
+func (b *inbox) startLocked() {
+	if !b.running {
+		b.running = true
+		go b.drain()
+	}
+}
+
+func (b *inbox) drain() {
+	for {
+		b.mu.Lock()
+		if b.len() == 0 {
+			b.running = false
+			b.q = b.q[:0]
+			b.head = 0
+			b.mu.Unlock()
+			return
+		}
+		t := b.q[b.head]
+		b.q[b.head] = task{}
+		b.head++
+		if b.head > 64 && b.head*2 > len(b.q) {
+			n := copy(b.q, b.q[b.head:])
+			clear(b.q[n:])
+			b.q = b.q[:n]
+			b.head = 0
+		}
+		b.notFull.Signal()
+		b.mu.Unlock()
+		b.run(t)
+	}
+}
+
+func (b *inbox) run(t task) {
+	s := b.s
+	switch t.kind {
+	case taskConnect:
+		if !s.safe(s.runConnect) && s.state.Load() == stateConnecting {
+			s.refuse(errServer)
+		}
+	case taskEvent:
+		s.safe(func() { s.runEvent(t.p) })
+	case taskClose:
+		s.runClose(t.reason)
+	}
+}

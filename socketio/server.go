@@ -1,0 +1,279 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockgate/sockgate/socketio/engine"
+)
+
+// Errors returned by the emit and ack operations.
+var (
+	// ErrAckTimeout is returned when an acknowledgement did not arrive in
+	// time (for a broadcast: when some receivers did not answer in time).
+	ErrAckTimeout = errors.New("socketio: operation has timed out")
+	// ErrNotConnected is returned when emitting to a socket that is not
+	// (or no longer) connected.
+	ErrNotConnected = errors.New("socketio: socket not connected")
+	// ErrReservedEvent is returned when emitting a reserved event name
+	// ("connect", "disconnect", ...).
+	ErrReservedEvent = errors.New("socketio: reserved event name")
+	// ErrAckSent is returned by an AckFunc called more than once.
+	ErrAckSent = errors.New("socketio: acknowledgement already sent")
+	// ErrServerClosed is returned by operations on a server that is shutting down.
+	ErrServerClosed = errors.New("socketio: server closed")
+)
+
+// Disconnect reasons, as Node's socket.io names them. The server sees
+// ReasonServerNamespaceDisconnect / ReasonClientNamespaceDisconnect where the
+// client sees "io server disconnect" / "io client disconnect".
+const (
+	ReasonTransportError            = "transport error"
+	ReasonTransportClose            = "transport close"
+	ReasonForcedClose               = "forced close"
+	ReasonPingTimeout               = "ping timeout"
+	ReasonParseError                = "parse error"
+	ReasonServerShuttingDown        = "server shutting down"
+	ReasonForcedServerClose         = "forced server close"
+	ReasonClientNamespaceDisconnect = "client namespace disconnect"
+	ReasonServerNamespaceDisconnect = "server namespace disconnect"
+)
+
+// Config tunes a Server; zero values select the defaults written beside them.
+type Config struct {
+	// Engine configures the Engine.IO layer (heartbeat, payload limit, CORS...).
+	Engine engine.Config
+	// ConnectTimeout closes an Engine.IO connection that joins no namespace in
+	// time. Zero means 45s (Node's default).
+	ConnectTimeout time.Duration
+	// AckTimeout is the default timeout of EmitWithAck calls whose context has
+	// no deadline. Zero means 10s.
+	AckTimeout time.Duration
+	// Adapter builds the room/broadcast adapter of each namespace. Nil means
+	// the in-memory adapter.
+	Adapter AdapterFactory
+	// InboundQueue bounds the events queued for one socket while its handlers
+	// run; when full, reading from the connection pauses (back-pressure on
+	// that connection only). Zero means 256.
+	InboundQueue int
+	// MaxAttachments caps the binary attachments of one inbound packet.
+	// Zero means 10 (Node's default).
+	MaxAttachments int
+	// Logger receives protocol logs. Nil discards.
+	Logger *slog.Logger
+}
+
+// AdapterFactory builds the adapter of one namespace.
+type AdapterFactory func(n *Namespace) Adapter
+
+// Server is a Socket.IO v5 server. It is an http.Handler meant to be mounted
+// at "/socket.io/".
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	eng    *engine.Server
+	ctx    context.Context // parent of every socket's context
+	cancel context.CancelFunc
+
+	mu      sync.RWMutex
+	nsps    map[string]*Namespace
+	dynamic []dynamicNamespace
+	clients map[*client]struct{}
+	dynMu   sync.Mutex // serialises the creation of dynamic namespaces
+
+	closing  atomic.Bool
+	live     atomic.Int64 // sockets whose lifecycle has not finished
+	shutOnce sync.Once
+}
+
+type dynamicNamespace struct {
+	accept func(name string, auth json.RawMessage) bool
+	setup  func(n *Namespace)
+}
+
+// New returns a Server. The main namespace "/" always exists.
+func New(cfg Config) *Server {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 45 * time.Second
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 10 * time.Second
+	}
+	if cfg.Adapter == nil {
+		cfg.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
+	}
+	if cfg.InboundQueue <= 0 {
+		cfg.InboundQueue = 256
+	}
+	if cfg.MaxAttachments <= 0 {
+		cfg.MaxAttachments = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Engine.Logger == nil {
+		cfg.Engine.Logger = cfg.Logger
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		nsps:    make(map[string]*Namespace),
+		clients: make(map[*client]struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.eng = engine.New(cfg.Engine, func(c *engine.Conn) {
+		c.SetHandler(s.newClient(c))
+	})
+	s.Of("/")
+	return s
+}
+
+// ServeHTTP serves Engine.IO requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eng.ServeHTTP(w, r) }
+
+func normalizeNamespace(name string) string {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	return name
+}
+
+// Of returns the static namespace name, creating it on first use.
+func (s *Server) Of(name string) *Namespace {
+	name = normalizeNamespace(name)
+	s.mu.RLock()
+	n := s.nsps[name]
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n = s.nsps[name]; n == nil {
+		n = s.newNamespace(name)
+		s.nsps[name] = n
+	}
+	return n
+}
+
+// OfFunc registers a dynamic namespace: a client connecting to an unknown
+// namespace name for which accept returns true gets a namespace created with
+// that name; setup is called once for each namespace so created (to register
+// middleware and connection handlers). accept runs on the connection's read
+// path: it must be quick.
+func (s *Server) OfFunc(accept func(name string, auth json.RawMessage) bool, setup func(n *Namespace)) {
+	s.mu.Lock()
+	s.dynamic = append(s.dynamic, dynamicNamespace{accept: accept, setup: setup})
+	s.mu.Unlock()
+}
+
+// namespaceFor resolves the namespace a CONNECT packet asks for: a known one,
+// or a dynamic one created now. It returns nil for an invalid namespace.
+func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
+	s.mu.RLock()
+	n := s.nsps[name]
+	dyn := s.dynamic
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	for _, d := range dyn {
+		if !d.accept(name, auth) {
+			continue
+		}
+		// The namespace is published only after setup has registered its
+		// middleware, so no socket connects to a half-configured namespace.
+		s.dynMu.Lock()
+		defer s.dynMu.Unlock()
+		s.mu.RLock()
+		n = s.nsps[name]
+		s.mu.RUnlock()
+		if n == nil {
+			n = s.newNamespace(name)
+			d.setup(n)
+			s.mu.Lock()
+			s.nsps[name] = n
+			s.mu.Unlock()
+		}
+		return n
+	}
+	return nil
+}
+
+// Shutdown disconnects every socket (reason "server shutting down"), closes
+// the Engine.IO connections and the adapters, and obeys ctx's deadline. It is
+// idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var engErr error
+	s.shutOnce.Do(func() {
+		s.closing.Store(true)
+		s.mu.RLock()
+		clients := make([]*client, 0, len(s.clients))
+		for c := range s.clients {
+			clients = append(clients, c)
+		}
+		s.mu.RUnlock()
+		for _, c := range clients {
+			c.closeSockets(ReasonServerShuttingDown)
+		}
+		engErr = s.eng.Shutdown(ctx)
+		s.cancel()
+	})
+	// Wait for the disconnect handlers of every socket.
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.live.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	var errs []error
+	if engErr != nil {
+		errs = append(errs, engErr)
+	}
+	s.mu.RLock()
+	nsps := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		nsps = append(nsps, n)
+	}
+	s.mu.RUnlock()
+	for _, n := range nsps {
+		if err := n.closeAdapter(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newClient is the Engine.IO connection hook.
+func (s *Server) newClient(c engineConn) *client {
+	cl := newClient(s, c)
+	s.mu.Lock()
+	s.clients[cl] = struct{}{}
+	s.mu.Unlock()
+	return cl
+}
+
+func (s *Server) removeClient(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c)
+	s.mu.Unlock()
+}
+
+// newID returns a socket id like Node's: 15 random bytes, base64url, 20 characters.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥1.24)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,465 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockgate/sockgate/socketio/parser"
+)
+
+// Handshake is what the client sent when it connected.
+type Handshake struct {
+	Headers http.Header
+	Query   url.Values
+	Auth    json.RawMessage // the CONNECT packet's payload; nil if none
+	Address string          // remote address (ip:port) of the handshake request
+	Time    time.Time
+	Secure  bool
+}
+
+// AckFunc answers an event that requested an acknowledgement. It may be
+// called once; later calls return an error.
+type AckFunc func(args ...any) error
+
+// EventHandler handles one inbound event. ack is nil when the client asked
+// for no acknowledgement. Handlers of one socket run one at a time, in the
+// order the client sent the events.
+type EventHandler func(s *Socket, args Args, ack AckFunc)
+
+const (
+	stateConnecting int32 = iota
+	stateConnected
+	stateClosing
+	stateClosed
+)
+
+// Socket is one client's connection to one namespace.
+//
+// Its inbound work (connection middleware and handlers, events, disconnect
+// handlers) runs on a worker goroutine that exists only while there is work
+// queued: no goroutine per packet, none per idle socket.
+type Socket struct {
+	id     string
+	ns     *Namespace
+	client *client
+	hs     *Handshake
+	ctx    context.Context
+	cancel context.CancelFunc
+	state  atomic.Int32
+
+	mu              sync.Mutex
+	data            any
+	handlers        map[string]EventHandler
+	onDisconnecting []func(*Socket, string)
+	onDisconnect    []func(*Socket, string)
+	acks            map[uint64]func(Args) // server→client acks awaited
+
+	in inbox
+}
+
+func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
+	s := &Socket{id: newID(), ns: ns, client: c, handlers: make(map[string]EventHandler)}
+	s.ctx, s.cancel = context.WithCancel(ns.srv.ctx)
+	r := c.conn.Request()
+	hs := &Handshake{Auth: auth, Address: c.conn.RemoteAddr(), Time: time.Now()}
+	if r != nil {
+		hs.Headers = r.Header.Clone()
+		hs.Query = r.URL.Query()
+		hs.Secure = r.TLS != nil
+	}
+	s.hs = hs
+	s.in.init(s, ns.srv.cfg.InboundQueue)
+	return s
+}
+
+// ID returns the socket's id: 20 characters, distinct from the Engine.IO sid.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.ns }
+
+// Handshake returns what the client sent when it connected.
+func (s *Socket) Handshake() *Handshake { return s.hs }
+
+// Context is cancelled when the socket disconnects (or the server shuts down).
+func (s *Socket) Context() context.Context { return s.ctx }
+
+// SetData attaches application data to the socket.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Data returns what SetData stored.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// Connected reports whether the socket is connected to its namespace.
+func (s *Socket) Connected() bool { return s.state.Load() == stateConnected }
+
+// Rooms returns the socket's rooms, including its own id.
+func (s *Socket) Rooms() []string { return s.ns.adapter.SocketRooms(s.id) }
+
+// Join adds the socket to rooms. It does nothing once the socket has left
+// its rooms on disconnect.
+func (s *Socket) Join(rooms ...string) {
+	if st := s.state.Load(); st == stateClosed || len(rooms) == 0 {
+		return
+	}
+	s.ns.adapter.AddAll(s.id, rooms)
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
+
+// On registers the handler of event (replacing a previous one).
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	s.handlers[event] = h
+	s.mu.Unlock()
+}
+
+// OnDisconnecting runs before the socket leaves its rooms (Rooms still readable);
+// OnDisconnect after. reason is Node's disconnect reason string (Reason*).
+// Both run on the socket's worker, after the event handler in progress.
+func (s *Socket) OnDisconnecting(h func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, h)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers a handler run once the socket has left its rooms.
+func (s *Socket) OnDisconnect(h func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, h)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to this socket. []byte arguments travel as binary.
+func (s *Socket) Emit(event string, args ...any) error {
+	p, err := s.ns.eventPacket(event, args)
+	if err != nil {
+		return err
+	}
+	return s.send(p)
+}
+
+func (s *Socket) send(p *parser.Packet) error {
+	if !s.Connected() {
+		return ErrNotConnected
+	}
+	if !s.client.writePacket(p, false) {
+		return ErrNotConnected
+	}
+	return nil
+}
+
+// EmitWithAck sends an event and waits for the client's ack until ctx ends
+// (or Config.AckTimeout when ctx has no deadline). It returns ErrAckTimeout
+// when the deadline passes, ErrNotConnected when the socket disconnects
+// first, and ctx.Err() when ctx is cancelled.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	p, err := s.ns.eventPacket(event, args)
+	if err != nil {
+		return Args{}, err
+	}
+	p.HasID, p.ID = true, s.ns.ackID.Add(1)-1
+	ch := make(chan Args, 1)
+	if !s.registerAck(p.ID, func(a Args) {
+		select {
+		case ch <- a:
+		default:
+		}
+	}) {
+		return Args{}, ErrNotConnected
+	}
+	defer s.cancelAck(p.ID)
+	if err := s.send(p); err != nil {
+		return Args{}, err
+	}
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := time.NewTimer(s.ns.srv.cfg.AckTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-timeout:
+		return Args{}, ErrAckTimeout
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return Args{}, ErrAckTimeout
+		}
+		return Args{}, ctx.Err()
+	case <-s.ctx.Done():
+		select {
+		case a := <-ch:
+			return a, nil
+		default:
+		}
+		return Args{}, ErrNotConnected
+	}
+}
+
+// registerAck records the callback of ack id; false if the socket is gone.
+func (s *Socket) registerAck(id uint64, fn func(Args)) bool {
+	if st := s.state.Load(); st != stateConnected {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.acks == nil {
+		s.acks = make(map[uint64]func(Args))
+	}
+	s.acks[id] = fn
+	return true
+}
+
+func (s *Socket) cancelAck(id uint64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+func (s *Socket) operator() *BroadcastOperator {
+	return &BroadcastOperator{ns: s.ns, except: []string{s.id}}
+}
+
+// To/Except/Broadcast start a broadcast that excludes this socket.
+func (s *Socket) To(rooms ...string) *BroadcastOperator     { return s.operator().To(rooms...) }
+func (s *Socket) Except(rooms ...string) *BroadcastOperator { return s.operator().Except(rooms...) }
+func (s *Socket) Broadcast() *BroadcastOperator             { return s.operator() }
+
+// Disconnect leaves the namespace (reason "server namespace disconnect");
+// with close=true the whole underlying connection is closed.
+func (s *Socket) Disconnect(close bool) {
+	if !s.Connected() {
+		return
+	}
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	s.client.writePacket(&parser.Packet{Type: parser.Disconnect, Namespace: s.ns.name}, false)
+	s.onClose(ReasonServerNamespaceDisconnect, false)
+}
+
+func (s *Socket) info() SocketInfo {
+	return SocketInfo{ID: s.id, Rooms: s.Rooms(), Handshake: *s.hs, Data: socketData(s.Data())}
+}
+
+// onPacket handles a packet of a connected (or connecting) socket; called
+// by the client's OnMessage.
+func (s *Socket) onPacket(p *parser.Packet) {
+	switch p.Type {
+	case parser.Event:
+		s.enqueue(task{kind: taskEvent, p: p})
+	case parser.Ack:
+		s.onAck(p)
+	case parser.Disconnect:
+		s.onClose(ReasonClientNamespaceDisconnect, false)
+	}
+}
+
+// onAck resolves an acknowledgement inline, so a handler blocked in
+// EmitWithAck is released even while the socket's worker is busy.
+func (s *Socket) onAck(p *parser.Packet) {
+	if !p.HasID {
+		return
+	}
+	s.mu.Lock()
+	fn := s.acks[p.ID]
+	delete(s.acks, p.ID)
+	s.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	a, err := newArgs(p.Data, p.Attachments, 0)
+	if err != nil {
+		return
+	}
+	fn(a)
+}
+
+// onClose starts the disconnection of s: its context is cancelled at once,
+// pending events are dropped, and the disconnect handlers run on the worker.
+func (s *Socket) onClose(reason string, _ bool) {
+	if s.state.CompareAndSwap(stateConnecting, stateClosed) {
+		// Refused or interrupted before connecting: the connect task sees
+		// the state and finishes the cleanup.
+		s.cancel()
+		s.client.remove(s)
+		return
+	}
+	if !s.state.CompareAndSwap(stateConnected, stateClosing) {
+		return
+	}
+	s.cancel()
+	s.client.remove(s)
+	s.in.closeWith(task{kind: taskClose, reason: reason})
+}
+
+// runConnect runs the middleware, then connects the socket and runs the
+// connection handlers.
+func (s *Socket) runConnect() {
+	mws, onConn := s.ns.hooks()
+	for _, m := range mws {
+		if s.state.Load() != stateConnecting {
+			break
+		}
+		if err := m(s); err != nil {
+			s.refuse(err)
+			return
+		}
+	}
+	if !s.state.CompareAndSwap(stateConnecting, stateConnected) {
+		s.finish()
+		return
+	}
+	// CONNECT goes out before the socket can receive anything else.
+	s.client.writePacket(&parser.Packet{Type: parser.Connect, Namespace: s.ns.name, Data: connectReply(s.id)}, false)
+	s.ns.add(s)
+	s.ns.adapter.AddAll(s.id, []string{s.id})
+	s.client.connected()
+	for _, h := range onConn {
+		if !s.Connected() {
+			return
+		}
+		h(s)
+	}
+}
+
+func connectReply(id string) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		SID string `json:"sid"`
+	}{id})
+	return b
+}
+
+func (s *Socket) refuse(err error) {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{Message: err.Error()}
+	var ed ErrorData
+	if errors.As(err, &ed) {
+		body.Data = ed.ErrorData()
+	}
+	b, mErr := json.Marshal(body)
+	if mErr != nil {
+		b, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{err.Error()})
+	}
+	if s.state.CompareAndSwap(stateConnecting, stateClosed) {
+		s.cancel()
+		s.client.remove(s)
+		s.client.writePacket(&parser.Packet{Type: parser.ConnectError, Namespace: s.ns.name, Data: b}, false)
+	}
+	s.finish()
+}
+
+// finish releases what a socket that never connected holds.
+func (s *Socket) finish() {
+	s.ns.adapter.DelAll(s.id)
+	s.ns.srv.live.Add(-1)
+}
+
+// runEvent dispatches one EVENT packet.
+func (s *Socket) runEvent(p *parser.Packet) {
+	if !s.Connected() {
+		return
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(p.Data, &elems); err != nil || len(elems) == 0 {
+		return
+	}
+	name, err := parser.EventName(elems[0])
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	h := s.handlers[name]
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	var ack AckFunc
+	if p.HasID {
+		ack = s.ackFunc(p.ID)
+	}
+	h(s, Args{raw: elems[1:], bins: p.Attachments}, ack)
+}
+
+func (s *Socket) ackFunc(id uint64) AckFunc {
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if !sent.CompareAndSwap(false, true) {
+			return ErrAckSent
+		}
+		data, bins, err := parser.MarshalArray(args)
+		if err != nil {
+			return err
+		}
+		return s.send(&parser.Packet{Type: parser.Ack, Namespace: s.ns.name, HasID: true, ID: id, Data: data, Attachments: bins})
+	}
+}
+
+// runClose is the end of a connected socket: disconnecting handlers (rooms
+// readable), rooms left, disconnect handlers.
+func (s *Socket) runClose(reason string) {
+	s.mu.Lock()
+	dising := s.onDisconnecting
+	dis := s.onDisconnect
+	s.mu.Unlock()
+	for _, h := range dising {
+		s.safe(func() { h(s, reason) })
+	}
+	s.ns.adapter.DelAll(s.id)
+	s.ns.remove(s)
+	s.state.Store(stateClosed)
+	s.mu.Lock()
+	s.acks = nil
+	s.mu.Unlock()
+	for _, h := range dis {
+		s.safe(func() { h(s, reason) })
+	}
+	s.ns.srv.live.Add(-1)
+}
+
+// safe runs fn, turning a panic into a log line so the worker survives. It
+// reports whether fn returned normally.
+func (s *Socket) safe(fn func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			s.client.log.Error("socketio: handler panic", "ns", s.ns.name, "socket", s.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+	return true
+}
+
+func (s *Socket) enqueue(t task) { s.in.push(t) }
+
+// SocketInfo is a snapshot of a (possibly remote) socket.
+type SocketInfo struct {
+	ID        string
+	Rooms     []string
+	Handshake Handshake
+	Data      json.RawMessage // JSON form of the socket's Data (for remote sockets)
+}
