@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the gateway maps them to
+// wire codes and HTTP statuses. Returned errors wrap them with context.
+var (
+	// ErrNotFound: the chat, message, attachment, user or file does not exist
+	// (or the message/attachment is not in the named chat).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: the row already exists (a member added twice, an attachment
+	// already attached to another message, a clientMsgId reused in another chat).
+	ErrConflict = errors.New("store: conflict")
+	// ErrArchived: the chat is archived and therefore read-only.
+	ErrArchived = errors.New("store: chat archived")
+	// ErrForbidden: the user is not allowed to do this (not a member, not the
+	// owner, not the uploader of an attachment).
+	ErrForbidden = errors.New("store: forbidden")
+	// ErrTooLarge: a file exceeded the size limit given to Files.Put.
+	ErrTooLarge = errors.New("store: too large")
+	// ErrInvalid: an argument is malformed (empty content, unknown chat kind
+	// or role, a malformed message id).
+	ErrInvalid = errors.New("store: invalid argument")
+	// ErrUnavailable: the database cannot be reached or the Store is closed.
+	// Driver connection errors are wrapped with it so that the gateway answers
+	// "unavailable" instead of "internal".
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// wrap adds context to a database error and classifies connection failures
+// as ErrUnavailable. Sentinels and context errors pass through unchanged
+// apart from the context prefix.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isSentinel(err) {
+		return err // already says what happened, e.g. "store: chat archived: chat 01H..."
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+func isSentinel(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrConflict, ErrArchived, ErrForbidden, ErrTooLarge, ErrInvalid, ErrUnavailable} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P0x: admin/crash shutdown,
+		// cannot connect now; 53300: too many connections.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0") || pe.Code == "53300"
+	}
+	msg := err.Error()
+	for _, s := range []string{
+		"sql: database is closed", // database/sql after Close
+		"conn closed",             // pgx
+		"unable to open database file",
+		"database is locked", // SQLite busy_timeout exhausted
+		"SQLITE_BUSY",
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isUniqueViolation reports a unique-constraint failure on either dialect.
+func isUniqueViolation(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
