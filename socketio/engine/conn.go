@@ -238,6 +238,15 @@ func (c *Conn) onHeartbeat() {
 		return
 	}
 	if c.awaitPong {
+		if c.inHandler {
+			// The pong may be waiting behind a running OnMessage (the
+			// reader is busy): the peer is not late, we are. Give it
+			// another PingTimeout once the handler lets us read.
+			c.nextPing = time.Now()
+			c.hb.Reset(c.s.cfg.PingTimeout)
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
 		c.closeWith(ReasonPingTimeout, false)
 		return
@@ -251,7 +260,7 @@ func (c *Conn) onHeartbeat() {
 // heartbeatExpired reports whether the pong deadline has passed even if the
 // timer has not fired yet (checked when a poll arrives).
 func (c *Conn) heartbeatExpiredLocked(now time.Time) bool {
-	return c.hb != nil && now.After(c.nextPing.Add(c.s.cfg.PingTimeout))
+	return c.hb != nil && !c.inHandler && now.After(c.nextPing.Add(c.s.cfg.PingTimeout))
 }
 
 func (c *Conn) onPong() {

@@ -17,9 +17,11 @@
 //     quickly (queue work, don't do I/O); it MAY block briefly for
 //     back-pressure. While it blocks, the connection reads nothing more,
 //     but heartbeats keep working: pings are sent by a timer through the
-//     send queue (not by the reader), and the ping timeout is a timer too.
-//     A pong that arrives behind a long-blocked OnMessage is not read, so
-//     OnMessage must not block longer than PingTimeout.
+//     send queue (not by the reader), and a ping timeout that falls while
+//     OnMessage runs is not held against the peer (its pong may be waiting
+//     behind the handler): the deadline is re-armed for PingTimeout and the
+//     pong is read as soon as OnMessage returns. A handler that blocks
+//     forever therefore keeps its connection open: don't.
 //   - OnClose is called exactly once per Conn, after the last OnMessage has
 //     returned, with Node's reason string (the Reason* constants, or the
 //     reason given to Conn.Close). It runs on an engine goroutine, never
