@@ -3,8 +3,8 @@ package engine
 import (
 	"bytes"
 	"errors"
-	"net"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
