@@ -46,7 +46,9 @@ func newClient(srv *Server, conn engineConn) *client {
 		dec:     parser.Decoder{MaxAttachments: srv.cfg.MaxAttachments},
 		sockets: make(map[string]*Socket),
 	}
+	c.mu.Lock()
 	c.timer = time.AfterFunc(srv.cfg.ConnectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
 	return c
 }
 
@@ -86,6 +88,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 // OnClose tears down every socket of the connection.
 func (c *client) OnClose(reason string) {
 	c.closeSockets(reason)
+	c.dec.Reset() // OnMessage is over: the engine calls OnClose after it
 	c.srv.removeClient(c)
 }
 
@@ -105,7 +108,6 @@ func (c *client) closeSockets(reason string) {
 	for _, s := range ss {
 		s.onClose(reason, false)
 	}
-	c.dec.Reset()
 }
 
 func (c *client) connect(p *parser.Packet) {

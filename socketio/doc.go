@@ -1,0 +1,73 @@
+// Package socketio is a Socket.IO protocol v5 server (Socket.IO 3.x/4.x
+// clients) on top of package engine (Engine.IO 4). It knows nothing of the
+// chat application: package gateway builds on it. SPEC §1 (transport, 20
+// character socket ids) and the protocol parts of §9 (adapter hooks for a
+// Redis cluster adapter) are implemented here.
+//
+// # Structure
+//
+// One client per Engine.IO connection decodes packets (package parser) and
+// multiplexes the namespaces the peer joined; one Socket per joined
+// namespace. Socket ids are 15 crypto/rand bytes in base64url (20 characters,
+// like Node's), never the Engine.IO sid, and each socket is a member of the
+// room named by its id. Each Namespace has an Adapter (rooms and broadcasts);
+// MemoryAdapter is the default.
+//
+// # Concurrency and ordering
+//
+//   - The engine calls OnMessage serially per connection. OnMessage decodes
+//     and returns quickly: ACK packets are resolved inline (a handler waiting
+//     in EmitWithAck is released even while its socket's worker is busy);
+//     CONNECT and EVENT packets go to the socket's bounded inbox.
+//   - A socket's inbox is drained by one worker goroutine started when the
+//     inbox becomes non-empty and ending when it is empty: connection
+//     middleware, OnConnection handlers, event handlers and disconnect
+//     handlers of one socket run one at a time, in the order the client
+//     sent the packets. No goroutine per packet, none per idle socket.
+//   - Back-pressure: when a socket's inbox is full (Config.InboundQueue),
+//     OnMessage blocks, which pauses reading from that connection only
+//     (other namespaces multiplexed on the same connection wait too).
+//   - Outbound: every packet is handed to the engine in one Send call (text
+//     part and binary attachments together), so packets to one connection are
+//     written in emit order and attachments stay contiguous. Nothing emitted
+//     to a connected socket is dropped, except Volatile emits when the
+//     transport cannot take them now (a connection whose engine send queue
+//     overflows is closed by the engine instead).
+//   - Broadcasts are encoded once into shared []*engine.Message handed to
+//     every receiving connection; no per-receiver encoding, no goroutine per
+//     receiver.
+//
+// # Disconnection
+//
+// Reasons are Node's (the Reason* constants): the engine's reason when the
+// connection ends ("transport close", "transport error", "ping timeout",
+// "parse error" for an invalid Engine.IO packet, "forced close" when the
+// connection is closed because of an invalid Socket.IO packet, as in Node);
+// "client namespace disconnect" when the client leaves the namespace;
+// "server namespace disconnect" for Socket.Disconnect; "forced server close"
+// when the server closes the connection (connect timeout, unexpected
+// packet); "server shutting down" for Server.Shutdown. The client sees "io
+// server disconnect" / "io client disconnect" for the namespace cases.
+// On disconnect the socket's Context is cancelled at once and queued events
+// are dropped; then, on the worker after the running handler, OnDisconnecting
+// handlers run with the rooms still readable, the socket leaves its rooms and
+// its namespace, and OnDisconnect handlers run.
+//
+// # Locks
+//
+// Server.mu, Namespace.mu, client.mu, Socket.mu, the inbox's mutex and
+// MemoryAdapter.mu are leaves: none is held while calling into another
+// component or user code. Server.dynMu (dynamic namespace creation) is held
+// while calling a dynamic namespace's setup function, which may take the
+// leaves.
+//
+// # Decisions where Node leaves room
+//
+//   - Args are kept as raw JSON; Decode resolves binary placeholders for
+//     []byte fields. []byte values are sent as attachments at the top level
+//     of the arguments and inside []any / map[string]any.
+//   - EmitWithAck on a socket fails with ErrNotConnected as soon as the
+//     socket disconnects, rather than waiting for the timeout.
+//   - A middleware panic refuses the connection with "server error"; a
+//     handler panic is logged and the socket carries on.
+package socketio
