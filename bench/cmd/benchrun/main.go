@@ -38,7 +38,8 @@ type config struct {
 	servers    []string
 	workloads  []string
 	out        string
-	profile    bool
+	profile    []string
+	window     int
 	serverCPU  string
 	loadgenCPU string
 	timeout    time.Duration
@@ -46,8 +47,8 @@ type config struct {
 
 func main() {
 	var (
-		c                  config
-		servers, workloads string
+		c                            config
+		servers, workloads, profiles string
 	)
 	flag.IntVar(&c.runs, "runs", 3, "runs per workload and server (the report shows medians)")
 	flag.BoolVar(&c.quick, "quick", false, "a short smoke run: 1 run, 2,000 idle connections, 3s windows, report to results/quick.md")
@@ -58,9 +59,10 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node)")
-	flag.StringVar(&workloads, "workloads", "idle,fanout,latency,ack", "workloads to run")
+	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack", "workloads to run (fanout1: fanout with one broadcast in flight)")
+	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
-	flag.BoolVar(&c.profile, "profile", true, "after the runs, profile sockgate-bench under the fanout workload (results/)")
+	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
 	flag.StringVar(&c.serverCPU, "server-cpu", "0", "CPU list the servers are pinned to (taskset -c)")
 	flag.StringVar(&c.loadgenCPU, "loadgen-cpu", "1", "CPU list the load generator is pinned to")
 	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "abort everything after this long")
@@ -68,7 +70,7 @@ func main() {
 	if c.quick {
 		c.runs, c.idleConns = 1, min(c.idleConns, 2000)
 		c.warmup, c.duration = time.Second, 3*time.Second
-		c.profile = false
+		profiles = ""
 	}
 	if c.out == "" {
 		c.out = "RESULTS.md"
@@ -78,6 +80,7 @@ func main() {
 	}
 	c.servers = splitList(servers)
 	c.workloads = splitList(workloads)
+	c.profile = splitList(profiles)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -154,11 +157,13 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
-	var prof *profile
-	if c.profile && contains(c.servers, "sockgate") {
-		prof = b.profileFanout(ctx)
+	var profs []*profile
+	if contains(c.servers, "sockgate") {
+		for _, w := range c.profile {
+			profs = append(profs, b.profileWorkload(ctx, w))
+		}
 	}
-	if err := b.writeReport(prof); err != nil {
+	if err := b.writeReport(profs); err != nil {
 		return err
 	}
 	fmt.Printf("benchrun: wrote %s in %s\n", c.out, time.Since(b.started).Round(time.Second))
@@ -213,13 +218,19 @@ func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 // loadgenArgs is the load generator's command line for a workload.
 func (b *bench) loadgenArgs(workload, addr string) []string {
 	c := b.cfg
-	args := []string{"-addr", addr, "-workload", workload,
+	lw := workload
+	if workload == "fanout1" {
+		lw = "fanout"
+	}
+	args := []string{"-addr", addr, "-workload", lw,
 		"-warmup", c.warmup.String(), "-duration", c.duration.String()}
 	switch workload {
 	case "idle":
 		args = append(args, "-n", fmt.Sprint(c.idleConns))
 	case "fanout":
-		args = append(args, "-n", fmt.Sprint(c.receivers))
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window))
+	case "fanout1":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", "1")
 	case "latency":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprint(c.rate),
 			"-duration", (2 * c.duration).String())
@@ -298,7 +309,7 @@ func logMeasurement(m measurement) {
 	case "idle":
 		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
 			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
-	case "fanout", "ack":
+	case "fanout", "fanout1", "ack":
 		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores, others on server CPU %.2f)\n",
 			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, m.OtherCPU)
 	case "latency":

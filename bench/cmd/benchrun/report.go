@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// profile is the CPU profile of sockgate-bench under the fanout workload.
+// profile is the CPU profile of sockgate-bench under one workload.
 type profile struct {
+	Workload  string
 	Path      string
 	Rate      float64
 	ServerCPU float64
@@ -25,11 +26,11 @@ type profile struct {
 	Err       error
 }
 
-// profileFanout runs the fanout workload once more against sockgate-bench
-// with pprof enabled and captures a CPU profile over the measurement window.
+// profileWorkload runs a workload once more against sockgate-bench with
+// pprof enabled and captures a CPU profile over the measurement window.
 // This run is not counted in the results (profiling costs a few percent).
-func (b *bench) profileFanout(ctx context.Context) *profile {
-	p := &profile{Path: filepath.Join("results", "sockgate-fanout.cpu.pprof")}
+func (b *bench) profileWorkload(ctx context.Context, workload string) *profile {
+	p := &profile{Workload: workload, Path: filepath.Join("results", "sockgate-"+workload+".cpu.pprof")}
 	paddr, err := freePort()
 	if err != nil {
 		p.Err = err
@@ -56,7 +57,7 @@ func (b *bench) profileFanout(ctx context.Context) *profile {
 			p.ServerCPU = cores(start, st)
 		}
 	}
-	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs("fanout", srv.addr), onMark)
+	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
 	p.Rate = r.Rate
 	select {
 	case perr := <-profDone:
@@ -73,7 +74,7 @@ func (b *bench) profileFanout(ctx context.Context) *profile {
 	}
 	p.TopFlat = pprofTop(ctx, filepath.Join(b.dir, p.Path), "-top")
 	p.TopCum = pprofTop(ctx, filepath.Join(b.dir, p.Path), "-top", "-cum")
-	_ = os.WriteFile(filepath.Join(b.dir, "results", "sockgate-fanout.top.txt"),
+	_ = os.WriteFile(filepath.Join(b.dir, "results", "sockgate-"+workload+".top.txt"),
 		[]byte(p.TopFlat+"\n\n"+p.TopCum+"\n"), 0o644)
 	return p
 }
@@ -148,16 +149,20 @@ func (b *bench) rows() []row {
 	return []row{
 		{"idle", fmt.Sprintf("Idle memory, %d connections", c.idleConns), "server RSS KB per connection",
 			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 1},
-		{"fanout", fmt.Sprintf("Room fan-out to %d receivers, saturation", c.receivers), "deliveries/s",
+		{"fanout", fmt.Sprintf("Room fan-out to %d receivers, saturation (%d broadcasts in flight)", c.receivers, c.window), "deliveries/s",
 			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 2},
+		{"fanout1", fmt.Sprintf("Room fan-out to %d receivers, lockstep (1 broadcast in flight)", c.receivers), "deliveries/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
 		{"latency", fmt.Sprintf("Fan-out latency, %g broadcasts/s to %d", c.rate, c.receivers), "p50 ms",
 			func(m measurement) float64 { return m.Result.P50 }, "%.2f", false, 0},
 		{"latency", "", "p99 ms",
 			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
 		{"ack", fmt.Sprintf("Ack round trips, %d clients, closed loop", c.ackClients), "acks/s",
 			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 1.5},
-		{"fanout", "Fan-out, per server CPU-second", "deliveries/s ÷ server cores",
+		{"fanout", "Fan-out (saturation), per server CPU-second", "deliveries/s ÷ server cores",
 			perCore, "%.0f", true, 2},
+		{"fanout1", "Fan-out (lockstep), per server CPU-second", "deliveries/s ÷ server cores",
+			perCore, "%.0f", true, 0},
 		{"ack", "Acks, per server CPU-second", "acks/s ÷ server cores",
 			perCore, "%.0f", true, 1.5},
 	}
@@ -173,7 +178,7 @@ func perCore(m measurement) float64 {
 	return m.Result.Rate / m.ServerCPU
 }
 
-func (b *bench) writeReport(prof *profile) error {
+func (b *bench) writeReport(profs []*profile) error {
 	c := b.cfg
 	var w strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
@@ -252,7 +257,7 @@ func (b *bench) writeReport(prof *profile) error {
 		case m.Workload == "idle":
 			res = fmt.Sprintf("%.2f KB/conn", m.KBPerConn)
 			det = fmt.Sprintf("RSS %.1f → %.1f MB, %d conns connected in %.1fs", float64(m.RSSBaseKB)/1024, float64(m.RSSLoadedKB)/1024, r.Conns, r.ConnectSecs)
-		case m.Workload == "fanout":
+		case m.Workload == "fanout" || m.Workload == "fanout1":
 			res = fmt.Sprintf("%.0f deliveries/s", r.Rate)
 			det = fmt.Sprintf("%.0f broadcasts/s over %.1fs", r.Broadcasts, r.WindowSecs)
 		case m.Workload == "latency":
@@ -270,15 +275,15 @@ func (b *bench) writeReport(prof *profile) error {
 	}
 	p("\n")
 
-	if prof != nil {
-		p("## Profile: sockgate-bench under the fan-out workload\n\n")
+	for _, prof := range profs {
+		p("## Profile: sockgate-bench under the %s workload\n\n", prof.Workload)
 		if prof.Err != nil {
 			p("Profiling failed: %v\n\n", prof.Err)
-		} else {
-			p("An extra fan-out run (not counted above: %.0f deliveries/s, server %.2f cores) with the CPU profile\n", prof.Rate, prof.ServerCPU)
-			p("taken over the window; the file is `bench/%s` (git-ignored; `go tool pprof -http=: %s`).\n\n", prof.Path, prof.Path)
-			p("```\n%s\n```\n\n```\n%s\n```\n\n", prof.TopFlat, prof.TopCum)
+			continue
 		}
+		p("An extra %s run (not counted above: %.0f/s, server %.2f cores) with the CPU profile taken over\n", prof.Workload, prof.Rate, prof.ServerCPU)
+		p("the window; the file is `bench/%s` (git-ignored; `go tool pprof -http=: %s`).\n\n", prof.Path, prof.Path)
+		p("```\n%s\n```\n\n```\n%s\n```\n\n", prof.TopFlat, prof.TopCum)
 	}
 
 	p("## Method\n\n")
@@ -290,9 +295,12 @@ func (b *bench) writeReport(prof *profile) error {
 	p("Each (workload, server, run) uses a fresh server process; runs alternate between the servers.\n\n")
 	p("- **Idle memory**: server VmRSS (/proc/PID/status) after start-up, then after connecting %d clients (%s) and\n", c.idleConns, "64 dialling at once")
 	p("  3s of settling; (after − before) / connections.\n")
-	p("- **Fan-out**: %d receivers join one room; 4 sender connections emit `fanout` round-robin, keeping at most 32\n", c.receivers)
+	p("- **Fan-out**: %d receivers join one room; 4 sender connections emit `fanout` round-robin, keeping at most %d\n", c.receivers, c.window)
 	p("  broadcasts in flight (sent but not yet received by every receiver), so the servers' queues stay short and the\n")
-	p("  rate is what the server sustains; deliveries counted at the receivers over %s after %s of warm-up.\n", c.duration, c.warmup)
+	p("  rate is what the server sustains; deliveries counted at the receivers over %s after %s of warm-up. The run\n", c.duration, c.warmup)
+	p("  then checks that every broadcast reached every receiver exactly once. With several broadcasts in flight a server\n")
+	p("  may coalesce the frames queued for one connection into one write; **lockstep** (`fanout1`) keeps one broadcast in\n")
+	p("  flight, so each delivery costs the server one write, and shows the per-message cost without that effect.\n")
 	p("- **Latency**: %d receivers; one sender emits %g broadcasts/s for %s (+%s warm-up, not sampled), each message\n", c.receivers, c.rate, 2*c.duration, c.warmup)
 	p("  carrying its send time; each receiver records receive time − send time (same host clock). The figure includes\n")
 	p("  the load generator's own queueing when 1,000 deliveries land at once.\n")

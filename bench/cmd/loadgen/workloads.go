@@ -122,7 +122,17 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 		l.closeAll()
 		return r, fmt.Errorf("sender: %w", err)
 	}
+	// Every broadcast sent must reach every receiver exactly once: wait
+	// (bounded) for the last ones, then check the count.
+	want := sent.Load() * recvN
+	for deadline := time.Now().Add(10 * time.Second); delivered.Load() < want && time.Now().Before(deadline); {
+		_ = sleepCtx(ctx, 10*time.Millisecond)
+	}
 	l.closeAll()
+	if got := delivered.Load(); got != want {
+		r.Lost = want - got
+		return r, fmt.Errorf("%d broadcasts to %d receivers: %d deliveries, want %d", sent.Load(), recvN, got, want)
+	}
 	return r, nil
 }
 
