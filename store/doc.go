@@ -1,0 +1,85 @@
+// Package store keeps sockgate's persistent chats (SPEC §3 and §6, storage
+// contract §8): users, chats (general or order-specific, archivable),
+// memberships with roles, messages, attachment metadata and read marks, in
+// SQLite or PostgreSQL through GORM, plus Files, a content-addressed store
+// for attachment bytes outside the database.
+//
+// # Drivers
+//
+// Open picks the driver from the DSN: postgres:// or postgresql:// URLs use
+// gorm.io/driver/postgres (pgx); anything else is a SQLite file path opened
+// with github.com/glebarez/sqlite, a GORM driver over modernc.org/sqlite,
+// SQLite translated to pure Go. It was chosen over mattn/go-sqlite3 so the
+// binary builds with CGO_ENABLED=0, cross-compiles, and runs in a scratch
+// image; the cost is slower writes than the C library, irrelevant at chat
+// rates. SQLite runs in WAL mode (readers never block the writer), with
+// foreign keys on, a busy timeout (Config.BusyTimeout) and BEGIN IMMEDIATE
+// transactions: a transaction takes the write lock when it starts, so one
+// that reads before it writes never fails on lock upgrade. In-memory SQLite
+// is refused (each pooled connection would see its own database).
+//
+// The same SQL runs on both: queries are written by hand with GORM's `?`
+// binding (no AutoMigrate), and every time is a BIGINT of microseconds since
+// the epoch, which both dialects store, compare and sort identically. GORM's
+// own log goes to Config.Logger, SQL traces only at Debug.
+//
+// # Migrations
+//
+// Versioned SQL files embedded from migrations/ (NNNN_name.sql, or
+// NNNN_name.<dialect>.sql where the dialects differ) are applied at Open,
+// each in one transaction with its schema_migrations row; applied versions
+// are skipped, so Open is idempotent, and concurrent Opens (several
+// instances starting together) are serialized by an advisory lock on
+// PostgreSQL and by the write lock on SQLite. Never edit an applied
+// migration: add the next version.
+//
+// # Ids and order
+//
+// Chat, message and attachment ids are ULID-shaped strings: 26 Crockford
+// base32 characters, a 48-bit millisecond timestamp then 80 random bits,
+// strictly increasing within a process. Every message also has a per-chat
+// Seq (1, 2, 3... without gaps) assigned inside the insert transaction by
+// `UPDATE chats SET last_seq = last_seq + 1 ... RETURNING`, which locks the
+// chat row (PostgreSQL) or the database (SQLite) until commit; a refused or
+// failed insert rolls the increment back. Under that lock the new id is
+// forced above the chat's previous message id and created_at above the
+// previous created_at, so within a chat seq, id and time orders agree even
+// when instances' clocks disagree. History cursors (MessagesBefore/After)
+// compare seqs and are exact: a page continues precisely where the previous
+// one stopped, whatever is inserted meanwhile. MessagesPage uses offsets
+// (REST's ?page=) and shifts when messages arrive between pages.
+// MissedMessages compares ids across a user's chats; see its comment for
+// the precise contract.
+//
+// # Idempotency
+//
+// A message with a ClientMsgID is stored at most once per (sender,
+// ClientMsgID), enforced by a unique index: a retry, even concurrent with
+// the first attempt, returns the original message with created=false and
+// writes nothing (SPEC §8: "a retry with the same id is not stored twice and
+// gets the original ack"). CreateMessage returns only after commit, so an ack
+// built from its result never acknowledges an unstored message.
+//
+// # Errors
+//
+// Methods return the sentinels of errors.go (ErrNotFound, ErrForbidden,
+// ErrArchived, ErrConflict, ErrInvalid, ErrTooLarge, ErrUnavailable),
+// wrapped with detail; the gateway maps them to wire codes. Connection
+// failures and calls after Close wrap ErrUnavailable.
+//
+// # Authorization
+//
+// The store enforces the rules that are facts of the data: only members
+// write messages, read marks and attachments of a chat; archived chats take
+// no new messages, members or attachments (read marks are still accepted);
+// only an owner archives. Who may read history, add members or download an
+// attachment is the caller's decision (Membership, IsMember, Attachment.ChatID).
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use, and any number of Stores (processes)
+// may share one database: all ordering and uniqueness decisions are made by
+// the database inside transactions, none in process memory. Files is safe
+// for concurrent use: uploads land in a temporary file and are renamed into
+// place atomically.
+package store
