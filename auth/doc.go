@@ -25,6 +25,7 @@
 //     and EC keys not on P-256 are refused. There is no remote JWKS fetching:
 //     the network policy allows no outside hosts, and a file can be rotated
 //     by restarting.
+//   - Tokens over MaxTokenLen (8 KiB) are refused before decoding.
 //   - Token sources are tried in SPEC order (handshake auth.token, ?token=,
 //     Authorization: Bearer, Authentication cookie); the first present wins
 //     even if it is bad, so a bad explicit token is never masked by a cookie.

@@ -36,6 +36,11 @@ type Config struct {
 	Now func() time.Time
 }
 
+// MaxTokenLen bounds the token size Verify will parse: real JWTs are well
+// under 2 KiB, and refusing a huge one costs nothing while decoding it costs
+// memory and CPU an unauthenticated client should not command.
+const MaxTokenLen = 8 << 10
+
 // DefaultLeeway is the clock skew allowed when Config.Leeway is zero.
 const DefaultLeeway = 30 * time.Second
 
@@ -139,6 +144,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	}
 	if token == "" {
 		return Identity{}, ErrNoToken
+	}
+	if len(token) > MaxTokenLen {
+		return Identity{}, fmt.Errorf("%w: token of %d bytes exceeds %d", ErrInvalidToken, len(token), MaxTokenLen)
 	}
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)

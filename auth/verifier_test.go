@@ -137,6 +137,9 @@ func TestVerifier_Verify(t *testing.T) {
 		{"ES256Valid", es, func(t *testing.T) string { return sign(t, jwt.SigningMethodES256, testKeys.ec, baseClaims(), "") }, nil},
 		{"NoToken", hs, func(t *testing.T) string { return "" }, ErrNoToken},
 		{"Malformed", hs, func(t *testing.T) string { return "not.a.jwt" }, ErrInvalidToken},
+		{"TooLong", hs, func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(baseClaims(), "pad", strings.Repeat("x", MaxTokenLen)), "")
+		}, ErrInvalidToken},
 		{"Garbage", hs, func(t *testing.T) string { return "garbage" }, ErrInvalidToken},
 		{"BadSignatureHS256", hs, func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret-!!"), baseClaims(), "")

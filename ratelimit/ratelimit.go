@@ -115,6 +115,9 @@ func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
 	if !ok {
 		return Result{}, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
 	// "|" keeps rule names (which contain ':' and ' ') apart from keys.
 	c, err := lim.Get(ctx, rule+"|"+key)
 	if err != nil {
