@@ -44,7 +44,8 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[string]*Conn
 	shutdown bool
-	wg       sync.WaitGroup // engine goroutines (readers, writers, OnClose calls)
+	running  int           // engine goroutines (readers, writers, OnClose calls)
+	idle     chan struct{} // closed when running drops to 0 and someone waits
 }
 
 // New returns a Server that calls onConnect for every new connection, before
@@ -98,43 +99,54 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.closeWith(ReasonShutdown, true)
 	}
-	done := make(chan struct{})
-	go func() {
-		// Polling sessions closing with a flush wait for their last GET
-		// (bounded by their close timer); ctx's end forces them.
-		s.wg.Wait()
-		for s.Count() > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	// Goroutines are started from request goroutines at any time, so a
+	// sync.WaitGroup (whose Add from zero must happen before Wait) does
+	// not fit: a counter under s.mu does.
+	for {
 		s.mu.Lock()
-		conns = conns[:0]
-		for _, c := range s.conns {
-			conns = append(conns, c)
+		if s.running == 0 && len(s.conns) == 0 {
+			s.mu.Unlock()
+			return nil
 		}
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle := s.idle
 		s.mu.Unlock()
-		for _, c := range conns {
-			c.closeWith(ReasonShutdown, false)
-			c.finish()
+		select {
+		case <-idle:
+		case <-time.After(10 * time.Millisecond): // polling sessions finishing
+		case <-ctx.Done():
+			s.mu.Lock()
+			conns = conns[:0]
+			for _, c := range s.conns {
+				conns = append(conns, c)
+			}
+			s.mu.Unlock()
+			for _, c := range conns {
+				c.closeWith(ReasonShutdown, false)
+				c.finish()
+			}
+			return ctx.Err()
 		}
-		return ctx.Err()
 	}
 }
 
 // goTracked runs f on a goroutine that Shutdown waits for.
 func (s *Server) goTracked(f func()) {
-	s.wg.Add(1)
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
 	go func() {
-		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			s.running--
+			if s.running == 0 && s.idle != nil {
+				close(s.idle)
+				s.idle = nil
+			}
+			s.mu.Unlock()
+		}()
 		f()
 	}()
 }
