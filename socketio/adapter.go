@@ -25,6 +25,12 @@ import (
 //     fetchSockets / socketsJoin / socketsLeave / disconnectSockets requests:
 //     a cluster adapter sends the request to the other servers and merges
 //     their answers with the local ones (SocketInfo is serialisable).
+//   - serverSideEmit: a cluster adapter implements ServerSideEmitter
+//     (publishing the packet) and calls Namespace.DispatchServerSideEmit for
+//     events other servers sent.
+//   - A cluster adapter receiving a broadcast from another server decodes
+//     it into a parser.Packet and calls MemoryAdapter.Broadcast (or
+//     BroadcastWithAck, relaying replies built with NewArgs).
 //   - Room membership calls (AddAll, Del, DelAll) are local: each server
 //     knows the rooms of its own sockets, as in Node.
 //

@@ -15,6 +15,13 @@ type Args struct {
 	bins [][]byte
 }
 
+// NewArgs returns the Args of a JSON array payload (binary values as
+// placeholders indexing attachments): for adapters that receive event or
+// ack payloads from other servers.
+func NewArgs(data json.RawMessage, attachments [][]byte) (Args, error) {
+	return newArgs(data, attachments, 0)
+}
+
 // newArgs splits a JSON array payload; skip drops leading elements (the
 // event name).
 func newArgs(data json.RawMessage, bins [][]byte, skip int) (Args, error) {

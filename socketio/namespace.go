@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,10 +16,11 @@ type Namespace struct {
 	adapter Adapter
 	ackID   atomic.Uint64 // shared by every socket so broadcast acks use one id
 
-	mu         sync.RWMutex
-	sockets    map[string]*Socket
-	middleware []Middleware
-	onConn     []func(*Socket)
+	mu           sync.RWMutex
+	sockets      map[string]*Socket
+	middleware   []Middleware
+	onConn       []func(*Socket)
+	onServerSide []func(event string, args Args)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -138,4 +140,64 @@ func (n *Namespace) eventPacket(event string, args []any) (*parser.Packet, error
 		return nil, err
 	}
 	return &parser.Packet{Type: parser.Event, Namespace: n.name, Data: data, Attachments: bins}, nil
+}
+
+// FetchSockets returns a snapshot of every socket of the namespace
+// (cluster-wide with a cluster adapter).
+func (n *Namespace) FetchSockets(ctx context.Context) ([]SocketInfo, error) {
+	return n.operator().FetchSockets(ctx)
+}
+
+// SocketsJoin makes every socket of the namespace join rooms.
+func (n *Namespace) SocketsJoin(ctx context.Context, rooms ...string) error {
+	return n.operator().SocketsJoin(ctx, rooms...)
+}
+
+// SocketsLeave makes every socket of the namespace leave rooms.
+func (n *Namespace) SocketsLeave(ctx context.Context, rooms ...string) error {
+	return n.operator().SocketsLeave(ctx, rooms...)
+}
+
+// DisconnectSockets disconnects every socket of the namespace.
+func (n *Namespace) DisconnectSockets(ctx context.Context, close bool) error {
+	return n.operator().DisconnectSockets(ctx, close)
+}
+
+// ServerSideEmitter is the optional Adapter capability behind Node's
+// serverSideEmit: sending an event to the other servers of a cluster.
+type ServerSideEmitter interface {
+	ServerSideEmit(ctx context.Context, p *parser.Packet) error
+}
+
+// ServerSideEmit sends an event to the namespace on the other servers of the
+// cluster. It returns ErrNotSupported when the adapter has no cluster.
+func (n *Namespace) ServerSideEmit(ctx context.Context, event string, args ...any) error {
+	sse, ok := n.adapter.(ServerSideEmitter)
+	if !ok {
+		return ErrNotSupported
+	}
+	p, err := n.eventPacket(event, args)
+	if err != nil {
+		return err
+	}
+	return sse.ServerSideEmit(ctx, p)
+}
+
+// OnServerSideEmit registers the handler of events other servers send with
+// ServerSideEmit. It runs on the adapter's goroutine: it must not block.
+func (n *Namespace) OnServerSideEmit(h func(event string, args Args)) {
+	n.mu.Lock()
+	n.onServerSide = append(n.onServerSide, h)
+	n.mu.Unlock()
+}
+
+// DispatchServerSideEmit is called by a cluster adapter with an event
+// another server emitted.
+func (n *Namespace) DispatchServerSideEmit(event string, args Args) {
+	n.mu.RLock()
+	hs := n.onServerSide
+	n.mu.RUnlock()
+	for _, h := range hs {
+		h(event, args)
+	}
 }

@@ -29,8 +29,9 @@ var (
 	ErrReservedEvent = errors.New("socketio: reserved event name")
 	// ErrAckSent is returned by an AckFunc called more than once.
 	ErrAckSent = errors.New("socketio: acknowledgement already sent")
-	// ErrServerClosed is returned by operations on a server that is shutting down.
-	ErrServerClosed = errors.New("socketio: server closed")
+	// ErrNotSupported is returned when the adapter lacks a capability
+	// (e.g. ServerSideEmit without a cluster adapter).
+	ErrNotSupported = errors.New("socketio: not supported by the adapter")
 )
 
 // Disconnect reasons, as Node's socket.io names them. The server sees

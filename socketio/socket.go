@@ -288,7 +288,11 @@ func (s *Socket) onAck(p *parser.Packet) {
 	if fn == nil {
 		return
 	}
-	a, err := newArgs(p.Data, p.Attachments, 0)
+	if p.Elems != nil {
+		fn(Args{raw: p.Elems, bins: p.Attachments})
+		return
+	}
+	a, err := NewArgs(p.Data, p.Attachments)
 	if err != nil {
 		return
 	}
@@ -384,8 +388,14 @@ func (s *Socket) runEvent(p *parser.Packet) {
 	if !s.Connected() {
 		return
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(p.Data, &elems); err != nil || len(elems) == 0 {
+	elems := p.Elems
+	if elems == nil {
+		var err error
+		if err = json.Unmarshal(p.Data, &elems); err != nil {
+			return
+		}
+	}
+	if len(elems) == 0 {
 		return
 	}
 	name, err := parser.EventName(elems[0])

@@ -433,3 +433,57 @@ func TestBroadcast_ServerSideRoomOps(t *testing.T) {
 		t.Fatalf("connected: a=%v b=%v", sa.Connected(), sb.Connected())
 	}
 }
+
+func TestNamespace_ServerSideEmitNeedsCluster(t *testing.T) {
+	srv := New(Config{})
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	if err := srv.Of("/").ServerSideEmit(context.Background(), "hello"); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("err = %v, want ErrNotSupported", err)
+	}
+	got := make(chan string, 1)
+	srv.Of("/").OnServerSideEmit(func(event string, args Args) { got <- event })
+	srv.Of("/").DispatchServerSideEmit("remote", Args{})
+	if ev := <-got; ev != "remote" {
+		t.Fatalf("event = %q", ev)
+	}
+}
+
+func TestNamespace_RoomOpsOnAll(t *testing.T) {
+	var ns *Namespace
+	_, url := newTestServer(t, Config{}, func(s *Server) { ns = s.Of("/") })
+	c1, _ := connect(t, url, "/", nil)
+	c2, _ := connect(t, url, "/", nil)
+	ctx := testCtx(t)
+	waitFor(t, 2*time.Second, func() error {
+		if ns.Sockets() != 2 {
+			return fmt.Errorf("%d sockets", ns.Sockets())
+		}
+		return nil
+	})
+	if err := ns.SocketsJoin(ctx, "everyone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := ns.Adapter().RoomSize("everyone"); n != 2 {
+		t.Fatalf("room size = %d", n)
+	}
+	if err := ns.SocketsLeave(ctx, "everyone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := ns.Adapter().RoomSize("everyone"); n != 0 {
+		t.Fatalf("room size after leave = %d", n)
+	}
+	infos, err := ns.FetchSockets(ctx)
+	if err != nil || len(infos) != 2 || len(infos[0].ID) != 20 {
+		t.Fatalf("fetch = %+v %v", infos, err)
+	}
+	if err := ns.DisconnectSockets(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*sioclient.Client{c1, c2} {
+		select {
+		case <-c.Closed():
+		case <-time.After(5 * time.Second):
+			t.Fatal("connection not closed by DisconnectSockets(true)")
+		}
+	}
+}

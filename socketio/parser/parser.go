@@ -83,6 +83,9 @@ type Packet struct {
 	ID          uint64
 	Data        json.RawMessage
 	Attachments [][]byte
+	// Elems holds the elements of an EVENT or ACK payload array as split
+	// while decoding (nil on packets built for encoding).
+	Elems []json.RawMessage
 
 	pending int // attachments still expected while decoding
 }
@@ -169,9 +172,11 @@ func Decode(s string, maxAttachments int) (*Packet, error) {
 	if i < len(s) {
 		p.Data = json.RawMessage(s[i:])
 	}
-	if err := validPayload(p.Type, p.Data); err != nil {
+	elems, err := validPayload(p.Type, p.Data)
+	if err != nil {
 		return nil, err
 	}
+	p.Elems = elems
 	switch p.Type {
 	case BinaryEvent:
 		p.Type = Event
@@ -196,47 +201,54 @@ func allDigits(s string) bool {
 	return len(s) > 0
 }
 
-// validPayload applies Node's isPayloadValid.
-func validPayload(t Type, data json.RawMessage) error {
+// validPayload applies Node's isPayloadValid. It returns the elements of
+// array payloads (EVENT, ACK).
+func validPayload(t Type, data json.RawMessage) ([]json.RawMessage, error) {
 	if data == nil {
 		switch t {
 		case Connect, Disconnect:
-			return nil
+			return nil, nil
 		default:
-			return fmt.Errorf("%w: missing payload", ErrInvalidPacket)
+			return nil, fmt.Errorf("%w: missing payload", ErrInvalidPacket)
 		}
-	}
-	if !json.Valid(data) {
-		return fmt.Errorf("%w: payload is not JSON", ErrInvalidPacket)
 	}
 	first := firstByte(data)
 	switch t {
-	case Connect:
-		if first == '{' {
-			return nil
-		}
-	case Disconnect:
-	case ConnectError:
-		if first == '{' || first == '"' {
-			return nil
-		}
-	case Event, BinaryEvent:
+	case Event, BinaryEvent, Ack, BinaryAck:
 		if first != '[' {
 			break
 		}
 		var elems []json.RawMessage
-		if err := json.Unmarshal(data, &elems); err != nil || len(elems) == 0 {
-			break
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return nil, fmt.Errorf("%w: payload is not JSON", ErrInvalidPacket)
 		}
-		if _, err := EventName(elems[0]); err == nil {
-			return nil
+		if t == Ack || t == BinaryAck {
+			if elems == nil {
+				elems = []json.RawMessage{}
+			}
+			return elems, nil
 		}
-	case Ack, BinaryAck:
-		if first == '[' {
-			return nil
+		if len(elems) > 0 {
+			if _, err := EventName(elems[0]); err == nil {
+				return elems, nil
+			}
+		}
+	default:
+		if !json.Valid(data) {
+			return nil, fmt.Errorf("%w: payload is not JSON", ErrInvalidPacket)
+		}
+		switch t {
+		case Connect:
+			if first == '{' {
+				return nil, nil
+			}
+		case ConnectError:
+			if first == '{' || first == '"' {
+				return nil, nil
+			}
 		}
 	}
-	return fmt.Errorf("%w: invalid payload", ErrInvalidPacket)
+	return nil, fmt.Errorf("%w: invalid payload", ErrInvalidPacket)
 }
 
 // EventName returns the event name held by the first element of an EVENT
