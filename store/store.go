@@ -13,7 +13,6 @@ import (
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // Dialect names, as reported by Store.Dialect.
@@ -28,8 +27,8 @@ type Config struct {
 	// PostgreSQL; anything else is a SQLite file path (its directory is
 	// created). Required.
 	DSN string
-	// Logger receives migration notices and, at Debug, GORM's SQL trace.
-	// Nil discards.
+	// Logger receives migration notices (Info), slow statements (Warn) and
+	// the SQL trace without bound values (Debug). Nil discards.
 	Logger *slog.Logger
 	// Now is the clock for created/read/archived times and message ids.
 	// Nil means time.Now.
@@ -76,11 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.now = time.Now
 	}
 	gcfg := &gorm.Config{
-		Logger: logger.NewSlogLogger(s.log, logger.Config{
-			SlowThreshold:             time.Second,
-			IgnoreRecordNotFoundError: true,
-			LogLevel:                  gormLevel(s.log),
-		}),
+		Logger:                 gormLogger{log: s.log, slow: time.Second},
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return s.now().UTC() },
@@ -125,14 +120,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// gormLevel routes GORM's SQL trace to Debug only when the logger wants it.
-func gormLevel(l *slog.Logger) logger.LogLevel {
-	if l.Enabled(context.Background(), slog.LevelDebug) {
-		return logger.Info
-	}
-	return logger.Error
 }
 
 // sqliteDSN turns a file path into a modernc/glebarez DSN: WAL (readers do
