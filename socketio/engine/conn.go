@@ -61,6 +61,7 @@ type Conn struct {
 	ws              *wsConn // current WebSocket when transport is "websocket"
 	writing         bool    // the writer goroutine is running
 	closeAfterFlush bool
+	linger          *wsConn // closed by its reader after a lingering close
 
 	// Upgrade.
 	probe   *wsConn // WebSocket being upgraded to
@@ -418,6 +419,7 @@ func (c *Conn) finish() {
 	ws, probe := c.ws, c.probe
 	c.probe = nil
 	reason := c.reason
+	linger := c.linger
 	callNow := false
 	if c.inHandler {
 		c.closePending = true
@@ -426,7 +428,7 @@ func (c *Conn) finish() {
 		callNow = true
 	}
 	c.mu.Unlock()
-	if ws != nil {
+	if ws != nil && ws != linger {
 		ws.nc.Close()
 	}
 	if probe != nil {
@@ -434,10 +436,17 @@ func (c *Conn) finish() {
 	}
 	if callNow {
 		// Never from the caller's goroutine: Close may be called with
-		// the Socket.IO layer's locks held.
+		// the Socket.IO layer's locks held. The session leaves the
+		// table first (Count is exact when OnClose runs) but only on
+		// the tracked goroutine, so Shutdown never sees both at zero
+		// before OnClose has run.
 		h := c.h
-		c.s.goTracked(func() { h.OnClose(reason) })
+		c.s.goTracked(func() {
+			c.s.unregister(c)
+			h.OnClose(reason)
+		})
+	} else {
+		c.s.unregister(c)
 	}
-	c.s.unregister(c)
 	c.log.Debug("engine: connection closed", "reason", reason)
 }

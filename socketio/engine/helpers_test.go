@@ -248,6 +248,7 @@ func (c *wsClient) expectClose() ws.StatusCode {
 		}
 		var ce wsutil.ClosedError
 		if errors.As(err, &ce) {
+			c.nc.Close() // as a client does after the closing handshake
 			return ce.Code
 		}
 		var ne net.Error

@@ -3,8 +3,8 @@ package engine
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"

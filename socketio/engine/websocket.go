@@ -50,6 +50,19 @@ func (wc *wsConn) writeClose(code ws.StatusCode, timeout time.Duration) {
 	wc.writeRaw(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(code, ""))), timeout)
 }
 
+// lingerClose ends a connection after our close frame: it half-closes,
+// then drains what the peer still sends (bounded in time and size) so that
+// closing with unread data does not reset the connection and destroy the
+// close frame before the peer reads it.
+func (wc *wsConn) lingerClose() {
+	if tc, ok := wc.nc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	wc.nc.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(wc.br, 1<<20))
+	wc.nc.Close()
+}
+
 // bufsPool recycles the frame lists of the WebSocket writer.
 var bufsPool = sync.Pool{New: func() any { b := make(net.Buffers, 0, 64); return &b }}
 
@@ -203,11 +216,20 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 			c.abortUpgrade(wc)
 			return
 		}
-		if code != 0 {
-			wc.writeClose(code, time.Second)
+		if code == 0 {
+			c.closeWith(reason, false)
+			c.finish()
+			return
 		}
+		// Our close frame first, then the session ends (OnClose is not
+		// delayed), then the connection lingers to deliver the frame.
+		wc.writeClose(code, time.Second)
+		c.mu.Lock()
+		c.linger = wc
+		c.mu.Unlock()
 		c.closeWith(reason, false)
 		c.finish()
+		wc.lingerClose()
 	}
 	for {
 		h, err := ws.ReadHeader(wc.br)
