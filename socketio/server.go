@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -226,7 +227,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, c := range clients {
 			c.closeSockets(ReasonServerShuttingDown)
 		}
-		engErr = s.eng.Shutdown(ctx)
+		if err := s.eng.Shutdown(ctx); err != nil {
+			engErr = fmt.Errorf("socketio: shutdown engine: %w", err)
+		}
 		s.cancel()
 	})
 	// Wait for the disconnect handlers of every socket.
@@ -235,7 +238,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for s.live.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("socketio: shutdown: %d sockets still disconnecting: %w", s.live.Load(), ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -244,6 +244,12 @@ func (s *Socket) To(rooms ...string) *BroadcastOperator     { return s.operator(
 func (s *Socket) Except(rooms ...string) *BroadcastOperator { return s.operator().Except(rooms...) }
 func (s *Socket) Broadcast() *BroadcastOperator             { return s.operator() }
 
+// Volatile returns an operator targeting only this socket (on this server)
+// whose emits may be dropped when the transport cannot take them now.
+func (s *Socket) Volatile() *BroadcastOperator {
+	return &BroadcastOperator{ns: s.ns, rooms: []string{s.id}, flags: BroadcastFlags{Volatile: true, Local: true}}
+}
+
 // Disconnect leaves the namespace (reason "server namespace disconnect");
 // with close=true the whole underlying connection is closed.
 func (s *Socket) Disconnect(close bool) {

@@ -487,3 +487,20 @@ func TestNamespace_RoomOpsOnAll(t *testing.T) {
 		}
 	}
 }
+
+func TestSocket_VolatileTargetsOnlyItself(t *testing.T) {
+	var conns *sockets
+	_, url := newTestServer(t, Config{}, func(s *Server) { conns = collect(s.Of("/")) })
+	a, _ := connect(t, url, "/", nil)
+	sa := conns.next(t)
+	b, _ := connect(t, url, "/", nil)
+	sb := conns.next(t)
+	if err := sa.Volatile().Emit("v", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Emit("marker"); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, a, "v")
+	expectEvents(t, b, "marker")
+}
