@@ -27,7 +27,7 @@ func (s *Store) CreateAttachment(ctx context.Context, a Attachment) (Attachment,
 	a.MessageID = ""
 	now := s.nowMicros()
 	a.CreatedAt = fromMicros(now)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
 		c, err := chatByID(tx, a.ChatID)
 		if err != nil {
 			return err

@@ -19,13 +19,15 @@ func (s *Store) UpsertUser(ctx context.Context, u User) error {
 		return fmt.Errorf("%w: empty user id", ErrInvalid)
 	}
 	now := s.nowMicros()
-	err := s.db.WithContext(ctx).Exec(`INSERT INTO users (id, name, username, email, created_at, updated_at)
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO users (id, name, username, email, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
 	name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE users.name END,
 	username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE users.username END,
 	email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE users.email END,
 	updated_at = excluded.updated_at`, u.ID, u.Name, u.Username, u.Email, now, now).Error
+	})
 	return wrap("upsert user", err)
 }
 
@@ -93,7 +95,7 @@ func (s *Store) CreateChat(ctx context.Context, nc NewChat) (Chat, error) {
 		ID: s.ids.next(s.now()), Kind: nc.Kind, OrderID: nc.OrderID, Title: nc.Title,
 		CreatorID: nc.CreatorID, ActivityAt: now, CreatedAt: now,
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
 		if err := s.ensureUsers(tx, append([]string{nc.CreatorID}, members...), now); err != nil {
 			return err
 		}
@@ -151,7 +153,7 @@ func (s *Store) AddMember(ctx context.Context, chatID, userID, role string) (Mem
 		return Membership{}, fmt.Errorf("%w: empty user id", ErrInvalid)
 	}
 	now := s.nowMicros()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
 		c, err := chatByID(tx, chatID)
 		if err != nil {
 			return err
@@ -267,7 +269,7 @@ func (s *Store) ChatIDsForUser(ctx context.Context, userID string) ([]string, er
 // chat does not exist. Archiving an archived chat is a no-op that returns it.
 func (s *Store) ArchiveChat(ctx context.Context, chatID, byUserID string) (Chat, error) {
 	var out Chat
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
 		c, err := chatByID(tx, chatID)
 		if err != nil {
 			return err

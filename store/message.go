@@ -40,7 +40,7 @@ func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool
 		}
 	}
 	var out Message
-	err := db.Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
 		if _, err := membership(tx, nm.ChatID, nm.SenderID); errors.Is(err, ErrNotFound) {
 			if _, cerr := chatByID(tx, nm.ChatID); cerr != nil {
 				return cerr
@@ -208,13 +208,13 @@ func (s *Store) MessageByID(ctx context.Context, id string) (Message, error) {
 func (s *Store) MessagesPage(ctx context.Context, chatID string, page, limit int) ([]Message, int, error) {
 	offset, limit := clampPage(page, limit)
 	db := s.db.WithContext(ctx)
-	if _, err := chatByID(db, chatID); err != nil {
+	c, err := chatByID(db, chatID)
+	if err != nil {
 		return nil, 0, wrap("messages page", err)
 	}
-	var total int64
-	if err := db.Raw("SELECT COUNT(*) FROM messages WHERE chat_id = ?", chatID).Scan(&total).Error; err != nil {
-		return nil, 0, wrap("messages page", err)
-	}
+	// Seqs are gap-free and messages are never deleted, so the chat's
+	// last_seq is its message count: no COUNT(*) over the history.
+	total := c.LastSeq
 	ms, err := s.messages(db, "chat_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?", chatID, limit, offset)
 	if err != nil {
 		return nil, 0, wrap("messages page", err)

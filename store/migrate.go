@@ -111,11 +111,10 @@ func (s *Store) migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	db := s.db.WithContext(ctx)
 	applied := 0
 	for _, m := range ms {
 		did := false
-		err := db.Transaction(func(tx *gorm.DB) error {
+		err := s.write(ctx, func(tx *gorm.DB) error {
 			if s.dialect == DialectPostgres {
 				// Arbitrary constant key: "sockgate migrations".
 				if err := tx.Exec("SELECT pg_advisory_xact_lock(7306245)").Error; err != nil {

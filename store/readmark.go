@@ -15,7 +15,7 @@ import (
 // Archived chats accept read marks (reading is not writing to the chat).
 func (s *Store) SetReadMark(ctx context.Context, chatID, userID, messageID string) (ReadMark, error) {
 	var out ReadMark
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
 		if _, err := membership(tx, chatID, userID); errors.Is(err, ErrNotFound) {
 			if _, cerr := chatByID(tx, chatID); cerr != nil {
 				return cerr

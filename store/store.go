@@ -53,6 +53,11 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	ids     *idGen
+	// writer admits one write transaction at a time on SQLite, which has a
+	// single writer anyway: in-process writers queue here, fairly and
+	// without polling, instead of in SQLite's sleeping busy handler (which
+	// still arbitrates between processes). Nil on PostgreSQL.
+	writer chan struct{}
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database.
@@ -95,6 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 		dialector = sqlite.Open(dsn)
+		s.writer = make(chan struct{}, 1)
 		if maxOpen == 0 {
 			maxOpen = 8
 		}
@@ -175,6 +181,19 @@ func (s *Store) Close() error {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite).
+func (s *Store) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.db.WithContext(ctx).Transaction(fn)
 }
 
 // micros converts a time to the stored representation.
