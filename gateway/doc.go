@@ -1,0 +1,56 @@
+// Package gateway is sockgate's chat application on the Socket.IO core
+// (package socketio): the namespaces "/" (the tutorial chat, SPEC §2),
+// "/rooms" (SPEC §4) and "/chat" (the lobby of SPEC §3 now; stored,
+// authenticated chats later), the REST routes of the tutorial, health,
+// readiness and Prometheus metrics, all behind one http.Handler (SPEC §1, §6).
+//
+// # Structure
+//
+//   - handle.go: the one typed adapter every event goes through (rate limit,
+//     decode + validate into a struct, per-event context, handler, reply);
+//     errors.go: the one place errors become acks, "exception" events and
+//     HTTP bodies (replyOf). Handlers return facts, never error replies.
+//   - namespace.go: per-namespace connection middleware (where an identity
+//     is attached to a Conn), events and lifecycle hooks; conn.go: Conn.
+//   - ns_tutorial.go, ns_rooms.go, ns_chat.go: one file per namespace.
+//   - registry.go (+ _memory): the tutorial's rooms, hosts and members.
+//   - http.go, http_rooms.go: routes, CORS, body caps, static SPA.
+//
+// # Concurrency
+//
+// The core runs one socket's handlers one at a time, in order; handlers of
+// different sockets run concurrently. Shared state lives in the registry
+// (its own mutex) and in Conn (Conn.mu, held only for field access, never
+// across I/O or another lock). Lock order: registry.mu and Conn.mu are never
+// held together. Event contexts derive from the Server's context, so
+// Shutdown cancels in-flight work.
+//
+// # Decisions where the SPEC is silent
+//
+//   - Rate limits are checked before decoding (NestJS runs guards before
+//     pipes), so malformed events cost their sender's budget too. A limiter
+//     store failure refuses the event (fail closed) with `unavailable`.
+//   - Validation messages follow zod v3 (the tutorial's validator),
+//     prefixed by the field path and joined by "; " when several fields fail;
+//     eventName must also name the event it was sent as.
+//   - On "/", a join_room whose userId is used by another live socket of the
+//     room is refused (`conflict`); the host's userId coming back on a new
+//     socket after its old one left takes the host seat again (page reload).
+//     The host may not kick itself. Kick and chat use the registry's record
+//     of the users, not the payload's userName.
+//   - The kick system message's timeSent is the en-US locale string of the
+//     reference ("11/23/2026, 10:15:11 AM", server time zone) with a plain
+//     space before AM/PM.
+//   - "/rooms" rooms are "room:<name>" in Socket.IO, so no client can join
+//     another socket's id room; the username of joinRoom is bound to the
+//     connection; only members send; usernames 1..32 and room names 1..64
+//     characters without control characters; messages 1..1000.
+//   - "/chat" lobby usernames are 1..32 characters; onlineUsers lists them
+//     in joining order (cluster-wide via FetchSockets and Conn's JSON data);
+//     typing from a socket that did not join is acknowledged and ignored, as
+//     in the seed. sendMessage's refusal keeps the seed's exact ack
+//     {error:"You must join the chat first"}.
+//   - The "exception" event is {status:"error", message} on every namespace.
+//   - HTTP errors carry "error":"<code>", except NestJS's bare form when the
+//     message is only the status text (the tutorial's 404).
+package gateway

@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sockgate/sockgate/ratelimit"
+)
+
+// routes builds the one handler of SPEC §1: Socket.IO at /socket.io/, the
+// REST API under /api/, health and metrics, and the optional static client.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	// The engine caps polling bodies itself (MaxHTTPBufferSize) before reading.
+	mux.Handle("/socket.io/", s.io)
+	mux.Handle("GET /api/rooms", s.restHandler("http:GET /api/rooms", s.listRooms))
+	mux.Handle("GET /api/rooms/{room}", s.restHandler("http:GET /api/rooms", s.getRoom))
+	mux.Handle("/api/", s.restHandler("", func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{CodeNotFound, fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)}
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, statusBody{Status: "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	if s.cfg.StaticDir != "" {
+		mux.Handle("GET /", spa(s.cfg.StaticDir))
+	}
+	return s.guard(mux)
+}
+
+// guard applies what every request gets: a body cap (Socket.IO excepted:
+// the engine enforces its own), CORS for the REST API, and panic recovery.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("http handler panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.writeError(w, errInternal)
+			}
+		}()
+		if !strings.HasPrefix(r.URL.Path, "/socket.io/") {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			if strings.HasPrefix(r.URL.Path, "/api/") && s.cors(w, r) {
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors sets CORS headers for an allowed cross-origin request; it reports
+// whether the request was a preflight it answered.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
+		return false
+	}
+	allowed := slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
+	if !allowed {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if slices.Contains(s.cfg.CORSOrigins, "*") {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	h.Set("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+// restHandler adapts a REST handler returning an error: it applies the
+// route's rate limit (headers on every answer) and renders errors through
+// replyOf, NestJS's body shape (SPEC §6).
+func (s *Server) restHandler(rule string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.restLimit(w, r, rule); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, err)
+		}
+	})
+}
+
+// restLimit checks rule for the request's client and sets X-RateLimit-*.
+func (s *Server) restLimit(w http.ResponseWriter, r *http.Request, rule string) error {
+	if s.lim == nil || rule == "" {
+		return nil
+	}
+	ip := ratelimit.ClientIP(r.RemoteAddr, r.Header, s.cfg.TrustedProxies)
+	res, err := s.lim.Allow(r.Context(), rule, ratelimit.Key("", ip))
+	if err != nil {
+		var le *ratelimit.LimitedError
+		if errors.As(err, &le) {
+			ratelimit.SetLimitedHeaders(w.Header(), le)
+		}
+		return s.limitErr(rule, err)
+	}
+	ratelimit.SetHeaders(w.Header(), res)
+	return nil
+}
+
+// writeError renders err as NestJS's error body; unknown errors are logged
+// here, once, and sent as `internal`.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	e, known := replyOf(err)
+	if !known {
+		s.log.Error("request failed", "err", err)
+	}
+	s.metrics.errors.WithLabelValues(e.Code).Inc()
+	st, body := httpBodyOf(e)
+	writeJSON(w, st, body)
+}
+
+type statusBody struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// readyz runs every ReadyCheck with a short deadline.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	names := make([]string, 0, len(s.cfg.ReadyChecks))
+	for name := range s.cfg.ReadyChecks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	body := statusBody{Status: "ok", Checks: map[string]string{}}
+	var failed []string
+	for _, name := range names {
+		if err := s.cfg.ReadyChecks[name](ctx); err != nil {
+			s.log.Warn("readiness check failed", "check", name, "err", err)
+			body.Checks[name] = "unavailable"
+			failed = append(failed, name)
+			continue
+		}
+		body.Checks[name] = "ok"
+	}
+	if len(failed) > 0 {
+		s.writeError(w, &Error{CodeUnavailable, "Not ready: " + strings.Join(failed, ", ") + " unavailable."})
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// spa serves dir with a fallback to index.html for paths that are not
+// files (client-side routes). /api* and /socket.io/* never get here: the
+// mux routes them first (and /api… without the slash is refused below).
+func spa(dir string) http.Handler {
+	fs := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := path.Clean("/" + r.URL.Path)
+		if strings.HasPrefix(p, "/api") || strings.HasPrefix(p, "/socket.io") {
+			http.NotFound(w, r)
+			return
+		}
+		if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err == nil && !st.IsDir() {
+			fs.ServeHTTP(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dir, "index.html"))
+	})
+}

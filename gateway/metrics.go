@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the gateway's Prometheus series, in a registry of their own
+// (never the global one, so two Servers in one process do not collide).
+type metrics struct {
+	reg         *prometheus.Registry
+	connects    *prometheus.CounterVec // namespace
+	disconnects *prometheus.CounterVec // namespace
+	refused     *prometheus.CounterVec // namespace (middleware refusals)
+	eventsIn    *prometheus.CounterVec // namespace, event
+	eventsOut   *prometheus.CounterVec // namespace, event
+	acks        *prometheus.CounterVec // namespace, event, result
+	errors      *prometheus.CounterVec // code
+	limited     *prometheus.CounterVec // rule
+	rooms       prometheus.Gauge       // tutorial rooms
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		connects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_socket_connects_total", Help: "Sockets connected, by namespace.",
+		}, []string{"namespace"}),
+		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_socket_disconnects_total", Help: "Sockets disconnected, by namespace.",
+		}, []string{"namespace"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_socket_refused_total", Help: "Namespace connections refused by middleware, by namespace.",
+		}, []string{"namespace"}),
+		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_events_in_total", Help: "Inbound events of registered names, by namespace and event.",
+		}, []string{"namespace", "event"}),
+		eventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_events_out_total", Help: "Events emitted by the gateway (one per emit, broadcasts once), by namespace and event.",
+		}, []string{"namespace", "event"}),
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_acks_total", Help: "Events answered, by namespace, event and result (ok, error).",
+		}, []string{"namespace", "event", "result"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_errors_total", Help: "Failures reported to clients (events and HTTP), by code.",
+		}, []string{"code"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_ratelimit_refusals_total", Help: "Events, requests and connections refused by a rate limit, by rule.",
+		}, []string{"rule"}),
+		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sockgate_tutorial_rooms", Help: "Rooms of the tutorial namespace \"/\" (as this instance last saw them).",
+		}),
+	}
+	m.reg.MustRegister(m.connects, m.disconnects, m.refused, m.eventsIn, m.eventsOut, m.acks, m.errors, m.limited, m.rooms,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// socketsGauge exports the live sockets of a namespace.
+func (m *metrics) socketsGauge(ns string, count func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sockgate_sockets", Help: "Sockets connected on this instance, by namespace.",
+		ConstLabels: prometheus.Labels{"namespace": ns},
+	}, func() float64 { return float64(count()) }))
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
