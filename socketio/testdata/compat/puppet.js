@@ -1,0 +1,224 @@
+"use strict";
+// puppet.js: socket.io-client 4.8.x clients driven by sockgate's Go
+// compatibility tests (socketio/*_compat_test.go).
+//
+//   node puppet.js <base url> <json config>
+//
+// config: {
+//   clients: [{ name, nsp, opts, noPong, freezePingTimer, onConnect: [cmd...] }],
+//   watchdogMs
+// }
+//
+// Every client is its own Manager (forceNew) with reconnection disabled unless
+// opts says otherwise; auth defaults to {name}. The script prints one JSON
+// object per line for everything the clients observe:
+//
+//   {"ev":"open","c":name,"transport":"polling"}           engine open
+//   {"ev":"connect","c":name,"id":...,"transport":...}
+//   {"ev":"upgrade","c":name,"transport":"websocket","current":...}
+//   {"ev":"event","c":name,"event":e,"args":[...],"ack":bool}
+//   {"ev":"ack","c":name,"tag":t,"args":[...]} / {"ev":"ack_error",...,"message":m}
+//   {"ev":"disconnect","c":name,"reason":r,"description":d}
+//   {"ev":"connect_error","c":name,"message":m,"data":d}
+//   {"ev":"manager_error","c":name,"message":m,"description":d}
+//   {"ev":"state","c":name,...}  {"ev":"exit"}  {"ev":"fatal","message":m}
+//
+// Buffers print as {"$bin":"<hex>"}. In command arguments {"$bin":"<hex>"}
+// becomes a Buffer and {"$str":n} a string of n "x".
+//
+// The server drives the clients with the "cmd" event (see runCmd); it is
+// acknowledged as soon as the command has been started. An event carrying an
+// ack callback is answered with its own arguments, unless its name starts
+// with "noack". The script exits when every client has disconnected or
+// failed to connect, and its managers have closed.
+
+const { io } = require("socket.io-client");
+
+const [, , baseURL, rawConfig] = process.argv;
+const config = JSON.parse(rawConfig || "{}");
+
+function out(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+function fatal(err) {
+  out({ ev: "fatal", message: String((err && err.stack) || err) });
+  process.exit(1);
+}
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
+
+setTimeout(() => fatal("watchdog: script still running"), config.watchdogMs || 30000).unref();
+
+// show converts received values to JSON-friendly form, keeping binaries visible.
+function show(v) {
+  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
+  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
+  if (ArrayBuffer.isView(v)) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex") };
+  if (Array.isArray(v)) return v.map(show);
+  if (v && typeof v === "object") {
+    const o = {};
+    for (const k of Object.keys(v)) o[k] = show(v[k]);
+    return o;
+  }
+  return v;
+}
+
+// build turns command arguments into what the client emits.
+function build(v) {
+  if (Array.isArray(v)) return v.map(build);
+  if (v && typeof v === "object") {
+    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "hex");
+    if (typeof v.$str === "number") return "x".repeat(v.$str);
+    const o = {};
+    for (const k of Object.keys(v)) o[k] = build(v[k]);
+    return o;
+  }
+  return v;
+}
+
+const clients = new Map();
+let pending = 0;
+
+function finished(c) {
+  if (c.finished) return;
+  c.finished = true;
+  pending--;
+  if (pending === 0) {
+    // Let in-flight writes (a DISCONNECT packet, the engine's close) go out:
+    // the process ends by itself once the managers have closed their engines.
+    out({ ev: "exit" });
+    setTimeout(() => process.exit(0), 2000).unref();
+  }
+}
+
+function runCmd(c, cmd) {
+  const target = cmd.target ? clients.get(cmd.target) : c;
+  if (!target) throw new Error("unknown target " + cmd.target);
+  const s = target.socket;
+  const tag = cmd.tag || "";
+  switch (cmd.op) {
+    case "emit": {
+      const args = build(cmd.args || []);
+      if (!cmd.ack) {
+        s.emit(cmd.event, ...args);
+        return;
+      }
+      if (cmd.timeout) {
+        // The promise API resolves with the first argument of the ack only.
+        s.timeout(cmd.timeout)
+          .emitWithAck(cmd.event, ...args)
+          .then(
+            (reply) => out({ ev: "ack", c: target.name, tag, args: show([reply]) }),
+            (err) => out({ ev: "ack_error", c: target.name, tag, message: err.message }),
+          );
+        return;
+      }
+      s.emit(cmd.event, ...args, (...reply) =>
+        out({ ev: "ack", c: target.name, tag, args: show(reply) }),
+      );
+      return;
+    }
+    case "burst": // count events numbered 0..count-1, synchronously
+      for (let i = 0; i < cmd.count; i++) s.emit(cmd.event, i);
+      return;
+    case "disconnect":
+      setImmediate(() => s.disconnect());
+      return;
+    case "vanish": // the process dies without closing anything
+      process.exit(0);
+      return;
+    case "state":
+      out({
+        ev: "state",
+        c: target.name,
+        tag,
+        connected: s.connected,
+        transport: s.io.engine ? s.io.engine.transport.name : "",
+      });
+      return;
+    default:
+      throw new Error("unknown op " + cmd.op);
+  }
+}
+
+function start(spec) {
+  const name = spec.name;
+  const opts = Object.assign(
+    { forceNew: true, reconnection: false, auth: { name } },
+    spec.opts || {},
+  );
+  const socket = io(baseURL + (spec.nsp || "/"), opts);
+  const c = { name, socket, finished: false };
+  clients.set(name, c);
+  pending++;
+
+  const engine = socket.io.engine;
+  engine.on("open", () => out({ ev: "open", c: name, transport: engine.transport.name }));
+  engine.on("upgrade", (t) =>
+    out({ ev: "upgrade", c: name, transport: t.name, current: engine.transport.name }),
+  );
+  if (spec.noPong) {
+    // The server never hears a pong: its heartbeat must time out.
+    const send = engine._sendPacket;
+    engine._sendPacket = function (type, ...rest) {
+      if (type === "pong") return;
+      return send.call(this, type, ...rest);
+    };
+  }
+  if (spec.freezePingTimer) {
+    // Pings are still answered but no longer re-arm the client's timer:
+    // the client gives up pingInterval+pingTimeout after the handshake.
+    const reset = engine._resetPingTimeout;
+    let armed = false;
+    engine._resetPingTimeout = function () {
+      if (armed) return;
+      armed = true;
+      reset.call(this);
+    };
+  }
+  socket.io.on("error", (err) =>
+    out({
+      ev: "manager_error",
+      c: name,
+      message: err.message,
+      description: err.description === undefined ? null : show(err.description),
+    }),
+  );
+
+  socket.on("connect", () => {
+    out({ ev: "connect", c: name, id: socket.id, transport: engine.transport.name });
+    for (const cmd of spec.onConnect || []) runCmd(c, cmd);
+  });
+  socket.on("connect_error", (err) => {
+    out({
+      ev: "connect_error",
+      c: name,
+      message: err.message,
+      data: err.data === undefined ? null : show(err.data),
+    });
+    if (!opts.reconnection) finished(c);
+  });
+  socket.on("disconnect", (reason, description) => {
+    let d = null;
+    if (description && typeof description === "object") {
+      d = description.description !== undefined ? String(description.description) : null;
+    }
+    out({ ev: "disconnect", c: name, reason, description: d });
+    finished(c);
+  });
+  socket.on("cmd", (cmd, ack) => {
+    runCmd(c, cmd);
+    if (typeof ack === "function") ack();
+  });
+  socket.onAny((event, ...args) => {
+    if (event === "cmd") return;
+    let ack = null;
+    if (args.length && typeof args[args.length - 1] === "function") ack = args.pop();
+    out({ ev: "event", c: name, event, args: show(args), ack: ack !== null });
+    if (ack && !event.startsWith("noack")) ack(...args);
+  });
+}
+
+for (const spec of config.clients || []) start(spec);
+if (pending === 0) fatal("no clients");

@@ -1,0 +1,433 @@
+package socketio_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/socketio"
+	"github.com/sockgate/sockgate/socketio/engine"
+)
+
+// echoHandler answers "echo" with its arguments, unchanged.
+func echoHandler(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+	if ack != nil {
+		_ = ack(args.Values()...)
+	}
+}
+
+// TestCompat_PollingUpgrade: a default client connects over HTTP long-polling,
+// upgrades to WebSocket, and keeps both directions in order across the upgrade.
+func TestCompat_PollingUpgrade(t *testing.T) {
+	const n = 300
+	var (
+		mu  sync.Mutex
+		got []int
+	)
+	var tr *tracker
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		ns := srv.Of("/")
+		tr = track(ns)
+		ns.OnConnection(func(s *socketio.Socket) {
+			s.On("echo", echoHandler)
+			s.On("seq", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+				var i int
+				if err := args.Decode(0, &i); err != nil {
+					t.Errorf("seq: %v", err)
+				}
+				mu.Lock()
+				got = append(got, i)
+				mu.Unlock()
+			})
+			// Server-to-client burst racing the upgrade.
+			for i := range n {
+				if err := s.Emit("down", i); err != nil {
+					t.Errorf("Emit down %d: %v", i, err)
+				}
+			}
+		})
+	})
+	p := startPuppet(t, cs, clientSpec{
+		Name: "a",
+		// Client-to-server burst racing the upgrade.
+		OnConnect: []cmd{{Op: "burst", Event: "seq", Count: n}},
+	})
+
+	if open := p.expect("a", "open"); open.Transport != "polling" {
+		t.Errorf("engine opened on %q, want polling", open.Transport)
+	}
+	conn := p.expect("a", "connect")
+	if len(conn.ID) != 20 {
+		t.Errorf("socket.id = %q (%d chars), want 20", conn.ID, len(conn.ID))
+	}
+	up := p.expect("a", "upgrade")
+	if up.Transport != "websocket" || up.Current != "websocket" {
+		t.Errorf("upgrade: %s, want transport and socket.io.engine.transport.name websocket", up)
+	}
+	s := tr.socket(t, "a")
+	if s.ID() != conn.ID {
+		t.Errorf("server socket id %q, client socket.id %q", s.ID(), conn.ID)
+	}
+
+	// After the upgrade, both directions work over the WebSocket.
+	command(t, s, cmd{Op: "emit", Event: "echo", Args: []any{"after", 1}, Ack: true, Tag: "e1"})
+	if l := p.expectTag("a", "e1"); l.Ev != "ack" {
+		t.Fatalf("echo after upgrade: %s", l)
+	} else {
+		argsEq(t, "echo ack", l, "after", 1)
+	}
+	command(t, s, cmd{Op: "state", Tag: "st"})
+	if st := p.await("state", func(l line) bool { return l.Ev == "state" && l.Tag == "st" }); st.Transport != "websocket" || !st.Connected {
+		t.Errorf("state after upgrade: %s", st)
+	}
+
+	waitFor(t, "server got the whole burst", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == n
+	})
+	mu.Lock()
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("server received seq %v, not in order", got)
+		}
+	}
+	mu.Unlock()
+	p.await("down burst", func(l line) bool {
+		return l.Ev == "event" && l.Event == "down" && len(l.Args) == 1 && string(l.Args[0]) == fmt.Sprint(n-1)
+	})
+	var down []int
+	for _, l := range p.linesOf("a", "event") {
+		if l.Event == "down" {
+			var i int
+			must(t, json.Unmarshal(l.Args[0], &i))
+			down = append(down, i)
+		}
+	}
+	if len(down) != n {
+		t.Fatalf("client received %d down events, want %d", len(down), n)
+	}
+	for i, v := range down {
+		if v != i {
+			t.Fatalf("client received down %v, not in order", down)
+		}
+	}
+	if ups := p.linesOf("a", "upgrade"); len(ups) != 1 {
+		t.Errorf("%d upgrade events, want 1", len(ups))
+	}
+}
+
+// TestCompat_WebSocketOnly: transports:["websocket"] connects directly over
+// WebSocket without any polling request.
+func TestCompat_WebSocketOnly(t *testing.T) {
+	var tr *tracker
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		ns := srv.Of("/")
+		tr = track(ns)
+		ns.OnConnection(func(s *socketio.Socket) { s.On("echo", echoHandler) })
+	})
+	p := startPuppet(t, cs, clientSpec{
+		Name:      "ws",
+		Opts:      clientOpts{Transports: []string{"websocket"}},
+		OnConnect: []cmd{{Op: "emit", Event: "echo", Args: []any{map[string]any{"k": []int{1, 2}}, "é€😀"}, Ack: true, Tag: "e"}},
+	})
+	if open := p.expect("ws", "open"); open.Transport != "websocket" {
+		t.Errorf("engine opened on %q, want websocket", open.Transport)
+	}
+	conn := p.expect("ws", "connect")
+	if conn.Transport != "websocket" || len(conn.ID) != 20 {
+		t.Errorf("connect: %s; want websocket transport and a 20-character id", conn)
+	}
+	l := p.expectTag("ws", "e")
+	if l.Ev != "ack" {
+		t.Fatalf("echo: %s", l)
+	}
+	argsEq(t, "echo ack", l, map[string]any{"k": []int{1, 2}}, "é€😀")
+	if s := tr.socket(t, "ws"); s.ID() != conn.ID {
+		t.Errorf("server id %q, client id %q", s.ID(), conn.ID)
+	}
+	command(t, tr.socket(t, "ws"), cmd{Op: "disconnect"})
+	p.waitExit()
+	if ups := p.linesOf("ws", "upgrade"); len(ups) != 0 {
+		t.Errorf("websocket-only client upgraded: %v", ups)
+	}
+}
+
+// TestCompat_PollingOnly: transports:["polling"] stays on long-polling.
+func TestCompat_PollingOnly(t *testing.T) {
+	var tr *tracker
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		ns := srv.Of("/")
+		tr = track(ns)
+		ns.OnConnection(func(s *socketio.Socket) { s.On("echo", echoHandler) })
+	})
+	p := startPuppet(t, cs, clientSpec{
+		Name:      "p",
+		Opts:      clientOpts{Transports: []string{"polling"}},
+		OnConnect: []cmd{{Op: "emit", Event: "echo", Args: []any{"x"}, Ack: true, Tag: "e"}},
+	})
+	conn := p.expect("p", "connect")
+	if conn.Transport != "polling" || len(conn.ID) != 20 {
+		t.Errorf("connect: %s", conn)
+	}
+	argsEq(t, "echo ack", p.expectTag("p", "e"), "x")
+	s := tr.socket(t, "p")
+	command(t, s, cmd{Op: "state", Tag: "st"})
+	if st := p.await("state", func(l line) bool { return l.Ev == "state" }); st.Transport != "polling" {
+		t.Errorf("polling-only client on %q", st.Transport)
+	}
+}
+
+// TestCompat_SocketIDs: every socket id is 20 characters, unique per
+// namespace connection, and the id the server uses is the one the client sees.
+func TestCompat_SocketIDs(t *testing.T) {
+	var trRoot, trChat *tracker
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		trRoot = track(srv.Of("/"))
+		trChat = track(srv.Of("/chat"))
+	})
+	var specs []clientSpec
+	for i := range 6 {
+		tp := []string{"polling", "websocket"}
+		if i%2 == 1 {
+			tp = []string{"websocket"}
+		}
+		specs = append(specs,
+			clientSpec{Name: fmt.Sprintf("r%d", i), Opts: clientOpts{Transports: tp}},
+			clientSpec{Name: fmt.Sprintf("c%d", i), Nsp: "/chat", Opts: clientOpts{Transports: tp}})
+	}
+	p := startPuppet(t, cs, specs...)
+	seen := map[string]bool{}
+	for _, sp := range specs {
+		conn := p.expect(sp.Name, "connect")
+		if len(conn.ID) != 20 {
+			t.Errorf("%s: socket.id %q has %d characters, want 20", sp.Name, conn.ID, len(conn.ID))
+		}
+		if seen[conn.ID] {
+			t.Errorf("%s: duplicate id %q", sp.Name, conn.ID)
+		}
+		seen[conn.ID] = true
+		tr := trRoot
+		if sp.Nsp == "/chat" {
+			tr = trChat
+		}
+		s := tr.socket(t, sp.Name)
+		if s.ID() != conn.ID {
+			t.Errorf("%s: server id %q, client id %q", sp.Name, s.ID(), conn.ID)
+		}
+		if got := s.Namespace().Socket(conn.ID); got != s {
+			t.Errorf("%s: Namespace.Socket(%q) = %p, want %p", sp.Name, conn.ID, got, s)
+		}
+		if !slices.Contains(s.Rooms(), conn.ID) {
+			t.Errorf("%s: Rooms() = %v, want its own id %q", sp.Name, s.Rooms(), conn.ID)
+		}
+	}
+}
+
+// TestCompat_DisconnectReasons checks the reason on both sides of each way a
+// socket can end.
+func TestCompat_DisconnectReasons(t *testing.T) {
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			testDisconnectReasons(t, []string{transport})
+		})
+	}
+}
+
+func testDisconnectReasons(t *testing.T, transports []string) {
+	opts := clientOpts{Transports: transports}
+	byTransport := func(websocket, polling string) string {
+		if transports[0] == "websocket" {
+			return websocket
+		}
+		return polling
+	}
+	fast := engine.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond}
+	tests := []struct {
+		name         string
+		engine       engine.Config
+		spec         clientSpec
+		act          func(t *testing.T, cs *compatServer, s *socketio.Socket)
+		clientReason string
+		serverReason string
+	}{
+		{
+			name:         "ServerDisconnect",
+			act:          func(t *testing.T, _ *compatServer, s *socketio.Socket) { s.Disconnect(false) },
+			clientReason: "io server disconnect",
+			serverReason: socketio.ReasonServerNamespaceDisconnect,
+		},
+		{
+			name:         "ServerDisconnectClose",
+			act:          func(t *testing.T, _ *compatServer, s *socketio.Socket) { s.Disconnect(true) },
+			clientReason: "io server disconnect",
+			serverReason: socketio.ReasonServerNamespaceDisconnect,
+		},
+		{
+			name:         "ClientDisconnect",
+			act:          func(t *testing.T, _ *compatServer, s *socketio.Socket) { command(t, s, cmd{Op: "disconnect"}) },
+			clientReason: "io client disconnect",
+			serverReason: socketio.ReasonClientNamespaceDisconnect,
+		},
+		{
+			name: "ServerShutdown",
+			act: func(t *testing.T, cs *compatServer, _ *socketio.Socket) {
+				must(t, cs.Srv.Shutdown(ctxT(t)))
+			},
+			clientReason: "transport close",
+			serverReason: socketio.ReasonServerShuttingDown,
+		},
+		{
+			name: "ConnectionDrop",
+			act: func(t *testing.T, cs *compatServer, _ *socketio.Socket) {
+				if cs.dropConns() == 0 {
+					t.Fatal("no connection to drop")
+				}
+			},
+			// Node's client: the WebSocket closes / the pending poll fails;
+			// Node's server: the same, seen from its side.
+			clientReason: byTransport("transport close", "transport error"),
+			serverReason: byTransport(socketio.ReasonTransportClose, socketio.ReasonTransportError),
+		},
+		{
+			name:         "ServerPingTimeout",
+			engine:       fast,
+			spec:         clientSpec{NoPong: true},
+			act:          func(t *testing.T, _ *compatServer, _ *socketio.Socket) {},
+			clientReason: "transport close",
+			serverReason: socketio.ReasonPingTimeout,
+		},
+		{
+			name:         "ClientPingTimeout",
+			engine:       fast,
+			spec:         clientSpec{FreezePingTimer: true},
+			act:          func(t *testing.T, _ *compatServer, _ *socketio.Socket) {},
+			clientReason: "ping timeout",
+			// The client closes the WebSocket / sends a close packet.
+			serverReason: socketio.ReasonTransportClose,
+		},
+	}
+	for _, tc := range tests {
+		if tc.name == "ServerDisconnectClose" && transports[0] == "polling" {
+			continue // known bug: TestCompatBug_PollingDisconnectClose (bugs_compat_test.go)
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			var tr *tracker
+			cs := startCompat(t, socketio.Config{Engine: tc.engine}, func(srv *socketio.Server) {
+				tr = track(srv.Of("/"))
+			})
+			spec := tc.spec
+			spec.Name, spec.Opts = "a", opts
+			p := startPuppet(t, cs, spec)
+			p.expect("a", "connect")
+			s := tr.socket(t, "a")
+			tc.act(t, cs, s)
+			d := p.expect("a", "disconnect")
+			if d.Reason != tc.clientReason {
+				t.Errorf("client disconnect reason %q, want %q (%s)", d.Reason, tc.clientReason, d)
+			}
+			if got := tr.reason(t, "a"); got != tc.serverReason {
+				t.Errorf("server OnDisconnect reason %q, want %q", got, tc.serverReason)
+			}
+			if s.Connected() {
+				t.Error("server socket still Connected()")
+			}
+			if err := s.Emit("late", 1); err == nil {
+				t.Error("Emit on a disconnected socket: nil error")
+			}
+			p.waitExit()
+		})
+	}
+}
+
+// TestCompat_MaxHTTPBufferSize: a message larger than Engine.MaxPayload
+// closes a WebSocket connection and is refused with 413 over polling.
+func TestCompat_MaxHTTPBufferSize(t *testing.T) {
+	const limit = 10_000
+	t.Run("websocket", func(t *testing.T) {
+		var tr *tracker
+		got := make(chan int, 4)
+		cs := startCompat(t, socketio.Config{Engine: engine.Config{MaxPayload: limit}}, func(srv *socketio.Server) {
+			ns := srv.Of("/")
+			tr = track(ns)
+			ns.OnConnection(func(s *socketio.Socket) {
+				s.On("big", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+					var str string
+					_ = args.Decode(0, &str)
+					got <- len(str)
+				})
+			})
+		})
+		p := startPuppet(t, cs, clientSpec{Name: "a", Opts: clientOpts{Transports: []string{"websocket"}}})
+		p.expect("a", "connect")
+		s := tr.socket(t, "a")
+		// Just under the limit passes (42["big","xxx…"] is 12 bytes of framing).
+		command(t, s, cmd{Op: "emit", Event: "big", Args: []any{bigString{limit - 12}}})
+		select {
+		case n := <-got:
+			if n != limit-12 {
+				t.Errorf("server got %d characters, want %d", n, limit-12)
+			}
+		case <-time.After(compatTimeout):
+			t.Fatal("message just under the limit never arrived")
+		}
+		// Not acknowledged: the connection dies with this message.
+		must(t, s.Emit("cmd", cmd{Op: "emit", Event: "big", Args: []any{bigString{limit}}}))
+		d := p.expect("a", "disconnect")
+		if d.Reason != "transport close" {
+			t.Errorf("client disconnect reason %q, want \"transport close\"", d.Reason)
+		}
+		// Node: the ws library fails the read ("transport error").
+		if r := tr.reason(t, "a"); r != socketio.ReasonTransportError {
+			t.Errorf("server OnDisconnect reason %q, want %q", r, socketio.ReasonTransportError)
+		}
+		select {
+		case n := <-got:
+			t.Errorf("oversized message (%d characters) was delivered", n)
+		default:
+		}
+	})
+	t.Run("polling", func(t *testing.T) {
+		var tr *tracker
+		got := make(chan int, 4)
+		cs := startCompat(t, socketio.Config{Engine: engine.Config{
+			MaxPayload: limit, PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond,
+		}}, func(srv *socketio.Server) {
+			ns := srv.Of("/")
+			tr = track(ns)
+			ns.OnConnection(func(s *socketio.Socket) {
+				s.On("big", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+					var str string
+					_ = args.Decode(0, &str)
+					got <- len(str)
+				})
+			})
+		})
+		p := startPuppet(t, cs, clientSpec{Name: "a", Opts: clientOpts{Transports: []string{"polling"}}})
+		p.expect("a", "connect")
+		s := tr.socket(t, "a")
+		// Not acknowledged: the connection dies with this message.
+		must(t, s.Emit("cmd", cmd{Op: "emit", Event: "big", Args: []any{bigString{limit}}}))
+		e := p.expect("a", "manager_error")
+		if e.Message != "xhr post error" {
+			t.Errorf("manager error %q, want \"xhr post error\"", e.Message)
+		}
+		jsonEq(t, "error description (HTTP status)", e.Description, 413)
+		d := p.expect("a", "disconnect")
+		if d.Reason != "transport error" {
+			t.Errorf("client disconnect reason %q, want \"transport error\"", d.Reason)
+		}
+		// Node: the client then closes its engine with a close packet.
+		if r := tr.reason(t, "a"); r != socketio.ReasonTransportClose {
+			t.Errorf("server OnDisconnect reason %q, want %q", r, socketio.ReasonTransportClose)
+		}
+		select {
+		case n := <-got:
+			t.Errorf("oversized message (%d characters) was delivered", n)
+		default:
+		}
+	})
+}
