@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -78,7 +79,7 @@ type Conn struct {
 func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
 	// Keep the handshake request without its body: only headers and URL
 	// are part of the contract.
-	req := r.Clone(r.Context())
+	req := r.Clone(context.WithoutCancel(r.Context()))
 	req.Body = http.NoBody
 	return &Conn{
 		s:         s,
@@ -353,7 +354,9 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	finishNow := false
 	switch c.transport {
 	case "websocket":
-		if flush && (len(c.queue) > 0 || c.writing) {
+		if flush && c.ws != nil {
+			// The writer sends what is queued, then the close frame:
+			// never I/O on the caller's goroutine.
 			c.closeAfterFlush = true
 			c.kickLocked()
 		} else {
@@ -379,17 +382,8 @@ func (c *Conn) closeWith(reason string, flush bool) {
 		probe.nc.Close()
 	}
 	if finishNow {
-		if ws := c.wsConn(); ws != nil && flush {
-			ws.writeClose(closeNormal, c.s.writeTimeout())
-		}
 		c.finish()
 	}
-}
-
-func (c *Conn) wsConn() *wsConn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ws
 }
 
 // finish completes the close: the session leaves the table, the transports

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,15 @@ func (wc *wsConn) lingerClose() {
 	wc.nc.Close()
 }
 
+// halfClose sends FIN after our close frame and bounds how long the reader
+// waits for the peer's close.
+func (wc *wsConn) halfClose() {
+	if tc, ok := wc.nc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	wc.nc.SetReadDeadline(time.Now().Add(time.Second))
+}
+
 // bufsPool recycles the frame lists of the WebSocket writer.
 var bufsPool = sync.Pool{New: func() any { b := make(net.Buffers, 0, 64); return &b }}
 
@@ -116,8 +126,15 @@ func (c *Conn) runWriter(wc *wsConn) {
 			c.mu.Unlock()
 			c.recycle(q)
 			if closeNow {
+				// Closing handshake: our close frame, then a
+				// half-close; the reader sees the peer's answer (or
+				// its deadline) and closes the connection.
 				wc.writeClose(closeNormal, c.s.writeTimeout())
+				c.mu.Lock()
+				c.linger = wc
+				c.mu.Unlock()
 				c.finish()
+				wc.halfClose()
 			}
 			return
 		}
@@ -143,6 +160,7 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, c *Conn
 		s.log.Debug("engine: websocket upgrade failed", "err", err)
 		return false
 	}
+	nc.SetDeadline(time.Time{}) // drop the http.Server's timeouts
 	wc := &wsConn{nc: nc, br: rw.Reader}
 	c.ws = wc
 	c.queue = append(c.queue, &Message{typ: typeOpen, text: string(s.openPacket(c.id, false)[1:])})
@@ -169,6 +187,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		s.log.Debug("engine: websocket upgrade failed", "err", err)
 		return
 	}
+	nc.SetDeadline(time.Time{})
 	wc := &wsConn{nc: nc, br: rw.Reader}
 	c.mu.Lock()
 	ok := c.state == stateOpen && c.transport == "polling" && c.probe == nil && s.upgradesAllowed()
@@ -206,10 +225,12 @@ var (
 // readLoop reads the WebSocket's messages until it fails or the connection
 // closes. With upgrading, it first runs the upgrade probe.
 func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
+	defer wc.nc.Close() // the reader owns the connection's end
 	max := c.s.cfg.MaxPayload
 	var (
-		msg []byte
-		op  ws.OpCode
+		msg   []byte
+		op    ws.OpCode
+		inMsg bool // a fragmented message is being assembled
 	)
 	fail := func(reason string, code ws.StatusCode) {
 		if upgrading {
@@ -266,26 +287,23 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 			continue
 		}
 		if h.OpCode == ws.OpContinuation {
-			if msg == nil {
+			if !inMsg {
 				fail(ReasonTransportError, closeProtocolErr)
 				return
 			}
 		} else {
-			if msg != nil {
+			if inMsg {
 				fail(ReasonTransportError, closeProtocolErr)
 				return
 			}
-			op = h.OpCode
+			op, inMsg = h.OpCode, true
 		}
 		if int64(len(msg))+h.Length > max {
 			fail(ReasonTransportError, closeTooBig)
 			return
 		}
 		start := len(msg)
-		if msg == nil {
-			msg = make([]byte, 0, h.Length)
-		}
-		msg = append(msg, make([]byte, h.Length)...)
+		msg = slices.Grow(msg, int(h.Length))[:start+int(h.Length)]
 		if _, err := io.ReadFull(wc.br, msg[start:]); err != nil {
 			fail(ReasonTransportClose, 0)
 			return
@@ -295,7 +313,7 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 			continue
 		}
 		data := msg
-		msg = nil
+		msg, inMsg = nil, false
 		if op == ws.OpBinary {
 			if upgrading {
 				fail("", 0)
