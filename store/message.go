@@ -96,8 +96,12 @@ func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool
 	})
 	if err != nil && nm.ClientMsgID != "" && isUniqueViolation(err) {
 		// A concurrent retry with the same clientMsgId committed first.
-		if m, ok, lerr := s.byClientMsgID(db, nm); lerr == nil && ok {
+		m, ok, lerr := s.byClientMsgID(db, nm)
+		switch {
+		case lerr == nil && ok:
 			return m, false, nil
+		case errors.Is(lerr, ErrConflict): // the winner used it in another chat
+			return Message{}, false, lerr
 		}
 	}
 	if err != nil {

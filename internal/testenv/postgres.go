@@ -3,15 +3,57 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
+
+var sweepOnce sync.Once
+
+// dbPrefix is the name prefix of this host's test databases:
+// sockgate_test_<host hash>_ (the pid and a random suffix follow).
+func dbPrefix() string {
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host))
+	return "sockgate_test_" + hex.EncodeToString(sum[:4]) + "_"
+}
+
+// sweepDatabases drops test databases left by killed test processes of this
+// host (their pid no longer runs). Databases of other hosts sharing the
+// server are never touched. Best effort: errors are ignored.
+func sweepDatabases(ctx context.Context, admin *pgx.Conn) {
+	prefix := dbPrefix()
+	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix)
+	if err != nil {
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(name, prefix), "_")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue // alive (or not ours to judge)
+		}
+		admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+}
 
 // DefaultPostgresURL is the server used when DATABASE_URL is not set: the
 // local PostgreSQL with trust authentication.
@@ -19,7 +61,8 @@ const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 
 // Postgres returns the DSN of a new, empty database on the PostgreSQL server
 // named by DATABASE_URL (else DefaultPostgresURL). The database is created for
-// this call, named after the test process so leftovers are recognisable, and
+// this call, named after the host and test process (databases left behind by
+// a killed test process of this host are dropped by the next run), and
 // dropped (WITH (FORCE), so lingering connections do not block it) when the
 // test ends. A server that cannot be reached makes the test Unavailable.
 //
@@ -48,7 +91,8 @@ func Postgres(t testing.TB) string {
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatalf("testenv: random: %v", err)
 	}
-	name := fmt.Sprintf("sockgate_test_%d_%s", os.Getpid(), hex.EncodeToString(b[:]))
+	sweepOnce.Do(func() { sweepDatabases(ctx, admin) })
+	name := fmt.Sprintf("%s%d_%s", dbPrefix(), os.Getpid(), hex.EncodeToString(b[:]))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		Unavailable(t, "postgres (create database)", err)
 	}
