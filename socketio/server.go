@@ -149,6 +149,9 @@ func normalizeNamespace(name string) string {
 	return name
 }
 
+// Clients returns the number of open Engine.IO connections.
+func (s *Server) Clients() int { return s.eng.Count() }
+
 // Of returns the static namespace name, creating it on first use.
 func (s *Server) Of(name string) *Namespace {
 	name = normalizeNamespace(name)

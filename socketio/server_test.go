@@ -9,8 +9,10 @@ import (
 )
 
 func TestServer_ConnectAndEcho(t *testing.T) {
-	_, url := newTestServer(t, Config{}, func(s *Server) {
+	hs := make(chan *Handshake, 1)
+	srv, url := newTestServer(t, Config{}, func(s *Server) {
 		s.Of("/").OnConnection(func(sock *Socket) {
+			hs <- sock.Handshake()
 			if err := sock.Emit("auth", sock.Handshake().Auth); err != nil {
 				t.Errorf("emit auth: %v", err)
 			}
@@ -27,6 +29,13 @@ func TestServer_ConnectAndEcho(t *testing.T) {
 	}
 	if id == c.SID {
 		t.Fatalf("socket id equals the engine sid")
+	}
+	if n := srv.Clients(); n != 1 {
+		t.Fatalf("Clients() = %d", n)
+	}
+	h := <-hs
+	if h.Query.Get("EIO") != "4" || h.Address == "" || h.Time.IsZero() || h.Headers.Get("Upgrade") == "" || h.Secure {
+		t.Fatalf("handshake = %+v", h)
 	}
 	ctx := testCtx(t)
 	_, name, args, err := c.NextEvent(ctx, "/")
