@@ -45,6 +45,23 @@ func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
 	return User{ID: r.ID, Name: r.Name, Username: r.Username, Email: r.Email}, nil
 }
 
+// UsersByID returns the known users among ids, keyed by id (unknown ids are
+// absent), in one query: for rendering senders of a page of history.
+func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]User, error) {
+	out := make(map[string]User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []userRow
+	if err := s.db.WithContext(ctx).Raw("SELECT id, name, username, email, created_at, updated_at FROM users WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, wrap("users by id", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = User{ID: r.ID, Name: r.Name, Username: r.Username, Email: r.Email}
+	}
+	return out, nil
+}
+
 // ensureUsers creates placeholder rows for user ids not seen yet, so that a
 // chat can name members who have not connected (their names arrive with
 // their first UpsertUser).

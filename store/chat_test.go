@@ -28,6 +28,17 @@ func TestStore_UpsertUser(t *testing.T) {
 		_, err = s.UserByID(ctx, "nobody")
 		wantErr(t, err, store.ErrNotFound)
 		wantErr(t, s.UpsertUser(ctx, store.User{}), store.ErrInvalid)
+
+		if err := s.UpsertUser(ctx, store.User{ID: "u2", Name: "Bo"}); err != nil {
+			t.Fatal(err)
+		}
+		users, err := s.UsersByID(ctx, []string{"u1", "u2", "ghost"})
+		if err != nil || len(users) != 2 || users["u1"] != want || users["u2"].Name != "Bo" {
+			t.Fatalf("UsersByID = %+v, %v", users, err)
+		}
+		if none, err := s.UsersByID(ctx, nil); err != nil || len(none) != 0 {
+			t.Fatalf("UsersByID(nil) = %v, %v", none, err)
+		}
 	})
 }
 

@@ -79,7 +79,11 @@
 //
 // A Store is safe for concurrent use, and any number of Stores (processes)
 // may share one database: all ordering and uniqueness decisions are made by
-// the database inside transactions, none in process memory. Files is safe
+// the database inside transactions, none in process memory. On SQLite a
+// Store additionally admits one write transaction at a time (SQLite has one
+// writer anyway), so its own writers queue in order instead of polling in
+// SQLite's busy handler; other processes are still arbitrated by the busy
+// timeout. Reads never wait for writes (WAL, PostgreSQL MVCC). Files is safe
 // for concurrent use: uploads land in a temporary file and are renamed into
 // place atomically.
 package store
