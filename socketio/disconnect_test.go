@@ -267,3 +267,78 @@ func TestMemoryAdapter_BroadcastEncodesOnce(t *testing.T) {
 		t.Fatal(p.Namespace)
 	}
 }
+
+// TestInbox_BackPressure: a full inbox blocks OnMessage (that connection's
+// reads) until the worker catches up; the worker exits once the inbox is empty.
+func TestInbox_BackPressure(t *testing.T) {
+	srv := New(Config{InboundQueue: 2})
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var seen []int
+	var sock *Socket
+	connected := make(chan struct{})
+	srv.Of("/").OnConnection(func(s *Socket) {
+		sock = s
+		s.On("e", func(s *Socket, args Args, _ AckFunc) {
+			var i int
+			_ = args.Decode(0, &i)
+			if i == 0 {
+				<-release
+			}
+			mu.Lock()
+			seen = append(seen, i)
+			mu.Unlock()
+		})
+		close(connected)
+	})
+	cl := srv.newClient(&fakeConn{id: "bp"})
+	cl.OnMessage([]byte("0"), false)
+	<-connected
+
+	returned := make(chan int, 10)
+	go func() {
+		for i := 0; i < 5; i++ {
+			cl.OnMessage([]byte(fmt.Sprintf(`2["e",%d]`, i)), false)
+			returned <- i
+		}
+	}()
+	// Event 0 runs (blocked), 1 and 2 fill the inbox: OnMessage for 3 blocks.
+	for want := 0; want < 3; want++ {
+		select {
+		case got := <-returned:
+			if got != want {
+				t.Fatalf("OnMessage %d returned, want %d", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("OnMessage %d did not return", want)
+		}
+	}
+	select {
+	case got := <-returned:
+		t.Fatalf("OnMessage %d returned while the inbox was full", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	waitFor(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 5 {
+			return fmt.Errorf("%d events handled", len(seen))
+		}
+		return nil
+	})
+	mu.Lock()
+	if !slices.Equal(seen, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("order = %v", seen)
+	}
+	mu.Unlock()
+	waitFor(t, 2*time.Second, func() error {
+		sock.in.mu.Lock()
+		defer sock.in.mu.Unlock()
+		if sock.in.running {
+			return fmt.Errorf("worker still running with an empty inbox")
+		}
+		return nil
+	})
+}

@@ -504,3 +504,49 @@ func TestSocket_VolatileTargetsOnlyItself(t *testing.T) {
 	expectEvents(t, a, "v")
 	expectEvents(t, b, "marker")
 }
+
+// TestSocket_EmitWithAckInsideHandler: a handler waiting for the client's ack
+// is released although its socket's worker is busy running it (ACKs are
+// resolved on the read path), and events sent meanwhile are handled after it.
+func TestSocket_EmitWithAckInsideHandler(t *testing.T) {
+	results := make(chan string, 2)
+	_, url := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/").OnConnection(func(s *Socket) {
+			s.On("ask", func(s *Socket, _ Args, _ AckFunc) {
+				reply, err := s.EmitWithAck(testCtx(t), "question")
+				if err != nil {
+					results <- "error: " + err.Error()
+					return
+				}
+				var v string
+				_ = reply.Decode(0, &v)
+				results <- "reply " + v
+			})
+			s.On("after", func(s *Socket, _ Args, _ AckFunc) { results <- "after" })
+		})
+	})
+	c, _ := connect(t, url, "/", nil)
+	if err := c.Emit("/", "ask"); err != nil {
+		t.Fatal(err)
+	}
+	p, name, _, err := c.NextEvent(testCtx(t), "/")
+	if err != nil || name != "question" {
+		t.Fatalf("question: %q %v", name, err)
+	}
+	if err := c.Emit("/", "after"); err != nil { // queued behind the running handler
+		t.Fatal(err)
+	}
+	if err := c.Ack("/", p.ID, "yes"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"reply yes", "after"} {
+		select {
+		case got := <-results:
+			if got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("timed out waiting for %q", want)
+		}
+	}
+}
