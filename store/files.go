@@ -25,6 +25,9 @@ type Files struct {
 // More than maxBytes (maxBytes ≤ 0: no limit) fails with ErrTooLarge, and a
 // cancelled ctx stops the copy; either way the temporary file is removed.
 func (f Files) Put(ctx context.Context, r io.Reader, maxBytes int64) (sum string, size int64, err error) {
+	if f.Dir == "" {
+		return "", 0, fmt.Errorf("%w: Files.Dir is empty", ErrInvalid)
+	}
 	tmpDir := filepath.Join(f.Dir, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o750); err != nil {
 		return "", 0, fmt.Errorf("store: files: %w", err)
@@ -72,8 +75,8 @@ func (f Files) Put(ctx context.Context, r io.Reader, maxBytes int64) (sum string
 // if absent, ErrInvalid if sum is not a SHA-256 (so a sum can never name a
 // path outside Dir).
 func (f Files) Open(sum string) (io.ReadSeekCloser, error) {
-	if !sha256Hex.MatchString(sum) {
-		return nil, fmt.Errorf("%w: sha256 %q", ErrInvalid, sum)
+	if !sha256Hex.MatchString(sum) || f.Dir == "" {
+		return nil, fmt.Errorf("%w: sha256 %q in %q", ErrInvalid, sum, f.Dir)
 	}
 	file, err := os.Open(f.path(sum))
 	if errors.Is(err, fs.ErrNotExist) {

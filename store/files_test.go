@@ -86,6 +86,8 @@ func TestFiles_Put(t *testing.T) {
 		wantErr(t, err, store.ErrNotFound)
 		_, err = f.Open("../../etc/passwd")
 		wantErr(t, err, store.ErrInvalid)
+		_, _, err = store.Files{}.Put(ctx, strings.NewReader("x"), 0)
+		wantErr(t, err, store.ErrInvalid)
 	})
 }
 
