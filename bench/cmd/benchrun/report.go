@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -271,6 +272,9 @@ func (b *bench) writeReport(profs []*profile) error {
 		if m.Workload != "idle" && m.Err == nil {
 			srvCPU, lgCPU, other = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU), fmt.Sprintf("%.2f", m.OtherCPU)
 		}
+		if m.Attempts > 1 {
+			det += fmt.Sprintf(" (best of %d attempts)", m.Attempts)
+		}
 		p("| %s | %s | %d | %s | %s | %s | %s | %s |\n", m.Workload, m.Server, m.Run, res, srvCPU, lgCPU, other, det)
 	}
 	p("\n")
@@ -292,7 +296,9 @@ func (b *bench) writeReport(profs []*profile) error {
 	p("`echo(msg, ack)` acks with msg. Servers run with their defaults (in-memory adapter, no compression; Node without\n")
 	p("the optional bufferutil/utf-8-validate addons). The load generator (`cmd/loadgen`) is a minimal Engine.IO 4 /\n")
 	p("Socket.IO 5 WebSocket client (gobwas/ws framing, one reading goroutine per connection, parses only what it needs).\n")
-	p("Each (workload, server, run) uses a fresh server process; runs alternate between the servers.\n\n")
+	p("Each (workload, server, run) uses a fresh server process; runs alternate between the servers. A measurement during\n")
+	p("which other processes took more than %.2f of the server's CPU is repeated (up to %d more times; the least\n", c.maxOther, c.retries)
+	p("disturbed attempt is kept).\n\n")
 	p("- **Idle memory**: server VmRSS (/proc/PID/status) after start-up, then after connecting %d clients (%s) and\n", c.idleConns, "64 dialling at once")
 	p("  3s of settling; (after − before) / connections.\n")
 	p("- **Fan-out**: %d receivers join one room; 4 sender connections emit `fanout` round-robin, keeping at most %d\n", c.receivers, c.window)
@@ -405,10 +411,17 @@ func npmVersion(dir, pkg string) string {
 	return v.Version
 }
 
+// gitHead names the sockgate commit benchmarked, noting uncommitted changes
+// to the core (bench builds against the working tree through its replace).
 func gitHead() string {
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "?"
 	}
-	return strings.TrimSpace(string(out))
+	head := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "status", "--porcelain", "--", "../socketio").Output()
+	if err == nil && len(bytes.TrimSpace(st)) > 0 {
+		head += " + uncommitted changes in socketio/"
+	}
+	return head
 }
