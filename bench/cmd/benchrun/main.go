@@ -119,7 +119,7 @@ type measurement struct {
 	ServerCPU, OtherCPU float64
 	// Attempts counts the measurements made for this run (see -retries).
 	Attempts int
-	Err                 error
+	Err      error
 }
 
 type bench struct {
