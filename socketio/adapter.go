@@ -51,7 +51,7 @@ type Adapter interface {
 	DelAll(id string)
 	// SocketRooms returns the rooms of local socket id (nil if unknown).
 	SocketRooms(id string) []string
-	// Rooms returns the number of members of room on this server.
+	// RoomSize returns the number of members of room on this server.
 	RoomSize(room string) int
 
 	// Broadcast sends p to every matching socket. p must not be modified
