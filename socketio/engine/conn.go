@@ -19,9 +19,16 @@ const (
 	ReasonQueueOverflow  = "send queue overflow"  // Send beyond Config.SendQueue
 )
 
-// pollCloseGrace is how long a polling session closed by its client stays
-// to answer a GET that was in flight.
-const pollCloseGrace = time.Second
+// maxPollCloseWait bounds how long a closing polling session waits for
+// the GETs that carry its last messages and its close packet. A live client
+// polls again within a round trip; one that vanished (a closed tab) must not
+// hold the session, its OnClose or Shutdown for long.
+const maxPollCloseWait = 2 * time.Second
+
+// pollCloseWait is min(PingTimeout, maxPollCloseWait).
+func (s *Server) pollCloseWait() time.Duration {
+	return min(s.cfg.PingTimeout, maxPollCloseWait)
+}
 
 type connState uint8
 
@@ -284,7 +291,15 @@ func (c *Conn) handlePacket(p packet) bool {
 	case typePong:
 		c.onPong()
 	case typeClose:
+		c.mu.Lock()
+		closing := c.state == stateClosing
+		c.mu.Unlock()
 		c.closeWith(ReasonTransportClose, false)
+		if closing {
+			// The client acknowledges our close: nothing is left to
+			// deliver to it.
+			c.finish()
+		}
 		return false
 	case typeNoop:
 	case typePing:
@@ -363,16 +378,20 @@ func (c *Conn) closeWith(reason string, flush bool) {
 			finishNow = true
 		}
 	default:
+		// Like Node, what is queued and the close packet travel in
+		// separate poll responses (socket.io-client handles a close
+		// packet before the DISCONNECT decoded in the same payload).
 		switch {
 		case c.pollActive:
-			c.releasePollLocked() // the GET writes the rest and finishes
+			c.releasePollLocked() // the GET writes the queue or "1"
+			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
 		case flush && len(c.queue) > 0:
-			c.closeTimer = time.AfterFunc(c.s.cfg.PingInterval+c.s.cfg.PingTimeout, c.finish)
+			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
 		case reason == ReasonTransportClose:
 			// The client closed (POST "1") while its GET may still be
 			// on the way on another TCP connection: answer that GET
 			// with a noop rather than an unknown-session error.
-			c.closeTimer = time.AfterFunc(pollCloseGrace, c.finish)
+			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
 		default:
 			finishNow = true
 		}

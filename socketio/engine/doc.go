@@ -61,9 +61,14 @@
 //
 // # Decisions where the protocol is silent
 //
-//   - A client close over polling (POST "1") keeps the session one second to
-//     answer an in-flight GET with "6" (the GET may arrive after the POST on
-//     its own TCP connection); other closes answer a waiting GET with "1".
+//   - Closing a polling session: like Node, the last queued messages and the
+//     close packet "1" go in separate poll responses (socket.io-client
+//     handles a close packet before a DISCONNECT decoded from the same
+//     payload). A closing session waits for those GETs at most
+//     min(PingTimeout, 2s): a live client polls again within a round trip,
+//     a vanished one must not hold OnClose or Shutdown. A client close
+//     (POST "1") answers an in-flight GET with "6" (that GET may arrive
+//     after the POST, on its own TCP connection).
 //   - A GET arriving while an upgrade is being probed waits up to 100ms and
 //     is answered "6" (or 400 if the upgrade completes meanwhile), like
 //     Node's upgrade check interval.

@@ -84,7 +84,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		q = c.takeQueueLocked()
 	}
 	var tail *Message
-	closing := c.state != stateOpen
+	closing := c.state != stateOpen && len(q) == 0
 	if closing {
 		// The session ends with this response: "1" tells the client,
 		// except when the client itself closed ("6" just ends the GET).

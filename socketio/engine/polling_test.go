@@ -211,8 +211,12 @@ func TestPolling_Close(t *testing.T) {
 		if err := rec.c.Send(TextMessage("late")); err != ErrClosed {
 			t.Errorf("Send after Close: %v", err)
 		}
-		if _, body := ts.get(t, "transport=polling&sid="+sid); body != "4bye\x1e1" {
+		// Like Node: the last messages, then the close packet alone.
+		if _, body := ts.get(t, "transport=polling&sid="+sid); body != "4bye" {
 			t.Errorf("GET %q", body)
+		}
+		if _, body := ts.get(t, "transport=polling&sid="+sid); body != "1" {
+			t.Errorf("second GET %q", body)
 		}
 		if reason := recvClose(t, rec); reason != "kicked" {
 			t.Errorf("reason %q", reason)

@@ -221,3 +221,23 @@ func TestServer_Shutdown(t *testing.T) {
 		t.Errorf("second Shutdown: %v", err)
 	}
 }
+
+// A polling client that vanished with messages queued for it must not hold
+// Shutdown: its session waits for the last GET at most pollCloseWait.
+func TestServer_ShutdownVanishedPolling(t *testing.T) {
+	ts := newTestServer(t, Config{}) // PingTimeout 20s: the 2s cap applies
+	ts.handshake(t)
+	rec := ts.nextConn(t)
+	if err := rec.c.Send(TextMessage("nobody will fetch this")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := ts.eng.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v after %v", err, time.Since(start))
+	}
+	if reason := recvClose(t, rec); reason != ReasonShutdown {
+		t.Errorf("reason %q", reason)
+	}
+}
