@@ -189,9 +189,14 @@ func (a *MemoryAdapter) match(opts BroadcastOptions) []*Socket {
 	}
 	var ids []string
 	if len(opts.Rooms) > 0 {
+		n := 0
+		for _, r := range opts.Rooms {
+			n += len(a.rooms[r])
+		}
+		ids = make([]string, 0, n)
 		var seen map[string]struct{}
 		if len(opts.Rooms) > 1 {
-			seen = make(map[string]struct{})
+			seen = make(map[string]struct{}, n)
 		}
 		for _, r := range opts.Rooms {
 			for id := range a.rooms[r] {
