@@ -90,6 +90,11 @@ type clientSpec struct {
 	Name string     `json:"name"`
 	Nsp  string     `json:"nsp,omitempty"`
 	Opts clientOpts `json:"opts"`
+	// Manager, when set, shares one Manager (one Engine.IO connection)
+	// between the clients naming it.
+	Manager string `json:"manager,omitempty"`
+	// NoAck stops the client from answering acknowledgements.
+	NoAck bool `json:"noAck,omitempty"`
 	// NoPong stops the client from answering pings.
 	NoPong bool `json:"noPong,omitempty"`
 	// FreezePingTimer makes the client ignore pings for its heartbeat timer.
@@ -101,7 +106,7 @@ type clientSpec struct {
 type clientOpts struct {
 	Transports []string          `json:"transports,omitempty"`
 	Upgrade    *bool             `json:"upgrade,omitempty"`
-	Auth       any               `json:"auth,omitempty"`
+	Auth       map[string]any    `json:"auth,omitempty"` // merged over {"name": Name}
 	Query      map[string]string `json:"query,omitempty"`
 }
 

@@ -5,12 +5,15 @@
 //   node puppet.js <base url> <json config>
 //
 // config: {
-//   clients: [{ name, nsp, opts, noPong, freezePingTimer, onConnect: [cmd...] }],
+//   clients: [{ name, nsp, opts, manager, noAck, noPong, freezePingTimer,
+//               onConnect: [cmd...] }],
 //   watchdogMs
 // }
 //
-// Every client is its own Manager (forceNew) with reconnection disabled unless
-// opts says otherwise; auth defaults to {name}. The script prints one JSON
+// Every client is its own Manager (forceNew), unless clients name the same
+// "manager" (one Engine.IO connection multiplexing their namespaces);
+// reconnection is disabled unless opts says otherwise; auth is {name, ...opts.auth}.
+// A noAck client never answers acknowledgements. The script prints one JSON
 // object per line for everything the clients observe:
 //
 //   {"ev":"open","c":name,"transport":"polling"}           engine open
@@ -32,7 +35,7 @@
 // with "noack". The script exits when every client has disconnected or
 // failed to connect, and its managers have closed.
 
-const { io } = require("socket.io-client");
+const { io, Manager } = require("socket.io-client");
 
 const [, , baseURL, rawConfig] = process.argv;
 const config = JSON.parse(rawConfig || "{}");
@@ -142,23 +145,37 @@ function runCmd(c, cmd) {
   }
 }
 
+const managers = new Map(); // spec.manager -> Manager shared by several namespaces
+
 function start(spec) {
   const name = spec.name;
-  const opts = Object.assign(
-    { forceNew: true, reconnection: false, auth: { name } },
-    spec.opts || {},
-  );
-  const socket = io(baseURL + (spec.nsp || "/"), opts);
+  const opts = Object.assign({ forceNew: true, reconnection: false }, spec.opts || {});
+  opts.auth = Object.assign({ name }, opts.auth || {});
+  let socket;
+  let fresh = true;
+  if (spec.manager) {
+    let m = managers.get(spec.manager);
+    fresh = !m;
+    if (!m) {
+      m = new Manager(baseURL, opts);
+      managers.set(spec.manager, m);
+    }
+    socket = m.socket(spec.nsp || "/", { auth: opts.auth });
+  } else {
+    socket = io(baseURL + (spec.nsp || "/"), opts);
+  }
   const c = { name, socket, finished: false };
   clients.set(name, c);
   pending++;
 
   const engine = socket.io.engine;
-  engine.on("open", () => out({ ev: "open", c: name, transport: engine.transport.name }));
-  engine.on("upgrade", (t) =>
-    out({ ev: "upgrade", c: name, transport: t.name, current: engine.transport.name }),
-  );
-  if (spec.noPong) {
+  if (fresh) {
+    engine.on("open", () => out({ ev: "open", c: name, transport: engine.transport.name }));
+    engine.on("upgrade", (t) =>
+      out({ ev: "upgrade", c: name, transport: t.name, current: engine.transport.name }),
+    );
+  }
+  if (spec.noPong && fresh) {
     // The server never hears a pong: its heartbeat must time out.
     const send = engine._sendPacket;
     engine._sendPacket = function (type, ...rest) {
@@ -166,7 +183,7 @@ function start(spec) {
       return send.call(this, type, ...rest);
     };
   }
-  if (spec.freezePingTimer) {
+  if (spec.freezePingTimer && fresh) {
     // Pings are still answered but no longer re-arm the client's timer:
     // the client gives up pingInterval+pingTimeout after the handshake.
     const reset = engine._resetPingTimeout;
@@ -177,7 +194,7 @@ function start(spec) {
       reset.call(this);
     };
   }
-  socket.io.on("error", (err) =>
+  if (fresh) socket.io.on("error", (err) =>
     out({
       ev: "manager_error",
       c: name,
@@ -216,7 +233,7 @@ function start(spec) {
     let ack = null;
     if (args.length && typeof args[args.length - 1] === "function") ack = args.pop();
     out({ ev: "event", c: name, event, args: show(args), ack: ack !== null });
-    if (ack && !event.startsWith("noack")) ack(...args);
+    if (ack && !spec.noAck && !event.startsWith("noack")) ack(...args);
   });
 }
 
