@@ -106,7 +106,7 @@ func (c *client) closeSockets(reason string) {
 	clear(c.sockets)
 	c.mu.Unlock()
 	for _, s := range ss {
-		s.onClose(reason, false)
+		s.onClose(reason)
 	}
 }
 

@@ -216,7 +216,9 @@ func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
 
 // Shutdown disconnects every socket (reason "server shutting down"), closes
 // the Engine.IO connections and the adapters, and obeys ctx's deadline. It is
-// idempotent.
+// idempotent. It waits for the disconnect handlers of every socket, which run
+// after the socket's current event handler: do not call it from an event
+// handler (it would wait for ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var engErr error
 	s.shutOnce.Do(func() {

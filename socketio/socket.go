@@ -261,7 +261,7 @@ func (s *Socket) Disconnect(close bool) {
 		return
 	}
 	s.client.writePacket(&parser.Packet{Type: parser.Disconnect, Namespace: s.ns.name}, false)
-	s.onClose(ReasonServerNamespaceDisconnect, false)
+	s.onClose(ReasonServerNamespaceDisconnect)
 }
 
 func (s *Socket) info() SocketInfo {
@@ -277,7 +277,7 @@ func (s *Socket) onPacket(p *parser.Packet) {
 	case parser.Ack:
 		s.onAck(p)
 	case parser.Disconnect:
-		s.onClose(ReasonClientNamespaceDisconnect, false)
+		s.onClose(ReasonClientNamespaceDisconnect)
 	}
 }
 
@@ -307,7 +307,7 @@ func (s *Socket) onAck(p *parser.Packet) {
 
 // onClose starts the disconnection of s: its context is cancelled at once,
 // pending events are dropped, and the disconnect handlers run on the worker.
-func (s *Socket) onClose(reason string, _ bool) {
+func (s *Socket) onClose(reason string) {
 	if s.state.CompareAndSwap(stateConnecting, stateClosed) {
 		// Refused or interrupted before connecting: the connect task sees
 		// the state and finishes the cleanup.
