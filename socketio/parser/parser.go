@@ -331,11 +331,8 @@ func (d *Decoder) Add(data []byte, binary bool) (*Packet, error) {
 		d.pending = p
 		return nil, nil
 	}
-	if p.pending == 0 && bytes.Contains(p.Data, []byte(`"_placeholder"`)) {
-		if err := checkPlaceholders(p.Data, 0); err != nil {
-			return nil, err
-		}
-	}
+	// A text packet's placeholder-shaped objects are plain data (as in
+	// Node, which reconstructs binary packets only).
 	return p, nil
 }
 

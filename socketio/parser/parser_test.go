@@ -142,6 +142,13 @@ func TestDecoder_Binary(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("PlaceholderInTextPacketIsData", func(t *testing.T) {
+		var d Decoder
+		p, err := d.Add([]byte(`2["a",{"_placeholder":true,"num":0}]`), false)
+		if err != nil || p == nil || len(p.Attachments) != 0 {
+			t.Fatalf("p=%+v err=%v", p, err)
+		}
+	})
 	t.Run("ZeroAttachments", func(t *testing.T) {
 		var d Decoder
 		p, err := d.Add([]byte(`50-["a"]`), false)
