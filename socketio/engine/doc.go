@@ -59,6 +59,13 @@
 // buffer, which is what this package avoids for broadcast-heavy loads.
 // Frames are read with ws.ReadHeader and ws.Cipher (no hand-written framing).
 //
+// Measured (BenchmarkBroadcast, 100-byte message to 50 WebSocket receivers
+// on loopback, 2 shared cores, 3 runs): this package 65-88µs per broadcast,
+// gorilla with PreparedMessage and a writer goroutine per connection
+// 109-192µs. BenchmarkIdleConn: an idle WebSocket connection costs one
+// goroutine (its reader, ~4 KB stack) and ~9 KB of heap, clients included
+// (mostly the 4 KB read buffer kept from the hijack).
+//
 // # Decisions where the protocol is silent
 //
 //   - Closing a polling session: like Node, the last queued messages and the
