@@ -65,8 +65,8 @@ func (s *Server) roomsJoin(ctx context.Context, c *Conn, req wire.RoomsJoin) (ro
 	return roomsJoinReply{Success: true, Room: req.Room, Members: len(socks)}, nil
 }
 
-// inRoom reports whether c is in room (name without prefix).
-func inRoom(c *Conn, room string) bool {
+// inNamedRoom reports whether c is in room (name without prefix).
+func inNamedRoom(c *Conn, room string) bool {
 	for _, r := range c.s.Rooms() {
 		if r == roomPrefix+room {
 			return true
@@ -83,7 +83,7 @@ func (s *Server) roomsLeave(_ context.Context, c *Conn, req wire.RoomsLeave) (su
 		room = c.roomsRoom
 	}
 	c.mu.Unlock()
-	if room == "" || !inRoom(c, room) {
+	if room == "" || !inNamedRoom(c, room) {
 		return successReply{}, errNotMember
 	}
 	if req.Username != "" && req.Username != user {
@@ -103,7 +103,7 @@ func (s *Server) roomsLeave(_ context.Context, c *Conn, req wire.RoomsLeave) (su
 
 func (s *Server) roomsSend(_ context.Context, c *Conn, req wire.RoomsMessage) (successReply, error) {
 	n := s.rooms
-	if !inRoom(c, req.Room) {
+	if !inNamedRoom(c, req.Room) {
 		return successReply{}, errNotMember
 	}
 	c.mu.Lock()

@@ -61,7 +61,13 @@ func Decode(raw json.RawMessage, v any) error {
 	}
 	var issues []Issue
 	if len(bytes.TrimSpace(raw)) == 0 {
-		issues = append(issues, Issue{Message: "Required"})
+		// No argument: fine for payloads whose fields are all optional.
+		for _, f := range planOf(rv.Elem().Type()) {
+			if !f.optional {
+				return &Error{Issues: []Issue{{Message: "Required"}}}
+			}
+		}
+		raw = json.RawMessage("{}")
 	} else {
 		checkShape(raw, rv.Elem().Type(), "", &issues)
 	}
