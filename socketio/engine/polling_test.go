@@ -264,3 +264,42 @@ func TestHeartbeat_Polling(t *testing.T) {
 		t.Errorf("reason %q", reason)
 	}
 }
+
+func TestPolling_ConcurrentPost(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	sid := ts.handshake(t).SID
+	rec := ts.nextConn(t)
+	rec.block = make(chan struct{})
+	q := "transport=polling&sid=" + sid
+	first := make(chan int, 1)
+	go func() {
+		status, _, _, _ := doReqErr("POST", ts.url(q), "4first", nil)
+		first <- status
+	}()
+	waitFor(t, 2*time.Second, func() error {
+		rec.c.mu.Lock()
+		defer rec.c.mu.Unlock()
+		if !rec.c.inHandler {
+			return fmt.Errorf("first POST not in OnMessage")
+		}
+		return nil
+	})
+	if status, _ := ts.post(t, q, "4second"); status != 400 {
+		t.Errorf("overlapping POST: %d", status)
+	}
+	close(rec.block)
+	if status := <-first; status != 200 {
+		t.Errorf("first POST: %d", status)
+	}
+	if m := recvMsg(t, rec); m.data != "first" {
+		t.Errorf("got %+v", m)
+	}
+	if reason := recvClose(t, rec); reason != ReasonTransportError {
+		t.Errorf("reason %q", reason)
+	}
+	select {
+	case m := <-rec.msgs:
+		t.Errorf("overlapping POST delivered %+v", m)
+	default:
+	}
+}
