@@ -20,7 +20,7 @@ type packet struct {
 
 // decodePacket decodes one text-form packet (a WebSocket text frame or one
 // element of a polling payload). Binary packets in text form start with 'b'
-// followed by base64 (polling only; pass allowB64 false for WebSocket).
+// followed by base64; Node accepts that form on both transports.
 func decodePacket(b []byte, allowB64 bool) (packet, error) {
 	if len(b) == 0 {
 		return packet{}, errParse

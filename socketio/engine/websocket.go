@@ -326,7 +326,7 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 			fail(ReasonTransportError, ws.StatusInvalidFramePayloadData)
 			return
 		}
-		p, err := decodePacket(data, false)
+		p, err := decodePacket(data, true) // Node accepts "b<base64>" on WebSocket too
 		if err != nil {
 			fail(ReasonParseError, 0)
 			return
