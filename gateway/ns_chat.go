@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/sockgate/sockgate/gateway/internal/wire"
 )
@@ -37,7 +38,8 @@ func (s *Server) lobbyJoin(ctx context.Context, c *Conn, req wire.JoinChat) (joi
 	c.mu.Lock()
 	c.lobbyName = req.Username
 	if c.lobbyJoinedAt.IsZero() {
-		c.lobbyJoinedAt = s.now()
+		// Wall clock, not Config.Now: it orders the online list.
+		c.lobbyJoinedAt = time.Now()
 	}
 	c.mu.Unlock()
 	c.s.Join(lobbyRoom)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/sockgate/sockgate/gateway/internal/wire"
@@ -127,5 +128,6 @@ func (s *Server) roomsMembers(ctx context.Context, _ *Conn, req wire.RoomsMember
 	for _, si := range socks {
 		ids = append(ids, si.ID)
 	}
+	slices.Sort(ids)
 	return roomsMembersReply{Room: req.Room, MemberCount: len(ids), SocketIDs: ids}, nil
 }
