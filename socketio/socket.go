@@ -260,8 +260,8 @@ func (s *Socket) Disconnect(close bool) {
 		s.client.disconnectAll()
 		return
 	}
+	s.onClose(ReasonServerNamespaceDisconnect) // before the client can answer the packet
 	s.client.writePacket(&parser.Packet{Type: parser.Disconnect, Namespace: s.ns.name}, false)
-	s.onClose(ReasonServerNamespaceDisconnect)
 }
 
 func (s *Socket) info() SocketInfo {
