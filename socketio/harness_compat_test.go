@@ -180,7 +180,7 @@ func startPuppet(t *testing.T, cs *compatServer, clients ...clientSpec) *puppet 
 	p.script = testenv.StartNode(t, "testdata/compat/puppet.js", cs.URL, string(cfg))
 	// Shut the server down while the clients still live (cleanups run last
 	// registered first): killing them first would leave polling sessions
-	// whose client vanished, a case TestCompatBug_ShutdownVanishedPollingClient
+	// whose client vanished, a case TestCompat_ShutdownVanishedPollingClient
 	// covers on its own.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
