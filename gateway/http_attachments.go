@@ -1,0 +1,323 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/store"
+)
+
+// Attachments over REST (SPEC §6): uploaded as multipart/form-data (field
+// "file") by a member of a non-archived chat, kept in store.Files outside the
+// database, downloaded by members only.
+//
+// Memory: the body is read part by part with multipart.Reader (never
+// ParseMultipartForm, which would spill to temp files of its own and buffer
+// fields) and the file part is streamed to disk by Files.Put; only the first
+// 512 bytes are held at once, for sniffing. The body is capped by
+// http.MaxBytesReader at MaxUpload plus multipartOverhead, and the file
+// itself at MaxUpload; past either, the reply is 413 payload_too_large and
+// Put has removed its temporary file. A Content-Length already over the cap
+// is refused before any byte is read.
+//
+// Content types (the decision SPEC §6 leaves to us). The content is sniffed
+// with http.DetectContentType on its first 512 bytes, and the declared type
+// (the part's Content-Type; absent or application/octet-stream counts as
+// undeclared) must agree with it:
+//   - undeclared: the sniffed type is used;
+//   - declared and sniffed equal (image/jpg and image/pjpeg read as
+//     image/jpeg): that type;
+//   - sniffing found nothing specific (text/plain or
+//     application/octet-stream) and the declared type is not one sniffing
+//     recognises by signature (images, audio, video, PDF, archives, fonts,
+//     HTML, XML): the declared type, so a configured application/json or
+//     text/csv can be uploaded;
+//   - anything else is a dangerous disagreement and refused with 415: an
+//     HTML page declared as text/plain or image/png (stored XSS), a PNG
+//     declared as a PDF, a "PNG" with no PNG signature.
+//
+// The resulting type must be in the allow-list (415 otherwise). The stored
+// type is served back with X-Content-Type-Options: nosniff, a sandboxing
+// Content-Security-Policy, and Content-Disposition: attachment for anything
+// but raster images, so that no upload ever runs as a page of our origin.
+//
+// An upload refused after its bytes reached Files (the chat archived between
+// the membership check and CreateAttachment) leaves an unreferenced file:
+// Files is content-addressed and shared, so it cannot be removed safely
+// without a reference count; that race is rare and costs only disk.
+
+// defaultMaxUpload is the attachment size limit when chatAPIConfig.MaxUpload
+// is zero.
+const defaultMaxUpload = 10 << 20
+
+// multipartOverhead is the body allowance beyond the file itself:
+// boundaries, part headers and small extra fields.
+const multipartOverhead = 64 << 10
+
+// defaultAllowedTypes is the attachment allow-list when
+// chatAPIConfig.AllowedTypes is nil.
+var defaultAllowedTypes = []string{
+	"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+}
+
+// maxFileNameLen caps a stored file name, in bytes.
+const maxFileNameLen = 255
+
+var (
+	errAttachmentNotFound = &Error{CodeNotFound, "Attachment not found."}
+	errNotMultipart       = &unsupportedMediaError{"Content-Type must be multipart/form-data."}
+	errNoFile             = &Error{CodeInvalidPayload, "file: Required"}
+	errEmptyFile          = &Error{CodeInvalidPayload, "file: File is empty."}
+	errBadMultipart       = &Error{CodeInvalidPayload, "Malformed multipart body."}
+)
+
+// restAttachment is an attachment as the REST API and messages show it.
+type restAttachment struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+	URL         string `json:"url"`
+}
+
+func restAttachmentOf(a store.Attachment) restAttachment {
+	return restAttachment{
+		ID: a.ID, Name: a.Name, Size: a.Size, ContentType: a.ContentType, URL: "/attachments/" + a.ID,
+	}
+}
+
+func (a *chatAPI) errTooLarge() error {
+	return &Error{CodePayloadTooLarge, fmt.Sprintf("file: The file exceeds %d bytes.", a.maxUpload)}
+}
+
+func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me auth.Identity) error {
+	ctx := r.Context()
+	ch, _, err := a.memberOf(ctx, r.PathValue("id"), me.ID)
+	if err != nil {
+		return err
+	}
+	if ch.Archived {
+		return errReadOnlyChat
+	}
+	limit := a.maxUpload + multipartOverhead
+	if r.ContentLength > limit {
+		return a.errTooLarge()
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+		return errNotMultipart
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return errBadMultipart
+	}
+	part, err := filePart(mr)
+	if err != nil {
+		return a.bodyError(err)
+	}
+	defer part.Close()
+
+	name := cleanFileName(part.FileName())
+	br := bufio.NewReaderSize(part, 512)
+	head, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return a.bodyError(err)
+	}
+	if len(head) == 0 {
+		return errEmptyFile
+	}
+	ctype, err := a.attachmentType(part.Header.Get("Content-Type"), head)
+	if err != nil {
+		return err
+	}
+	sum, size, err := a.files.Put(ctx, br, a.maxUpload)
+	if err != nil {
+		return a.bodyError(err)
+	}
+	att, err := a.st.CreateAttachment(ctx, store.Attachment{
+		ChatID: ch.ID, UploaderID: me.ID, Name: name, Size: size, ContentType: ctype, SHA256: sum,
+	})
+	switch {
+	case errors.Is(err, store.ErrArchived): // archived since the check above
+		return errReadOnlyChat
+	case errors.Is(err, store.ErrForbidden): // removed since the check above
+		return errNotChatMember
+	case err != nil:
+		return err
+	}
+	writeJSON(w, http.StatusCreated, restAttachmentOf(att))
+	return nil
+}
+
+// filePart returns the body's "file" part, skipping (and draining) others.
+func filePart(mr *multipart.Reader) (*multipart.Part, error) {
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, errNoFile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.FormName() == "file" {
+			return p, nil
+		}
+		p.Close()
+	}
+}
+
+// bodyError classifies a failure while reading the upload: over a limit is
+// 413, a malformed body 400; our own refusals pass through.
+func (a *chatAPI) bodyError(err error) error {
+	var (
+		mbe *http.MaxBytesError
+		ge  *Error
+	)
+	switch {
+	case errors.As(err, &ge):
+		return err
+	case errors.Is(err, store.ErrTooLarge), errors.As(err, &mbe):
+		return a.errTooLarge()
+	case errors.Is(err, io.ErrUnexpectedEOF), strings.HasPrefix(err.Error(), "multipart:"):
+		return errBadMultipart
+	}
+	return err
+}
+
+// attachmentType decides an upload's stored content type from its declared
+// type and its first bytes (see the file comment), or refuses it with 415.
+func (a *chatAPI) attachmentType(declared string, head []byte) (string, error) {
+	sniffed, sparams, err := mime.ParseMediaType(http.DetectContentType(head))
+	if err != nil {
+		sniffed, sparams = "application/octet-stream", nil
+	}
+	var dt string
+	if declared != "" {
+		m, _, err := mime.ParseMediaType(declared)
+		if err != nil {
+			return "", &unsupportedMediaError{"The file's Content-Type is malformed."}
+		}
+		dt = canonicalType(m)
+		if dt == "application/octet-stream" {
+			dt = ""
+		}
+	}
+	generic := sniffed == "text/plain" || sniffed == "application/octet-stream"
+	eff := sniffed
+	switch {
+	case dt == "" || dt == sniffed:
+	case generic && !hasSignature(dt):
+		eff, sparams = dt, nil
+	default:
+		return "", &unsupportedMediaError{fmt.Sprintf("The file is declared as %s but its content is %s.", dt, sniffed)}
+	}
+	if !a.allowed[eff] {
+		return "", &unsupportedMediaError{fmt.Sprintf("Files of type %s are not accepted.", eff)}
+	}
+	if len(sparams) > 0 {
+		return mime.FormatMediaType(eff, sparams), nil
+	}
+	return eff, nil
+}
+
+// canonicalType folds common aliases into the names DetectContentType uses.
+func canonicalType(t string) string {
+	switch t {
+	case "image/jpg", "image/pjpeg":
+		return "image/jpeg"
+	case "image/x-png":
+		return "image/png"
+	}
+	return t
+}
+
+// hasSignature reports whether t is a type DetectContentType recognises by
+// its bytes: content declared so but not sniffed so is not what it claims.
+func hasSignature(t string) bool {
+	major, _, _ := strings.Cut(t, "/")
+	switch major {
+	case "image", "audio", "video", "font":
+		return true
+	}
+	switch t {
+	case "application/pdf", "application/postscript", "application/zip", "application/x-gzip",
+		"application/gzip", "application/x-rar-compressed", "application/wasm", "application/ogg",
+		"application/vnd.ms-fontobject", "text/html", "text/xml", "application/xml":
+		return true
+	}
+	return false
+}
+
+// cleanFileName makes a client's file name safe to store and to send back in
+// Content-Disposition: base name only, valid UTF-8, no control characters,
+// at most maxFileNameLen bytes; "file" when nothing is left.
+func cleanFileName(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '/' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	for len(s) > maxFileNameLen {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	if s == "" || s == "." || s == ".." {
+		return "file"
+	}
+	return s
+}
+
+// getAttachment serves an attachment to members of its chat, with ranges
+// and conditional requests (http.ServeContent; the ETag is the content's
+// SHA-256, which never changes).
+func (a *chatAPI) getAttachment(w http.ResponseWriter, r *http.Request, me auth.Identity) error {
+	ctx := r.Context()
+	att, err := a.st.AttachmentByID(ctx, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return errAttachmentNotFound
+	} else if err != nil {
+		return err
+	}
+	ok, err := a.st.IsMember(ctx, att.ChatID, me.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotChatMember
+	}
+	f, err := a.files.Open(att.SHA256)
+	if err != nil {
+		// Metadata without bytes: the file store lost a file. Ours, not the
+		// client's; logged by renderError as an unknown error.
+		return fmt.Errorf("gateway: attachment %s: %w", att.ID, err)
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", att.ContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("ETag", `"`+att.SHA256+`"`)
+	disp := "attachment"
+	if mt, _, _ := mime.ParseMediaType(att.ContentType); strings.HasPrefix(mt, "image/") && mt != "image/svg+xml" {
+		disp = "inline"
+	}
+	if v := mime.FormatMediaType(disp, map[string]string{"filename": att.Name}); v != "" {
+		disp = v
+	}
+	h.Set("Content-Disposition", disp)
+	http.ServeContent(w, r, "", att.CreatedAt, f)
+	return nil
+}
