@@ -34,7 +34,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	if s.cfg.StaticDir != "" {
-		mux.Handle("GET /", spa(s.cfg.StaticDir))
+		mux.Handle("/", spa(s.cfg.StaticDir))
 	}
 	return s.guard(mux)
 }
@@ -174,6 +174,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func spa(dir string) http.Handler {
 	fs := http.FileServer(http.Dir(dir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
 		p := path.Clean("/" + r.URL.Path)
 		if strings.HasPrefix(p, "/api") || strings.HasPrefix(p, "/socket.io") {
 			http.NotFound(w, r)
