@@ -386,6 +386,9 @@ func (c *Conn) closeWith(reason string, flush bool) {
 			c.releasePollLocked() // the GET writes the queue or "1"
 			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
 		case flush && len(c.queue) > 0:
+			// The next GET takes the rest, then the close packet. (With
+			// nothing queued and no GET waiting, the session ends now:
+			// waiting for a GET just to say "1" would hold Shutdown.)
 			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
 		case reason == ReasonTransportClose:
 			// The client closed (POST "1") while its GET may still be

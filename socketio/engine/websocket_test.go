@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"io"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,15 @@ func TestWebSocket_Only(t *testing.T) {
 		}
 	}
 
+	waitFor(t, 2*time.Second, func() error {
+		if !rec.c.SendVolatile(TextMessage("v")) {
+			return fmt.Errorf("idle WebSocket not writable")
+		}
+		return nil
+	})
+	if s := c.mustRead(); s != "4v" {
+		t.Fatalf("volatile: %q", s)
+	}
 	if err := rec.c.Send(TextMessage("a"), BinaryMessage([]byte{9, 8}), TextMessage("b")); err != nil {
 		t.Fatal(err)
 	}
@@ -282,4 +292,66 @@ func TestMessage_EncodedOnce(t *testing.T) {
 	if &f[0] != &m.frameBytes()[0] || !bytes.HasSuffix(f, []byte("shared payload")) {
 		t.Error("frame not cached")
 	}
+}
+
+// TestConn_ConcurrentSendClose races senders, Close, the peer's messages
+// and its disconnect: OnClose exactly once (the recorder panics otherwise),
+// after the last OnMessage, and Send only fails with ErrClosed (or
+// ErrQueueFull when the senders outrun the writer before Close).
+func TestConn_ConcurrentSendClose(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	for round := range 20 {
+		c := ts.dialWS(t, "transport=websocket")
+		c.mustRead()
+		rec := ts.nextConn(t)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					err := rec.c.Send(TextMessage(fmt.Sprint(i)))
+					if err == ErrClosed || err == ErrQueueFull {
+						return
+					}
+					if err != nil {
+						t.Errorf("Send: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		go func() {
+			for range 50 {
+				if wsutil.WriteClientMessage(c.nc, ws.OpText, []byte("4m")) != nil {
+					return
+				}
+			}
+			if round%2 == 0 {
+				c.nc.Close()
+			}
+		}()
+		go func() {
+			// Drain so the writer is not blocked by TCP back-pressure;
+			// close on the server's FIN, as a client does.
+			io.Copy(io.Discard, c.nc)
+			c.nc.Close()
+		}()
+		rec.c.Close("")
+		wg.Wait()
+		recvClose(t, rec)
+		n := len(rec.msgs)
+		if n > 50 {
+			t.Fatalf("%d messages", n)
+		}
+		if rec.c.SendVolatile(TextMessage("x")) {
+			t.Fatal("SendVolatile after close")
+		}
+	}
+	waitFor(t, 2*time.Second, func() error {
+		if n := ts.eng.Count(); n != 0 {
+			return fmt.Errorf("Count = %d", n)
+		}
+		return nil
+	})
 }
