@@ -2,9 +2,9 @@ package engine
 
 import (
 	"bytes"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
