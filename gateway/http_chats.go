@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf16"
 
@@ -81,16 +82,20 @@ var (
 	errChatFull       = &Error{CodeConflict, fmt.Sprintf("The chat already has %d members.", maxChatMembers)}
 	errAlreadyMember  = &Error{CodeConflict, "userId is already a member of this chat."}
 	errReadOnlyChat   = &Error{CodeConflict, "This chat is archived and read-only."}
+	errLimiterDown    = &Error{CodeUnavailable, "Rate limiting is unavailable; try again later."}
 	errNotJSON        = &unsupportedMediaError{"Content-Type must be application/json."}
 	errCursorConflict = &wire.Error{Issues: []wire.Issue{{Path: "after", Message: "Cannot be combined with before."}}}
 )
 
+// codeUnsupportedMedia is the "error" of 415 replies. SPEC §3's code list
+// (socket acks) has no such code: only REST bodies have media types.
+const codeUnsupportedMedia = "unsupported_media_type"
+
 // unsupportedMediaError is a 415 refusal: a request body of a type the
-// route does not take. SPEC §3's code list has no code for it, so the
-// renderer gives it the status and the code "unsupported_media_type".
+// route does not take. renderError gives it its status and code.
 type unsupportedMediaError struct{ msg string }
 
-func (e *unsupportedMediaError) Error() string { return "unsupported_media_type: " + e.msg }
+func (e *unsupportedMediaError) Error() string { return codeUnsupportedMedia + ": " + e.msg }
 
 // onlineChecker tells which users have a socket connected anywhere in the
 // cluster (SPEC §3 presence, readable over REST). The presence tracker
@@ -117,6 +122,9 @@ type chatAPIConfig struct {
 	TrustedOrigins []string
 	// Logger receives failures (Error) and refusals (Debug). Nil discards.
 	Logger *slog.Logger
+	// Metrics, when set, counts error replies by code and rate-limit
+	// refusals by rule in the gateway's series. Nil counts nothing.
+	Metrics *metrics
 }
 
 // chatAPI serves the REST routes of stored chats. It is safe for concurrent
@@ -132,6 +140,7 @@ type chatAPI struct {
 	maxUpload int64
 	allowed   map[string]bool
 	trusted   []netip.Prefix
+	metrics   *metrics // nil: not counted
 }
 
 // newChatAPI builds the chat API. st, files and v are required; lim and
@@ -152,6 +161,7 @@ func newChatAPI(st *store.Store, files store.Files, v *auth.Verifier, lim *ratel
 		maxUpload: cfg.MaxUpload,
 		allowed:   map[string]bool{},
 		trusted:   cfg.TrustedProxies,
+		metrics:   cfg.Metrics,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -182,17 +192,47 @@ func newChatAPI(st *store.Store, files store.Files, v *auth.Verifier, lim *ratel
 // returns its failure, which renderError turns into the reply.
 type apiHandler func(w http.ResponseWriter, r *http.Request, me auth.Identity) error
 
+// chatRoute is one route of the chat API.
+type chatRoute struct {
+	pattern string // ServeMux pattern; the rate-limit rule is "http:" + pattern
+	h       apiHandler
+}
+
+func (a *chatAPI) routes() []chatRoute {
+	return []chatRoute{
+		{"GET /chats", a.listChats},
+		{"POST /chats", a.createChat},
+		{"GET /chats/{id}/members", a.listMembers},
+		{"POST /chats/{id}/members", a.addMember},
+		{"GET /chats/{id}/messages", a.listMessages},
+		{"POST /chats/{id}/archive", a.archiveChat},
+		{"POST /chats/{id}/attachments", a.uploadAttachment},
+		{"GET /attachments/{id}", a.getAttachment},
+	}
+}
+
 // register adds the chat routes to mux (Go 1.22 method patterns; GET routes
 // answer HEAD too).
 func (a *chatAPI) register(mux *http.ServeMux) {
-	a.handle(mux, "GET /chats", a.listChats)
-	a.handle(mux, "POST /chats", a.createChat)
-	a.handle(mux, "GET /chats/{id}/members", a.listMembers)
-	a.handle(mux, "POST /chats/{id}/members", a.addMember)
-	a.handle(mux, "GET /chats/{id}/messages", a.listMessages)
-	a.handle(mux, "POST /chats/{id}/archive", a.archiveChat)
-	a.handle(mux, "POST /chats/{id}/attachments", a.uploadAttachment)
-	a.handle(mux, "GET /attachments/{id}", a.getAttachment)
+	for _, rt := range a.routes() {
+		a.handle(mux, rt.pattern, rt.h)
+	}
+}
+
+// chatAPIRateRules are the default limits of the chat API's routes (SPEC
+// §7 "sane ones elsewhere"), per user, else per IP: generous for reads a
+// client polls or pages through, tighter for writes and uploads.
+func chatAPIRateRules() map[string]ratelimit.Rule {
+	return map[string]ratelimit.Rule{
+		"http:GET /chats":                   {Limit: 120, Period: time.Minute},
+		"http:POST /chats":                  {Limit: 30, Period: time.Minute},
+		"http:GET /chats/{id}/members":      {Limit: 120, Period: time.Minute},
+		"http:POST /chats/{id}/members":     {Limit: 60, Period: time.Minute},
+		"http:GET /chats/{id}/messages":     {Limit: 300, Period: time.Minute},
+		"http:POST /chats/{id}/archive":     {Limit: 30, Period: time.Minute},
+		"http:POST /chats/{id}/attachments": {Limit: 30, Period: time.Minute},
+		"http:GET /attachments/{id}":        {Limit: 600, Period: time.Minute},
+	}
 }
 
 func (a *chatAPI) handle(mux *http.ServeMux, pattern string, h apiHandler) {
@@ -219,10 +259,11 @@ func (a *chatAPI) serve(w http.ResponseWriter, r *http.Request, rule string, h a
 	return h(w, r.WithContext(auth.NewContext(ctx, me)), me)
 }
 
-// allow counts the request under rule and sets the X-RateLimit-* headers of
-// an allowed request. A limiter failure (Redis down) fails open: REST reads
-// and writes are cheap enough that refusing every request would be the
-// bigger harm; it is logged.
+// allow counts the request under rule and sets the X-RateLimit-* headers:
+// the window's state on an allowed request, Retry-After too on a refused
+// one. A limiter failure (Redis down) fails closed with 503, like the
+// socket events (Server.limitErr): limits that silently stop holding are
+// worse than a visible outage.
 func (a *chatAPI) allow(ctx context.Context, h http.Header, rule, key string) error {
 	if a.limiter == nil {
 		return nil
@@ -232,10 +273,13 @@ func (a *chatAPI) allow(ctx context.Context, h http.Header, rule, key string) er
 	switch {
 	case errors.As(err, &le):
 		ratelimit.SetLimitedHeaders(h, le)
+		if a.metrics != nil {
+			a.metrics.limited.WithLabelValues(rule).Inc()
+		}
 		return le
 	case err != nil:
-		a.log.Error("rate limiter failed; request allowed", "rule", rule, "err", err)
-		return nil
+		a.log.Error("rate limiter failed", "rule", rule, "err", err)
+		return errLimiterDown
 	}
 	ratelimit.SetHeaders(h, res)
 	return nil
@@ -248,8 +292,9 @@ func (a *chatAPI) renderError(w http.ResponseWriter, r *http.Request, err error)
 	var ume *unsupportedMediaError
 	if errors.As(err, &ume) {
 		a.log.Debug("http request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.countError(codeUnsupportedMedia)
 		writeJSON(w, http.StatusUnsupportedMediaType, httpError{
-			StatusCode: http.StatusUnsupportedMediaType, Message: ume.msg, Error: "unsupported_media_type",
+			StatusCode: http.StatusUnsupportedMediaType, Message: ume.msg, Error: codeUnsupportedMedia,
 		})
 		return
 	}
@@ -259,8 +304,15 @@ func (a *chatAPI) renderError(w http.ResponseWriter, r *http.Request, err error)
 	} else {
 		a.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	a.countError(e.Code)
 	st, body := httpBodyOf(e)
 	writeJSON(w, st, body)
+}
+
+func (a *chatAPI) countError(code string) {
+	if a.metrics != nil {
+		a.metrics.errors.WithLabelValues(code).Inc()
+	}
 }
 
 // ---- views ----

@@ -681,3 +681,48 @@ func TestChatAPI_New(t *testing.T) {
 		t.Fatal("empty files dir accepted")
 	}
 }
+
+// TestChatAPI_RateRules checks that every route has a default rule named
+// after its pattern, and no rule names a route that does not exist.
+func TestChatAPI_RateRules(t *testing.T) {
+	e := newAPIEnv(t, storetest.Open(t, store.DialectSQLite), nil, nil, chatAPIConfig{})
+	rules := chatAPIRateRules()
+	routes := e.api.routes()
+	if len(rules) != len(routes) {
+		t.Fatalf("%d rules for %d routes", len(rules), len(routes))
+	}
+	for _, rt := range routes {
+		r, ok := rules["http:"+rt.pattern]
+		if !ok || r.Limit <= 0 || r.Period <= 0 {
+			t.Errorf("route %q: default rule %+v, %v", rt.pattern, r, ok)
+		}
+	}
+}
+
+// TestChatAPI_Metrics checks that refusals are counted in the gateway's
+// series: errors by code (415 included) and rate-limit refusals by rule.
+func TestChatAPI_Metrics(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	m := newMetrics()
+	e := newAPIEnv(t, st, map[string]ratelimit.Rule{"http:GET /chats": {Limit: 1, Period: time.Minute}}, nil, chatAPIConfig{Metrics: m})
+	alice := e.token("alice")
+	c := mustChat(t, st, "alice")
+	e.request("GET", "/chats", alice, nil)
+	e.request("GET", "/chats", alice, nil).wantError(t, http.StatusTooManyRequests, "Too many requests, retry in 60s.", CodeRateLimited)
+	e.request("POST", "/chats", "", `{}`).wantError(t, http.StatusUnauthorized, "Authentication required", CodeUnauthorized)
+	e.upload(c.ID, alice, "x.html", "", sampleHTML).
+		wantError(t, http.StatusUnsupportedMediaType, "Files of type text/html are not accepted.", "unsupported_media_type")
+
+	rec := httptest.NewRecorder()
+	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range []string{
+		`sockgate_errors_total{code="rate_limited"} 1`,
+		`sockgate_errors_total{code="unauthorized"} 1`,
+		`sockgate_errors_total{code="unsupported_media_type"} 1`,
+		`sockgate_ratelimit_refusals_total{rule="http:GET /chats"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), line) {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+}
