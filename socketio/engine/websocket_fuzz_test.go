@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// FuzzReadLoop feeds arbitrary client bytes to a WebSocket connection's
+// reader: it must end (no hang) without panicking, and close the session.
+func FuzzReadLoop(f *testing.F) {
+	frame := func(fr ws.Frame) []byte { return ws.MustCompileFrame(ws.MaskFrame(fr)) }
+	f.Add(frame(ws.NewTextFrame([]byte("4hello"))))
+	f.Add(frame(ws.NewBinaryFrame([]byte{1, 2, 3})))
+	f.Add(append(frame(ws.NewFrame(ws.OpText, false, []byte("4a"))), frame(ws.NewFrame(ws.OpContinuation, true, []byte("b")))...))
+	f.Add(frame(ws.NewPingFrame([]byte("x"))))
+	f.Add(frame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	f.Add(frame(ws.NewTextFrame([]byte("abc"))))
+	f.Add(ws.MustCompileFrame(ws.NewTextFrame([]byte("4unmasked"))))
+	f.Add([]byte{0x81, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s := New(Config{MaxPayload: 1 << 10, PingInterval: time.Hour}, nil)
+		srvSide, cliSide := net.Pipe()
+		c := newConn(s, newSID(), httptest.NewRequest("GET", "/", nil), "websocket")
+		wc := &wsConn{nc: srvSide, br: bufio.NewReader(srvSide)}
+		c.ws = wc
+		if !s.register(c) {
+			t.Fatal("register")
+		}
+		done := make(chan struct{})
+		go func() { c.readLoop(wc, false); close(done) }()
+		go io.Copy(io.Discard, cliSide) // server writes (pong, close)
+		cliSide.SetWriteDeadline(time.Now().Add(time.Second))
+		cliSide.Write(in)
+		cliSide.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("reader did not end")
+		}
+		if s.Count() != 0 {
+			c.mu.Lock()
+			st := c.state
+			c.mu.Unlock()
+			if st != stateClosed {
+				t.Fatalf("session still open after its connection ended")
+			}
+		}
+	})
+}
