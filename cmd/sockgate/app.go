@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/ratelimit"
+)
+
+// Main is the server program: ParseFlags, Run, then Close. Tests run it
+// in-process with Addr "127.0.0.1:0".
+type Main struct {
+	Config Config
+	// Stderr receives logs and flag errors. Nil means os.Stderr.
+	Stderr io.Writer
+	// Getenv reads the environment. Nil means os.Getenv.
+	Getenv func(string) string
+
+	log      *slog.Logger
+	closer   []func(ctx context.Context) error // run in reverse order by Close
+	ln       net.Listener
+	http     *http.Server
+	gw       *gateway.Server
+	done     chan struct{} // closed when the HTTP server stops serving
+	serveErr error         // why, unless it was Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main { return &Main{Config: DefaultConfig()} }
+
+func (m *Main) stderr() io.Writer {
+	if m.Stderr == nil {
+		return os.Stderr
+	}
+	return m.Stderr
+}
+
+// ParseFlags reads the flags of args with environment fallbacks, then
+// validates the result.
+func (m *Main) ParseFlags(args []string) error {
+	getenv := m.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if err := serverFlags(&m.Config, m.stderr()).parse(args, getenv); err != nil {
+		return err
+	}
+	return m.Config.Validate()
+}
+
+// Run starts the server and returns once it listens; serving errors are
+// reported by Done. ctx bounds start-up only (e.g. dialing Redis).
+func (m *Main) Run(ctx context.Context) (err error) {
+	c := m.Config
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		m.log = slog.New(slog.NewJSONHandler(m.stderr(), opts))
+	} else {
+		m.log = slog.New(slog.NewTextHandler(m.stderr(), opts))
+	}
+
+	rules, err := c.rateRules()
+	if err != nil {
+		return err
+	}
+	trusted, err := ratelimit.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	ready := map[string]func(context.Context) error{}
+	limCfg := ratelimit.Config{Rules: rules, Prefix: c.RedisPrefix + ":rl", Logger: m.log}
+	if c.RedisURL != "" {
+		rc, err := gateway.DialRedis(ctx, c.RedisURL)
+		if err != nil {
+			return err
+		}
+		m.closer = append(m.closer, func(context.Context) error { return rc.Close() })
+		limCfg.Redis = rc
+		ready["redis"] = func(ctx context.Context) error { return rc.Ping(ctx).Err() }
+	}
+	lim, err := ratelimit.New(limCfg)
+	if err != nil {
+		return err
+	}
+	m.closer = append(m.closer, func(context.Context) error { return lim.Close() })
+
+	m.gw, err = gateway.New(lim, gateway.Config{
+		MaxHTTPBufferSize: c.MaxHTTPBufferSize,
+		CORSOrigins:       c.corsOrigins(),
+		TrustedProxies:    trusted,
+		StaticDir:         c.StaticDir,
+		ReadyChecks:       ready,
+		PingInterval:      c.PingInterval,
+		PingTimeout:       c.PingTimeout,
+		Logger:            m.log,
+	})
+	if err != nil {
+		return err
+	}
+	m.closer = append(m.closer, m.gw.Shutdown)
+
+	m.ln, err = net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	m.http = &http.Server{
+		Handler:           m.gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelDebug),
+	}
+	m.done = make(chan struct{})
+	go func() {
+		if err := m.http.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
+			m.serveErr = err
+		}
+		close(m.done)
+	}()
+	m.log.Info("sockgate listening", "addr", m.ln.Addr().String(), "redis", c.RedisURL != "", "static", c.StaticDir)
+	return nil
+}
+
+// Addr returns the address the server listens on (its port when Addr was ":0").
+func (m *Main) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// Done is closed when the HTTP server stops serving: after Close, or on its
+// own when the listener fails (then Err says why).
+func (m *Main) Done() <-chan struct{} { return m.done }
+
+// Err returns why the server stopped serving on its own, after Done.
+func (m *Main) Err() error {
+	select {
+	case <-m.done:
+		return m.serveErr
+	default:
+		return nil
+	}
+}
+
+// Close shuts down gracefully within Config.ShutdownTimeout: it stops
+// accepting connections, disconnects every socket (clients reconnect,
+// elsewhere behind a load balancer), lets pending writes flush, and
+// releases the limiter and Redis. http.Server.Shutdown alone would wait
+// for long-polling requests and ignore WebSockets, hence the parallel
+// gateway shutdown. Idempotent.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		httpDone := make(chan error, 1)
+		if m.http != nil {
+			go func() { httpDone <- m.http.Shutdown(ctx) }()
+		} else {
+			httpDone <- nil
+		}
+		for i := len(m.closer) - 1; i >= 0; i-- {
+			if err := m.closer[i](ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := <-httpDone; err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			_ = m.http.Close()
+		}
+		if m.done != nil {
+			<-m.done
+		}
+		m.closeErr = errors.Join(errs...)
+		if m.log != nil {
+			m.log.Info("sockgate stopped", "err", m.closeErr)
+		}
+	})
+	return m.closeErr
+}
+
+// parseLevel parses a -log-level value.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("-log-level must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/gateway"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestConfig_Precedence(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+		check  func(c Config) bool
+	}{
+		{"Default", nil, env(), func(c Config) bool { return c == DefaultConfig() }},
+		{"Env", nil, env("SOCKGATE_ADDR", ":4000", "REDIS_URL", "redis://x:6379/1", "SOCKGATE_PING_INTERVAL", "5s"),
+			func(c Config) bool {
+				return c.Addr == ":4000" && c.RedisURL == "redis://x:6379/1" && c.PingInterval == 5*time.Second
+			}},
+		{"FlagBeatsEnv", []string{"-addr", ":5000", "-max-http-buffer-size", "42"}, env("SOCKGATE_ADDR", ":4000", "SOCKGATE_MAX_HTTP_BUFFER_SIZE", "7"),
+			func(c Config) bool { return c.Addr == ":5000" && c.MaxHTTPBufferSize == 42 }},
+		{"FlagEqualToDefaultStillBeatsEnv", []string{"-log-level", "info"}, env("SOCKGATE_LOG_LEVEL", "debug"),
+			func(c Config) bool { return c.LogLevel == "info" }},
+		{"DatabaseURLAndSecret", nil, env("DATABASE_URL", "postgres://db/x", "JWT_SECRET", "s3"),
+			func(c Config) bool { return c.DatabaseURL == "postgres://db/x" && c.JWTSecret == "s3" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Main{Config: DefaultConfig(), Getenv: tt.getenv, Stderr: io.Discard}
+			if err := m.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(m.Config) {
+				t.Errorf("config %+v", m.Config)
+			}
+		})
+	}
+}
+
+func TestConfig_Invalid(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+		want   []string // substrings of the error, all reported at once
+	}{
+		{"EnvNotADuration", nil, env("SOCKGATE_PING_TIMEOUT", "soon"), []string{`SOCKGATE_PING_TIMEOUT="soon"`}},
+		{"Several", []string{"-addr", "nonsense", "-log-format", "xml", "-log-level", "loud", "-max-http-buffer-size", "0",
+			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
+			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
+		{"StrayArgument", []string{"serve"}, env(), []string{"unexpected arguments: serve"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Main{Config: DefaultConfig(), Getenv: tt.getenv, Stderr: io.Discard}
+			err := m.ParseFlags(tt.args)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfig_RateRules(t *testing.T) {
+	c := DefaultConfig()
+	c.RateLimits = "/:chat=3/1s,connect=0/1m"
+	rules, err := c.rateRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rules["/:chat"]; r.Limit != 3 || r.Period != time.Second {
+		t.Errorf("override lost: %+v", r)
+	}
+	if r := rules["connect"]; r.Limit != 0 {
+		t.Errorf("connect not disabled: %+v", r)
+	}
+	if r := rules["/:join_room"]; r != gateway.DefaultRateRules()["/:join_room"] {
+		t.Errorf("default lost: %+v", r)
+	}
+}
+
+// TestFlagsDocumented fails when a flag (or its environment variable) is
+// missing from FLAGS.md, the table the README is built from.
+func TestFlagsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("FLAGS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(e *envFlags) {
+		e.fs.VisitAll(func(f *flag.Flag) {
+			row := regexp.MustCompile("(?m)^\\| `-" + regexp.QuoteMeta(f.Name) + "` \\|([^|]*)\\|([^|]*)\\|")
+			m := row.FindSubmatch(doc)
+			if m == nil {
+				t.Errorf("%s: flag -%s is not in FLAGS.md", e.fs.Name(), f.Name)
+				return
+			}
+			if env := e.env[f.Name]; env != "" && !strings.Contains(string(m[1]), "`"+env+"`") {
+				t.Errorf("%s: -%s's variable %s is not in its FLAGS.md row", e.fs.Name(), f.Name, env)
+			}
+			if def := shortDefault(f.DefValue); def != "" && def != "0" && !strings.Contains(string(m[2]), "`"+def+"`") {
+				t.Errorf("%s: -%s's default %q is not in its FLAGS.md row", e.fs.Name(), f.Name, f.DefValue)
+			}
+		})
+	}
+	c := DefaultConfig()
+	check(serverFlags(&c, io.Discard))
+	var s1, s2, s3, s4, s5 string
+	ttl := 24 * time.Hour
+	check(tokenFlags(&s1, &s2, &s3, &s4, &s5, &ttl, io.Discard))
+	// Every documented default rule is a real one.
+	for name, r := range gateway.DefaultRateRules() {
+		if !strings.Contains(string(doc), "| `"+name+"` | "+itoa(r.Limit)+" per ") {
+			t.Errorf("rate rule %s (%d/%s) is not in FLAGS.md", name, r.Limit, r.Period)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// shortDefault writes durations as people do: "24h0m0s" → "24h".
+func shortDefault(s string) string {
+	if _, err := time.ParseDuration(s); err == nil && strings.HasSuffix(s, "s") {
+		for _, suf := range []string{"m0s", "h0m"} {
+			if strings.HasSuffix(s, suf) && len(s) > len(suf) {
+				s = strings.TrimSuffix(s, "0s")
+				s = strings.TrimSuffix(s, "0m")
+			}
+		}
+	}
+	return s
+}
