@@ -98,8 +98,10 @@ type clientSpec struct {
 	// NoPong stops the client from answering pings.
 	NoPong bool `json:"noPong,omitempty"`
 	// FreezePingTimer makes the client ignore pings for its heartbeat timer.
-	FreezePingTimer bool  `json:"freezePingTimer,omitempty"`
-	OnConnect       []cmd `json:"onConnect,omitempty"`
+	FreezePingTimer bool `json:"freezePingTimer,omitempty"`
+	// LogPings prints a "ping" line for every ping the client answers.
+	LogPings  bool  `json:"logPings,omitempty"`
+	OnConnect []cmd `json:"onConnect,omitempty"`
 }
 
 // clientOpts are socket.io-client options.
@@ -108,6 +110,10 @@ type clientOpts struct {
 	Upgrade    *bool             `json:"upgrade,omitempty"`
 	Auth       map[string]any    `json:"auth,omitempty"` // merged over {"name": Name}
 	Query      map[string]string `json:"query,omitempty"`
+	// Reconnection defaults to false in puppet.js.
+	Reconnection        *bool    `json:"reconnection,omitempty"`
+	ReconnectionDelay   int      `json:"reconnectionDelay,omitempty"`
+	RandomizationFactor *float64 `json:"randomizationFactor,omitempty"`
 }
 
 // cmd is a command for a puppet client (see runCmd in puppet.js).
@@ -150,6 +156,7 @@ type line struct {
 	Message     string            `json:"message"`
 	Data        json.RawMessage   `json:"data"`
 	Connected   bool              `json:"connected"`
+	Active      bool              `json:"active"` // disconnect: the Manager will reconnect
 	raw         string
 }
 

@@ -305,6 +305,12 @@ func testDisconnectReasons(t *testing.T, transports []string) {
 			serverReason: byTransport(socketio.ReasonTransportClose, socketio.ReasonTransportError+"|"+socketio.ReasonTransportClose),
 		},
 		{
+			name:         "ClientCloseEngine",
+			act:          func(t *testing.T, _ *compatServer, s *socketio.Socket) { command(t, s, cmd{Op: "closeEngine"}) },
+			clientReason: "forced close",
+			serverReason: socketio.ReasonTransportClose,
+		},
+		{
 			name:         "ServerPingTimeout",
 			engine:       fast,
 			spec:         clientSpec{NoPong: true},
@@ -474,4 +480,85 @@ func TestCompat_ShutdownVanishedPollingClient(t *testing.T) {
 	if r := tr.reason(t, "a"); r != socketio.ReasonServerShuttingDown {
 		t.Errorf("server OnDisconnect reason %q, want %q", r, socketio.ReasonServerShuttingDown)
 	}
+}
+
+// TestCompat_Heartbeat: with a short ping interval the connection survives
+// several heartbeats on each transport, upgrade included.
+func TestCompat_Heartbeat(t *testing.T) {
+	for name, tp := range map[string][]string{
+		"websocket": {"websocket"}, "polling": {"polling"}, "upgrade": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var tr *tracker
+			cs := startCompat(t, socketio.Config{Engine: engine.Config{
+				PingInterval: 150 * time.Millisecond, PingTimeout: 300 * time.Millisecond,
+			}}, func(srv *socketio.Server) {
+				ns := srv.Of("/")
+				tr = track(ns)
+				ns.OnConnection(func(s *socketio.Socket) { s.On("echo", echoHandler) })
+			})
+			p := startPuppet(t, cs, clientSpec{Name: "a", Opts: clientOpts{Transports: tp}, LogPings: true})
+			p.expect("a", "connect")
+			const pings = 6
+			p.await(fmt.Sprint(pings, " pings"), func(l line) bool {
+				return len(p.linesOf("a", "ping")) >= pings || l.Ev == "disconnect"
+			})
+			if d := p.linesOf("a", "disconnect"); len(d) > 0 {
+				t.Fatalf("disconnected during heartbeats: %s", d[0])
+			}
+			s := tr.socket(t, "a")
+			command(t, s, cmd{Op: "emit", Event: "echo", Args: []any{"still here"}, Ack: true, Tag: "e"})
+			argsEq(t, "echo after heartbeats", p.expectTag("a", "e"), "still here")
+			if name == "upgrade" {
+				if pl := p.linesOf("a", "ping"); pl[len(pl)-1].Transport != "websocket" {
+					t.Errorf("last ping over %q, want websocket", pl[len(pl)-1].Transport)
+				}
+			}
+		})
+	}
+}
+
+// TestCompat_Reconnect: a client whose connection dies reconnects by itself
+// (socket.io-client's Manager) and gets a new socket with a new id.
+func TestCompat_Reconnect(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		var tr *tracker
+		cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+			ns := srv.Of("/")
+			tr = track(ns)
+			ns.OnConnection(func(s *socketio.Socket) { s.On("echo", echoHandler) })
+		})
+		yes, noJitter := true, 0.0
+		p := startPuppet(t, cs, clientSpec{Name: "a", Opts: clientOpts{
+			Transports: transports, Reconnection: &yes, ReconnectionDelay: 50, RandomizationFactor: &noJitter,
+		}})
+		first := p.expect("a", "connect").ID
+		old := tr.socket(t, "a")
+		waitFor(t, "a connection to drop", func() bool { return cs.dropConns() > 0 })
+		if d := p.expect("a", "disconnect"); !d.Active {
+			t.Fatalf("client will not reconnect: %s", d)
+		}
+		second := p.await("reconnect", func(l line) bool { return l.C == "a" && l.Ev == "connect" && l.ID != first })
+		if len(second.ID) != 20 {
+			t.Errorf("new id %q", second.ID)
+		}
+		if r := tr.reason(t, "a"); r != socketio.ReasonTransportClose && r != socketio.ReasonTransportError {
+			t.Errorf("old socket reason %q, want a transport close/error", r)
+		}
+		if old.Connected() {
+			t.Error("old socket still connected")
+		}
+		var s *socketio.Socket
+		waitFor(t, "new server socket", func() bool {
+			s = tr.socket(t, "a")
+			return s != old
+		})
+		if s.ID() != second.ID {
+			t.Errorf("server id %q, client %q", s.ID(), second.ID)
+		}
+		command(t, s, cmd{Op: "emit", Event: "echo", Args: []any{"again"}, Ack: true, Tag: "e"})
+		argsEq(t, "echo after reconnect", p.expectTag("a", "e"), "again")
+		command(t, s, cmd{Op: "disconnect"})
+		p.waitExit()
+	})
 }

@@ -5,7 +5,7 @@
 //   node puppet.js <base url> <json config>
 //
 // config: {
-//   clients: [{ name, nsp, opts, manager, noAck, noPong, freezePingTimer,
+//   clients: [{ name, nsp, opts, manager, noAck, noPong, freezePingTimer, logPings,
 //               onConnect: [cmd...] }],
 //   watchdogMs
 // }
@@ -21,7 +21,8 @@
 //   {"ev":"upgrade","c":name,"transport":"websocket","current":...}
 //   {"ev":"event","c":name,"event":e,"args":[...],"ack":bool}
 //   {"ev":"ack","c":name,"tag":t,"args":[...]} / {"ev":"ack_error",...,"message":m}
-//   {"ev":"disconnect","c":name,"reason":r,"description":d}
+//   {"ev":"disconnect","c":name,"reason":r,"description":d,"active":willReconnect}
+//   {"ev":"ping","c":name,"transport":t}                    (logPings only)
 //   {"ev":"connect_error","c":name,"message":m,"data":d}
 //   {"ev":"manager_error","c":name,"message":m,"description":d}
 //   {"ev":"state","c":name,...}  {"ev":"exit"}  {"ev":"fatal","message":m}
@@ -128,6 +129,9 @@ function runCmd(c, cmd) {
     case "disconnect":
       setImmediate(() => s.disconnect());
       return;
+    case "closeEngine": // the whole Engine.IO connection, from the client
+      setImmediate(() => s.io.engine.close());
+      return;
     case "vanish": // the process dies without closing anything
       process.exit(0);
       return;
@@ -175,6 +179,9 @@ function start(spec) {
       out({ ev: "upgrade", c: name, transport: t.name, current: engine.transport.name }),
     );
   }
+  if (spec.logPings && fresh) {
+    engine.on("ping", () => out({ ev: "ping", c: name, transport: engine.transport.name }));
+  }
   if (spec.noPong && fresh) {
     // The server never hears a pong: its heartbeat must time out.
     const send = engine._sendPacket;
@@ -221,8 +228,9 @@ function start(spec) {
     if (description && typeof description === "object") {
       d = description.description !== undefined ? String(description.description) : null;
     }
-    out({ ev: "disconnect", c: name, reason, description: d });
-    finished(c);
+    const again = !!opts.reconnection && socket.active; // the Manager reconnects
+    out({ ev: "disconnect", c: name, reason, description: d, active: again });
+    if (!again) finished(c);
   });
   socket.on("cmd", (cmd, ack) => {
     runCmd(c, cmd);
