@@ -158,6 +158,23 @@ func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me au
 	return nil
 }
 
+// isAttachmentUpload reports whether r is POST /chats/{id}/attachments,
+// whose body the chat API caps itself (MaxUpload plus multipartOverhead).
+// The gateway's general body cap (Config.MaxBodyBytes, 1 MiB) must not wrap
+// such a request, or no upload over it could succeed. It matches the
+// escaped path as ServeMux does, so it exempts exactly what the route serves.
+func isAttachmentUpload(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/chats/")
+	if !ok {
+		return false
+	}
+	id, tail, ok := strings.Cut(rest, "/")
+	return ok && id != "" && tail == "attachments"
+}
+
 // filePart returns the body's "file" part, skipping (and draining) others.
 func filePart(mr *multipart.Reader) (*multipart.Part, error) {
 	for {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"path/filepath"
 	"runtime"
@@ -359,6 +360,33 @@ func TestCleanFileName(t *testing.T) {
 	} {
 		if got := cleanFileName(tc.in); got != tc.want {
 			t.Errorf("cleanFileName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestIsAttachmentUpload(t *testing.T) {
+	for _, tc := range []struct {
+		method, target string
+		want           bool
+	}{
+		{"POST", "/chats/01ABC/attachments", true},
+		{"POST", "/chats/a%2Fb/attachments", true},
+		{"GET", "/chats/01ABC/attachments", false},
+		{"POST", "/chats//attachments", false},
+		{"POST", "/chats/01ABC/attachments/x", false},
+		{"POST", "/chats/01ABC/members", false},
+		{"POST", "/api/chats/01ABC/attachments", false},
+		{"POST", "/chats/a/b/attachments", false},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		if got := isAttachmentUpload(r); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.method, tc.target, got, tc.want)
+		}
+		// The route must serve exactly what is exempted.
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /chats/{id}/attachments", func(http.ResponseWriter, *http.Request) {})
+		if _, pattern := mux.Handler(r); (pattern != "") != tc.want {
+			t.Errorf("%s %s: route pattern %q, exempt %v", tc.method, tc.target, pattern, tc.want)
 		}
 	}
 }

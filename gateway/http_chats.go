@@ -40,8 +40,12 @@ import (
 //	GET  /attachments/{id}                       200 the file (http_attachments.go)
 //
 // Pages are {"data":[...], "page", "limit", "total", "hasMore"}; cursor
-// pages of messages omit page and total. Errors are NestJS's
-// {"statusCode","message","error"} from errors.go.
+// pages of messages omit page and total (see listMessages). Errors are
+// NestJS's {"statusCode","message","error"} from errors.go's mapping.
+//
+// Identity: an "Authorization: Bearer" header, else the Authentication
+// cookie (http_auth.go; never ?token=). Cookie-authenticated POSTs must come
+// from the same origin or a trusted one (CSRF). A failed limiter is 503.
 //
 // Decisions where the SPEC is silent:
 //   - Only a chat's members see it (its members, history, attachments):
