@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,7 @@ type step struct {
 	Method      string            `json:"method,omitempty"`
 	Path        string            `json:"path,omitempty"`
 	Absent      string            `json:"absent,omitempty"`
+	Auth        json.RawMessage   `json:"auth,omitempty"`
 }
 
 // result is one line the driver printed.
@@ -210,3 +212,23 @@ func want(t *testing.T, what, got, want string) {
 		t.Errorf("%s:\n got  %s\n want %s", what, got, want)
 	}
 }
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
