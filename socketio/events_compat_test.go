@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,13 @@ func testAcks(t *testing.T, transports []string) {
 			})
 			s.On("silent", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 				silentSeen <- ack != nil // never answered
+			})
+			s.On("double", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+				var n int
+				_ = args.Decode(0, &n)
+				if ack != nil {
+					_ = ack(2 * n)
+				}
 			})
 			s.On("plain", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 				plainAck <- ack != nil
@@ -167,6 +175,41 @@ func testAcks(t *testing.T, transports []string) {
 		replies, err = ns.To(s.ID()).Timeout(compatTimeout).EmitWithAck(context.Background(), "ask-one", "x")
 		if err != nil || len(replies) != 1 {
 			t.Errorf("broadcast to one answering client: %d replies, %v", len(replies), err)
+		}
+	})
+	t.Run("ClientAckStorm", func(t *testing.T) {
+		// 500 acknowledged events in flight at once: every ack reaches
+		// its own callback.
+		command(t, s, cmd{Op: "burstAck", Event: "double", Count: 500, Tag: "storm"})
+		l := p.await("ack storm", func(l line) bool { return l.Ev == "burstAck" && l.Tag == "storm" })
+		if l.Answered != 500 || l.Wrong != 0 {
+			t.Errorf("ack storm: %s", l)
+		}
+	})
+	t.Run("ServerConcurrentEmitWithAck", func(t *testing.T) {
+		const n = 100
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), compatTimeout)
+				defer cancel()
+				reply, err := s.EmitWithAck(ctx, "double", i)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var got int
+				if err := reply.Decode(0, &got); err != nil || got != 2*i {
+					errs <- fmt.Errorf("reply to %d: %d (%v)", i, got, err)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
 		}
 	})
 	t.Run("AckAfterDisconnect", func(t *testing.T) {
@@ -287,4 +330,42 @@ func testBinary(t *testing.T, transports []string) {
 	must(t, s.Emit("down", map[string]any{"a": map[string]any{"b": []byte{1, 2, 3}}}, []any{[]byte{4}, []byte{5}}, large))
 	down := p.expectEvent("a", "down")
 	argsEq(t, "down", down, map[string]any{"a": map[string]any{"b": binOf([]byte{1, 2, 3})}}, []any{binOf([]byte{4}), binOf([]byte{5})}, binOf(large))
+}
+
+// TestCompat_EventsWaitForOnConnection: events a client emits right after
+// "connect" are dispatched to the handlers its OnConnection registers, even
+// when OnConnection is slow (Node registers them synchronously, so the
+// client can rely on it).
+func TestCompat_EventsWaitForOnConnection(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		release := make(chan struct{})
+		got := make(chan int, 10)
+		cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+			srv.Of("/").OnConnection(func(s *socketio.Socket) {
+				<-release // e.g. a slow lookup
+				s.On("early", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+					var n int
+					_ = args.Decode(0, &n)
+					got <- n
+				})
+			})
+		})
+		p := startPuppet(t, cs, clientSpec{
+			Name:      "a",
+			Opts:      clientOpts{Transports: transports},
+			OnConnect: []cmd{{Op: "burst", Event: "early", Count: 3}},
+		})
+		p.expect("a", "connect")
+		close(release)
+		for want := range 3 {
+			select {
+			case n := <-got:
+				if n != want {
+					t.Errorf("early event %d, want %d", n, want)
+				}
+			case <-time.After(compatTimeout):
+				t.Fatalf("early event %d never dispatched", want)
+			}
+		}
+	})
 }

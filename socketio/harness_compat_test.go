@@ -106,10 +106,11 @@ type clientSpec struct {
 
 // clientOpts are socket.io-client options.
 type clientOpts struct {
-	Transports []string          `json:"transports,omitempty"`
-	Upgrade    *bool             `json:"upgrade,omitempty"`
-	Auth       map[string]any    `json:"auth,omitempty"` // merged over {"name": Name}
-	Query      map[string]string `json:"query,omitempty"`
+	Transports   []string          `json:"transports,omitempty"`
+	Upgrade      *bool             `json:"upgrade,omitempty"`
+	Auth         map[string]any    `json:"auth,omitempty"` // merged over {"name": Name}
+	Query        map[string]string `json:"query,omitempty"`
+	ExtraHeaders map[string]string `json:"extraHeaders,omitempty"`
 	// Reconnection defaults to false in puppet.js.
 	Reconnection        *bool    `json:"reconnection,omitempty"`
 	ReconnectionDelay   int      `json:"reconnectionDelay,omitempty"`
@@ -157,6 +158,8 @@ type line struct {
 	Data        json.RawMessage   `json:"data"`
 	Connected   bool              `json:"connected"`
 	Active      bool              `json:"active"` // disconnect: the Manager will reconnect
+	Answered    int               `json:"answered"`
+	Wrong       int               `json:"wrong"`
 	raw         string
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -194,6 +195,9 @@ func testMiddleware(t *testing.T, transports []string) {
 			Transports: transports,
 			Auth:       map[string]any{"token": token},
 			Query:      map[string]string{"room": "lobby"},
+			// Node's client sends them on polling requests and on the
+			// WebSocket handshake alike.
+			ExtraHeaders: map[string]string{"X-Compat": "yes"},
 		}
 	}
 	p := startPuppet(t, cs,
@@ -244,7 +248,10 @@ func testMiddleware(t *testing.T, transports []string) {
 	if hs.Query.Get("room") != "lobby" || hs.Query.Get("EIO") != "4" {
 		t.Errorf("Handshake.Query = %v", hs.Query)
 	}
-	if hs.Address == "" || hs.Headers == nil || hs.Time.IsZero() {
+	if got := hs.Headers.Get("X-Compat"); got != "yes" {
+		t.Errorf("Handshake.Headers X-Compat = %q, want yes", got)
+	}
+	if !strings.HasPrefix(hs.Address, "127.0.0.1:") || hs.Secure || hs.Time.IsZero() {
 		t.Errorf("Handshake = %+v", hs)
 	}
 }

@@ -23,6 +23,7 @@
 //   {"ev":"ack","c":name,"tag":t,"args":[...]} / {"ev":"ack_error",...,"message":m}
 //   {"ev":"disconnect","c":name,"reason":r,"description":d,"active":willReconnect}
 //   {"ev":"ping","c":name,"transport":t}                    (logPings only)
+//   {"ev":"burstAck","c":name,"tag":t,"answered":n,"wrong":n}
 //   {"ev":"connect_error","c":name,"message":m,"data":d}
 //   {"ev":"manager_error","c":name,"message":m,"description":d}
 //   {"ev":"state","c":name,...}  {"ev":"exit"}  {"ev":"fatal","message":m}
@@ -32,8 +33,8 @@
 //
 // The server drives the clients with the "cmd" event (see runCmd); it is
 // acknowledged as soon as the command has been started. An event carrying an
-// ack callback is answered with its own arguments, unless its name starts
-// with "noack". The script exits when every client has disconnected or
+// ack callback is answered with its own arguments ("double": with twice its
+// number), unless its name starts with "noack". The script exits when every client has disconnected or
 // failed to connect, and its managers have closed.
 
 const { io, Manager } = require("socket.io-client");
@@ -126,6 +127,17 @@ function runCmd(c, cmd) {
     case "burst": // count events numbered 0..count-1, synchronously
       for (let i = 0; i < cmd.count; i++) s.emit(cmd.event, i);
       return;
+    case "burstAck": { // count events with acks; one line when all are answered
+      let answered = 0;
+      let wrong = 0;
+      for (let i = 0; i < cmd.count; i++) {
+        s.emit(cmd.event, i, (reply) => {
+          if (reply !== i * 2) wrong++;
+          if (++answered === cmd.count) out({ ev: "burstAck", c: target.name, tag, answered, wrong });
+        });
+      }
+      return;
+    }
     case "disconnect":
       setImmediate(() => s.disconnect());
       return;
@@ -241,7 +253,10 @@ function start(spec) {
     let ack = null;
     if (args.length && typeof args[args.length - 1] === "function") ack = args.pop();
     out({ ev: "event", c: name, event, args: show(args), ack: ack !== null });
-    if (ack && !spec.noAck && !event.startsWith("noack")) ack(...args);
+    if (ack && !spec.noAck && !event.startsWith("noack")) {
+      if (event === "double") ack(args[0] * 2);
+      else ack(...args);
+    }
   });
 }
 
