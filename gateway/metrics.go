@@ -59,6 +59,13 @@ func newMetrics() *metrics {
 	return m
 }
 
+// connectionsGauge exports the open Engine.IO connections.
+func (m *metrics) connectionsGauge(count func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sockgate_connections", Help: "Open Engine.IO connections on this instance.",
+	}, func() float64 { return float64(count()) }))
+}
+
 // socketsGauge exports the live sockets of a namespace.
 func (m *metrics) socketsGauge(ns string, count func() int) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

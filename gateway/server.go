@@ -130,6 +130,7 @@ func New(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 		Adapter: cfg.Adapter,
 		Logger:  cfg.Logger,
 	})
+	s.metrics.connectionsGauge(s.io.Clients)
 	s.tutorial = s.namespace("/", styleTutorial)
 	s.rooms = s.namespace("/rooms", styleObject)
 	s.chat = s.namespace("/chat", styleObject)

@@ -120,7 +120,7 @@ func TestMain_EndToEnd(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`sockgate_sockets{namespace="/"} 2`, `sockgate_events_in_total{event="chat",namespace="/"} 1`} {
+	for _, want := range []string{`sockgate_sockets{namespace="/"} 2`, "sockgate_connections 4", `sockgate_events_in_total{event="chat",namespace="/"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
