@@ -255,3 +255,46 @@ func testMiddleware(t *testing.T, transports []string) {
 		t.Errorf("Handshake = %+v", hs)
 	}
 }
+
+// TestCompat_NamespaceRejoin: after the server disconnects one namespace of
+// a multiplexed Manager, socket.connect() joins it again over the same
+// Engine.IO connection with a new id, and the other namespace never notices.
+func TestCompat_NamespaceRejoin(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		var root, chat *tracker
+		cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+			root, chat = track(srv.Of("/")), track(srv.Of("/chat"))
+			srv.Of("/chat").OnConnection(func(s *socketio.Socket) { s.On("where", whereHandler) })
+		})
+		opts := clientOpts{Transports: transports}
+		p := startPuppet(t, cs,
+			clientSpec{Name: "root", Manager: "m", Opts: opts},
+			clientSpec{Name: "chat", Nsp: "/chat", Manager: "m", Opts: opts})
+		p.expect("root", "connect")
+		first := p.expect("chat", "connect").ID
+		old := chat.socket(t, "chat")
+		old.Disconnect(false)
+		if d := p.expect("chat", "disconnect"); d.Reason != "io server disconnect" {
+			t.Fatalf("chat: %s", d)
+		}
+		rs := root.socket(t, "root")
+		command(t, rs, cmd{Op: "connect", Target: "chat"})
+		second := p.await("chat rejoined", func(l line) bool { return l.C == "chat" && l.Ev == "connect" && l.ID != first })
+		if len(second.ID) != 20 {
+			t.Errorf("new id %q", second.ID)
+		}
+		var s *socketio.Socket
+		waitFor(t, "new chat socket", func() bool { s = chat.socket(t, "chat"); return s != old })
+		if s.ID() != second.ID {
+			t.Errorf("server id %q, client %q", s.ID(), second.ID)
+		}
+		command(t, rs, cmd{Op: "emit", Target: "chat", Event: "where", Ack: true, Tag: "w"})
+		argsEq(t, "where after rejoin", p.expectTag("chat", "w"), "/chat")
+		if opens := p.linesOf("root", "open"); len(opens) != 1 {
+			t.Errorf("%d engine opens, want 1 (same connection)", len(opens))
+		}
+		if !rs.Connected() || len(p.linesOf("root", "disconnect")) != 0 {
+			t.Error("root namespace disturbed by the /chat rejoin")
+		}
+	})
+}

@@ -141,6 +141,9 @@ function runCmd(c, cmd) {
     case "disconnect":
       setImmediate(() => s.disconnect());
       return;
+    case "connect": // reconnect this namespace socket (same Manager)
+      setImmediate(() => s.connect());
+      return;
     case "closeEngine": // the whole Engine.IO connection, from the client
       setImmediate(() => s.io.engine.close());
       return;
