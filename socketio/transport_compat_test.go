@@ -562,3 +562,31 @@ func TestCompat_Reconnect(t *testing.T) {
 		p.waitExit()
 	})
 }
+
+// TestCompat_CrossOrigin: SPEC §1, same origin only by default. A client
+// sending a foreign Origin (as browsers do) is refused on both transports
+// unless the origin is configured. (Node's server would let the request
+// through and leave polling to the browser's CORS check: a deliberate
+// difference.)
+func TestCompat_CrossOrigin(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		cs := startCompat(t, socketio.Config{Engine: engine.Config{
+			CORS: engine.CORS{AllowedOrigins: []string{"http://app.example"}},
+		}}, func(srv *socketio.Server) { track(srv.Of("/")) })
+		origin := func(o string) clientOpts {
+			return clientOpts{Transports: transports, ExtraHeaders: map[string]string{"Origin": o}}
+		}
+		p := startPuppet(t, cs,
+			clientSpec{Name: "evil", Opts: origin("http://evil.example")},
+			clientSpec{Name: "app", Opts: origin("http://app.example")},
+			clientSpec{Name: "none", Opts: clientOpts{Transports: transports}})
+		wantErr := map[string]string{"websocket": "websocket error", "polling": "xhr poll error"}[transports[0]]
+		if l := p.expect("evil", "connect_error"); l.Message != wantErr {
+			t.Errorf("foreign origin: connect_error %q, want %q", l.Message, wantErr)
+		}
+		if l := p.expect("app", "connect"); len(l.ID) != 20 {
+			t.Errorf("allowed origin: %s", l)
+		}
+		p.expect("none", "connect") // no Origin header: not a browser, same-origin rules do not apply
+	})
+}
