@@ -56,8 +56,12 @@ func wantException(t *testing.T, r result, message string) {
 func TestTutorial_Flow(t *testing.T) {
 	now := time.Date(2026, 11, 23, 15, 4, 5, 0, time.UTC)
 	ts := newTestServer(t, unlimited(), Config{Now: func() time.Time { return now }})
+	// a starts with polling and upgrades (the browser's default), b is
+	// WebSocket-only, c stays on long-polling.
+	wsOnly, pollOnly := connect("b", "/"), connect("c", "/")
+	wsOnly.Transports, pollOnly.Transports = []string{"websocket"}, []string{"polling"}
 	rs := run(t, ts.URL,
-		connect("a", "/"), connect("b", "/"), connect("c", "/"),
+		connect("a", "/"), wsOnly, pollOnly,
 		joinAs("a", "u-a", "Alice", "room1"),
 		joinAs("b", "u-b", "Bob", "room1"),
 		joinAs("c", "u-c", "Carol", "room1"),
