@@ -127,6 +127,7 @@ type cmd struct {
 	Timeout int    `json:"timeout,omitempty"` // ms; with Ack: socket.timeout(ms).emitWithAck
 	Tag     string `json:"tag,omitempty"`
 	Count   int    `json:"count,omitempty"`
+	Binary  bool   `json:"binary,omitempty"` // burst: odd numbers carry a Buffer
 }
 
 // bin is how binaries travel in puppet arguments and output.

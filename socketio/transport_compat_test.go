@@ -2,6 +2,7 @@ package socketio_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -589,4 +590,111 @@ func TestCompat_CrossOrigin(t *testing.T) {
 		}
 		p.expect("none", "connect") // no Origin header: not a browser, same-origin rules do not apply
 	})
+}
+
+// TestCompat_UpgradeUnderLoad: several clients upgrade while text and
+// binary packets stream both ways; nothing is lost, duplicated or
+// reordered, and attachments stay with their packet.
+func TestCompat_UpgradeUnderLoad(t *testing.T) {
+	const clients, n = 8, 300
+	type rec struct {
+		mu  sync.Mutex
+		got []string
+	}
+	recs := make(map[string]*rec)
+	var recsMu sync.Mutex
+	label := func(i int, b []byte) string { return fmt.Sprintf("%d:%x", i, b) }
+	want := make([]string, n)
+	for i := range n {
+		var b []byte
+		if i%2 == 1 {
+			b = []byte{byte(i)}
+		}
+		want[i] = label(i, b)
+	}
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		ns := srv.Of("/")
+		ns.OnConnection(func(s *socketio.Socket) {
+			r := &rec{}
+			recsMu.Lock()
+			recs[authName(s)] = r
+			recsMu.Unlock()
+			s.On("seq", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+				var i int
+				var b []byte
+				_ = args.Decode(0, &i)
+				if args.Len() > 1 {
+					if err := args.Decode(1, &b); err != nil {
+						t.Errorf("seq %d: %v", i, err)
+					}
+				}
+				r.mu.Lock()
+				r.got = append(r.got, label(i, b))
+				r.mu.Unlock()
+			})
+			for i := range n {
+				var err error
+				if i%2 == 1 {
+					err = s.Emit("down", i, []byte{byte(i)})
+				} else {
+					err = s.Emit("down", i)
+				}
+				if err != nil {
+					t.Errorf("Emit down %d: %v", i, err)
+				}
+			}
+		})
+	})
+	var specs []clientSpec
+	for c := range clients {
+		specs = append(specs, clientSpec{
+			Name:      fmt.Sprint("c", c),
+			OnConnect: []cmd{{Op: "burst", Event: "seq", Count: n, Binary: true}},
+		})
+	}
+	p := startPuppet(t, cs, specs...)
+	for _, sp := range specs {
+		c := sp.Name
+		if up := p.expect(c, "upgrade"); up.Current != "websocket" {
+			t.Errorf("%s: %s", c, up)
+		}
+		p.await(c+" last down", func(l line) bool {
+			return l.C == c && l.Event == "down" && len(l.Args) > 0 && string(l.Args[0]) == fmt.Sprint(n-1)
+		})
+		var got []string
+		for _, l := range p.linesOf(c, "event") {
+			if l.Event != "down" {
+				continue
+			}
+			var i int
+			var b bin
+			must(t, json.Unmarshal(l.Args[0], &i))
+			var raw []byte
+			if len(l.Args) > 1 {
+				must(t, json.Unmarshal(l.Args[1], &b))
+				raw, _ = hex.DecodeString(b.Hex)
+			}
+			got = append(got, label(i, raw))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s received %d down events, not 0..%d in order with their buffers: %v", c, len(got), n-1, got)
+		}
+		var r *rec
+		waitFor(t, c+" burst at the server", func() bool {
+			recsMu.Lock()
+			r = recs[c]
+			recsMu.Unlock()
+			if r == nil {
+				return false
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return len(r.got) >= n
+		})
+		r.mu.Lock()
+		if !slices.Equal(r.got, want) {
+			t.Errorf("server received from %s: %v", c, r.got)
+		}
+		r.mu.Unlock()
+	}
 }

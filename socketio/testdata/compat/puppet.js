@@ -125,7 +125,11 @@ function runCmd(c, cmd) {
       return;
     }
     case "burst": // count events numbered 0..count-1, synchronously
-      for (let i = 0; i < cmd.count; i++) s.emit(cmd.event, i);
+      for (let i = 0; i < cmd.count; i++) {
+        // binary: odd numbers carry Buffer [i & 255] as a second argument
+        if (cmd.binary && i % 2 === 1) s.emit(cmd.event, i, Buffer.from([i & 255]));
+        else s.emit(cmd.event, i);
+      }
       return;
     case "burstAck": { // count events with acks; one line when all are answered
       let answered = 0;
