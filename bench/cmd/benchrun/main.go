@@ -45,6 +45,8 @@ type config struct {
 	timeout    time.Duration
 	retries    int
 	maxOther   float64
+	quietWait  time.Duration
+	nice       int
 }
 
 func main() {
@@ -69,6 +71,8 @@ func main() {
 	flag.StringVar(&c.loadgenCPU, "loadgen-cpu", "1", "CPU list the load generator is pinned to")
 	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "abort everything after this long")
 	flag.IntVar(&c.retries, "retries", 1, "extra attempts of a measurement disturbed by other processes (see -max-other)")
+	flag.DurationVar(&c.quietWait, "quiet-wait", 15*time.Second, "before each measurement, wait up to this long for the server CPU to be idle (busy < -max-other)")
+	flag.IntVar(&c.nice, "nice", 0, "nice level of servers and load generator (negative needs root; favours the benchmark over other work on the machine)")
 	flag.Float64Var(&c.maxOther, "max-other", 0.25, "CPU (in cores) other processes may take of the server's CPU during a window before the measurement is retried")
 	flag.Parse()
 	if c.quick {
@@ -277,7 +281,8 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 	if kind == "node" {
 		dir = filepath.Join(b.dir, "node")
 	}
-	srv, err := startServer(ctx, kind, b.cfg.serverCPU, argv, dir)
+	waitQuiet(ctx, b.cfg.serverCPU, b.cfg.maxOther, b.cfg.quietWait)
+	srv, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir)
 	if err != nil {
 		m.Err = err
 		return m
@@ -310,7 +315,7 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 			}
 		}
 	}
-	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
+	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, b.cfg.nice, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
 	m.Result = r
 	if err != nil && m.Err == nil {
 		m.Err = err

@@ -28,12 +28,17 @@ func nofile() uint64 {
 	return lim.Max
 }
 
-// pinned wraps argv so the process runs with the open-files limit raised and
-// pinned to cpu: `prlimit --nofile=N:N taskset -c CPU argv...`. Both tools
+// pinned wraps argv so the process runs with the open-files limit raised,
+// at the given nice level and pinned to cpu:
+// `prlimit --nofile=N:N [nice -n NICE] taskset -c CPU argv...`. These tools
 // exec, so the child's pid is the program's pid.
-func pinned(ctx context.Context, cpu string, argv ...string) *exec.Cmd {
+func pinned(ctx context.Context, cpu string, nice int, argv ...string) *exec.Cmd {
 	n := nofile()
-	args := []string{fmt.Sprintf("--nofile=%d:%d", n, n), "taskset", "-c", cpu}
+	args := []string{fmt.Sprintf("--nofile=%d:%d", n, n)}
+	if nice != 0 {
+		args = append(args, "nice", "-n", strconv.Itoa(nice))
+	}
+	args = append(args, "taskset", "-c", cpu)
 	args = append(args, argv...)
 	cmd := exec.CommandContext(ctx, "prlimit", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -52,8 +57,8 @@ type server struct {
 }
 
 // startServer starts a server and waits (15s at most) for its "LISTEN addr" line.
-func startServer(ctx context.Context, kind, cpu string, argv []string, dir string) (*server, error) {
-	cmd := pinned(ctx, cpu, argv...)
+func startServer(ctx context.Context, kind, cpu string, nice int, argv []string, dir string) (*server, error) {
+	cmd := pinned(ctx, cpu, nice, argv...)
 	cmd.Dir = dir
 	s := &server{kind: kind, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
@@ -187,6 +192,25 @@ func cpuBusy(cpu string) (time.Duration, bool) {
 	return 0, false
 }
 
+// waitQuiet waits (at most max) until, over one second, the CPU is busy
+// less than limit cores: other processes' bursts on a shared machine pass
+// before a measurement starts. It returns the last busy figure.
+func waitQuiet(ctx context.Context, cpu string, limit float64, max time.Duration) float64 {
+	deadline := time.Now().Add(max)
+	for {
+		b0, ok := cpuBusy(cpu)
+		t0 := time.Now()
+		if !ok || sleepCtx(ctx, time.Second) != nil {
+			return 0
+		}
+		b1, _ := cpuBusy(cpu)
+		busy := (b1 - b0).Seconds() / time.Since(t0).Seconds()
+		if busy <= limit || time.Now().After(deadline) {
+			return busy
+		}
+	}
+}
+
 // clockTicks is USER_HZ, 100 on every Linux platform Go supports.
 const clockTicks = 100
 
@@ -198,10 +222,10 @@ func cores(a, b procStats) float64 {
 // runLoadgen runs the load generator with -sync and calls onMark for each of
 // its MARK lines (the load generator waits until onMark returns). It returns
 // the parsed RESULT.
-func runLoadgen(ctx context.Context, cpu, bin string, args []string, onMark func(name string)) (result.Result, error) {
+func runLoadgen(ctx context.Context, cpu string, nice int, bin string, args []string, onMark func(name string)) (result.Result, error) {
 	var r result.Result
 	argv := append([]string{bin, "-sync"}, args...)
-	cmd := pinned(ctx, cpu, argv...)
+	cmd := pinned(ctx, cpu, nice, argv...)
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()

@@ -38,7 +38,8 @@ func (b *bench) profileWorkload(ctx context.Context, workload string) *profile {
 		return p
 	}
 	argv, _ := b.serverArgv("sockgate", "-pprof", paddr)
-	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, argv, b.dir)
+	waitQuiet(ctx, b.cfg.serverCPU, b.cfg.maxOther, b.cfg.quietWait)
+	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, b.cfg.nice, argv, b.dir)
 	if err != nil {
 		p.Err = err
 		return p
@@ -58,7 +59,7 @@ func (b *bench) profileWorkload(ctx context.Context, workload string) *profile {
 			p.ServerCPU = cores(start, st)
 		}
 	}
-	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
+	r, err := runLoadgen(ctx, b.cfg.loadgenCPU, b.cfg.nice, filepath.Join(b.bin, "loadgen"), b.loadgenArgs(workload, srv.addr), onMark)
 	p.Rate = r.Rate
 	select {
 	case perr := <-profDone:
@@ -194,8 +195,8 @@ func (b *bench) writeReport(profs []*profile) error {
 	p("- CPU: %s, %d logical CPUs; kernel %s; memory %s\n", cpuModel(), runtime.NumCPU(), kernel(), memTotal())
 	p("- %s; Node %s; socket.io %s (ws %s); sockgate at `%s`\n", runtime.Version(), nodeVersion(),
 		npmVersion(b.dir, "socket.io"), npmVersion(b.dir, "ws"), gitHead())
-	p("- Servers pinned to CPU %s (`taskset -c %s`), load generator to CPU %s; open-files limit %d (`prlimit`)\n",
-		c.serverCPU, c.serverCPU, c.loadgenCPU, nofile())
+	p("- Servers pinned to CPU %s (`taskset -c %s`), load generator to CPU %s; open-files limit %d (`prlimit`); nice %d\n",
+		c.serverCPU, c.serverCPU, c.loadgenCPU, nofile(), c.nice)
 	p("- Load average (1/5/15 min) at start: %s; at end: %s. The machine is shared: other work on these\n", b.loadAvg0, loadAvg())
 	p("  CPUs during the run shows up as noise between runs (see the per-run tables).\n\n")
 
