@@ -119,6 +119,14 @@ func (s *Socket) Join(rooms ...string) {
 		return
 	}
 	s.ns.adapter.AddAll(s.id, rooms)
+	// Join may run on any goroutine (SocketsJoin, another socket's handler)
+	// while the socket disconnects: runClose marks it closed before it
+	// leaves its rooms, so either that DelAll follows our AddAll, or we see
+	// the closed state here and undo the join ourselves. Without this a
+	// dead socket could stay in a room forever.
+	if s.state.Load() == stateClosed {
+		s.ns.adapter.DelAll(s.id)
+	}
 }
 
 // Leave removes the socket from room.
@@ -445,9 +453,11 @@ func (s *Socket) runClose(reason string) {
 	for _, h := range dising {
 		s.safe(func() { h(s, reason) })
 	}
+	// Closed before the rooms are left: a concurrent Join either precedes
+	// this DelAll or sees the state and undoes itself (see Join).
+	s.state.Store(stateClosed)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
-	s.state.Store(stateClosed)
 	s.mu.Lock()
 	s.acks = nil
 	s.mu.Unlock()
