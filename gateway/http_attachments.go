@@ -106,7 +106,7 @@ func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me au
 		return err
 	}
 	if ch.Archived {
-		return errReadOnlyChat
+		return errChatArchived
 	}
 	limit := a.maxUpload + multipartOverhead
 	if r.ContentLength > limit {
@@ -148,7 +148,7 @@ func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me au
 	})
 	switch {
 	case errors.Is(err, store.ErrArchived): // archived since the check above
-		return errReadOnlyChat
+		return errChatArchived
 	case errors.Is(err, store.ErrForbidden): // removed since the check above
 		return errNotChatMember
 	case err != nil:

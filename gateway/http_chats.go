@@ -81,11 +81,10 @@ const (
 // Refusals of the chat API. Messages are sent to clients.
 var (
 	errChatNotFound   = &Error{CodeNotFound, "Chat not found."}
-	errNotChatMember  = &Error{CodeForbidden, "You are not a member of this chat."}
+	errNotChatMember  = errJoinForbidden // same words as the socket join
 	errNotChatOwner   = &Error{CodeForbidden, "Only an owner of this chat can do this."}
 	errChatFull       = &Error{CodeConflict, fmt.Sprintf("The chat already has %d members.", maxChatMembers)}
 	errAlreadyMember  = &Error{CodeConflict, "userId is already a member of this chat."}
-	errReadOnlyChat   = &Error{CodeConflict, "This chat is archived and read-only."}
 	errLimiterDown    = &Error{CodeUnavailable, "Rate limiting is unavailable; try again later."}
 	errNotJSON        = &unsupportedMediaError{"Content-Type must be application/json."}
 	errCursorConflict = &wire.Error{Issues: []wire.Issue{{Path: "after", Message: "Cannot be combined with before."}}}
@@ -243,7 +242,10 @@ func (a *chatAPI) handle(mux *http.ServeMux, pattern string, h apiHandler) {
 	rule := "http:" + pattern
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := a.serve(w, r, rule, h); err != nil {
-			a.renderError(w, r, err)
+			// storeErr (ns_chat_chats.go) gives store failures the replies
+			// the socket events send: 503 when the store is down, 409 for
+			// an archived chat, ...; other errors pass through unchanged.
+			a.renderError(w, r, storeErr(err))
 		}
 	})
 }
@@ -557,7 +559,7 @@ func (a *chatAPI) addMember(w http.ResponseWriter, r *http.Request, me auth.Iden
 	case errors.Is(err, store.ErrConflict):
 		return errAlreadyMember
 	case errors.Is(err, store.ErrArchived):
-		return errReadOnlyChat
+		return errChatArchived
 	case err != nil:
 		return err
 	}

@@ -726,3 +726,17 @@ func TestChatAPI_Metrics(t *testing.T) {
 		}
 	}
 }
+
+// TestChatAPI_StoreDown checks that a store that cannot answer is a 503,
+// not a 500 with its detail.
+func TestChatAPI_StoreDown(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
+	alice := e.token("alice")
+	c := mustChat(t, st, "alice")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.request("GET", "/chats", alice, nil).wantError(t, http.StatusServiceUnavailable, "The chat store is unavailable; try again later.", CodeUnavailable)
+	e.request("GET", "/chats/"+c.ID+"/messages", alice, nil).wantError(t, http.StatusServiceUnavailable, "The chat store is unavailable; try again later.", CodeUnavailable)
+}
