@@ -24,8 +24,8 @@
 //     middleware, OnConnection handlers, event handlers and disconnect
 //     handlers of one socket run one at a time, in the order the client
 //     sent the packets. No goroutine per packet, none per idle socket.
-//   - Back-pressure: when a socket's inbox is full (Config.InboundQueue),
-//     OnMessage blocks, which pauses reading from that connection only
+//   - Back-pressure: when a socket's inbox is full (Config.InboundQueue
+//     events or Config.InboundBytes of payload), OnMessage blocks, which pauses reading from that connection only
 //     (other namespaces multiplexed on the same connection wait too).
 //   - Outbound: every packet is handed to the engine in one Send call (text
 //     part and binary attachments together), so packets to one connection are

@@ -22,39 +22,65 @@ type task struct {
 	kind   taskKind
 	p      *parser.Packet
 	reason string
+	size   int64 // payload bytes accounted against inbox.maxBytes
+}
+
+// packetSize is what an inbound packet weighs in its socket's inbox.
+func packetSize(p *parser.Packet) int64 {
+	n := int64(len(p.Data))
+	for _, b := range p.Attachments {
+		n += int64(len(b))
+	}
+	return n
 }
 
 // inbox is a socket's bounded FIFO of inbound work. A worker goroutine is
 // started when the queue becomes non-empty and exits when it is empty, so
 // an idle socket costs no goroutine and a busy one costs exactly one.
 //
-// push blocks while the queue is full: this pauses the connection's
+// push blocks while the queue is full (InboundQueue tasks or InboundBytes
+// of payload): this pauses the connection's
 // OnMessage, i.e. reading from that connection only (back-pressure). ACKs
 // never go through the inbox, but an ACK that arrives behind a blocked push
 // waits for it too; an EmitWithAck in a handler of a flooded socket can
 // therefore time out, never deadlock.
 type inbox struct {
-	s       *Socket
-	max     int
-	mu      sync.Mutex
-	notFull sync.Cond
-	q       []task
-	head    int
-	running bool
-	closed  bool
+	s        *Socket
+	max      int
+	maxBytes int64
+	mu       sync.Mutex
+	notFull  sync.Cond
+	q        []task
+	head     int
+	bytes    int64 // sum of the queued tasks' size
+	running  bool
+	closed   bool
 }
 
-func (b *inbox) init(s *Socket, max int) {
+func (b *inbox) init(s *Socket, max int, maxBytes int64) {
 	b.s = s
 	b.max = max
+	b.maxBytes = maxBytes
 	b.notFull.L = &b.mu
 }
 
 func (b *inbox) len() int { return len(b.q) - b.head }
 
+// fullLocked reports whether a task of size bytes must wait. A task always
+// fits into an empty inbox, whatever its size.
+func (b *inbox) fullLocked(size int64) bool {
+	return b.len() >= b.max || (b.bytes > 0 && b.bytes+size > b.maxBytes)
+}
+
+func (b *inbox) queuedBytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes
+}
+
 func (b *inbox) push(t task) {
 	b.mu.Lock()
-	for b.len() >= b.max && !b.closed {
+	for b.fullLocked(t.size) && !b.closed {
 		b.notFull.Wait()
 	}
 	if b.closed {
@@ -62,6 +88,7 @@ func (b *inbox) push(t task) {
 		return
 	}
 	b.q = append(b.q, t)
+	b.bytes += t.size
 	b.startLocked()
 	b.mu.Unlock()
 }
@@ -82,6 +109,7 @@ func (b *inbox) closeWith(t task) {
 	clear(b.q[len(kept):])
 	b.q = append(kept, t)
 	b.head = 0
+	b.bytes = 0 // connect and close tasks weigh nothing
 	b.startLocked()
 	b.notFull.Broadcast()
 	b.mu.Unlock()
@@ -107,6 +135,7 @@ func (b *inbox) drain() {
 		t := b.q[b.head]
 		b.q[b.head] = task{}
 		b.head++
+		b.bytes -= t.size
 		if b.head > 64 && b.head*2 > len(b.q) {
 			n := copy(b.q, b.q[b.head:])
 			clear(b.q[n:])

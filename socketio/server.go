@@ -67,6 +67,13 @@ type Config struct {
 	// run; when full, reading from the connection pauses (back-pressure on
 	// that connection only). Zero means 256.
 	InboundQueue int
+	// InboundBytes bounds the payload bytes (JSON text and binary
+	// attachments) of the events queued for one socket, so that a client
+	// flooding a slow handler with large events holds at most this much
+	// (not InboundQueue × MaxPayload); reading pauses like for
+	// InboundQueue. An event larger than the bound is still admitted into
+	// an empty inbox. Zero means 2 × Engine.MaxPayload.
+	InboundBytes int64
 	// MaxAttachments caps the binary attachments of one inbound packet.
 	// Zero means 10 (Node's default).
 	MaxAttachments int
@@ -115,6 +122,13 @@ func New(cfg Config) *Server {
 	}
 	if cfg.InboundQueue <= 0 {
 		cfg.InboundQueue = 256
+	}
+	if cfg.InboundBytes <= 0 {
+		maxPayload := cfg.Engine.MaxPayload
+		if maxPayload <= 0 {
+			maxPayload = 1e6 // the engine's default
+		}
+		cfg.InboundBytes = 2 * maxPayload
 	}
 	if cfg.MaxAttachments <= 0 {
 		cfg.MaxAttachments = 10

@@ -76,7 +76,7 @@ func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 		hs.Secure = r.TLS != nil
 	}
 	s.hs = hs
-	s.in.init(s, ns.srv.cfg.InboundQueue)
+	s.in.init(s, ns.srv.cfg.InboundQueue, ns.srv.cfg.InboundBytes)
 	return s
 }
 
@@ -281,7 +281,7 @@ func (s *Socket) info() SocketInfo {
 func (s *Socket) onPacket(p *parser.Packet) {
 	switch p.Type {
 	case parser.Event:
-		s.enqueue(task{kind: taskEvent, p: p})
+		s.enqueue(task{kind: taskEvent, p: p, size: packetSize(p)})
 	case parser.Ack:
 		s.onAck(p)
 	case parser.Disconnect:
