@@ -80,6 +80,9 @@ func TestTutorial_Flow(t *testing.T) {
 		drain("a"), drain("b"), drain("c"),
 		disconnect("b"),
 		httpGetWithout("/api/rooms", "$id:b"),
+		disconnect("a"), disconnect("c"),
+		httpGetWithout("/api/rooms", "$id:a"),
+		httpGetWithout("/api/rooms", "$id:c"),
 	)
 	id := map[string]string{}
 	for _, c := range []string{"a", "b", "c"} {
@@ -134,13 +137,7 @@ func TestTutorial_Flow(t *testing.T) {
 		fmt.Sprintf(`200 [{"name":"room1","host":%s,"users":[%s]},{"name":"room2","host":%s,"users":[%s]}]`, ua, ua, uc, uc))
 
 	// Every client is gone now: every room is deleted.
-	waitFor(t, 5*time.Second, func() error {
-		st, _, body := httpGetJSON(t, ts.URL+"/api/rooms")
-		if st != 200 || body != "[]" {
-			return fmt.Errorf("GET /api/rooms = %d %s", st, body)
-		}
-		return nil
-	})
+	want(t, "GET rooms after everyone left", fmt.Sprint(https[4].Status, " ", compact(https[4].Body)), "200 []")
 	st, _, body := httpGetJSON(t, ts.URL+"/api/rooms/room1")
 	want(t, "GET deleted room", fmt.Sprint(st, " ", body), `404 {"statusCode":404,"message":"Not Found"}`)
 }

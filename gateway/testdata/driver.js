@@ -162,6 +162,10 @@ async function run(s) {
   for (const s of steps) await run(s);
   out({ op: "done" });
   for (const cl of Object.values(clients)) cl.socket.disconnect();
+  // Let the disconnect packets leave (a polling client's POST would
+  // otherwise die with the process, and the server would only notice at
+  // the ping timeout, as Node's would).
+  await new Promise((r) => setTimeout(r, 100));
   process.exit(0);
 })().catch((err) => {
   out({ op: "error", message: String(err && err.stack || err) });
