@@ -52,7 +52,7 @@ func TestHTTPToken(t *testing.T) {
 // authenticate, and the CSRF guard on cookie-authenticated writes.
 func TestChatAPI_Auth(t *testing.T) {
 	st := storetest.Open(t, store.DialectSQLite)
-	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{TrustedOrigins: []string{"https://app.example.com"}})
+	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{TrustedOrigins: []string{"*", "https://app.example.com"}})
 	now := time.Now()
 	mint := func(secret []byte, ttl time.Duration, at time.Time) string {
 		tok, err := auth.Mint(secret, auth.Identity{ID: "alice"}, ttl, at)

@@ -120,8 +120,8 @@ type chatAPIConfig struct {
 	// IP, the rate-limit key of unauthenticated requests. Nil trusts none.
 	TrustedProxies []netip.Prefix
 	// TrustedOrigins ("https://app.example.com") may send cookie-
-	// authenticated POSTs cross-origin; normally the configured CORS origins.
-	// Nil allows same-origin only.
+	// authenticated POSTs cross-origin; normally the configured CORS origins
+	// ("*" among them is ignored). Nil allows same-origin only.
 	TrustedOrigins []string
 	// Logger receives failures (Error) and refusals (Debug). Nil discards.
 	Logger *slog.Logger
@@ -184,6 +184,12 @@ func newChatAPI(st *store.Store, files store.Files, v *auth.Verifier, lim *ratel
 		a.allowed[mt] = true
 	}
 	for _, o := range cfg.TrustedOrigins {
+		if o == "*" {
+			// A wildcard CORS origin never carries cookies (browsers refuse
+			// credentials with Access-Control-Allow-Origin: *), so it trusts
+			// no origin with the cookie either.
+			continue
+		}
 		if err := a.csrf.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("gateway: chat api: trusted origin: %w", err)
 		}

@@ -663,6 +663,7 @@ func TestChatAPI_New(t *testing.T) {
 		{"TypeNoSlash", chatAPIConfig{AllowedTypes: []string{"png"}}, false},
 		{"Origin", chatAPIConfig{TrustedOrigins: []string{"https://app.example.com"}}, true},
 		{"BadOrigin", chatAPIConfig{TrustedOrigins: []string{"app.example.com/x"}}, false},
+		{"WildcardOriginIgnored", chatAPIConfig{TrustedOrigins: []string{"*", "https://app.example.com"}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := newChatAPI(st, files, v, nil, nil, tc.cfg)
