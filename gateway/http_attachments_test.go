@@ -80,6 +80,35 @@ func TestChatAPI_Attachments(t *testing.T) {
 		t.Fatalf("stored %+v, %v", stored, err)
 	}
 
+	t.Run("InHistory", func(t *testing.T) {
+		// A message referencing the upload lists it as the upload reply did.
+		if _, _, err := st.CreateMessage(t.Context(), store.NewMessage{
+			ChatID: c.ID, SenderID: "alice", Content: "look", AttachmentIDs: []string{png.ID},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var p apiPage[jsonMessage]
+		e.request("GET", "/chats/"+c.ID+"/messages?limit=1", bob, nil).decode(t, http.StatusOK, &p)
+		if len(p.Data) != 1 || len(p.Data[0].Attachments) != 1 || p.Data[0].Attachments[0] != png {
+			t.Fatalf("history %+v, want attachment %+v", p.Data, png)
+		}
+	})
+	t.Run("SameContentTwice", func(t *testing.T) {
+		// Content-addressed: a second identical upload is a second
+		// attachment sharing the first one's file.
+		var again restAttachment
+		e.upload(c.ID, bob, "copy.png", "", samplePNG).decode(t, http.StatusCreated, &again)
+		if again.ID == png.ID || again.Name != "copy.png" {
+			t.Fatalf("second upload %+v", again)
+		}
+		r := e.request("GET", again.URL, alice, nil)
+		if r.status != http.StatusOK || !bytes.Equal(r.body, samplePNG) {
+			t.Fatalf("second download: %d", r.status)
+		}
+		if n := filesOnDisk(t, e.files.Dir); n != 1 {
+			t.Fatalf("%d files on disk for one content", n)
+		}
+	})
 	t.Run("DownloadByMember", func(t *testing.T) {
 		r := e.request("GET", png.URL, bob, nil)
 		if r.status != http.StatusOK || !bytes.Equal(r.body, samplePNG) {
