@@ -27,6 +27,12 @@ type testServer struct {
 // 127.0.0.1:0 and stops it when the test ends.
 func newTestServer(t *testing.T, rules map[string]ratelimit.Rule, cfg Config) *testServer {
 	t.Helper()
+	return newTestServerWith(t, rules, cfg, nil)
+}
+
+// newTestServerWith is newTestServer with extra registrations (see build).
+func newTestServerWith(t *testing.T, rules map[string]ratelimit.Rule, cfg Config, extra func(s *Server)) *testServer {
+	t.Helper()
 	if rules == nil {
 		rules = DefaultRateRules()
 	}
@@ -34,7 +40,7 @@ func newTestServer(t *testing.T, rules map[string]ratelimit.Rule, cfg Config) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(lim, cfg)
+	s, err := build(lim, cfg, extra)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,25 +18,26 @@ import (
 // EventTimeout sees its context end and yields `unavailable`.
 func TestHandle_Failures(t *testing.T) {
 	logs := &lockedBuffer{}
-	ts := newTestServer(t, unlimited(), Config{
+	type empty struct{}
+	ts := newTestServerWith(t, unlimited(), Config{
 		EventTimeout: 100 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
-	})
-	type empty struct{}
-	on(ts.rooms, "boom", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
-		return successReply{}, errors.New("pq: password authentication failed for user secret")
-	})
-	on(ts.rooms, "panic", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
-		var m map[string]int
-		m["x"] = 1 // nil map write
-		return successReply{}, nil
-	})
-	on(ts.rooms, "slow", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
-		if _, ok := ctx.Deadline(); !ok {
-			return successReply{}, errors.New("no deadline")
-		}
-		<-ctx.Done()
-		return successReply{}, ctx.Err()
+	}, func(s *Server) {
+		on(s.rooms, "boom", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
+			return successReply{}, errors.New("pq: password authentication failed for user secret")
+		})
+		on(s.rooms, "panic", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
+			var m map[string]int
+			m["x"] = 1 // nil map write
+			return successReply{}, nil
+		})
+		on(s.rooms, "slow", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
+			if _, ok := ctx.Deadline(); !ok {
+				return successReply{}, errors.New("no deadline")
+			}
+			<-ctx.Done()
+			return successReply{}, ctx.Err()
+		})
 	})
 	rs := run(t, ts.URL,
 		connect("a", "/rooms"),
@@ -61,8 +62,8 @@ func TestHandle_Failures(t *testing.T) {
 // refusal is a connect_error naming its code, and an identity attached by
 // middleware keys the rate limits per user instead of per IP.
 func TestNamespace_Middleware(t *testing.T) {
-	ts := newTestServer(t, map[string]ratelimit.Rule{"/rooms:getRoomMembers": {Limit: 1, Period: time.Minute}}, Config{})
-	ts.rooms.use(func(ctx context.Context, c *Conn) error {
+	// A stand-in for authentication: the identity is the handshake's auth.user.
+	identify := func(ctx context.Context, c *Conn) error {
 		var hs struct {
 			User string `json:"user"`
 		}
@@ -71,7 +72,9 @@ func TestNamespace_Middleware(t *testing.T) {
 		}
 		c.SetIdentity(auth.Identity{ID: hs.User})
 		return nil
-	})
+	}
+	rules := map[string]ratelimit.Rule{"/rooms:getRoomMembers": {Limit: 1, Period: time.Minute}}
+	ts := newTestServerWith(t, rules, Config{}, func(s *Server) { s.rooms.use(identify) })
 	withAuth := func(c, user string) step {
 		s := connect(c, "/rooms")
 		s.Auth = raw(struct {

@@ -94,7 +94,11 @@ func DefaultRateRules() map[string]ratelimit.Rule {
 
 // New builds a Server. lim may be nil (no rate limits, for tests and
 // embedding); its lifetime is the caller's.
-func New(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
+func New(lim *ratelimit.Limiter, cfg Config) (*Server, error) { return build(lim, cfg, nil) }
+
+// build is New with extra, when set, registering more middleware or events
+// before the namespaces are attached (tests).
+func build(lim *ratelimit.Limiter, cfg Config, extra func(s *Server)) (*Server, error) {
 	if cfg.EventTimeout <= 0 {
 		cfg.EventTimeout = 10 * time.Second
 	}
@@ -137,6 +141,9 @@ func New(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 	s.setupTutorial(s.tutorial)
 	s.setupRooms(s.rooms)
 	s.setupChat(s.chat)
+	if extra != nil {
+		extra(s)
+	}
 	for _, n := range []*namespace{s.tutorial, s.rooms, s.chat} {
 		n.attach()
 	}
