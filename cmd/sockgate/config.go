@@ -170,7 +170,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "SQLite file or postgres:// URL (used once the store is enabled)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
 	e.str(&c.RedisPrefix, "redis-prefix", "SOCKGATE_REDIS_PREFIX", "prefix of every Redis key (deployments sharing a Redis use distinct ones)")
-	e.str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret of the JWTs (also used by `sockgate token`)")
+	e.str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret of the JWTs (also used by the token subcommand)")
 	e.str(&c.StaticDir, "static", "SOCKGATE_STATIC", "directory served at / with SPA fallback to index.html")
 	e.str(&c.CORSOrigins, "cors-origins", "SOCKGATE_CORS_ORIGINS", "comma-separated origins allowed cross-origin, or *; empty: same origin only")
 	e.str(&c.TrustedProxies, "trusted-proxies", "SOCKGATE_TRUSTED_PROXIES", "comma-separated CIDRs/addresses whose X-Forwarded-For is believed")
