@@ -25,6 +25,16 @@
 // held together. Event contexts derive from the Server's context, so
 // Shutdown cancels in-flight work.
 //
+// # Metrics (GET /metrics, a registry of the Server's own)
+//
+// sockgate_connections (Engine.IO connections), sockgate_sockets{namespace},
+// sockgate_socket_connects_total / _disconnects_total / _refused_total
+// {namespace}, sockgate_events_in_total and sockgate_events_out_total
+// {namespace,event} (a broadcast counts once), sockgate_acks_total
+// {namespace,event,result=ok|error}, sockgate_errors_total{code} (events,
+// refused connections and HTTP), sockgate_ratelimit_refusals_total{rule},
+// sockgate_tutorial_rooms, plus the Go and process collectors.
+//
 // # Decisions where the SPEC is silent
 //
 //   - Rate limits are checked before decoding (NestJS runs guards before
