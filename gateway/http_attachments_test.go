@@ -64,178 +64,179 @@ func (e *apiEnv) upload(chatID, token, name, ctype string, content []byte) apiRe
 }
 
 func TestChatAPI_Attachments(t *testing.T) {
-	st := storetest.Open(t, store.DialectSQLite)
-	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
-	c := mustChat(t, st, "alice", "bob")
-	alice, bob, mallory := e.token("alice"), e.token("bob"), e.token("mallory")
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
+		c := mustChat(t, st, "alice", "bob")
+		alice, bob, mallory := e.token("alice"), e.token("bob"), e.token("mallory")
 
-	var png restAttachment
-	e.upload(c.ID, alice, "../../etc/cat.png", "image/png", samplePNG).decode(t, http.StatusCreated, &png)
-	if png.ID == "" || png.Name != "cat.png" || png.Size != int64(len(samplePNG)) || png.ContentType != "image/png" ||
-		png.URL != "/attachments/"+png.ID {
-		t.Fatalf("upload reply %+v", png)
-	}
-	stored, err := st.AttachmentByID(t.Context(), png.ID)
-	if err != nil || stored.ChatID != c.ID || stored.UploaderID != "alice" {
-		t.Fatalf("stored %+v, %v", stored, err)
-	}
+		var png restAttachment
+		e.upload(c.ID, alice, "../../etc/cat.png", "image/png", samplePNG).decode(t, http.StatusCreated, &png)
+		if png.ID == "" || png.Name != "cat.png" || png.Size != int64(len(samplePNG)) || png.ContentType != "image/png" ||
+			png.URL != "/attachments/"+png.ID {
+			t.Fatalf("upload reply %+v", png)
+		}
+		stored, err := st.AttachmentByID(t.Context(), png.ID)
+		if err != nil || stored.ChatID != c.ID || stored.UploaderID != "alice" {
+			t.Fatalf("stored %+v, %v", stored, err)
+		}
 
-	t.Run("InHistory", func(t *testing.T) {
-		// A message referencing the upload lists it as the upload reply did.
-		if _, _, err := st.CreateMessage(t.Context(), store.NewMessage{
-			ChatID: c.ID, SenderID: "alice", Content: "look", AttachmentIDs: []string{png.ID},
-		}); err != nil {
-			t.Fatal(err)
-		}
-		var p apiPage[jsonMessage]
-		e.request("GET", "/chats/"+c.ID+"/messages?limit=1", bob, nil).decode(t, http.StatusOK, &p)
-		if len(p.Data) != 1 || len(p.Data[0].Attachments) != 1 || p.Data[0].Attachments[0] != png {
-			t.Fatalf("history %+v, want attachment %+v", p.Data, png)
-		}
-	})
-	t.Run("SameContentTwice", func(t *testing.T) {
-		// Content-addressed: a second identical upload is a second
-		// attachment sharing the first one's file.
-		var again restAttachment
-		e.upload(c.ID, bob, "copy.png", "", samplePNG).decode(t, http.StatusCreated, &again)
-		if again.ID == png.ID || again.Name != "copy.png" {
-			t.Fatalf("second upload %+v", again)
-		}
-		r := e.request("GET", again.URL, alice, nil)
-		if r.status != http.StatusOK || !bytes.Equal(r.body, samplePNG) {
-			t.Fatalf("second download: %d", r.status)
-		}
-		if n := filesOnDisk(t, e.files.Dir); n != 1 {
-			t.Fatalf("%d files on disk for one content", n)
-		}
-	})
-	t.Run("DownloadByMember", func(t *testing.T) {
-		r := e.request("GET", png.URL, bob, nil)
-		if r.status != http.StatusOK || !bytes.Equal(r.body, samplePNG) {
-			t.Fatalf("download: %d, %d bytes", r.status, len(r.body))
-		}
-		for k, want := range map[string]string{
-			"Content-Type":           "image/png",
-			"X-Content-Type-Options": "nosniff",
-			"Content-Disposition":    `inline; filename=cat.png`,
-			"Content-Length":         fmt.Sprint(len(samplePNG)),
-			"Etag":                   `"` + stored.SHA256 + `"`,
-		} {
-			if got := r.header.Get(k); got != want {
-				t.Errorf("%s = %q, want %q", k, got, want)
+		t.Run("InHistory", func(t *testing.T) {
+			// A message referencing the upload lists it as the upload reply did.
+			if _, _, err := st.CreateMessage(t.Context(), store.NewMessage{
+				ChatID: c.ID, SenderID: "alice", Content: "look", AttachmentIDs: []string{png.ID},
+			}); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
-	t.Run("Range", func(t *testing.T) {
-		r := e.request("GET", png.URL, bob, nil, "Range: bytes=2-5")
-		if r.status != http.StatusPartialContent || !bytes.Equal(r.body, samplePNG[2:6]) {
-			t.Fatalf("range: %d %q", r.status, r.body)
-		}
-	})
-	t.Run("NotModified", func(t *testing.T) {
-		r := e.request("GET", png.URL, bob, nil, `If-None-Match: "`+stored.SHA256+`"`)
-		if r.status != http.StatusNotModified {
-			t.Fatalf("conditional: %d", r.status)
-		}
-	})
-	t.Run("PDFIsAnAttachment", func(t *testing.T) {
-		var pdf restAttachment
-		e.upload(c.ID, bob, "Facture été.pdf", "application/pdf", samplePDF).decode(t, http.StatusCreated, &pdf)
-		r := e.request("GET", pdf.URL, alice, nil)
-		if r.status != http.StatusOK || !bytes.Equal(r.body, samplePDF) || r.header.Get("Content-Type") != "application/pdf" ||
-			r.header.Get("Content-Disposition") != `attachment; filename*=utf-8''Facture%20%C3%A9t%C3%A9.pdf` {
-			t.Fatalf("pdf: %d %v", r.status, r.header)
-		}
-	})
-	t.Run("TextKeepsCharset", func(t *testing.T) {
-		var txt restAttachment
-		e.upload(c.ID, bob, "notes.txt", "text/plain", sampleText).decode(t, http.StatusCreated, &txt)
-		r := e.request("GET", txt.URL, alice, nil)
-		if txt.ContentType != "text/plain; charset=utf-8" || r.header.Get("Content-Type") != txt.ContentType ||
-			!strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment;") || !bytes.Equal(r.body, sampleText) {
-			t.Fatalf("text: %+v %v", txt, r.header)
-		}
-	})
-	t.Run("DownloadByNonMember", func(t *testing.T) {
-		e.request("GET", png.URL, mallory, nil).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
-	})
-	t.Run("DownloadUnknown", func(t *testing.T) {
-		e.request("GET", "/attachments/01ARZ3NDEKTSV4RRFFQ69G5FAV", alice, nil).wantError(t, http.StatusNotFound, "Attachment not found.", CodeNotFound)
-	})
-	t.Run("DownloadUnauthenticated", func(t *testing.T) {
-		e.request("GET", png.URL, "", nil).wantError(t, http.StatusUnauthorized, "Authentication required", CodeUnauthorized)
-	})
-	t.Run("UploadByNonMember", func(t *testing.T) {
-		e.upload(c.ID, mallory, "x.png", "image/png", samplePNG).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
-	})
-	t.Run("UploadUnknownChat", func(t *testing.T) {
-		e.upload("nope", alice, "x.png", "image/png", samplePNG).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
-	})
-	t.Run("NotMultipart", func(t *testing.T) {
-		e.request("POST", "/chats/"+c.ID+"/attachments", alice, samplePNG, "Content-Type: image/png").
-			wantError(t, http.StatusUnsupportedMediaType, "Content-Type must be multipart/form-data.", "unsupported_media_type")
-	})
-	t.Run("NoFilePart", func(t *testing.T) {
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		_ = mw.WriteField("other", "x")
-		_ = mw.Close()
-		e.request("POST", "/chats/"+c.ID+"/attachments", alice, &buf, "Content-Type: "+mw.FormDataContentType()).
-			wantError(t, http.StatusBadRequest, "file: Required", CodeInvalidPayload)
-	})
-	t.Run("EmptyFile", func(t *testing.T) {
-		e.upload(c.ID, alice, "empty.txt", "text/plain", nil).wantError(t, http.StatusBadRequest, "file: File is empty.", CodeInvalidPayload)
-	})
-	t.Run("TruncatedBody", func(t *testing.T) {
-		body, mct := multipartBody(t, "a.txt", "text/plain", sampleText)
-		cut := body.Bytes()[:body.Len()-20]
-		e.request("POST", "/chats/"+c.ID+"/attachments", alice, bytes.NewReader(cut), "Content-Type: "+mct).
-			wantError(t, http.StatusBadRequest, "Malformed multipart body.", CodeInvalidPayload)
-	})
-
-	for _, tc := range []struct {
-		name, declared string
-		content        []byte
-		msg            string // "" → accepted
-		stored         string
-	}{
-		{"PNGUndeclared", "", samplePNG, "", "image/png"},
-		{"PNGAsOctetStream", "application/octet-stream", samplePNG, "", "image/png"},
-		{"JPEGAlias", "image/jpg", sampleJPEG, "", "image/jpeg"},
-		{"HTMLAsText", "text/plain", sampleHTML, "The file is declared as text/plain but its content is text/html.", ""},
-		{"HTMLAsPNG", "image/png", sampleHTML, "The file is declared as image/png but its content is text/html.", ""},
-		{"HTMLUndeclared", "", sampleHTML, "Files of type text/html are not accepted.", ""},
-		{"PNGAsPDF", "application/pdf", samplePNG, "The file is declared as application/pdf but its content is image/png.", ""},
-		{"TextAsPNG", "image/png", sampleText, "The file is declared as image/png but its content is text/plain.", ""},
-		{"ZIPNotAllowed", "application/zip", sampleZIP, "Files of type application/zip are not accepted.", ""},
-		{"SVGNotAllowed", "image/svg+xml", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`),
-			"The file is declared as image/svg+xml but its content is text/plain.", ""},
-		{"JSONNotAllowed", "application/json", []byte(`{"a":1}`), "Files of type application/json are not accepted.", ""},
-		{"MalformedDeclared", "image/", samplePNG, "The file's Content-Type is malformed.", ""},
-	} {
-		t.Run("Type"+tc.name, func(t *testing.T) {
-			r := e.upload(c.ID, alice, "f", tc.declared, tc.content)
-			if tc.msg != "" {
-				r.wantError(t, http.StatusUnsupportedMediaType, tc.msg, "unsupported_media_type")
-				return
-			}
-			var a restAttachment
-			r.decode(t, http.StatusCreated, &a)
-			if a.ContentType != tc.stored {
-				t.Fatalf("stored as %q, want %q", a.ContentType, tc.stored)
+			var p apiPage[jsonMessage]
+			e.request("GET", "/chats/"+c.ID+"/messages?limit=1", bob, nil).decode(t, http.StatusOK, &p)
+			if len(p.Data) != 1 || len(p.Data[0].Attachments) != 1 || p.Data[0].Attachments[0] != png {
+				t.Fatalf("history %+v, want attachment %+v", p.Data, png)
 			}
 		})
-	}
+		t.Run("SameContentTwice", func(t *testing.T) {
+			// Content-addressed: a second identical upload is a second
+			// attachment sharing the first one's file.
+			var again restAttachment
+			e.upload(c.ID, bob, "copy.png", "", samplePNG).decode(t, http.StatusCreated, &again)
+			if again.ID == png.ID || again.Name != "copy.png" {
+				t.Fatalf("second upload %+v", again)
+			}
+			r := e.request("GET", again.URL, alice, nil)
+			if r.status != http.StatusOK || !bytes.Equal(r.body, samplePNG) {
+				t.Fatalf("second download: %d", r.status)
+			}
+			if n := filesOnDisk(t, e.files.Dir); n != 1 {
+				t.Fatalf("%d files on disk for one content", n)
+			}
+		})
+		t.Run("DownloadByMember", func(t *testing.T) {
+			r := e.request("GET", png.URL, bob, nil)
+			if r.status != http.StatusOK || !bytes.Equal(r.body, samplePNG) {
+				t.Fatalf("download: %d, %d bytes", r.status, len(r.body))
+			}
+			for k, want := range map[string]string{
+				"Content-Type":           "image/png",
+				"X-Content-Type-Options": "nosniff",
+				"Content-Disposition":    `inline; filename=cat.png`,
+				"Content-Length":         fmt.Sprint(len(samplePNG)),
+				"Etag":                   `"` + stored.SHA256 + `"`,
+			} {
+				if got := r.header.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+		})
+		t.Run("Range", func(t *testing.T) {
+			r := e.request("GET", png.URL, bob, nil, "Range: bytes=2-5")
+			if r.status != http.StatusPartialContent || !bytes.Equal(r.body, samplePNG[2:6]) {
+				t.Fatalf("range: %d %q", r.status, r.body)
+			}
+		})
+		t.Run("NotModified", func(t *testing.T) {
+			r := e.request("GET", png.URL, bob, nil, `If-None-Match: "`+stored.SHA256+`"`)
+			if r.status != http.StatusNotModified {
+				t.Fatalf("conditional: %d", r.status)
+			}
+		})
+		t.Run("PDFIsAnAttachment", func(t *testing.T) {
+			var pdf restAttachment
+			e.upload(c.ID, bob, "Facture été.pdf", "application/pdf", samplePDF).decode(t, http.StatusCreated, &pdf)
+			r := e.request("GET", pdf.URL, alice, nil)
+			if r.status != http.StatusOK || !bytes.Equal(r.body, samplePDF) || r.header.Get("Content-Type") != "application/pdf" ||
+				r.header.Get("Content-Disposition") != `attachment; filename*=utf-8''Facture%20%C3%A9t%C3%A9.pdf` {
+				t.Fatalf("pdf: %d %v", r.status, r.header)
+			}
+		})
+		t.Run("TextKeepsCharset", func(t *testing.T) {
+			var txt restAttachment
+			e.upload(c.ID, bob, "notes.txt", "text/plain", sampleText).decode(t, http.StatusCreated, &txt)
+			r := e.request("GET", txt.URL, alice, nil)
+			if txt.ContentType != "text/plain; charset=utf-8" || r.header.Get("Content-Type") != txt.ContentType ||
+				!strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment;") || !bytes.Equal(r.body, sampleText) {
+				t.Fatalf("text: %+v %v", txt, r.header)
+			}
+		})
+		t.Run("DownloadByNonMember", func(t *testing.T) {
+			e.request("GET", png.URL, mallory, nil).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
+		})
+		t.Run("DownloadUnknown", func(t *testing.T) {
+			e.request("GET", "/attachments/01ARZ3NDEKTSV4RRFFQ69G5FAV", alice, nil).wantError(t, http.StatusNotFound, "Attachment not found.", CodeNotFound)
+		})
+		t.Run("DownloadUnauthenticated", func(t *testing.T) {
+			e.request("GET", png.URL, "", nil).wantError(t, http.StatusUnauthorized, "Authentication required", CodeUnauthorized)
+		})
+		t.Run("UploadByNonMember", func(t *testing.T) {
+			e.upload(c.ID, mallory, "x.png", "image/png", samplePNG).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
+		})
+		t.Run("UploadUnknownChat", func(t *testing.T) {
+			e.upload("nope", alice, "x.png", "image/png", samplePNG).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
+		})
+		t.Run("NotMultipart", func(t *testing.T) {
+			e.request("POST", "/chats/"+c.ID+"/attachments", alice, samplePNG, "Content-Type: image/png").
+				wantError(t, http.StatusUnsupportedMediaType, "Content-Type must be multipart/form-data.", "unsupported_media_type")
+		})
+		t.Run("NoFilePart", func(t *testing.T) {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			_ = mw.WriteField("other", "x")
+			_ = mw.Close()
+			e.request("POST", "/chats/"+c.ID+"/attachments", alice, &buf, "Content-Type: "+mw.FormDataContentType()).
+				wantError(t, http.StatusBadRequest, "file: Required", CodeInvalidPayload)
+		})
+		t.Run("EmptyFile", func(t *testing.T) {
+			e.upload(c.ID, alice, "empty.txt", "text/plain", nil).wantError(t, http.StatusBadRequest, "file: File is empty.", CodeInvalidPayload)
+		})
+		t.Run("TruncatedBody", func(t *testing.T) {
+			body, mct := multipartBody(t, "a.txt", "text/plain", sampleText)
+			cut := body.Bytes()[:body.Len()-20]
+			e.request("POST", "/chats/"+c.ID+"/attachments", alice, bytes.NewReader(cut), "Content-Type: "+mct).
+				wantError(t, http.StatusBadRequest, "Malformed multipart body.", CodeInvalidPayload)
+		})
 
-	t.Run("ConfiguredTypes", func(t *testing.T) {
-		e2 := newAPIEnv(t, st, nil, nil, chatAPIConfig{AllowedTypes: []string{"application/json", "image/png"}})
-		var a restAttachment
-		e2.upload(c.ID, e2.token("alice"), "d.json", "application/json", []byte(`{"a":1}`)).decode(t, http.StatusCreated, &a)
-		if a.ContentType != "application/json" {
-			t.Fatalf("json stored as %q", a.ContentType)
+		for _, tc := range []struct {
+			name, declared string
+			content        []byte
+			msg            string // "" → accepted
+			stored         string
+		}{
+			{"PNGUndeclared", "", samplePNG, "", "image/png"},
+			{"PNGAsOctetStream", "application/octet-stream", samplePNG, "", "image/png"},
+			{"JPEGAlias", "image/jpg", sampleJPEG, "", "image/jpeg"},
+			{"HTMLAsText", "text/plain", sampleHTML, "The file is declared as text/plain but its content is text/html.", ""},
+			{"HTMLAsPNG", "image/png", sampleHTML, "The file is declared as image/png but its content is text/html.", ""},
+			{"HTMLUndeclared", "", sampleHTML, "Files of type text/html are not accepted.", ""},
+			{"PNGAsPDF", "application/pdf", samplePNG, "The file is declared as application/pdf but its content is image/png.", ""},
+			{"TextAsPNG", "image/png", sampleText, "The file is declared as image/png but its content is text/plain.", ""},
+			{"ZIPNotAllowed", "application/zip", sampleZIP, "Files of type application/zip are not accepted.", ""},
+			{"SVGNotAllowed", "image/svg+xml", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`),
+				"The file is declared as image/svg+xml but its content is text/plain.", ""},
+			{"JSONNotAllowed", "application/json", []byte(`{"a":1}`), "Files of type application/json are not accepted.", ""},
+			{"MalformedDeclared", "image/", samplePNG, "The file's Content-Type is malformed.", ""},
+		} {
+			t.Run("Type"+tc.name, func(t *testing.T) {
+				r := e.upload(c.ID, alice, "f", tc.declared, tc.content)
+				if tc.msg != "" {
+					r.wantError(t, http.StatusUnsupportedMediaType, tc.msg, "unsupported_media_type")
+					return
+				}
+				var a restAttachment
+				r.decode(t, http.StatusCreated, &a)
+				if a.ContentType != tc.stored {
+					t.Fatalf("stored as %q, want %q", a.ContentType, tc.stored)
+				}
+			})
 		}
-		e2.upload(c.ID, e2.token("alice"), "n.txt", "text/plain", sampleText).
-			wantError(t, http.StatusUnsupportedMediaType, "Files of type text/plain are not accepted.", "unsupported_media_type")
+
+		t.Run("ConfiguredTypes", func(t *testing.T) {
+			e2 := newAPIEnv(t, st, nil, nil, chatAPIConfig{AllowedTypes: []string{"application/json", "image/png"}})
+			var a restAttachment
+			e2.upload(c.ID, e2.token("alice"), "d.json", "application/json", []byte(`{"a":1}`)).decode(t, http.StatusCreated, &a)
+			if a.ContentType != "application/json" {
+				t.Fatalf("json stored as %q", a.ContentType)
+			}
+			e2.upload(c.ID, e2.token("alice"), "n.txt", "text/plain", sampleText).
+				wantError(t, http.StatusUnsupportedMediaType, "Files of type text/plain are not accepted.", "unsupported_media_type")
+		})
 	})
 }
 

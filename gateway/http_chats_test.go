@@ -387,72 +387,73 @@ func chatIDs(cs []jsonChat) []string {
 }
 
 func TestChatAPI_Members(t *testing.T) {
-	st := storetest.Open(t, store.DialectSQLite)
-	e := newAPIEnv(t, st, nil, apiOnline{"bob": true, "mallory": true}, chatAPIConfig{})
-	ctx := context.Background()
-	if err := st.UpsertUser(ctx, store.User{ID: "bob", Name: "Bob B", Username: "bobby"}); err != nil {
-		t.Fatal(err)
-	}
-	c := mustChat(t, st, "alice", "bob")
-	alice, bob, mallory := e.token("alice"), e.token("bob"), e.token("mallory")
-	path := "/chats/" + c.ID + "/members"
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newAPIEnv(t, st, nil, apiOnline{"bob": true, "mallory": true}, chatAPIConfig{})
+		ctx := context.Background()
+		if err := st.UpsertUser(ctx, store.User{ID: "bob", Name: "Bob B", Username: "bobby"}); err != nil {
+			t.Fatal(err)
+		}
+		c := mustChat(t, st, "alice", "bob")
+		alice, bob, mallory := e.token("alice"), e.token("bob"), e.token("mallory")
+		path := "/chats/" + c.ID + "/members"
 
-	t.Run("List", func(t *testing.T) {
-		var ms []jsonMember
-		e.request("GET", path, bob, nil).decode(t, http.StatusOK, &ms)
-		if len(ms) != 2 || ms[0].UserID != "alice" || ms[0].Role != "owner" || ms[0].Online ||
-			ms[1].UserID != "bob" || ms[1].Role != "member" || !ms[1].Online || ms[1].Name != "Bob B" || ms[1].Username != "bobby" {
-			t.Fatalf("members %+v", ms)
-		}
-	})
-	t.Run("ListNoPresence", func(t *testing.T) {
-		e2 := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
-		var ms []jsonMember
-		e2.request("GET", path, e2.token("bob"), nil).decode(t, http.StatusOK, &ms)
-		if len(ms) != 2 || ms[0].Online || ms[1].Online {
-			t.Fatalf("members without presence %+v", ms)
-		}
-	})
-	t.Run("ListNonMember", func(t *testing.T) {
-		e.request("GET", path, mallory, nil).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
-	})
-	t.Run("ListUnknownChat", func(t *testing.T) {
-		e.request("GET", "/chats/nope/members", alice, nil).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
-	})
-	t.Run("AddByOwner", func(t *testing.T) {
-		var m jsonMembership
-		e.request("POST", path, alice, `{"userId":"carol"}`).decode(t, http.StatusCreated, &m)
-		if m.ChatID != c.ID || m.UserID != "carol" || m.Role != "member" || !isJSTime(m.JoinedAt) {
-			t.Fatalf("added %+v", m)
-		}
-		e.request("POST", path, alice, `{"userId":"dave","role":"owner"}`).decode(t, http.StatusCreated, &m)
-		if m.Role != "owner" {
-			t.Fatalf("added %+v", m)
-		}
-		// A new owner may add members too.
-		e.request("POST", path, e.token("dave"), `{"userId":"erin"}`).decode(t, http.StatusCreated, &m)
-	})
-	t.Run("AddTwice", func(t *testing.T) {
-		e.request("POST", path, alice, `{"userId":"bob"}`).wantError(t, http.StatusConflict, "userId is already a member of this chat.", CodeConflict)
-	})
-	t.Run("AddByMember", func(t *testing.T) {
-		e.request("POST", path, bob, `{"userId":"frank"}`).wantError(t, http.StatusForbidden, "Only an owner of this chat can do this.", CodeForbidden)
-	})
-	t.Run("AddByNonMember", func(t *testing.T) {
-		e.request("POST", path, mallory, `{"userId":"mallory"}`).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
-	})
-	t.Run("AddUnknownChat", func(t *testing.T) {
-		e.request("POST", "/chats/nope/members", alice, `{"userId":"x"}`).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
-	})
-	for _, tc := range []struct{ name, body, msg string }{
-		{"NoUserID", `{}`, "userId: Required"},
-		{"EmptyUserID", `{"userId":""}`, "userId: String must contain at least 1 character(s)"},
-		{"BadRole", `{"userId":"x","role":"admin"}`, "role: Invalid enum value. Expected 'owner' | 'member', received 'admin'"},
-	} {
-		t.Run("Add"+tc.name, func(t *testing.T) {
-			e.request("POST", path, alice, tc.body).wantError(t, http.StatusBadRequest, tc.msg, CodeInvalidPayload)
+		t.Run("List", func(t *testing.T) {
+			var ms []jsonMember
+			e.request("GET", path, bob, nil).decode(t, http.StatusOK, &ms)
+			if len(ms) != 2 || ms[0].UserID != "alice" || ms[0].Role != "owner" || ms[0].Online ||
+				ms[1].UserID != "bob" || ms[1].Role != "member" || !ms[1].Online || ms[1].Name != "Bob B" || ms[1].Username != "bobby" {
+				t.Fatalf("members %+v", ms)
+			}
 		})
-	}
+		t.Run("ListNoPresence", func(t *testing.T) {
+			e2 := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
+			var ms []jsonMember
+			e2.request("GET", path, e2.token("bob"), nil).decode(t, http.StatusOK, &ms)
+			if len(ms) != 2 || ms[0].Online || ms[1].Online {
+				t.Fatalf("members without presence %+v", ms)
+			}
+		})
+		t.Run("ListNonMember", func(t *testing.T) {
+			e.request("GET", path, mallory, nil).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
+		})
+		t.Run("ListUnknownChat", func(t *testing.T) {
+			e.request("GET", "/chats/nope/members", alice, nil).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
+		})
+		t.Run("AddByOwner", func(t *testing.T) {
+			var m jsonMembership
+			e.request("POST", path, alice, `{"userId":"carol"}`).decode(t, http.StatusCreated, &m)
+			if m.ChatID != c.ID || m.UserID != "carol" || m.Role != "member" || !isJSTime(m.JoinedAt) {
+				t.Fatalf("added %+v", m)
+			}
+			e.request("POST", path, alice, `{"userId":"dave","role":"owner"}`).decode(t, http.StatusCreated, &m)
+			if m.Role != "owner" {
+				t.Fatalf("added %+v", m)
+			}
+			// A new owner may add members too.
+			e.request("POST", path, e.token("dave"), `{"userId":"erin"}`).decode(t, http.StatusCreated, &m)
+		})
+		t.Run("AddTwice", func(t *testing.T) {
+			e.request("POST", path, alice, `{"userId":"bob"}`).wantError(t, http.StatusConflict, "userId is already a member of this chat.", CodeConflict)
+		})
+		t.Run("AddByMember", func(t *testing.T) {
+			e.request("POST", path, bob, `{"userId":"frank"}`).wantError(t, http.StatusForbidden, "Only an owner of this chat can do this.", CodeForbidden)
+		})
+		t.Run("AddByNonMember", func(t *testing.T) {
+			e.request("POST", path, mallory, `{"userId":"mallory"}`).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
+		})
+		t.Run("AddUnknownChat", func(t *testing.T) {
+			e.request("POST", "/chats/nope/members", alice, `{"userId":"x"}`).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
+		})
+		for _, tc := range []struct{ name, body, msg string }{
+			{"NoUserID", `{}`, "userId: Required"},
+			{"EmptyUserID", `{"userId":""}`, "userId: String must contain at least 1 character(s)"},
+			{"BadRole", `{"userId":"x","role":"admin"}`, "role: Invalid enum value. Expected 'owner' | 'member', received 'admin'"},
+		} {
+			t.Run("Add"+tc.name, func(t *testing.T) {
+				e.request("POST", path, alice, tc.body).wantError(t, http.StatusBadRequest, tc.msg, CodeInvalidPayload)
+			})
+		}
+	})
 }
 
 // TestChatAPI_Messages runs history paging at its edges on both dialects.
@@ -558,43 +559,44 @@ func TestChatAPI_Messages(t *testing.T) {
 }
 
 func TestChatAPI_Archive(t *testing.T) {
-	st := storetest.Open(t, store.DialectSQLite)
-	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
-	c := mustChat(t, st, "alice", "bob")
-	mustMessages(t, st, c.ID, "bob", 2)
-	alice, bob := e.token("alice"), e.token("bob")
-	path := "/chats/" + c.ID + "/archive"
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
+		c := mustChat(t, st, "alice", "bob")
+		mustMessages(t, st, c.ID, "bob", 2)
+		alice, bob := e.token("alice"), e.token("bob")
+		path := "/chats/" + c.ID + "/archive"
 
-	e.request("POST", path, bob, nil).wantError(t, http.StatusForbidden, "Only an owner of this chat can do this.", CodeForbidden)
-	e.request("POST", path, e.token("mallory"), nil).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
-	e.request("POST", "/chats/nope/archive", alice, nil).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
+		e.request("POST", path, bob, nil).wantError(t, http.StatusForbidden, "Only an owner of this chat can do this.", CodeForbidden)
+		e.request("POST", path, e.token("mallory"), nil).wantError(t, http.StatusForbidden, "You are not a member of this chat.", CodeForbidden)
+		e.request("POST", "/chats/nope/archive", alice, nil).wantError(t, http.StatusNotFound, "Chat not found.", CodeNotFound)
 
-	var got jsonChat
-	e.request("POST", path, alice, nil).decode(t, http.StatusOK, &got)
-	if !got.Archived || got.ArchivedAt == nil || !isJSTime(*got.ArchivedAt) || got.ID != c.ID {
-		t.Fatalf("archived chat %+v", got)
-	}
-	e.request("POST", path, alice, nil).decode(t, http.StatusOK, &got) // idempotent
-	if !got.Archived {
-		t.Fatalf("second archive %+v", got)
-	}
+		var got jsonChat
+		e.request("POST", path, alice, nil).decode(t, http.StatusOK, &got)
+		if !got.Archived || got.ArchivedAt == nil || !isJSTime(*got.ArchivedAt) || got.ID != c.ID {
+			t.Fatalf("archived chat %+v", got)
+		}
+		e.request("POST", path, alice, nil).decode(t, http.StatusOK, &got) // idempotent
+		if !got.Archived {
+			t.Fatalf("second archive %+v", got)
+		}
 
-	// Read-only: no members, no attachments; history still readable.
-	e.request("POST", "/chats/"+c.ID+"/members", alice, `{"userId":"carol"}`).
-		wantError(t, http.StatusConflict, "This chat is archived and read-only.", CodeConflict)
-	body, ctype := multipartBody(t, "note.txt", "text/plain", []byte("hello"))
-	e.request("POST", "/chats/"+c.ID+"/attachments", alice, body, "Content-Type: "+ctype).
-		wantError(t, http.StatusConflict, "This chat is archived and read-only.", CodeConflict)
-	var p apiPage[jsonMessage]
-	e.request("GET", "/chats/"+c.ID+"/messages", bob, nil).decode(t, http.StatusOK, &p)
-	if len(p.Data) != 2 {
-		t.Fatalf("history of archived chat: %+v", p)
-	}
-	var list apiPage[jsonChat]
-	e.request("GET", "/chats", alice, nil).decode(t, http.StatusOK, &list)
-	if len(list.Data) != 0 {
-		t.Fatalf("archived chat listed without archived=true: %+v", list)
-	}
+		// Read-only: no members, no attachments; history still readable.
+		e.request("POST", "/chats/"+c.ID+"/members", alice, `{"userId":"carol"}`).
+			wantError(t, http.StatusConflict, "This chat is archived and read-only.", CodeConflict)
+		body, ctype := multipartBody(t, "note.txt", "text/plain", []byte("hello"))
+		e.request("POST", "/chats/"+c.ID+"/attachments", alice, body, "Content-Type: "+ctype).
+			wantError(t, http.StatusConflict, "This chat is archived and read-only.", CodeConflict)
+		var p apiPage[jsonMessage]
+		e.request("GET", "/chats/"+c.ID+"/messages", bob, nil).decode(t, http.StatusOK, &p)
+		if len(p.Data) != 2 {
+			t.Fatalf("history of archived chat: %+v", p)
+		}
+		var list apiPage[jsonChat]
+		e.request("GET", "/chats", alice, nil).decode(t, http.StatusOK, &list)
+		if len(list.Data) != 0 {
+			t.Fatalf("archived chat listed without archived=true: %+v", list)
+		}
+	})
 }
 
 func TestChatAPI_RateLimit(t *testing.T) {
