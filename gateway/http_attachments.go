@@ -115,14 +115,18 @@ func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me au
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
 		return errNotMultipart
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	body := &bodyRecorder{r: http.MaxBytesReader(w, r.Body, limit)}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, r.Body}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return errBadMultipart
 	}
 	part, err := filePart(mr)
 	if err != nil {
-		return a.bodyError(err)
+		return a.bodyError(body, err, true)
 	}
 	defer part.Close()
 
@@ -130,7 +134,7 @@ func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me au
 	br := bufio.NewReaderSize(part, 512)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return a.bodyError(err)
+		return a.bodyError(body, err, true)
 	}
 	if len(head) == 0 {
 		return errEmptyFile
@@ -141,7 +145,7 @@ func (a *chatAPI) uploadAttachment(w http.ResponseWriter, r *http.Request, me au
 	}
 	sum, size, err := a.files.Put(ctx, br, a.maxUpload)
 	if err != nil {
-		return a.bodyError(err)
+		return a.bodyError(body, err, false)
 	}
 	att, err := a.st.CreateAttachment(ctx, store.Attachment{
 		ChatID: ch.ID, UploaderID: me.ID, Name: name, Size: size, ContentType: ctype, SHA256: sum,
@@ -192,9 +196,27 @@ func filePart(mr *multipart.Reader) (*multipart.Part, error) {
 	}
 }
 
-// bodyError classifies a failure while reading the upload: over a limit is
-// 413, a malformed body 400; our own refusals pass through.
-func (a *chatAPI) bodyError(err error) error {
+// bodyRecorder remembers the first error reading the request body, so
+// that a failed upload is blamed on the client (a body over the cap, a
+// broken or truncated body) or on us (the disk).
+type bodyRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyRecorder) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// bodyError classifies a failed upload: over a limit is 413; a body that
+// could not be read or parsed (parsing: the error came from the multipart
+// reader, whose errors are all about the client's bytes) is 400; our own
+// refusals pass through, and anything else (the disk) is ours.
+func (a *chatAPI) bodyError(body *bodyRecorder, err error, parsing bool) error {
 	var (
 		mbe *http.MaxBytesError
 		ge  *Error
@@ -202,9 +224,9 @@ func (a *chatAPI) bodyError(err error) error {
 	switch {
 	case errors.As(err, &ge):
 		return err
-	case errors.Is(err, store.ErrTooLarge), errors.As(err, &mbe):
+	case errors.Is(err, store.ErrTooLarge), errors.As(body.err, &mbe):
 		return a.errTooLarge()
-	case errors.Is(err, io.ErrUnexpectedEOF), strings.HasPrefix(err.Error(), "multipart:"):
+	case body.err != nil, parsing, errors.Is(err, io.ErrUnexpectedEOF):
 		return errBadMultipart
 	}
 	return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -419,4 +420,19 @@ func TestIsAttachmentUpload(t *testing.T) {
 			t.Errorf("%s %s: route pattern %q, exempt %v", tc.method, tc.target, pattern, tc.want)
 		}
 	}
+}
+
+// TestChatAPI_UploadDiskFailure checks that a file store that cannot write
+// is our failure (500, detail logged, not sent), not the client's.
+func TestChatAPI_UploadDiskFailure(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
+	c := mustChat(t, st, "alice")
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.api.files = store.Files{Dir: filepath.Join(notADir, "files")}
+	e.upload(c.ID, e.token("alice"), "a.txt", "text/plain", sampleText).
+		wantError(t, http.StatusInternalServerError, "Internal server error", CodeInternal)
 }
