@@ -76,6 +76,7 @@ type step struct {
 	Path        string            `json:"path,omitempty"`
 	Absent      string            `json:"absent,omitempty"`
 	Auth        json.RawMessage   `json:"auth,omitempty"`
+	Users       *int              `json:"users,omitempty"`
 }
 
 // result is one line the driver printed.
@@ -142,6 +143,9 @@ func httpGet(path string) step    { return step{Op: "http", Path: path} }
 // httpGetWithout polls path until its body does not contain absent ("$id:x"
 // allowed), e.g. until a disconnected socket is gone from a room.
 func httpGetWithout(path, absent string) step { return step{Op: "http", Path: path, Absent: absent} }
+
+// httpRoomWithUsers polls GET path (a tutorial room) until it has n users.
+func httpRoomWithUsers(path string, n int) step { return step{Op: "http", Path: path, Users: &n} }
 
 // run executes steps with the real socket.io-client and returns the
 // driver's lines (without the final "done").

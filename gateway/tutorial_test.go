@@ -297,3 +297,37 @@ func grepLines(body, s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestTutorial_HostReload checks that the host coming back on a new socket
+// (the tutorial client reconnects with the userId kept in sessionStorage)
+// takes the host seat again (a live socket's userId cannot be taken: see
+// TestTutorial_Refusals/DuplicateUserID).
+func TestTutorial_HostReload(t *testing.T) {
+	ts := newTestServer(t, unlimited(), Config{})
+	rs := run(t, ts.URL,
+		connect("a", "/"), connect("b", "/"),
+		joinAs("a", "u-a", "Alice", "room1"),
+		joinAs("b", "u-b", "Bob", "room1"),
+		disconnect("a"),
+		httpRoomWithUsers("/api/rooms/room1", 1), // the host seat stays a's
+		connect("a2", "/"),
+		joinAs("a2", "u-a", "Alice", "room1"),
+		httpGet("/api/rooms/room1"),
+		kickAs("a2", "u-a", "Alice", wire.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}, "room1"),
+		expect("b", "kick_user"),
+	)
+	wantAck(t, find(t, rs, "a2", "ack", 0), `[true]`)
+	var room wire.Room
+	for _, r := range rs {
+		if r.Op == "http" {
+			_ = json.Unmarshal(r.Body, &room) // the last one wins
+		}
+	}
+	if room.Host.SocketID != find(t, rs, "a2", "connect", 0).ID {
+		t.Errorf("host after reload %+v", room.Host)
+	}
+	wantAck(t, find(t, rs, "a2", "ack", 1), `[true]`)
+	if e := find(t, rs, "b", "event", 0); !strings.Contains(e.arg(0), `"userToKick":{"userId":"u-b"`) {
+		t.Errorf("b's kick_user: %s", e.arg(0))
+	}
+}

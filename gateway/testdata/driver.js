@@ -137,14 +137,16 @@ async function run(s) {
       return;
     case "http": {
       // With "absent", poll until the body no longer contains that string
-      // (e.g. a disconnected socket's id) or the timeout passes.
+      // (e.g. a disconnected socket's id); with "users", until the room's
+      // users array has that length; at most until the timeout passes.
       const until = Date.now() + t;
       let res;
       for (;;) {
         res = await fetch(base + s.path, { method: s.method || "GET" });
-        if (!s.absent || Date.now() > until) break;
+        if ((!s.absent && s.users === undefined) || Date.now() > until) break;
         const probe = await res.clone().text();
-        if (!probe.includes(subst(s.absent))) break;
+        if (s.absent && !probe.includes(subst(s.absent))) break;
+        if (s.users !== undefined && JSON.parse(probe).users?.length === s.users) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       const text = await res.text();
