@@ -228,6 +228,12 @@ func (a *chatAPI) register(mux *http.ServeMux) {
 	}
 }
 
+// isChatAPIPath reports whether path is served by the chat API, so that
+// the gateway's guard gives it the REST treatment (CORS) like /api/.
+func isChatAPIPath(path string) bool {
+	return path == "/chats" || strings.HasPrefix(path, "/chats/") || strings.HasPrefix(path, "/attachments/")
+}
+
 // chatAPIRateRules are the default limits of the chat API's routes (SPEC
 // §7 "sane ones elsewhere"), per user, else per IP: generous for reads a
 // client polls or pages through, tighter for writes and uploads.

@@ -743,3 +743,14 @@ func TestChatAPI_StoreDown(t *testing.T) {
 	e.request("GET", "/chats", alice, nil).wantError(t, http.StatusServiceUnavailable, "The chat store is unavailable; try again later.", CodeUnavailable)
 	e.request("GET", "/chats/"+c.ID+"/messages", alice, nil).wantError(t, http.StatusServiceUnavailable, "The chat store is unavailable; try again later.", CodeUnavailable)
 }
+
+func TestIsChatAPIPath(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/chats": true, "/chats/": true, "/chats/x/messages": true, "/attachments/x": true,
+		"/chatsx": false, "/attachments": false, "/api/rooms": false, "/": false, "/socket.io/": false,
+	} {
+		if got := isChatAPIPath(path); got != want {
+			t.Errorf("isChatAPIPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
