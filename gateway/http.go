@@ -40,7 +40,8 @@ func (s *Server) routes() http.Handler {
 }
 
 // guard applies what every request gets: a body cap (Socket.IO excepted:
-// the engine enforces its own), CORS for the REST API, and panic recovery.
+// the engine enforces its own), CORS for the REST API (/api/ and the chat
+// API's paths), and panic recovery.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -54,7 +55,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}()
 		if !strings.HasPrefix(r.URL.Path, "/socket.io/") {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-			if strings.HasPrefix(r.URL.Path, "/api/") && s.cors(w, r) {
+			if (strings.HasPrefix(r.URL.Path, "/api/") || isChatAPIPath(r.URL.Path)) && s.cors(w, r) {
 				return
 			}
 		}
