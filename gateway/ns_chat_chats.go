@@ -112,6 +112,8 @@ func storeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &reply):
+		return err // already decided
 	case errors.Is(err, store.ErrUnavailable):
 		reply = errStoreDown
 	case errors.Is(err, store.ErrForbidden):

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/store"
@@ -54,6 +55,9 @@ import (
 // messages; live message broadcasts skip it.
 const recoveringRoom = "sockgate:recovering"
 
+// errBadLastMessageID refuses a malformed auth.lastMessageId.
+var errBadLastMessageID = &Error{CodeInvalidPayload, "auth.lastMessageId is not a message id."}
+
 // recoveredEvent ends a replay.
 type recoveredEvent struct {
 	Count         int    `json:"count"`
@@ -90,6 +94,9 @@ func (ch *chats) recover(ctx context.Context, c *Conn, id auth.Identity) {
 	done := recoveredEvent{LastMessageID: since}
 	fail := func(err error) {
 		c.s.Leave(recoveringRoom)
+		if errors.Is(err, store.ErrInvalid) {
+			err = &chatError{reply: errBadLastMessageID, err: err}
+		}
 		e, known := replyOf(storeErr(err))
 		if known {
 			c.log.Debug("recovery failed", "err", err)
@@ -101,7 +108,7 @@ func (ch *chats) recover(ctx context.Context, c *Conn, id auth.Identity) {
 		c.emit("recovered", done)
 	}
 	if err := checkChatID(nil, "lastMessageId", since).err(); err != nil {
-		fail(err)
+		fail(&chatError{reply: errBadLastMessageID, err: err})
 		return
 	}
 	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)

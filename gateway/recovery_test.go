@@ -134,6 +134,28 @@ func TestRecovery_ConcurrentSends(t *testing.T) {
 	}
 }
 
+// TestRecovery_BadLastMessageID: a malformed id is reported, the socket
+// stays connected and joined to its chats.
+func TestRecovery_BadLastMessageID(t *testing.T) {
+	e := newChatEnv(t, chatEnvConfig{})
+	x := e.chat(t, "alice", "bob")
+	js := startJS(t, e.URL)
+	js.mustConnect("bob", "/chat", map[string]any{"auth": map[string]any{"token": mintToken(t, "bob", time.Hour), "lastMessageId": "not-an-id"}})
+	var ex exception
+	js.expect("bob", "exception").arg(t, 0, &ex)
+	if ex.Message != errBadLastMessageID.Message {
+		t.Errorf("exception = %+v", ex)
+	}
+	var rec recoveredEvent
+	js.expect("bob", "recovered").arg(t, 0, &rec)
+	if rec != (recoveredEvent{LastMessageID: "not-an-id"}) {
+		t.Errorf("recovered = %+v", rec)
+	}
+	js.mustConnect("alice", "/chat", authOpts(mintToken(t, "alice", time.Hour)))
+	js.emit("alice", "chat message", map[string]any{"chatId": x.ID, "content": "hi"})
+	js.expect("bob", "message")
+}
+
 func TestLastMessageID(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{``, ""},
