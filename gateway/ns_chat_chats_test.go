@@ -324,3 +324,21 @@ func TestStoreErr(t *testing.T) {
 		}
 	}
 }
+
+// TestChats_LobbyTypingStillWorks: "typing" without chatId stays the
+// lobby's event when stored chats are on (one event name, two meanings).
+func TestChats_LobbyTypingStillWorks(t *testing.T) {
+	e := newChatEnv(t, chatEnvConfig{})
+	js := startJS(t, e.URL)
+	js.mustConnect("a", "/chat", nil)
+	js.mustConnect("b", "/chat", nil)
+	js.emit("a", "joinChat", map[string]any{"username": "ann"})
+	js.emit("a", "typing", map[string]any{"isTyping": true})
+	var ut wire.UserTyping
+	js.expect("b", "userTyping").arg(t, 0, &ut)
+	if ut != (wire.UserTyping{Username: "ann", IsTyping: true}) {
+		t.Errorf("userTyping = %+v", ut)
+	}
+	// With a chatId an anonymous socket is refused.
+	ackFailed(t, js.emit("b", "typing", map[string]any{"chatId": "c", "isTyping": true}), CodeUnauthorized)
+}
