@@ -99,6 +99,9 @@ type clientSpec struct {
 	NoPong bool `json:"noPong,omitempty"`
 	// FreezePingTimer makes the client ignore pings for its heartbeat timer.
 	FreezePingTimer bool `json:"freezePingTimer,omitempty"`
+	// DelayUpgradeMs holds the upgrade packet back once polling is paused
+	// for the upgrade (the client prints a "paused" line then).
+	DelayUpgradeMs int `json:"delayUpgradeMs,omitempty"`
 	// LogPings prints a "ping" line for every ping the client answers.
 	LogPings  bool  `json:"logPings,omitempty"`
 	OnConnect []cmd `json:"onConnect,omitempty"`

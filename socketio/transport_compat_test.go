@@ -238,6 +238,11 @@ func TestCompat_DisconnectReasons(t *testing.T) {
 			testDisconnectReasons(t, []string{transport})
 		})
 	}
+	// Default client: each case starts right after "connect", mostly while
+	// the upgrade is under way; either transport's answer is right.
+	t.Run("upgrading", func(t *testing.T) {
+		testDisconnectReasons(t, nil)
+	})
 }
 
 // oneOf reports whether got is one of the "|"-separated alternatives.
@@ -248,12 +253,17 @@ func oneOf(got, alternatives string) bool {
 func testDisconnectReasons(t *testing.T, transports []string) {
 	opts := clientOpts{Transports: transports}
 	byTransport := func(websocket, polling string) string {
-		if transports[0] == "websocket" {
+		switch {
+		case transports == nil:
+			return websocket + "|" + polling
+		case transports[0] == "websocket":
 			return websocket
 		}
 		return polling
 	}
-	fast := engine.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond}
+	// Pings often, waits long for pongs: the side meant to time out does
+	// so well before the other, even on a loaded machine.
+	fast := engine.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 1000 * time.Millisecond}
 	tests := []struct {
 		name         string
 		engine       engine.Config
@@ -330,6 +340,14 @@ func testDisconnectReasons(t *testing.T, transports []string) {
 		},
 	}
 	for _, tc := range tests {
+		if transports == nil && tc.name == "ConnectionDrop" {
+			// Mid-upgrade, a dead client may leave nothing for the
+			// server to notice but the heartbeat (Node alike).
+			continue
+		}
+		if transports == nil && tc.name == "ServerDisconnectClose" {
+			continue // TestCompatBug_DisconnectCloseDuringUpgrade, deterministic
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			var tr *tracker
 			cs := startCompat(t, socketio.Config{Engine: tc.engine}, func(srv *socketio.Server) {
@@ -696,5 +714,55 @@ func TestCompat_UpgradeUnderLoad(t *testing.T) {
 			t.Errorf("server received from %s: %v", c, r.got)
 		}
 		r.mu.Unlock()
+	}
+}
+
+// TestCompat_DisconnectDuringUpgrade: a server-side disconnect while the
+// client has paused polling and not yet completed the upgrade (a socket
+// kicked right after connecting, e.g. by an auth check in OnConnection)
+// must still reach the client as "io server disconnect", as with Node: a
+// "transport close" would make the client reconnect in a loop.
+// Disconnect(true) is TestCompatBug_DisconnectCloseDuringUpgrade.
+func TestCompat_DisconnectDuringUpgrade(t *testing.T) {
+	testDisconnectDuringUpgrade(t, false)
+}
+
+func testDisconnectDuringUpgrade(t *testing.T, closeConn bool) {
+	var tr *tracker
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		tr = track(srv.Of("/"))
+	})
+	p := startPuppet(t, cs, clientSpec{Name: "a", DelayUpgradeMs: 300})
+	s := tr.socket(t, "a")
+	p.expect("a", "paused")
+	s.Disconnect(closeConn)
+	if d := p.expect("a", "disconnect"); d.Reason != "io server disconnect" {
+		t.Errorf("client disconnect reason %q, want \"io server disconnect\" (%s)", d.Reason, d)
+	}
+	if r := tr.reason(t, "a"); r != socketio.ReasonServerNamespaceDisconnect {
+		t.Errorf("server reason %q, want %q", r, socketio.ReasonServerNamespaceDisconnect)
+	}
+	if ups := p.linesOf("a", "upgrade"); len(ups) != 1 {
+		t.Errorf("client upgrades: %d, want 1 (the delayed upgrade completes, as with Node)", len(ups))
+	}
+}
+
+// TestCompat_ShutdownDuringUpgrade: Shutdown while the client has paused
+// polling for the upgrade: like Node, the client learns at once that the
+// server is gone ("transport close"), rather than by its ping timeout.
+func TestCompat_ShutdownDuringUpgrade(t *testing.T) {
+	var tr *tracker
+	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+		tr = track(srv.Of("/"))
+	})
+	p := startPuppet(t, cs, clientSpec{Name: "a", DelayUpgradeMs: 300})
+	tr.socket(t, "a")
+	p.expect("a", "paused")
+	must(t, cs.Srv.Shutdown(ctxT(t)))
+	if d := p.expect("a", "disconnect"); d.Reason != "transport close" {
+		t.Errorf("client disconnect reason %q, want \"transport close\" (%s)", d.Reason, d)
+	}
+	if r := tr.reason(t, "a"); r != socketio.ReasonServerShuttingDown {
+		t.Errorf("server reason %q, want %q", r, socketio.ReasonServerShuttingDown)
 	}
 }

@@ -5,7 +5,7 @@
 //   node puppet.js <base url> <json config>
 //
 // config: {
-//   clients: [{ name, nsp, opts, manager, noAck, noPong, freezePingTimer, logPings,
+//   clients: [{ name, nsp, opts, manager, noAck, noPong, freezePingTimer, logPings, delayUpgradeMs,
 //               onConnect: [cmd...] }],
 //   watchdogMs
 // }
@@ -23,6 +23,7 @@
 //   {"ev":"ack","c":name,"tag":t,"args":[...]} / {"ev":"ack_error",...,"message":m}
 //   {"ev":"disconnect","c":name,"reason":r,"description":d,"active":willReconnect}
 //   {"ev":"ping","c":name,"transport":t}                    (logPings only)
+//   {"ev":"paused","c":name}       polling paused for the upgrade (delayUpgradeMs only)
 //   {"ev":"burstAck","c":name,"tag":t,"answered":n,"wrong":n}
 //   {"ev":"connect_error","c":name,"message":m,"data":d}
 //   {"ev":"manager_error","c":name,"message":m,"description":d}
@@ -197,6 +198,28 @@ function start(spec) {
     engine.on("upgrade", (t) =>
       out({ ev: "upgrade", c: name, transport: t.name, current: engine.transport.name }),
     );
+  }
+  if (spec.delayUpgradeMs && fresh) {
+    // Hold the upgrade packet ("5") back once polling is paused: the
+    // server sees a probed WebSocket whose upgrade is not complete yet.
+    const polling = engine.transport;
+    const pause = polling.pause;
+    polling.pause = function (onPause) {
+      return pause.call(this, () => {
+        out({ ev: "paused", c: name });
+        onPause();
+      });
+    };
+    engine.on("upgrading", (t) => {
+      const send = t.send;
+      t.send = function (packets) {
+        if (packets.length && packets[0].type === "upgrade") {
+          setTimeout(() => send.call(this, packets), spec.delayUpgradeMs);
+        } else {
+          send.call(this, packets);
+        }
+      };
+    });
   }
   if (spec.logPings && fresh) {
     engine.on("ping", () => out({ ev: "ping", c: name, transport: engine.transport.name }));
