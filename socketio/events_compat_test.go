@@ -3,6 +3,7 @@ package socketio_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -366,6 +367,60 @@ func TestCompat_EventsWaitForOnConnection(t *testing.T) {
 			case <-time.After(compatTimeout):
 				t.Fatalf("early event %d never dispatched", want)
 			}
+		}
+	})
+}
+
+// TestCompat_Values: JSON values keep their exact form both ways (HTML
+// characters unescaped, U+2028, empty containers, nulls, large integers,
+// no arguments at all).
+func TestCompat_Values(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		type echoed struct {
+			raw []string
+		}
+		got := make(chan echoed, 4)
+		var tr *tracker
+		cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+			ns := srv.Of("/")
+			tr = track(ns)
+			ns.OnConnection(func(s *socketio.Socket) {
+				s.On("values", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+					var e echoed
+					for i := range args.Len() {
+						e.raw = append(e.raw, string(args.Raw(i)))
+					}
+					got <- e
+				})
+			})
+		})
+		p := startPuppet(t, cs, clientSpec{Name: "a", Opts: clientOpts{Transports: transports}})
+		p.expect("a", "connect")
+		s := tr.socket(t, "a")
+
+		values := []any{
+			nil, true, 1.5, int64(9007199254740991), "<script>&amp;</script>", "line\u2028sep\u2029", "é€😀\x1e\x00",
+			[]any{}, map[string]any{}, map[string]any{"ключ": []any{nil, false, map[string]any{"a": "b"}}},
+		}
+		must(t, s.Emit("values", values...))
+		l := p.expectEvent("a", "values")
+		argsEq(t, "values at the client", l, values...)
+		must(t, s.Emit("none"))
+		argsEq(t, "no arguments", p.expectEvent("a", "none"))
+
+		// And back: what the client sends is what the handler sees.
+		command(t, s, cmd{Op: "emit", Event: "values", Args: values})
+		var e echoed
+		select {
+		case e = <-got:
+		case <-time.After(compatTimeout):
+			t.Fatal("values never reached the server")
+		}
+		if len(e.raw) != len(values) {
+			t.Fatalf("server got %d arguments, want %d: %q", len(e.raw), len(values), e.raw)
+		}
+		for i, v := range values {
+			jsonEq(t, fmt.Sprint("server argument ", i), json.RawMessage(e.raw[i]), v)
 		}
 	})
 }

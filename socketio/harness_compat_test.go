@@ -131,6 +131,7 @@ type cmd struct {
 	Tag     string `json:"tag,omitempty"`
 	Count   int    `json:"count,omitempty"`
 	Binary  bool   `json:"binary,omitempty"` // burst: odd numbers carry a Buffer
+	Size    int    `json:"size,omitempty"`   // burst: strings of Size "x" instead of numbers
 }
 
 // bin is how binaries travel in puppet arguments and output.

@@ -426,7 +426,7 @@ func TestCompat_MaxHTTPBufferSize(t *testing.T) {
 	})
 	t.Run("polling", func(t *testing.T) {
 		var tr *tracker
-		got := make(chan int, 4)
+		got := make(chan int, 64)
 		cs := startCompat(t, socketio.Config{Engine: engine.Config{
 			MaxPayload: limit, PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond,
 		}}, func(srv *socketio.Server) {
@@ -443,6 +443,28 @@ func TestCompat_MaxHTTPBufferSize(t *testing.T) {
 		p := startPuppet(t, cs, clientSpec{Name: "a", Opts: clientOpts{Transports: []string{"polling"}}})
 		p.expect("a", "connect")
 		s := tr.socket(t, "a")
+		// The client splits its POSTs by the handshake's maxPayload: many
+		// messages that together exceed the limit all arrive.
+		command(t, s, cmd{Op: "burst", Event: "big", Count: 30, Size: 1000})
+		for i := range 30 {
+			select {
+			case n := <-got:
+				if n != 1000 {
+					t.Fatalf("message %d: %d characters, want 1000", i, n)
+				}
+			case <-time.After(compatTimeout):
+				t.Fatalf("message %d of 30 never arrived", i)
+			}
+		}
+		command(t, s, cmd{Op: "emit", Event: "big", Args: []any{bigString{limit - 12}}})
+		select {
+		case n := <-got:
+			if n != limit-12 {
+				t.Errorf("server got %d characters, want %d", n, limit-12)
+			}
+		case <-time.After(compatTimeout):
+			t.Fatal("message just under the limit never arrived")
+		}
 		// Not acknowledged: the connection dies with this message.
 		must(t, s.Emit("cmd", cmd{Op: "emit", Event: "big", Args: []any{bigString{limit}}}))
 		e := p.expect("a", "manager_error")

@@ -128,7 +128,8 @@ function runCmd(c, cmd) {
     case "burst": // count events numbered 0..count-1, synchronously
       for (let i = 0; i < cmd.count; i++) {
         // binary: odd numbers carry Buffer [i & 255] as a second argument
-        if (cmd.binary && i % 2 === 1) s.emit(cmd.event, i, Buffer.from([i & 255]));
+        if (cmd.size) s.emit(cmd.event, "x".repeat(cmd.size)); // size: strings instead
+        else if (cmd.binary && i % 2 === 1) s.emit(cmd.event, i, Buffer.from([i & 255]));
         else s.emit(cmd.event, i);
       }
       return;
