@@ -77,11 +77,9 @@ func TestAuth_Handshake(t *testing.T) {
 			if r.Op != "connect_error" || r.Message != tc.msg {
 				t.Fatalf("got %s %q, want connect_error %q", r.Op, r.Message, tc.msg)
 			}
-			var data struct {
-				Code string `json:"code"`
-			}
-			if err := json.Unmarshal(r.Data, &data); err != nil || data.Code != CodeUnauthorized {
-				t.Fatalf("connect_error data = %s, want code %q", r.Data, CodeUnauthorized)
+			var data Error
+			if err := json.Unmarshal(r.Data, &data); err != nil || data != (Error{CodeUnauthorized, tc.msg}) {
+				t.Fatalf("connect_error data = %s, want {code:%q, message:%q}", r.Data, CodeUnauthorized, tc.msg)
 			}
 		})
 	}

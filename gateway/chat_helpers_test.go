@@ -57,11 +57,11 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 			t.Fatal(err)
 		}
 	}
-	s, err := New(lim, Config{})
+	s, err := New(st, v, lim, Config{Auth: ec.modes, Files: store.Files{Dir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := s.enableChats(st, v, ec.modes, 0)
+	ch := s.chats
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -40,7 +40,7 @@ func newTestServerWith(t *testing.T, rules map[string]ratelimit.Rule, cfg Config
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := build(lim, cfg, extra)
+	s, err := build(nil, nil, lim, cfg, extra)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func TestNamespace_Middleware(t *testing.T) {
 		emitAck("u1", "getRoomMembers", members), // over user-1's limit
 	)
 	r := find(t, rs, "anon", "connect_error", 0)
-	want(t, "refusal", r.Message+" "+compact(r.Data), `Authentication required {"code":"unauthorized"}`)
+	want(t, "refusal", r.Message+" "+compact(r.Data), `Authentication required {"code":"unauthorized","message":"Authentication required"}`)
 	wantAck(t, find(t, rs, "u1", "ack", 0), `[{"room":"r","memberCount":0,"socketIds":[]}]`)
 	wantAck(t, find(t, rs, "u2", "ack", 0), `[{"room":"r","memberCount":0,"socketIds":[]}]`)
 	if r := find(t, rs, "u1", "ack", 1); !strings.Contains(r.arg(0), `"code":"rate_limited"`) {

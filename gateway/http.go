@@ -25,6 +25,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/socket.io/", s.io)
 	mux.Handle("GET /api/rooms", s.restHandler("http:GET /api/rooms", s.listRooms))
 	mux.Handle("GET /api/rooms/{room}", s.restHandler("http:GET /api/rooms", s.getRoom))
+	if s.api != nil {
+		s.api.register(mux) // /chats…, /attachments/… (http_chats.go)
+	}
 	mux.Handle("/api/", s.restHandler("", func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{CodeNotFound, fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)}
 	}))

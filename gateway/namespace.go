@@ -18,7 +18,7 @@ type namespace struct {
 
 	// middleware vets a connecting socket (e.g. authentication attaching
 	// an identity with Conn.SetIdentity); an error refuses the connection
-	// with connect_error {message, data:{code}}.
+	// with connect_error {message, data:{code, message}}.
 	middleware   []func(ctx context.Context, c *Conn) error
 	bindings     []binding
 	onConnect    []func(c *Conn)
@@ -82,14 +82,16 @@ func (n *namespace) attach() {
 	})
 }
 
-// connectError refuses a connection: connect_error {message, data:{code}}.
+// connectError refuses a connection: connect_error {message, data:{code, message}}.
 type connectError struct{ e Error }
 
 func (c connectError) Error() string  { return c.e.Message }
-func (c connectError) ErrorData() any { return connectErrorData{Code: c.e.Code} }
+func (c connectError) ErrorData() any { return connectErrorData(c.e) }
 
+// connectErrorData is connect_error's data: {code, message} (SPEC §5).
 type connectErrorData struct {
-	Code string `json:"code"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // emit broadcasts event to the sockets op selects, counting it once.

@@ -14,10 +14,11 @@ import (
 // list is a FetchSockets away on every instance.
 const lobbyRoom = "lobby"
 
-// setupChat registers namespace "/chat" (SPEC §3). For now it holds the
-// anonymous lobby of seed websockets-realtime-communication.txt §2; the
-// stored chats (join, chat message, typing with chatId, read, presence) are
-// added here by the store issue.
+// setupChat registers namespace "/chat" (SPEC §3): the anonymous lobby of
+// seed websockets-realtime-communication.txt §2. The stored chats (join,
+// chat message, typing with chatId, read, presence, recovery) are added by
+// enableChats (ns_chat_chats.go); "typing" is shared and dispatched on the
+// presence of chatId.
 func (s *Server) setupChat(n *namespace) {
 	n.onConnect = append(n.onConnect, func(c *Conn) {
 		c.emit("welcome", wire.Welcome{Message: "Welcome to the chat!", Timestamp: wire.Time(s.now())})
@@ -95,10 +96,13 @@ func (s *Server) lobbySend(_ context.Context, c *Conn, req wire.SendMessage) (su
 	return successReply{Success: true}, nil
 }
 
-func (s *Server) typing(_ context.Context, c *Conn, req wire.Typing) (successReply, error) {
+func (s *Server) typing(ctx context.Context, c *Conn, req wire.Typing) (successReply, error) {
 	if req.ChatID != nil {
-		// Typing in a stored chat (SPEC §3) arrives with the store issue.
-		return successReply{}, errChatsDisabled
+		// Typing in a stored chat (SPEC §3, ns_chat_chats.go).
+		if s.chats == nil {
+			return successReply{}, errChatsDisabled
+		}
+		return s.chats.typing(ctx, c, *req.ChatID, req.IsTyping)
 	}
 	name := s.lobbyName(c)
 	if name == "" {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,7 +164,6 @@ func newChats(srv *Server, n *namespace, st *store.Store, pres presence, maxRepl
 	on(n, "join", "/chat:join", ch.join)
 	ch.closeAfterReply("join")
 	on(n, "chat message", "/chat:chat message", ch.send)
-	on(n, "typing", "/chat:typing", ch.typing)
 	on(n, "read", "/chat:read", ch.read)
 	n.onConnect = append(n.onConnect, ch.connected)
 	n.onDisconnect = append(n.onDisconnect, ch.disconnected)
@@ -356,13 +356,9 @@ func (ch *chats) send(ctx context.Context, c *Conn, req chatSendReq) (chatSendRe
 	return chatSendReply{Success: true, Message: msg}, nil
 }
 
-// typing handles both typing events of "/chat": with a chatId it is the
-// stored chat's indicator, without it the lobby's (ns_chat.go).
-func (ch *chats) typing(ctx context.Context, c *Conn, req wire.Typing) (successReply, error) {
-	if req.ChatID == nil {
-		return ch.srv.typing(ctx, c, req)
-	}
-	chatID := *req.ChatID
+// typing is "typing" with a chatId (ns_chat.go dispatches: without one it
+// is the lobby's indicator).
+func (ch *chats) typing(_ context.Context, c *Conn, chatID string, isTyping bool) (successReply, error) {
 	if err := checkChatID(nil, "chatId", chatID).err(); err != nil {
 		return successReply{}, err
 	}
@@ -375,7 +371,7 @@ func (ch *chats) typing(ctx context.Context, c *Conn, req wire.Typing) (successR
 		return successReply{}, errNotJoined
 	}
 	ch.n.emit(ch.n.io.To(room).Except(userRoom(id.ID)), "typing",
-		chatTypingEvent{ChatID: chatID, UserID: id.ID, IsTyping: req.IsTyping})
+		chatTypingEvent{ChatID: chatID, UserID: id.ID, IsTyping: isTyping})
 	return successReply{Success: true}, nil
 }
 
@@ -467,17 +463,62 @@ func (ch *chats) Online(ctx context.Context, userIDs []string) (map[string]bool,
 }
 
 // enableChats turns on JWT authentication on every namespace (v non-nil)
-// and the stored chats of "/chat" (st non-nil as well). New calls it.
+// and the stored chats of "/chat" (st non-nil as well). Without a store the
+// stored-chat events are still registered and answer `unavailable`, so a
+// client gets a reply rather than an ack timeout.
 func (s *Server) enableChats(st *store.Store, v *auth.Verifier, modes map[string]AuthMode, maxReplay int) *chats {
-	if v == nil {
-		return nil
+	if v != nil {
+		a := &authenticator{srv: s, v: v, st: st, modes: modes}
+		for _, n := range []*namespace{s.tutorial, s.rooms, s.chat} {
+			a.install(n)
+		}
 	}
-	a := &authenticator{srv: s, v: v, st: st, modes: modes}
-	for _, n := range []*namespace{s.tutorial, s.rooms, s.chat} {
-		a.install(n)
-	}
-	if st == nil {
+	if st == nil || v == nil {
+		off := func(context.Context, *Conn, struct{}) (successReply, error) {
+			return successReply{}, errChatsDisabled
+		}
+		on(s.chat, "join", "/chat:join", off)
+		on(s.chat, "chat message", "/chat:chat message", off)
+		on(s.chat, "read", "/chat:read", off)
 		return nil
 	}
 	return newChats(s, s.chat, st, nil, maxReplay)
+}
+
+// checkChatsConfig refuses combinations New cannot serve.
+func checkChatsConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
+	var errs []error
+	if st != nil && v == nil {
+		errs = append(errs, errors.New("gateway: a store needs a verifier: stored chats belong to authenticated users"))
+	}
+	if st != nil && cfg.Files.Dir == "" {
+		errs = append(errs, errors.New("gateway: a store needs Config.Files.Dir for attachments"))
+	}
+	for ns, m := range cfg.Auth {
+		switch ns {
+		case "/", "/rooms", "/chat":
+		default:
+			errs = append(errs, fmt.Errorf("gateway: auth mode for unknown namespace %q", ns))
+		}
+		if _, err := ParseAuthMode(string(m)); err != nil {
+			errs = append(errs, err)
+		}
+		if m == AuthRequired && v == nil {
+			errs = append(errs, fmt.Errorf("gateway: namespace %q requires auth but no verifier is configured", ns))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// trustedOrigins are the CORS origins the chat API's CSRF guard trusts
+// for cookie-authenticated writes ("*" trusts nobody extra: a wildcard
+// must not open cookie-authenticated writes to every site).
+func trustedOrigins(cors []string) []string {
+	var out []string
+	for _, o := range cors {
+		if o != "*" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

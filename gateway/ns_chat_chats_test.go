@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/internal/wire"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
@@ -341,4 +344,66 @@ func TestChats_LobbyTypingStillWorks(t *testing.T) {
 	}
 	// With a chatId an anonymous socket is refused.
 	ackFailed(t, js.emit("b", "typing", map[string]any{"chatId": "c", "isTyping": true}), CodeUnauthorized)
+}
+
+// TestNew_ChatsConfig: New refuses combinations it cannot serve.
+func TestNew_ChatsConfig(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := store.Files{Dir: t.TempDir()}
+	for _, tc := range []struct {
+		name string
+		st   *store.Store
+		v    *auth.Verifier
+		cfg  Config
+		want string // "" = accepted
+	}{
+		{"Anonymous", nil, nil, Config{}, ""},
+		{"AuthOnly", nil, v, Config{Auth: map[string]AuthMode{"/chat": AuthRequired}}, ""},
+		{"Full", st, v, Config{Files: files}, ""},
+		{"StoreWithoutVerifier", st, nil, Config{Files: files}, "needs a verifier"},
+		{"StoreWithoutFiles", st, v, Config{}, "Config.Files.Dir"},
+		{"RequiredWithoutVerifier", nil, nil, Config{Auth: map[string]AuthMode{"/": AuthRequired}}, "requires auth"},
+		{"UnknownNamespace", nil, v, Config{Auth: map[string]AuthMode{"/admin": AuthRequired}}, "unknown namespace"},
+		{"BadMode", nil, v, Config{Auth: map[string]AuthMode{"/chat": "sometimes"}}, "optional or required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.st, tc.v, nil, tc.cfg)
+			if s != nil {
+				t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("New: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestChats_Disabled: without a store the stored-chat events answer
+// `unavailable` instead of leaving the client waiting, and the REST chat
+// API is not served.
+func TestChats_Disabled(t *testing.T) {
+	s, err := New(nil, nil, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()); hs.Close() })
+	js := startJS(t, hs.URL)
+	js.mustConnect("a", "/chat", nil)
+	for _, ev := range []string{"join", "chat message", "read"} {
+		ackFailed(t, js.emit("a", ev, map[string]any{"chatId": "c"}), CodeUnavailable)
+	}
+	ackFailed(t, js.emit("a", "typing", map[string]any{"chatId": "c", "isTyping": true}), CodeUnavailable)
+	res, err := http.Get(hs.URL + "/chats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /chats = %d, want 404", res.StatusCode)
+	}
 }

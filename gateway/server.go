@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/socketio"
 	"github.com/sockgate/sockgate/socketio/engine"
+	"github.com/sockgate/sockgate/store"
 )
 
 // Config tunes a Server. Zero values select the defaults written beside them.
@@ -45,6 +48,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of timestamps sent to clients. Nil means time.Now.
 	Now func() time.Time
+
+	// Auth is the auth mode of each namespace, by name ("/", "/rooms",
+	// "/chat"); a namespace not listed is AuthOptional. AuthRequired needs
+	// a Verifier. Without a Verifier every socket is anonymous.
+	Auth map[string]AuthMode
+	// Files holds attachment bytes (Files.Dir); required with a store.
+	Files store.Files
+	// MaxUpload caps one attachment, in bytes. Zero means 10 MiB.
+	MaxUpload int64
+	// UploadTypes are the media types attachments may have. Nil means the
+	// chat API's default allow-list (http_attachments.go).
+	UploadTypes []string
+	// MaxReplay caps the missed messages replayed to one reconnecting
+	// socket (recovery.go). Zero means 1000.
+	MaxReplay int
 }
 
 // Server is the chat application on the Socket.IO core: namespaces "/"
@@ -65,6 +83,11 @@ type Server struct {
 
 	tutorial, rooms, chat *namespace
 
+	// Stored chats (nil without a store): the "/chat" events and presence,
+	// and the REST chat API.
+	chats *chats
+	api   *chatAPI
+
 	shutOnce sync.Once
 	shutErr  error
 }
@@ -75,8 +98,13 @@ type Server struct {
 // Typing has its own rule so it cannot starve messages. Rule names are
 // "<namespace>:<event>", "http:<METHOD> <route>" and "connect" (new
 // Engine.IO sessions per IP).
+//
+// The stored chats add "/chat:join", "/chat:chat message" (10 per second,
+// the lobby seed's rate) and "/chat:read" (ns_chat_chats.go; stored-chat
+// typing shares "/chat:typing"), and the REST chat API one rule per route
+// (http_chats.go).
 func DefaultRateRules() map[string]ratelimit.Rule {
-	return map[string]ratelimit.Rule{
+	r := map[string]ratelimit.Rule{
 		"connect":                {Limit: 120, Period: time.Minute},
 		"/:chat":                 {Limit: 10, Period: 30 * time.Second},
 		"/:join_room":            {Limit: 5, Period: time.Minute},
@@ -90,15 +118,30 @@ func DefaultRateRules() map[string]ratelimit.Rule {
 		"/rooms:getRoomMembers":  {Limit: 30, Period: time.Minute},
 		"http:GET /api/rooms":    {Limit: 120, Period: time.Minute},
 	}
+	maps.Copy(r, chatRateRules())
+	maps.Copy(r, chatAPIRateRules())
+	return r
 }
 
-// New builds a Server. lim may be nil (no rate limits, for tests and
-// embedding); its lifetime is the caller's.
-func New(lim *ratelimit.Limiter, cfg Config) (*Server, error) { return build(lim, cfg, nil) }
+// New builds a Server.
+//
+// st and v may be nil. Without v (no JWT key configured) every socket is
+// anonymous and Config.Auth must not require auth. Without st the stored
+// chats are off: "/chat" keeps its anonymous lobby, its stored-chat events
+// answer `unavailable`, and the REST chat API is not served. A store needs
+// a verifier (stored chats belong to authenticated users) and Config.Files.
+// lim may be nil (no rate limits, for tests and embedding). The lifetimes
+// of st, v and lim are the caller's: Shutdown closes none of them.
+func New(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config) (*Server, error) {
+	return build(st, v, lim, cfg, nil)
+}
 
 // build is New with extra, when set, registering more middleware or events
 // before the namespaces are attached (tests).
-func build(lim *ratelimit.Limiter, cfg Config, extra func(s *Server)) (*Server, error) {
+func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config, extra func(s *Server)) (*Server, error) {
+	if err := checkChatsConfig(st, v, cfg); err != nil {
+		return nil, err
+	}
 	if cfg.EventTimeout <= 0 {
 		cfg.EventTimeout = 10 * time.Second
 	}
@@ -141,6 +184,21 @@ func build(lim *ratelimit.Limiter, cfg Config, extra func(s *Server)) (*Server, 
 	s.setupTutorial(s.tutorial)
 	s.setupRooms(s.rooms)
 	s.setupChat(s.chat)
+	s.chats = s.enableChats(st, v, cfg.Auth, cfg.MaxReplay)
+	if st != nil {
+		api, err := newChatAPI(st, cfg.Files, v, lim, s.chats, chatAPIConfig{
+			MaxUpload:      cfg.MaxUpload,
+			AllowedTypes:   cfg.UploadTypes,
+			TrustedProxies: cfg.TrustedProxies,
+			TrustedOrigins: trustedOrigins(cfg.CORSOrigins),
+			Logger:         cfg.Logger,
+			Metrics:        s.metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.api = api
+	}
 	if extra != nil {
 		extra(s)
 	}

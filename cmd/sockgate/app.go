@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/ratelimit"
+	"github.com/sockgate/sockgate/store"
 )
 
 // Main is the server program: ParseFlags, Run, then Close. Tests run it
@@ -106,7 +109,33 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.closer = append(m.closer, func(context.Context) error { return lim.Close() })
 
-	m.gw, err = gateway.New(lim, gateway.Config{
+	modes, err := c.authModes()
+	if err != nil {
+		return err
+	}
+	// Stored chats belong to authenticated users: without a JWT key there
+	// is no identity, so the store is not even opened.
+	var (
+		v  *auth.Verifier
+		st *store.Store
+	)
+	if c.jwtConfigured() {
+		if v, err = auth.NewVerifier(c.verifierConfig()); err != nil {
+			return err
+		}
+		if st, err = store.Open(ctx, store.Config{DSN: c.storeDSN(), Logger: m.log}); err != nil {
+			return err
+		}
+		m.closer = append(m.closer, func(context.Context) error { return st.Close() })
+		ready["store"] = st.Ping
+	} else {
+		m.log.Warn("no JWT key configured (-jwt-secret, -jwt-public-key or -jwt-jwks): every socket is anonymous; stored chats and the chat REST API are off")
+	}
+
+	m.gw, err = gateway.New(st, v, lim, gateway.Config{
+		Auth:              modes,
+		Files:             store.Files{Dir: filepath.Join(c.DataDir, "attachments")},
+		MaxUpload:         c.MaxUpload,
 		MaxHTTPBufferSize: c.MaxHTTPBufferSize,
 		CORSOrigins:       c.corsOrigins(),
 		TrustedProxies:    trusted,
@@ -139,7 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		close(m.done)
 	}()
-	m.log.Info("sockgate listening", "addr", m.ln.Addr().String(), "redis", c.RedisURL != "", "static", c.StaticDir)
+	m.log.Info("sockgate listening", "addr", m.ln.Addr().String(), "redis", c.RedisURL != "", "static", c.StaticDir, "store", st != nil)
 	return nil
 }
 

@@ -7,9 +7,11 @@ import (
 	"io"
 	"maps"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/ratelimit"
 )
@@ -19,10 +21,21 @@ import (
 // flag > environment > default.
 type Config struct {
 	Addr              string        // -addr, SOCKGATE_ADDR
-	DatabaseURL       string        // -db, DATABASE_URL (used by the store issue; stored only)
+	DatabaseURL       string        // -db, DATABASE_URL; empty: <DataDir>/sockgate.db
+	DataDir           string        // -data-dir, SOCKGATE_DATA_DIR: SQLite file and attachments
 	RedisURL          string        // -redis, REDIS_URL
 	RedisPrefix       string        // -redis-prefix, SOCKGATE_REDIS_PREFIX
 	JWTSecret         string        // -jwt-secret, JWT_SECRET
+	JWTAlg            string        // -jwt-alg, SOCKGATE_JWT_ALG: HS256|RS256|ES256
+	JWTPublicKey      string        // -jwt-public-key, SOCKGATE_JWT_PUBLIC_KEY (PEM file)
+	JWTJWKS           string        // -jwt-jwks, SOCKGATE_JWT_JWKS (JWKS file)
+	JWTIssuer         string        // -jwt-issuer, SOCKGATE_JWT_ISSUER
+	JWTAudience       string        // -jwt-audience, SOCKGATE_JWT_AUDIENCE
+	JWTLeeway         time.Duration // -jwt-leeway, SOCKGATE_JWT_LEEWAY
+	AuthRoot          string        // -auth-root, SOCKGATE_AUTH_ROOT: optional|required for "/"
+	AuthRooms         string        // -auth-rooms, SOCKGATE_AUTH_ROOMS: for "/rooms"
+	AuthChat          string        // -auth-chat, SOCKGATE_AUTH_CHAT: for "/chat"
+	MaxUpload         int64         // -max-upload, SOCKGATE_MAX_UPLOAD: attachment cap, bytes
 	StaticDir         string        // -static, SOCKGATE_STATIC
 	CORSOrigins       string        // -cors-origins, SOCKGATE_CORS_ORIGINS (comma-separated)
 	TrustedProxies    string        // -trusted-proxies, SOCKGATE_TRUSTED_PROXIES (CIDRs/addresses)
@@ -39,7 +52,13 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr:              ":3000",
-		DatabaseURL:       "./data/sockgate.db",
+		DataDir:           "./data",
+		JWTAlg:            "HS256",
+		JWTLeeway:         auth.DefaultLeeway,
+		AuthRoot:          "optional",
+		AuthRooms:         "optional",
+		AuthChat:          "optional",
+		MaxUpload:         10 << 20,
 		RedisPrefix:       "sockgate",
 		MaxHTTPBufferSize: 1_000_000,
 		PingInterval:      25 * time.Second,
@@ -85,7 +104,89 @@ func (c Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateAuth()...)
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("-data-dir must not be empty"))
+	}
+	if c.MaxUpload <= 0 {
+		errs = append(errs, fmt.Errorf("-max-upload must be positive, not %d", c.MaxUpload))
+	}
 	return errors.Join(errs...)
+}
+
+// validateAuth checks the JWT and auth-mode flags. Key files are read (and
+// checked) by Run.
+func (c Config) validateAuth() []error {
+	var errs []error
+	switch c.JWTAlg {
+	case "HS256":
+		if c.JWTPublicKey != "" || c.JWTJWKS != "" {
+			errs = append(errs, errors.New("-jwt-public-key and -jwt-jwks are for RS256/ES256; HS256 uses -jwt-secret"))
+		}
+	case "RS256", "ES256":
+		if (c.JWTPublicKey == "") == (c.JWTJWKS == "") {
+			errs = append(errs, fmt.Errorf("-jwt-alg %s needs exactly one of -jwt-public-key and -jwt-jwks", c.JWTAlg))
+		}
+		if c.JWTSecret != "" {
+			errs = append(errs, fmt.Errorf("-jwt-secret is for HS256, not %s", c.JWTAlg))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-jwt-alg must be HS256, RS256 or ES256, not %q", c.JWTAlg))
+	}
+	modes, err := c.authModes()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for ns, m := range modes {
+		if m == gateway.AuthRequired && !c.jwtConfigured() {
+			errs = append(errs, fmt.Errorf("auth is required on %s but no JWT key is configured (-jwt-secret, -jwt-public-key or -jwt-jwks)", ns))
+		}
+	}
+	return errs
+}
+
+// jwtConfigured reports whether key material was given: without it every
+// socket is anonymous and the stored chats are off.
+func (c Config) jwtConfigured() bool {
+	return c.JWTSecret != "" || c.JWTPublicKey != "" || c.JWTJWKS != ""
+}
+
+// authModes parses the per-namespace auth flags.
+func (c Config) authModes() (map[string]gateway.AuthMode, error) {
+	modes := map[string]gateway.AuthMode{}
+	var errs []error
+	for _, f := range []struct{ flag, ns, v string }{
+		{"-auth-root", "/", c.AuthRoot}, {"-auth-rooms", "/rooms", c.AuthRooms}, {"-auth-chat", "/chat", c.AuthChat},
+	} {
+		m, err := gateway.ParseAuthMode(f.v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: must be optional or required, not %q", f.flag, f.v))
+			continue
+		}
+		modes[f.ns] = m
+	}
+	return modes, errors.Join(errs...)
+}
+
+// verifierConfig is the auth.Config of the JWT flags.
+func (c Config) verifierConfig() auth.Config {
+	return auth.Config{
+		Algorithm:     c.JWTAlg,
+		Secret:        []byte(c.JWTSecret),
+		PublicKeyFile: c.JWTPublicKey,
+		JWKSFile:      c.JWTJWKS,
+		Issuer:        c.JWTIssuer,
+		Audience:      c.JWTAudience,
+		Leeway:        c.JWTLeeway,
+	}
+}
+
+// storeDSN is -db, else the SQLite file in -data-dir.
+func (c Config) storeDSN() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "sockgate.db")
 }
 
 // corsOrigins splits CORSOrigins.
@@ -167,7 +268,8 @@ func (e *envFlags) parse(args []string, getenv func(string) string) error {
 func serverFlags(c *Config, out io.Writer) *envFlags {
 	e := newEnvFlags("sockgate", out)
 	e.str(&c.Addr, "addr", "SOCKGATE_ADDR", "HTTP listen address")
-	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "SQLite file or postgres:// URL (used once the store is enabled)")
+	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "SQLite file or postgres:// URL of the store; empty: <data-dir>/sockgate.db")
+	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments (<data-dir>/attachments)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
 	e.str(&c.RedisPrefix, "redis-prefix", "SOCKGATE_REDIS_PREFIX", "prefix of every Redis key (deployments sharing a Redis use distinct ones)")
 	e.str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret of the JWTs (also used by the token subcommand)")
