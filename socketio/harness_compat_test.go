@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -322,7 +321,6 @@ type tracker struct {
 	sockets       map[string]*socketio.Socket
 	disconnects   map[string]string
 	disconnecting map[string][]string // rooms seen in OnDisconnecting
-	order         []string            // names in connection order
 }
 
 func track(ns *socketio.Namespace) *tracker {
@@ -335,7 +333,6 @@ func track(ns *socketio.Namespace) *tracker {
 		name := authName(s)
 		tr.mu.Lock()
 		tr.sockets[name] = s
-		tr.order = append(tr.order, name)
 		tr.mu.Unlock()
 		s.OnDisconnecting(func(s *socketio.Socket, reason string) {
 			rooms := s.Rooms()
@@ -446,5 +443,3 @@ func ctxT(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-var _ = fmt.Sprintf
