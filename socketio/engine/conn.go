@@ -338,6 +338,10 @@ func (c *Conn) deliver(data []byte, binary bool) {
 	reason := c.reason
 	c.mu.Unlock()
 	if pending {
+		// finish left the session in the table for us: Shutdown (which
+		// does not own a polling POST's goroutine) waits for it, so it
+		// returns only after this OnClose.
+		c.s.unregister(c)
 		c.h.OnClose(reason)
 	}
 }
@@ -461,8 +465,8 @@ func (c *Conn) finish() {
 			c.s.unregister(c)
 			h.OnClose(reason)
 		})
-	} else {
-		c.s.unregister(c)
 	}
+	// Otherwise OnMessage is running: the deliver call running it calls
+	// OnClose and unregisters the session when it returns.
 	c.log.Debug("engine: connection closed", "reason", reason)
 }

@@ -86,8 +86,9 @@ func (s *Server) Count() int {
 
 // Shutdown stops accepting new sessions, closes every connection with reason
 // "server shutting down" (queued messages are flushed when the transport can
-// take them) and waits for the engine's goroutines, until ctx ends.
-// It is idempotent.
+// take them) and waits, until ctx ends, for the engine's goroutines and for
+// every OnClose, including those of sessions whose OnMessage is running on
+// a polling POST's request goroutine. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
