@@ -71,7 +71,7 @@ func main() {
 	flag.StringVar(&c.loadgenCPU, "loadgen-cpu", "1", "CPU list the load generator is pinned to")
 	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "abort everything after this long")
 	flag.IntVar(&c.retries, "retries", 1, "extra attempts of a measurement disturbed by other processes (see -max-other)")
-	flag.DurationVar(&c.quietWait, "quiet-wait", 15*time.Second, "before each measurement, wait up to this long for the server CPU to be idle (busy < -max-other)")
+	flag.DurationVar(&c.quietWait, "quiet-wait", 10*time.Second, "before each measurement, wait up to this long for the server CPU to be idle (busy < -max-other)")
 	flag.IntVar(&c.nice, "nice", 0, "nice level of servers and load generator (negative needs root; favours the benchmark over other work on the machine)")
 	flag.Float64Var(&c.maxOther, "max-other", 0.25, "CPU (in cores) other processes may take of the server's CPU during a window before the measurement is retried")
 	flag.Parse()
