@@ -39,6 +39,13 @@ func TestConfig_Precedence(t *testing.T) {
 			func(c Config) bool { return c.LogLevel == "info" }},
 		{"DatabaseURLAndSecret", nil, env("DATABASE_URL", "postgres://db/x", "JWT_SECRET", "s3"),
 			func(c Config) bool { return c.DatabaseURL == "postgres://db/x" && c.JWTSecret == "s3" }},
+		{"DefaultStoreInDataDir", []string{"-data-dir", "/var/lib/sg"}, env(),
+			func(c Config) bool { return c.storeDSN() == "/var/lib/sg/sockgate.db" }},
+		{"AuthModes", []string{"-auth-chat", "required"}, env("JWT_SECRET", "s", "SOCKGATE_AUTH_ROOT", "required"),
+			func(c Config) bool {
+				m, err := c.authModes()
+				return err == nil && m["/chat"] == gateway.AuthRequired && m["/"] == gateway.AuthRequired && m["/rooms"] == gateway.AuthOptional
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +72,11 @@ func TestConfig_Invalid(t *testing.T) {
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
 		{"StrayArgument", []string{"serve"}, env(), []string{"unexpected arguments: serve"}},
+		{"JWT", []string{"-jwt-alg", "PS256", "-auth-chat", "always", "-auth-rooms", "required", "-max-upload", "0", "-data-dir", ""}, env(),
+			[]string{"-jwt-alg must be HS256, RS256 or ES256", "-auth-chat: must be optional or required", "auth is required on /rooms but no JWT key", "-max-upload", "-data-dir"}},
+		{"RS256WithoutKey", []string{"-jwt-alg", "RS256"}, env(), []string{"-jwt-alg RS256 needs exactly one of -jwt-public-key and -jwt-jwks"}},
+		{"RS256WithSecret", []string{"-jwt-alg", "ES256", "-jwt-jwks", "k.json"}, env("JWT_SECRET", "s"), []string{"-jwt-secret is for HS256"}},
+		{"HS256WithKeyFile", []string{"-jwt-public-key", "k.pem"}, env(), []string{"-jwt-public-key and -jwt-jwks are for RS256/ES256"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -220,3 +220,86 @@ func TestToken(t *testing.T) {
 		})
 	}
 }
+
+// TestMain_StoredChats runs the server with a JWT secret and a data
+// directory: the SQLite store opens there, /readyz checks it, the REST API
+// creates a chat, and the real socket.io-client is refused without a token
+// on "/chat" (-auth-chat required), joins with one and exchanges a message.
+func TestMain_StoredChats(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := runMain(t, "-jwt-secret", "e2e-secret-0123456789abcdef0123", "-data-dir", dir, "-auth-chat", "required")
+	url := "http://" + m.Addr()
+	mint := func(id string) string {
+		tok, err := auth.Mint([]byte("e2e-secret-0123456789abcdef0123"), auth.Identity{ID: id, Name: strings.ToUpper(id)}, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	alice, bob := mint("alice"), mint("bob")
+	if _, err := os.Stat(filepath.Join(dir, "sockgate.db")); err != nil {
+		t.Errorf("store not in -data-dir: %v", err)
+	}
+	res, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"store":"ok"`) {
+		t.Errorf("readyz: %d %s", res.StatusCode, body)
+	}
+
+	req, _ := http.NewRequest("POST", url+"/chats", strings.NewReader(`{"kind":"general","title":"e2e","memberIds":["bob"]}`))
+	req.Header.Set("Authorization", "Bearer "+alice)
+	req.Header.Set("Content-Type", "application/json")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chat struct{ ID string }
+	err = json.NewDecoder(res.Body).Decode(&chat)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated || err != nil || chat.ID == "" {
+		t.Fatalf("POST /chats: %d %v %+v", res.StatusCode, err, chat)
+	}
+
+	script, _ := filepath.Abs(filepath.Join("testdata", "chats.js"))
+	ns := testenv.StartNode(t, script, url, alice, bob, chat.ID)
+	r := next(t, ns, "refused")
+	if r.Message != "Authentication required unauthorized" {
+		t.Errorf("refused: %+v", r)
+	}
+	if j := next(t, ns, "joined"); len(j.Acks) != 2 || !j.Acks[0] || !j.Acks[1] {
+		t.Errorf("joined: %+v", j)
+	}
+	var sent struct {
+		Ack struct {
+			Success bool `json:"success"`
+			Message struct {
+				ID      string `json:"id"`
+				Content string `json:"content"`
+			} `json:"message"`
+		} `json:"ack"`
+		Received struct {
+			ID     string `json:"id"`
+			Sender struct {
+				ID       string `json:"id"`
+				FullName string `json:"fullName"`
+			} `json:"sender"`
+		} `json:"received"`
+	}
+	select {
+	case s := <-ns.Lines:
+		if err := json.Unmarshal([]byte(s), &sent); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no sent line")
+	}
+	if !sent.Ack.Success || sent.Ack.Message.Content != "hello bob" || sent.Received.ID != sent.Ack.Message.ID ||
+		sent.Received.Sender.ID != "alice" || sent.Received.Sender.FullName != "ALICE" {
+		t.Errorf("sent: %+v", sent)
+	}
+	next(t, ns, "done")
+}
