@@ -1,8 +1,9 @@
 // Package gateway is sockgate's chat application on the Socket.IO core
 // (package socketio): the namespaces "/" (the tutorial chat, SPEC §2),
-// "/rooms" (SPEC §4) and "/chat" (the lobby of SPEC §3 now; stored,
-// authenticated chats later), the REST routes of the tutorial, health,
-// readiness and Prometheus metrics, all behind one http.Handler (SPEC §1, §6).
+// "/rooms" (SPEC §4) and "/chat" (the anonymous lobby and the stored,
+// authenticated chats of SPEC §3), JWT authentication of sockets (SPEC §5),
+// the REST routes of the tutorial and of stored chats, health, readiness and
+// Prometheus metrics, all behind one http.Handler (SPEC §1, §6).
 //
 // # Structure
 //
@@ -14,7 +15,14 @@
 //     is attached to a Conn), events and lifecycle hooks; conn.go: Conn.
 //   - ns_tutorial.go, ns_rooms.go, ns_chat.go: one file per namespace.
 //   - registry.go (+ _memory): the tutorial's rooms, hosts and members.
-//   - http.go, http_rooms.go: routes, CORS, body caps, static SPA.
+//   - auth.go: the JWT middleware of every namespace (modes optional /
+//     required, authError on "/", user rooms, disconnect at token expiry).
+//   - ns_chat_chats.go: the stored chats of "/chat" (join, chat message,
+//     typing with chatId, read, presence); recovery.go: missed messages on
+//     reconnect (handshake auth.lastMessageId); presence.go (+ _memory):
+//     sockets per user, also the REST members view's online state.
+//   - http.go, http_rooms.go: routes, CORS, body caps, static SPA;
+//     http_chats.go, http_attachments.go: the REST chat API.
 //
 // # Concurrency
 //
@@ -22,8 +30,14 @@
 // different sockets run concurrently. Shared state lives in the registry
 // (its own mutex) and in Conn (Conn.mu, held only for field access, never
 // across I/O or another lock). Lock order: registry.mu and Conn.mu are never
-// held together. Event contexts derive from the Server's context, so
-// Shutdown cancels in-flight work.
+// held together. chats.sendMu (a RWMutex) is the one lock held across I/O: a
+// "chat message" holds it shared from its store commit through its
+// broadcast, a recovering socket's last replay step holds it exclusively
+// (recovery.go); no other gateway lock is taken while holding it, and the
+// presence tracker's mutex is a leaf. Event contexts derive from the
+// Server's context, so Shutdown cancels in-flight work. Token-expiry timers
+// are time.AfterFunc (no goroutine while waiting), stopped when their
+// socket's context ends.
 //
 // # Metrics (GET /metrics, a registry of the Server's own)
 //
