@@ -11,8 +11,9 @@ import (
 )
 
 // TestCompat_FanoutOrdering: one client emits 1,000 numbered events as fast
-// as it can; the server relays each to a room of 200 sockets with
-// To(room).Emit; every receiver gets all 1,000, in order. 200 receivers in
+// as it can (every tenth with a binary attachment); the server relays each
+// to a room of 200 sockets with To(room).Emit; every receiver gets all
+// 1,000, in order, attachments intact. 200 receivers in
 // one Node process (one Manager each), over WebSocket and over polling
 // without upgrade.
 func TestCompat_FanoutOrdering(t *testing.T) {
@@ -48,7 +49,7 @@ func TestCompat_FanoutOrdering(t *testing.T) {
 							}
 							relayed++
 							mu.Unlock()
-							if err := s.To("room").Emit("n", args.Raw(0)); err != nil {
+							if err := s.To("room").Emit("n", args.Values()...); err != nil {
 								t.Errorf("relay: %v", err)
 							}
 						})

@@ -6,8 +6,10 @@
 //
 // `receivers` clients (one Manager each) join the room through the "join"
 // event (acknowledged once the server has joined them); then one sender
-// emits "n" with 0..count-1 as fast as it can. The server relays every "n"
-// to the room. Each receiver must get exactly 0..count-1, in order. Prints
+// emits "n" with 0..count-1 as fast as it can, every tenth with a 2-byte
+// Buffer (the number, little-endian) as a second argument. The server relays
+// every "n" to the room. Each receiver must get exactly 0..count-1, in
+// order, each with its Buffer or none. Prints
 // {"ev":"sent"} and finally {"ev":"result", ...}; a failure prints
 // {"ev":"fatal", ...} and exits 1.
 
@@ -71,7 +73,10 @@ function startSender() {
     if (done < cfg.receivers) fatal("sender disconnected: " + reason);
   });
   sender.on("connect", () => {
-    for (let i = 0; i < cfg.count; i++) sender.emit("n", i);
+    for (let i = 0; i < cfg.count; i++) {
+      if (i % 10 === 0) sender.emit("n", i, Buffer.from([i & 255, (i >> 8) & 255]));
+      else sender.emit("n", i);
+    }
     out({ ev: "sent", ms: Date.now() - started });
   });
 }
@@ -85,8 +90,11 @@ for (let r = 0; r < cfg.receivers; r++) {
   s.on("disconnect", (reason) => {
     if (done < cfg.receivers) fatal(`receiver ${r} disconnected: ${reason}`);
   });
-  s.on("n", (v) => {
-    if (v !== st.got && st.bad++ === 0) st.firstBad = { receiver: r, expected: st.got, got: v };
+  s.on("n", (v, b) => {
+    let ok = v === st.got;
+    if (v % 10 === 0) ok = ok && Buffer.isBuffer(b) && b.length === 2 && b[0] === (v & 255) && b[1] === ((v >> 8) & 255);
+    else ok = ok && b === undefined;
+    if (!ok && st.bad++ === 0) st.firstBad = { receiver: r, expected: st.got, got: v, bin: Buffer.isBuffer(b) ? b.toString("hex") : String(b) };
     st.got++;
     if (st.got === cfg.count && ++done === cfg.receivers) finish();
   });
