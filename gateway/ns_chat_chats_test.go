@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -406,4 +410,88 @@ func TestChats_Disabled(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /chats = %d, want 404", res.StatusCode)
 	}
+}
+
+// TestChats_AttachmentsAndMembersOnline: a file uploaded over REST travels
+// in a "message" by id, and the REST members view shows who has a socket.
+func TestChats_AttachmentsAndMembersOnline(t *testing.T) {
+	e := newChatEnv(t, chatEnvConfig{})
+	c := e.chat(t, "alice", "bob")
+	alice := mintToken(t, "alice", time.Hour)
+	js := startJS(t, e.URL)
+	js.mustConnect("bob", "/chat", authOpts(mintToken(t, "bob", time.Hour)))
+	js.emit("bob", "join", map[string]any{"chatId": c.ID})
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", "note.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write([]byte("hello, attachment"))
+	mw.Close()
+	req, _ := http.NewRequest("POST", e.URL+"/chats/"+c.ID+"/attachments", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+alice)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var att struct{ ID, URL string }
+	err = json.NewDecoder(res.Body).Decode(&att)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated || err != nil || att.ID == "" {
+		t.Fatalf("upload: %d %v %+v", res.StatusCode, err, att)
+	}
+
+	js.mustConnect("alice", "/chat", authOpts(alice))
+	var ack wireSendAck
+	js.emit("alice", "chat message", map[string]any{"chatId": c.ID, "content": "", "attachments": []string{att.ID}}).arg(t, 0, &ack)
+	if !ack.Success || len(ack.Message.Attachments) != 1 || ack.Message.Attachments[0].ID != att.ID {
+		t.Fatalf("ack = %+v", ack)
+	}
+	var got wireMessage
+	js.expect("bob", "message").arg(t, 0, &got)
+	if len(got.Attachments) != 1 || got.Attachments[0].ID != att.ID {
+		t.Errorf("message attachments = %+v", got.Attachments)
+	}
+
+	req, _ = http.NewRequest("GET", e.URL+"/chats/"+c.ID+"/members", nil)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var members []struct {
+		UserID string `json:"userId"`
+		Online bool   `json:"online"`
+	}
+	if err := json.Unmarshal(raw, &members); err != nil {
+		var page struct {
+			Data []struct {
+				UserID string `json:"userId"`
+				Online bool   `json:"online"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			t.Fatalf("members %s: %v", raw, err)
+		}
+		members = page.Data
+	}
+	online := map[string]bool{}
+	for _, m := range members {
+		online[m.UserID] = m.Online
+	}
+	if !online["alice"] || !online["bob"] || len(online) != 2 {
+		t.Errorf("members %s", raw)
+	}
+	js.disconnect("bob")
+	pollUntil(t, 5*time.Second, func() error {
+		if on, _ := e.chats.Online(context.Background(), []string{"bob"}); on["bob"] {
+			return errors.New("bob still online")
+		}
+		return nil
+	})
 }
