@@ -92,6 +92,8 @@ type clientSpec struct {
 	// Manager, when set, shares one Manager (one Engine.IO connection)
 	// between the clients naming it.
 	Manager string `json:"manager,omitempty"`
+	// Bare opens a Manager that joins no namespace.
+	Bare bool `json:"bare,omitempty"`
 	// NoAck stops the client from answering acknowledgements.
 	NoAck bool `json:"noAck,omitempty"`
 	// NoPong stops the client from answering pings.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sockgate/sockgate/socketio"
 )
@@ -295,6 +296,37 @@ func TestCompat_NamespaceRejoin(t *testing.T) {
 		}
 		if !rs.Connected() || len(p.linesOf("root", "disconnect")) != 0 {
 			t.Error("root namespace disturbed by the /chat rejoin")
+		}
+	})
+}
+
+// TestCompat_ConnectTimeout: an Engine.IO connection that joins no
+// namespace within Config.ConnectTimeout is closed, as Node does; a
+// connection that joined one stays.
+func TestCompat_ConnectTimeout(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		var tr *tracker
+		cs := startCompat(t, socketio.Config{ConnectTimeout: 300 * time.Millisecond}, func(srv *socketio.Server) {
+			tr = track(srv.Of("/"))
+		})
+		opts := clientOpts{Transports: transports}
+		p := startPuppet(t, cs,
+			clientSpec{Name: "bare", Bare: true, Opts: opts},
+			clientSpec{Name: "joined", Opts: opts})
+		p.expect("bare", "open")
+		if l := p.expect("bare", "manager_close"); l.Reason != "transport close" {
+			t.Errorf("bare Manager closed with %q, want \"transport close\"", l.Reason)
+		}
+		s := tr.socket(t, "joined")
+		// Not a synchronisation: the negative check needs the timeout to
+		// have passed for the joined connection too.
+		time.Sleep(600 * time.Millisecond)
+		command(t, s, cmd{Op: "state", Tag: "st"})
+		if st := p.await("state", func(l line) bool { return l.Ev == "state" }); !st.Connected {
+			t.Errorf("joined client: %s", st)
+		}
+		if n := len(p.linesOf("joined", "disconnect")); n != 0 {
+			t.Errorf("joined client disconnected")
 		}
 	})
 }

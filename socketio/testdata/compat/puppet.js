@@ -5,7 +5,7 @@
 //   node puppet.js <base url> <json config>
 //
 // config: {
-//   clients: [{ name, nsp, opts, manager, noAck, noPong, freezePingTimer, logPings, delayUpgradeMs,
+//   clients: [{ name, nsp, opts, manager, bare, noAck, noPong, freezePingTimer, logPings, delayUpgradeMs,
 //               onConnect: [cmd...] }],
 //   watchdogMs
 // }
@@ -27,6 +27,7 @@
 //   {"ev":"burstAck","c":name,"tag":t,"answered":n,"wrong":n}
 //   {"ev":"connect_error","c":name,"message":m,"data":d}
 //   {"ev":"manager_error","c":name,"message":m,"description":d}
+//   {"ev":"manager_close","c":name,"reason":r}             (bare clients: a Manager, no namespace)
 //   {"ev":"state","c":name,...}  {"ev":"exit"}  {"ev":"fatal","message":m}
 //
 // Buffers print as {"$bin":"<hex>"}. In command arguments {"$bin":"<hex>"}
@@ -172,7 +173,23 @@ function runCmd(c, cmd) {
 
 const managers = new Map(); // spec.manager -> Manager shared by several namespaces
 
+// startBare opens a Manager (one Engine.IO connection) that joins no namespace.
+function startBare(spec) {
+  const name = spec.name;
+  const opts = Object.assign({ reconnection: false }, spec.opts || {});
+  const m = new Manager(baseURL, opts);
+  const c = { name, finished: false };
+  clients.set(name, c);
+  pending++;
+  m.on("open", () => out({ ev: "open", c: name, transport: m.engine.transport.name }));
+  m.on("close", (reason) => {
+    out({ ev: "manager_close", c: name, reason });
+    finished(c);
+  });
+}
+
 function start(spec) {
+  if (spec.bare) return startBare(spec);
   const name = spec.name;
   const opts = Object.assign({ forceNew: true, reconnection: false }, spec.opts || {});
   opts.auth = Object.assign({ name }, opts.auth || {});
