@@ -330,3 +330,35 @@ func TestCompat_ConnectTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestCompat_DisconnectCloseMultiplexed: Disconnect(true) on one namespace
+// of a multiplexed connection ends every namespace of it, each seen by the
+// client as "io server disconnect" (Node sends a DISCONNECT per namespace
+// before closing).
+func TestCompat_DisconnectCloseMultiplexed(t *testing.T) {
+	bothTransports(t, func(t *testing.T, transports []string) {
+		var root, chat *tracker
+		cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
+			root, chat = track(srv.Of("/")), track(srv.Of("/chat"))
+		})
+		opts := clientOpts{Transports: transports}
+		p := startPuppet(t, cs,
+			clientSpec{Name: "root", Manager: "m", Opts: opts},
+			clientSpec{Name: "chat", Nsp: "/chat", Manager: "m", Opts: opts})
+		p.expect("root", "connect")
+		p.expect("chat", "connect")
+		root.socket(t, "root")
+		chat.socket(t, "chat").Disconnect(true)
+		for _, c := range []string{"root", "chat"} {
+			if d := p.expect(c, "disconnect"); d.Reason != "io server disconnect" {
+				t.Errorf("%s: client reason %q, want \"io server disconnect\"", c, d.Reason)
+			}
+		}
+		for c, tr := range map[string]*tracker{"root": root, "chat": chat} {
+			if r := tr.reason(t, c); r != socketio.ReasonServerNamespaceDisconnect {
+				t.Errorf("%s: server reason %q, want %q", c, r, socketio.ReasonServerNamespaceDisconnect)
+			}
+		}
+		p.waitExit()
+	})
+}
