@@ -62,7 +62,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before each measurement window")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
-	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node)")
+	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
 	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack", "workloads to run (fanout1: fanout with one broadcast in flight)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
@@ -190,8 +190,9 @@ func contains(l []string, s string) bool {
 
 // prepare builds the Go binaries and installs the Node dependencies if needed.
 func (b *bench) prepare(ctx context.Context) error {
-	for _, name := range []string{"sockgate-bench", "loadgen"} {
-		if !contains(b.cfg.servers, "sockgate") && name == "sockgate-bench" {
+	for _, name := range []string{"sockgate-bench", "nullserver", "loadgen"} {
+		if (name == "sockgate-bench" && !contains(b.cfg.servers, "sockgate")) ||
+			(name == "nullserver" && !contains(b.cfg.servers, "null")) {
 			continue
 		}
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(b.bin, name), "./cmd/"+name)
@@ -220,6 +221,8 @@ func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 		return append([]string{filepath.Join(b.bin, "sockgate-bench")}, extra...), nil
 	case "node":
 		return []string{"node", "server.js"}, nil
+	case "null":
+		return []string{filepath.Join(b.bin, "nullserver")}, nil
 	}
 	return nil, fmt.Errorf("unknown server %q", kind)
 }
