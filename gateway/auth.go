@@ -62,9 +62,11 @@ func userRoom(userID string) string { return "user:" + userID }
 //     error:"Token expired"}` and is disconnected by the server, so
 //     socket.io-client does not reconnect by itself with the stale token.
 //   - The user is upserted into the store from the token's claims on every
-//     authenticated connection (name, username and email stay current); a
-//     store failure is logged and does not refuse the socket: the identity
-//     is the token's, and events that need the store fail on their own.
+//     authenticated connection to "/chat", where the stored chats live (name,
+//     username and email stay current; the REST API does the same per
+//     write); "/" and "/rooms" cost no database write. A store failure is
+//     logged and does not refuse the socket: the identity is the token's,
+//     and events that need the store fail on their own.
 type authenticator struct {
 	srv   *Server
 	v     *auth.Verifier
@@ -139,7 +141,7 @@ func (a *authenticator) install(n *namespace) {
 			return err // replyOf: unauthorized
 		}
 		c.SetIdentity(id)
-		if a.st != nil {
+		if a.st != nil && n.name == "/chat" {
 			u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
 			if err := a.st.UpsertUser(ctx, u); err != nil {
 				c.log.Error("recording user failed", "user_id", id.ID, "err", err)

@@ -61,7 +61,8 @@ type Config struct {
 	// chat API's default allow-list (http_attachments.go).
 	UploadTypes []string
 	// MaxReplay caps the missed messages replayed to one reconnecting
-	// socket (recovery.go). Zero means 1000.
+	// socket (recovery.go). Zero means 1000. Keep it well below the
+	// Engine.IO send queue (4096 messages), which a replay fills at once.
 	MaxReplay int
 }
 
