@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/socketio"
 )
 
 // TestAuth_Handshake is issue 4 acceptance 1 (socket part): on a namespace
@@ -41,7 +43,12 @@ func TestAuth_Handshake(t *testing.T) {
 	for i, tc := range accepted {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fmt.Sprintf("ok%d", i)
-			js.mustConnect(c, "/chat", tc.opts)
+			id := js.mustConnect(c, "/chat", tc.opts).ID
+			// The socket is in its user's room (every device of a user).
+			socks, err := e.srv.chat.io.In(userRoom("alice")).FetchSockets(context.Background())
+			if err != nil || !slices.ContainsFunc(socks, func(si socketio.SocketInfo) bool { return si.ID == id }) {
+				t.Errorf("socket %s not in room user:alice (%d sockets, %v)", id, len(socks), err)
+			}
 			var ev struct {
 				User      authUser `json:"user"`
 				Timestamp string   `json:"timestamp"`
