@@ -42,7 +42,9 @@ func newSocketIOServer(log *slog.Logger) *socketio.Server {
 			// packet per event-loop tick; the engine batches queued frames
 			// into one write. Sending "auth" a moment later keeps the two
 			// frames in separate reads. (Fixture only: the bytes on the
-			// wire are the same.)
+			// wire are the same. The upstream suite buffers events since
+			// socketio/socket.io e95f6abf and passes without the delay;
+			// see the engine package documentation.)
 			time.AfterFunc(authDelay, func() { _ = s.Emit("auth", auth) })
 			s.On("message", func(s *socketio.Socket, args socketio.Args, _ socketio.AckFunc) {
 				_ = s.Emit("message-back", echoArgs(args)...)
