@@ -34,6 +34,8 @@ import (
 //	                                       "typing" {chatId, userId, isTyping}; ack {success:true}
 //	read {chatId, messageId}             → store, then room "read" {chatId, userId,
 //	                                       messageId, readAt}; ack {success:true, read:{...}}
+//	sync {lastMessageId}                 → ack {success:true, messages:[...], complete}
+//	                                       (recovery.go)
 //
 // Messages have one shape everywhere, the REST API's restMessage: the seed's
 // {id, chatId, senderId, content, timestamp, attachments, sender:{id,
@@ -82,6 +84,7 @@ func chatRateRules() map[string]ratelimit.Rule {
 		"/chat:join":         {Limit: 30, Period: time.Minute},
 		"/chat:chat message": {Limit: 10, Period: time.Second},
 		"/chat:read":         {Limit: 30, Period: 10 * time.Second},
+		"/chat:sync":         {Limit: 30, Period: time.Minute},
 	}
 }
 
@@ -165,6 +168,7 @@ func newChats(srv *Server, n *namespace, st *store.Store, pres presence, maxRepl
 	ch.closeAfterReply("join")
 	on(n, "chat message", "/chat:chat message", ch.send)
 	on(n, "read", "/chat:read", ch.read)
+	on(n, "sync", "/chat:sync", ch.sync)
 	n.onConnect = append(n.onConnect, ch.connected)
 	n.onDisconnect = append(n.onDisconnect, ch.disconnected)
 	return ch
@@ -480,6 +484,7 @@ func (s *Server) enableChats(st *store.Store, v *auth.Verifier, modes map[string
 		on(s.chat, "join", "/chat:join", off)
 		on(s.chat, "chat message", "/chat:chat message", off)
 		on(s.chat, "read", "/chat:read", off)
+		on(s.chat, "sync", "/chat:sync", off)
 		return nil
 	}
 	return newChats(s, s.chat, st, nil, maxReplay)

@@ -47,6 +47,12 @@ import (
 // chat with an older id than the last one replayed in step 2 (PostgreSQL,
 // concurrent commits in the same millisecond) is not replayed.
 //
+// Pull variant: `sync {lastMessageId}` acks {success:true, messages:[...],
+// complete} with at most store.MaxLimit (200) missed messages in id order;
+// complete is false when more remain (call again with the last id). It
+// joins no room and takes no lock: a client using it while live traffic
+// flows must ignore message ids it already has.
+//
 // An unknown or malformed lastMessageId, or a store failure, is reported
 // with an `exception` event (`invalid_payload` / `unavailable` message) and
 // `recovered {complete:false}`; the socket stays connected and joined.
@@ -164,3 +170,45 @@ func (ch *chats) recover(ctx context.Context, c *Conn, id auth.Identity) {
 	c.emit("recovered", done)
 	c.log.Debug("recovered missed messages", "count", done.Count, "complete", done.Complete)
 }
+
+// syncReq is the `sync` payload.
+type syncReq struct {
+	LastMessageID string `json:"lastMessageId"`
+}
+
+func (p syncReq) Validate() error { return checkChatID(nil, "lastMessageId", p.LastMessageID).err() }
+
+// syncReply acks `sync`.
+type syncReply struct {
+	Success  bool          `json:"success"`
+	Messages []restMessage `json:"messages"`
+	Complete bool          `json:"complete"`
+}
+
+// sync returns one page of what the user missed since req.LastMessageID.
+func (ch *chats) sync(ctx context.Context, c *Conn, req syncReq) (syncReply, error) {
+	id, err := identity(c)
+	if err != nil {
+		return syncReply{}, err
+	}
+	msgs, err := ch.st.MissedMessages(ctx, id.ID, req.LastMessageID, store.MaxLimit)
+	if errors.Is(err, store.ErrInvalid) {
+		return syncReply{}, &chatError{reply: errBadSyncID, err: err}
+	}
+	if err != nil {
+		return syncReply{}, storeErr(err)
+	}
+	users := newRESTUsers(ch.st)
+	out := syncReply{Success: true, Messages: make([]restMessage, 0, len(msgs)), Complete: len(msgs) < store.MaxLimit}
+	for _, m := range msgs {
+		u, err := users.get(ctx, m.SenderID)
+		if err != nil {
+			return syncReply{}, storeErr(err)
+		}
+		out.Messages = append(out.Messages, restMessageOf(m, u))
+	}
+	return out, nil
+}
+
+// errBadSyncID refuses a malformed sync lastMessageId.
+var errBadSyncID = &Error{CodeInvalidPayload, "lastMessageId is not a message id."}

@@ -156,6 +156,32 @@ func TestRecovery_BadLastMessageID(t *testing.T) {
 	js.expect("bob", "message")
 }
 
+// TestRecovery_Sync: the pull variant acks the missed messages in order.
+func TestRecovery_Sync(t *testing.T) {
+	e := newChatEnv(t, chatEnvConfig{})
+	x := e.chat(t, "alice", "bob")
+	js := startJS(t, e.URL)
+	js.mustConnect("alice", "/chat", authOpts(mintToken(t, "alice", time.Hour)))
+	var ids []string
+	for i := range 3 {
+		var ack wireSendAck
+		js.emit("alice", "chat message", map[string]any{"chatId": x.ID, "content": fmt.Sprint(i)}).arg(t, 0, &ack)
+		ids = append(ids, ack.Message.ID)
+	}
+	js.mustConnect("bob", "/chat", authOpts(mintToken(t, "bob", time.Hour)))
+	var rep struct {
+		Success  bool          `json:"success"`
+		Messages []wireMessage `json:"messages"`
+		Complete bool          `json:"complete"`
+	}
+	js.emit("bob", "sync", map[string]any{"lastMessageId": ids[0]}).arg(t, 0, &rep)
+	if !rep.Success || !rep.Complete || len(rep.Messages) != 2 || rep.Messages[0].ID != ids[1] || rep.Messages[1].ID != ids[2] ||
+		rep.Messages[0].Sender.FullName != "alice Name" {
+		t.Errorf("sync = %+v", rep)
+	}
+	ackFailed(t, js.emit("bob", "sync", map[string]any{"lastMessageId": "bogus"}), CodeInvalidPayload)
+}
+
 func TestLastMessageID(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{``, ""},
