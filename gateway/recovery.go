@@ -132,8 +132,8 @@ func (ch *chats) recover(ctx context.Context, c *Conn, id auth.Identity) {
 	// replay sends one page; more reports whether a full page came back.
 	replay := func() (more bool, err error) {
 		limit := min(store.MaxLimit, ch.maxReplay-done.Count)
-		if limit <= 0 {
-			return false, nil
+		if limit <= 0 || !c.s.Connected() {
+			return false, nil // cap reached, or nobody left to replay to
 		}
 		msgs, err := ch.st.MissedMessages(ctx, id.ID, done.LastMessageID, limit)
 		if err != nil {
