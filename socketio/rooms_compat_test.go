@@ -32,9 +32,13 @@ func TestCompat_RoomsAndBroadcast(t *testing.T) {
 	cs := startCompat(t, socketio.Config{}, func(srv *socketio.Server) {
 		ns := srv.Of("/")
 		ns.OnConnection(func(s *socketio.Socket) {
-			var a struct{ Rooms []string }
+			var a struct {
+				Name  string
+				Rooms []string
+			}
 			_ = json.Unmarshal(s.Handshake().Auth, &a)
 			s.Join(a.Rooms...)
+			s.SetData(map[string]any{"user": a.Name, "n": len(a.Rooms)})
 		})
 		tr = track(ns) // after the joins: a tracked socket is in its rooms
 	})
@@ -127,6 +131,7 @@ func TestCompat_RoomsAndBroadcast(t *testing.T) {
 		if in.ID != ids[a.Name] {
 			t.Errorf("FetchSockets: %s has id %q, client says %q", a.Name, in.ID, ids[a.Name])
 		}
+		jsonEq(t, a.Name+" SocketInfo.Data", in.Data, map[string]any{"user": a.Name, "n": map[string]int{"A": 1, "B": 2, "D": 1}[a.Name]})
 		got := slices.Sorted(slices.Values(in.Rooms))
 		w := slices.Sorted(slices.Values(wantRooms[a.Name]))
 		if !slices.Equal(got, w) {
