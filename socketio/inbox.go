@@ -152,8 +152,15 @@ func (b *inbox) run(t task) {
 	s := b.s
 	switch t.kind {
 	case taskConnect:
-		if !s.safe(s.runConnect) && s.state.Load() == stateConnecting {
-			s.refuse(errServer)
+		if !s.safe(s.runConnect) {
+			switch s.state.Load() {
+			case stateConnecting:
+				s.refuse(errServer)
+			case stateClosed:
+				// Closed under the middleware, which then panicked:
+				// nobody else releases a socket that never connected.
+				s.finish()
+			}
 		}
 	case taskEvent:
 		s.safe(func() { s.runEvent(t.p) })

@@ -54,6 +54,8 @@ type Socket struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	state  atomic.Int32
+	// finished guards finish (the release of a socket that never connected).
+	finished atomic.Bool
 
 	mu              sync.Mutex
 	data            any
@@ -391,8 +393,12 @@ func (s *Socket) refuse(err error) {
 	s.finish()
 }
 
-// finish releases what a socket that never connected holds.
+// finish releases what a socket that never connected holds. It may be
+// reached twice when a panic interrupts a refusal; only the first counts.
 func (s *Socket) finish() {
+	if !s.finished.CompareAndSwap(false, true) {
+		return
+	}
 	s.ns.adapter.DelAll(s.id)
 	s.ns.srv.live.Add(-1)
 }
