@@ -136,6 +136,30 @@ func storeErr(err error) error {
 	return &chatError{reply: reply, err: err}
 }
 
+// Refusals of "chat message" that name its causes more precisely than
+// storeErr can.
+var (
+	errBadAttachment      = &Error{CodeInvalidPayload, "attachments: unknown, or not uploaded to this chat."}
+	errAttachmentNotYours = &Error{CodeForbidden, "You are not a member of this chat, or an attachment was uploaded by someone else."}
+	errSendConflict       = &Error{CodeConflict, "clientMsgId was used in another chat, or an attachment belongs to another message."}
+)
+
+// sendErr names the causes of CreateMessage's refusals (see its contract).
+func sendErr(err error, withAttachments bool) error {
+	var reply *Error
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		reply = errBadAttachment // content was validated before
+	case errors.Is(err, store.ErrForbidden) && withAttachments:
+		reply = errAttachmentNotYours
+	case errors.Is(err, store.ErrConflict):
+		reply = errSendConflict
+	default:
+		return err
+	}
+	return &chatError{reply: reply, err: err}
+}
+
 // chats is the stored-chat part of "/chat".
 type chats struct {
 	srv  *Server
@@ -350,7 +374,7 @@ func (ch *chats) send(ctx context.Context, c *Conn, req chatSendReq) (chatSendRe
 		ClientMsgID: req.ClientMsgID, AttachmentIDs: req.Attachments,
 	})
 	if err != nil {
-		return chatSendReply{}, storeErr(err)
+		return chatSendReply{}, storeErr(sendErr(err, len(req.Attachments) > 0))
 	}
 	msg := restMessageOf(m, store.User{ID: id.ID, Name: id.Name})
 	if created {

@@ -128,15 +128,18 @@ func TestChats_Messaging(t *testing.T) {
 				name    string
 				payload any
 				code    string
+				msg     string // "" = not checked
 			}{
-				{"Empty", map[string]any{"chatId": c.ID, "content": "  "}, CodeInvalidPayload},
-				{"TooLong", map[string]any{"chatId": c.ID, "content": strings.Repeat("é", MaxChatContent+1)}, CodeInvalidPayload},
-				{"NoChatID", map[string]any{"content": "x"}, CodeInvalidPayload},
-				{"UnknownChat", map[string]any{"chatId": "nope", "content": "x"}, CodeNotFound},
-				{"UnknownAttachment", map[string]any{"chatId": c.ID, "content": "x", "attachments": []string{"nope"}}, CodeInvalidPayload},
+				{"Empty", map[string]any{"chatId": c.ID, "content": "  "}, CodeInvalidPayload, "content: Must not be empty."},
+				{"TooLong", map[string]any{"chatId": c.ID, "content": strings.Repeat("é", MaxChatContent+1)}, CodeInvalidPayload, "content: String must contain at most 4000 character(s)"},
+				{"NoChatID", map[string]any{"content": "x"}, CodeInvalidPayload, "chatId: Required"},
+				{"UnknownChat", map[string]any{"chatId": "nope", "content": "x"}, CodeNotFound, ""},
+				{"UnknownAttachment", map[string]any{"chatId": c.ID, "content": "x", "attachments": []string{"nope"}}, CodeInvalidPayload, errBadAttachment.Message},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					ackFailed(t, js.emit("bob", "chat message", tc.payload), tc.code)
+					if e := ackFailed(t, js.emit("bob", "chat message", tc.payload), tc.code); tc.msg != "" && e.Message != tc.msg {
+						t.Errorf("message %q, want %q", e.Message, tc.msg)
+					}
 					var ex exception
 					js.expect("bob", "exception").arg(t, 0, &ex)
 					if ex.Status != "error" || ex.Message == "" {
