@@ -96,7 +96,7 @@ func TestConfig_Invalid(t *testing.T) {
 
 func TestConfig_RateRules(t *testing.T) {
 	c := DefaultConfig()
-	c.RateLimits = "/:chat=3/1s,connect=0/1m"
+	c.RateLimits = "/:chat=3/1s,connect=0/1m,/chat:chat message=20/1s"
 	rules, err := c.rateRules()
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +109,13 @@ func TestConfig_RateRules(t *testing.T) {
 	}
 	if r := rules["/:join_room"]; r != gateway.DefaultRateRules()["/:join_room"] {
 		t.Errorf("default lost: %+v", r)
+	}
+	// Event names with spaces are rule names like any other.
+	if r := rules["/chat:chat message"]; r.Limit != 20 || r.Period != time.Second {
+		t.Errorf("stored-chat override lost: %+v", r)
+	}
+	if r := rules["/chat:read"]; r != gateway.DefaultRateRules()["/chat:read"] || r.Limit == 0 {
+		t.Errorf("stored-chat default lost: %+v", r)
 	}
 }
 
