@@ -167,6 +167,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeForbidden, http.StatusForbidden)
 		return
 	}
+	if !isWS {
+		// Like Node: the handshake response carries the session id and
+		// poll responses are one-shot; no cache may store them.
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	if r.Method == http.MethodOptions && !isWS {
 		// CORS preflight.
 		w.WriteHeader(http.StatusNoContent)
