@@ -224,6 +224,10 @@ func (a *chatAPI) bodyError(body *bodyRecorder, err error, parsing bool) error {
 	switch {
 	case errors.As(err, &ge):
 		return err
+	case errors.As(body.err, &mbe) && mbe.Limit != a.maxUpload+multipartOverhead:
+		// A smaller cap put on the body before us (a server-wide one):
+		// say which limit it was, not the file limit.
+		return mbe
 	case errors.Is(err, store.ErrTooLarge), errors.As(body.err, &mbe):
 		return a.errTooLarge()
 	case body.err != nil, parsing, errors.Is(err, io.ErrUnexpectedEOF):

@@ -436,3 +436,22 @@ func TestChatAPI_UploadDiskFailure(t *testing.T) {
 	e.upload(c.ID, e.token("alice"), "a.txt", "text/plain", sampleText).
 		wantError(t, http.StatusInternalServerError, "Internal server error", CodeInternal)
 }
+
+// TestChatAPI_UploadUnderOuterCap checks the 413 message when a smaller
+// body cap was put on the request before the chat API (a server-wide one):
+// it names that cap, not the file limit.
+func TestChatAPI_UploadUnderOuterCap(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	e := newAPIEnv(t, st, nil, nil, chatAPIConfig{})
+	mux := http.NewServeMux()
+	e.api.register(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1000)
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e.url, e.http = srv.URL, srv.Client()
+	c := mustChat(t, st, "alice")
+	e.upload(c.ID, e.token("alice"), "a.txt", "text/plain", bytes.Repeat([]byte("x"), 2000)).
+		wantError(t, http.StatusRequestEntityTooLarge, "The request body exceeds 1000 bytes.", CodePayloadTooLarge)
+}
