@@ -67,6 +67,11 @@ func TestSocket_DisconnectReasons(t *testing.T) {
 		{"TransportClose", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { c.Close() }, ReasonTransportClose, true},
 		{"InvalidPacket", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { _ = c.SendRaw("2{}") }, ReasonForcedClose, true},
 		{"UnexpectedConnectError", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { _ = c.SendRaw(`4{"message":"x"}`) }, ReasonForcedServerClose, true},
+		// Node's Client.ondecoded closes the connection on these too.
+		{"ConnectTwice", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { _ = c.SendRaw("0") }, ReasonForcedServerClose, true},
+		{"DisconnectNotJoined", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { _ = c.SendRaw("1/other,") }, ReasonForcedServerClose, true},
+		{"EventBeforeConnect", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { _ = c.SendRaw(`2/other,["e"]`) }, ReasonForcedServerClose, true},
+		{"AckBeforeConnect", func(t *testing.T, c *sioclient.Client, s *Socket, _ *Server) { _ = c.SendRaw(`3/other,1[]`) }, ReasonForcedServerClose, true},
 		{"Shutdown", func(t *testing.T, c *sioclient.Client, s *Socket, srv *Server) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
