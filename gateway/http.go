@@ -42,8 +42,9 @@ func (s *Server) routes() http.Handler {
 	return s.guard(mux)
 }
 
-// guard applies what every request gets: a body cap (Socket.IO excepted:
-// the engine enforces its own), CORS for the REST API (/api/ and the chat
+// guard applies what every request gets: a body cap (Socket.IO and
+// attachment uploads excepted: the engine and the chat API enforce their
+// own), CORS for the REST API (/api/ and the chat
 // API's paths), and panic recovery.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +58,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 		}()
 		if !strings.HasPrefix(r.URL.Path, "/socket.io/") {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			// Attachment uploads are capped by the chat API itself
+			// (Config.MaxUpload plus multipart overhead), above this cap.
+			if s.api == nil || !isAttachmentUpload(r) {
+				r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			}
 			if (strings.HasPrefix(r.URL.Path, "/api/") || isChatAPIPath(r.URL.Path)) && s.cors(w, r) {
 				return
 			}

@@ -498,3 +498,37 @@ func TestChats_AttachmentsAndMembersOnline(t *testing.T) {
 		return nil
 	})
 }
+
+// TestServer_UploadOverBodyCap: attachment uploads are capped by the chat
+// API (MaxUpload), not by the server-wide body cap (MaxBodyBytes, 1 MiB),
+// which still applies to other requests.
+func TestServer_UploadOverBodyCap(t *testing.T) {
+	e := newChatEnv(t, chatEnvConfig{})
+	c := e.chat(t, "alice")
+	alice := mintToken(t, "alice", time.Hour)
+	post := func(path, ctype string, body io.Reader) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.URL+path, body)
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Authorization", "Bearer "+alice)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "big.txt")
+	fw.Write(bytes.Repeat([]byte("x"), 2<<20))
+	mw.Close()
+	if st := post("/chats/"+c.ID+"/attachments", mw.FormDataContentType(), &body); st != http.StatusCreated {
+		t.Errorf("2 MiB upload: %d, want 201", st)
+	}
+	big := `{"kind":"general","title":"` + strings.Repeat("x", 2<<20) + `"}`
+	if st := post("/chats", "application/json", strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB JSON body: %d, want 413", st)
+	}
+}
