@@ -5,11 +5,23 @@ FUZZTIME ?= 10s
 # Each fuzz target runs briefly in `make test` (seed corpus + FUZZTIME of new inputs).
 FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePayload ./socketio/parser:FuzzDecode
 
-.PHONY: run build test check unit fuzz services node-modules bench clean
+SUB ?= alice
+NAME ?= Alice
+
+.PHONY: run token build test check unit fuzz services node-modules bench clean
 
 ## run: the server on :3000 with the embedded defaults (SQLite under ./data, in-memory adapter and limiter).
-run:
-	$(GO) run ./cmd/sockgate
+## Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the stored
+## chats work at once (mint a token with `make token SUB=alice`); the binary itself has no default secret.
+run: data/dev-jwt-secret
+	JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" $(GO) run ./cmd/sockgate
+
+## token: a development JWT for SUB (and NAME) signed with the same secret as `make run`.
+token: data/dev-jwt-secret
+	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" $(GO) run ./cmd/sockgate token -sub "$(SUB)" -name "$(NAME)"
+
+data/dev-jwt-secret:
+	@mkdir -p data && umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' > $@
 
 ## build: the binary in ./bin/sockgate.
 build:

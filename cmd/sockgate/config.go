@@ -17,7 +17,7 @@ import (
 )
 
 // Config is the whole configuration of the server process. Every field has
-// a flag and an environment variable (FLAGS.md lists them); precedence is
+// a flag and an environment variable (the README lists them); precedence is
 // flag > environment > default.
 type Config struct {
 	Addr              string        // -addr, SOCKGATE_ADDR

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,9 +121,9 @@ func TestConfig_RateRules(t *testing.T) {
 }
 
 // TestFlagsDocumented fails when a flag (or its environment variable) is
-// missing from FLAGS.md, the table the README is built from.
+// missing from the README's configuration tables.
 func TestFlagsDocumented(t *testing.T) {
-	doc, err := os.ReadFile("FLAGS.md")
+	doc, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,14 +132,14 @@ func TestFlagsDocumented(t *testing.T) {
 			row := regexp.MustCompile("(?m)^\\| `-" + regexp.QuoteMeta(f.Name) + "` \\|([^|]*)\\|([^|]*)\\|")
 			m := row.FindSubmatch(doc)
 			if m == nil {
-				t.Errorf("%s: flag -%s is not in FLAGS.md", e.fs.Name(), f.Name)
+				t.Errorf("%s: flag -%s is not in README.md", e.fs.Name(), f.Name)
 				return
 			}
 			if env := e.env[f.Name]; env != "" && !strings.Contains(string(m[1]), "`"+env+"`") {
-				t.Errorf("%s: -%s's variable %s is not in its FLAGS.md row", e.fs.Name(), f.Name, env)
+				t.Errorf("%s: -%s's variable %s is not in its README.md row", e.fs.Name(), f.Name, env)
 			}
 			if def := shortDefault(f.DefValue); def != "" && def != "0" && !strings.Contains(string(m[2]), "`"+def+"`") {
-				t.Errorf("%s: -%s's default %q is not in its FLAGS.md row", e.fs.Name(), f.Name, f.DefValue)
+				t.Errorf("%s: -%s's default %q is not in its README.md row", e.fs.Name(), f.Name, f.DefValue)
 			}
 		})
 	}
@@ -150,7 +151,7 @@ func TestFlagsDocumented(t *testing.T) {
 	// Every documented default rule is a real one.
 	for name, r := range gateway.DefaultRateRules() {
 		if !strings.Contains(string(doc), "| `"+name+"` | "+itoa(r.Limit)+" per ") {
-			t.Errorf("rate rule %s (%d/%s) is not in FLAGS.md", name, r.Limit, r.Period)
+			t.Errorf("rate rule %s (%d/%s) is not in README.md", name, r.Limit, r.Period)
 		}
 	}
 }

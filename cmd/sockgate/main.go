@@ -1,4 +1,4 @@
-// Command sockgate serves the Socket.IO chat gateway; FLAGS.md lists its
+// Command sockgate serves the Socket.IO chat gateway; the README lists its
 // flags. `sockgate token` mints a development JWT.
 package main
 
