@@ -17,7 +17,7 @@ import (
 
 // Handshake is what the client sent when it connected.
 type Handshake struct {
-	Headers http.Header
+	Headers http.Header // shared by the sockets of one connection: read-only
 	Query   url.Values
 	Auth    json.RawMessage // the CONNECT packet's payload; nil if none
 	Address string          // remote address (ip:port) of the handshake request
@@ -73,7 +73,9 @@ func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 	r := c.conn.Request()
 	hs := &Handshake{Auth: auth, Address: c.conn.RemoteAddr(), Time: time.Now()}
 	if r != nil {
-		hs.Headers = r.Header.Clone()
+		// Shared with the connection's other sockets (as in Node, where
+		// every socket's handshake.headers is the request's): read-only.
+		hs.Headers = r.Header
 		hs.Query = r.URL.Query()
 		hs.Secure = r.TLS != nil
 	}

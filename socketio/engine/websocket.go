@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -25,8 +26,44 @@ const (
 // writer, control replies of the reader) are serialized by wmu.
 type wsConn struct {
 	nc  net.Conn
-	br  *bufio.Reader
+	br  *bufio.Reader // reads through wsConn.Read: pre, then nc
+	pre []byte        // bytes the hijacked reader had buffered; read first
 	wmu sync.Mutex
+}
+
+// wsReadBuffer is the size of a WebSocket connection's read buffer. The
+// reader goroutine keeps it for the connection's life, idle or not, so it is
+// small: net/http's 4 KB reader kept after the hijack was a third of an idle
+// connection's heap. Payloads longer than the buffer are read straight into
+// the message (bufio skips its buffer for large reads).
+const wsReadBuffer = 512
+
+// newWSConn wraps a hijacked connection. hijacked is the request's reader:
+// the bytes it buffered (a client may send its first frames right behind
+// the upgrade request) are copied and read first; the reader itself (4 KB,
+// reading through net/http's connection wrapper) is dropped.
+func newWSConn(nc net.Conn, hijacked *bufio.Reader) *wsConn {
+	wc := &wsConn{nc: nc}
+	if n := hijacked.Buffered(); n > 0 {
+		b, _ := hijacked.Peek(n)
+		wc.pre = bytes.Clone(b)
+	}
+	wc.br = bufio.NewReaderSize(wc, wsReadBuffer)
+	return wc
+}
+
+// Read implements io.Reader for br: the bytes left by the hijacked reader,
+// then the connection.
+func (wc *wsConn) Read(p []byte) (int, error) {
+	if len(wc.pre) > 0 {
+		n := copy(p, wc.pre)
+		wc.pre = wc.pre[n:]
+		if len(wc.pre) == 0 {
+			wc.pre = nil
+		}
+		return n, nil
+	}
+	return wc.nc.Read(p)
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -161,7 +198,7 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, c *Conn
 		return false
 	}
 	nc.SetDeadline(time.Time{}) // drop the http.Server's timeouts
-	wc := &wsConn{nc: nc, br: rw.Reader}
+	wc := newWSConn(nc, rw.Reader)
 	c.ws = wc
 	c.queue = append(c.queue, &Message{typ: typeOpen, text: string(s.openPacket(c.id, false)[1:])})
 	if !s.register(c) {
@@ -188,7 +225,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	wc := &wsConn{nc: nc, br: rw.Reader}
+	wc := newWSConn(nc, rw.Reader)
 	c.mu.Lock()
 	ok := c.state == stateOpen && c.transport == "polling" && c.probe == nil && s.upgradesAllowed()
 	if ok {
@@ -361,10 +398,13 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 
 // completeUpgrade switches the session to the probed WebSocket. Whatever is
 // queued (and was not taken by the last GET) goes out on it, in order.
+// A session closed with flush after its probe (closeWith keeps the probe)
+// upgrades too, then flushes and closes the WebSocket, as Node does; its
+// close timer still runs and bounds the flush.
 func (c *Conn) completeUpgrade(wc *wsConn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.probe != wc || !c.probed || c.state != stateOpen {
+	if c.probe != wc || !c.probed || c.state == stateClosed {
 		return false
 	}
 	c.upTimer.Stop()
@@ -372,7 +412,10 @@ func (c *Conn) completeUpgrade(wc *wsConn) bool {
 	c.probe, c.probed = nil, false
 	c.transport = "websocket"
 	c.ws = wc
-	if len(c.queue) > 0 {
+	if c.state == stateClosing {
+		c.closeAfterFlush = true
+		c.kickLocked() // the writer sends the queue, then the close frame
+	} else if len(c.queue) > 0 {
 		c.kickLocked()
 	}
 	return true
