@@ -44,16 +44,18 @@ func TestAuth_Handshake(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fmt.Sprintf("ok%d", i)
 			id := js.mustConnect(c, "/chat", tc.opts).ID
-			// The socket is in its user's room (every device of a user).
-			socks, err := e.srv.chat.io.In(userRoom("alice")).FetchSockets(context.Background())
-			if err != nil || !slices.ContainsFunc(socks, func(si socketio.SocketInfo) bool { return si.ID == id }) {
-				t.Errorf("socket %s not in room user:alice (%d sockets, %v)", id, len(socks), err)
-			}
+			// "authenticated" follows the join of the user room: wait for it
+			// before looking at the room (the client sees "connect" first).
 			var ev struct {
 				User      authUser `json:"user"`
 				Timestamp string   `json:"timestamp"`
 			}
 			js.expect(c, "authenticated").arg(t, 0, &ev)
+			// The socket is in its user's room (every device of a user).
+			socks, err := e.srv.chat.io.In(userRoom("alice")).FetchSockets(context.Background())
+			if err != nil || !slices.ContainsFunc(socks, func(si socketio.SocketInfo) bool { return si.ID == id }) {
+				t.Errorf("socket %s not in room user:alice (%d sockets, %v)", id, len(socks), err)
+			}
 			if ev.User != (authUser{ID: "alice", Email: "alice@example.com", Username: "alice"}) {
 				t.Errorf("authenticated user = %+v", ev.User)
 			}
