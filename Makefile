@@ -31,8 +31,9 @@ build:
 test: check services node-modules unit fuzz
 
 check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bench/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 services:
 	@bash .ci/services.sh
@@ -42,6 +43,7 @@ node-modules:
 
 unit:
 	$(GO) test -race -timeout 12m ./...
+	cd bench && $(GO) test -race -timeout 5m ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
