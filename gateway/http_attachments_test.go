@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/store"
 	"github.com/sockgate/sockgate/store/storetest"
 )
@@ -454,4 +456,62 @@ func TestChatAPI_UploadUnderOuterCap(t *testing.T) {
 	c := mustChat(t, st, "alice")
 	e.upload(c.ID, e.token("alice"), "a.txt", "text/plain", bytes.Repeat([]byte("x"), 2000)).
 		wantError(t, http.StatusRequestEntityTooLarge, "The request body exceeds 1000 bytes.", CodePayloadTooLarge)
+}
+
+// TestServer_ChatAPIUpload goes through the whole gateway (New, its guard's
+// body cap and CORS, the mux): an upload over the general 1 MiB body cap
+// is accepted up to MaxUpload, refused with 413 past it, and downloaded;
+// CORS preflights and cookie writes from the CORS origins pass.
+func TestServer_ChatAPIUpload(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	v, err := auth.NewVerifier(auth.Config{Secret: apiSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, v, nil, Config{
+		Files: store.Files{Dir: t.TempDir()}, MaxUpload: 3 << 20, CORSOrigins: []string{"https://app.example.com"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = s.Shutdown(context.Background())
+	})
+	e := &apiEnv{t: t, st: st, url: srv.URL, http: srv.Client()}
+	c := mustChat(t, st, "alice", "bob")
+	path := "/chats/" + c.ID + "/attachments"
+
+	body, ctype := streamedUpload(2 << 20)
+	var a restAttachment
+	e.request("POST", path, e.token("alice"), body, "Content-Type: "+ctype).decode(t, http.StatusCreated, &a)
+	if a.Size != 2<<20 {
+		t.Fatalf("uploaded %+v", a)
+	}
+	if r := e.request("GET", a.URL, e.token("bob"), nil); r.status != http.StatusOK || len(r.body) != 2<<20 {
+		t.Fatalf("download: %d, %d bytes", r.status, len(r.body))
+	}
+	body, ctype = streamedUpload(3<<20 + 1)
+	e.request("POST", path, e.token("alice"), body, "Content-Type: "+ctype).
+		wantError(t, http.StatusRequestEntityTooLarge, fmt.Sprintf("file: The file exceeds %d bytes.", 3<<20), CodePayloadTooLarge)
+	// CORS preflight for the chat API, and the CORS origins trusted with
+	// the cookie on writes.
+	pre := e.request("OPTIONS", path, "", nil, "Origin: https://app.example.com", "Access-Control-Request-Method: POST")
+	if pre.status != http.StatusNoContent || pre.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("preflight: %d %v", pre.status, pre.header)
+	}
+	cookie := "Cookie: " + auth.CookieName + "=" + e.token("alice")
+	var created jsonChat
+	e.request("POST", "/chats", "", `{"kind":"general","memberIds":[]}`, cookie,
+		"Origin: https://app.example.com", "Sec-Fetch-Site: cross-site").decode(t, http.StatusCreated, &created)
+	e.request("POST", "/chats", "", `{"kind":"general","memberIds":[]}`, cookie,
+		"Origin: https://evil.example", "Sec-Fetch-Site: cross-site").
+		wantError(t, http.StatusForbidden, "Cross-origin request refused.", CodeForbidden)
+	// Other REST bodies keep the general cap.
+	big := `{"kind":"general","memberIds":[],"title":"` + strings.Repeat("x", 2<<20) + `"}`
+	r := e.request("POST", "/chats", e.token("alice"), big)
+	if r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("2 MiB JSON body: %d %s", r.status, r.body)
+	}
 }
