@@ -99,6 +99,7 @@ type Server struct {
 	clients map[*client]struct{}
 	dynMu   sync.Mutex // serialises the creation of dynamic namespaces
 
+	workers  workerPool // drain the sockets' inboxes
 	closing  atomic.Bool
 	live     atomic.Int64 // sockets whose lifecycle has not finished
 	shutOnce sync.Once
@@ -257,10 +258,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for s.live.Load() > 0 {
 		select {
 		case <-ctx.Done():
+			s.workers.close()
 			return fmt.Errorf("socketio: shutdown: %d sockets still disconnecting: %w", s.live.Load(), ctx.Err())
 		case <-t.C:
 		}
 	}
+	s.workers.close()
 	var errs []error
 	if engErr != nil {
 		errs = append(errs, engErr)
