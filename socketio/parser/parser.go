@@ -124,6 +124,11 @@ func Encode(p *Packet) (string, [][]byte) {
 // packet's Type is Event or Ack and Pending reports how many attachments
 // must still follow (see Decoder).
 func Decode(s string, maxAttachments int) (*Packet, error) {
+	return decode([]byte(s), maxAttachments)
+}
+
+// decode is Decode of bytes the packet may keep: its Data and Elems alias s.
+func decode(s []byte, maxAttachments int) (*Packet, error) {
 	if len(s) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidPacket)
 	}
@@ -134,12 +139,12 @@ func Decode(s string, maxAttachments int) (*Packet, error) {
 	p := &Packet{Type: Type(c - '0'), Namespace: "/"}
 	i := 1
 	if p.Type == BinaryEvent || p.Type == BinaryAck {
-		j := strings.IndexByte(s[i:], '-')
+		j := bytes.IndexByte(s[i:], '-')
 		if j <= 0 {
 			return nil, fmt.Errorf("%w: illegal attachments", ErrInvalidPacket)
 		}
-		n, err := strconv.Atoi(s[i : i+j])
-		if err != nil || n < 0 || !allDigits(s[i:i+j]) {
+		n, err := strconv.Atoi(string(s[i : i+j]))
+		if err != nil || n < 0 || !allDigits(string(s[i:i+j])) {
 			return nil, fmt.Errorf("%w: illegal attachments", ErrInvalidPacket)
 		}
 		if n > maxAttachments {
@@ -149,12 +154,12 @@ func Decode(s string, maxAttachments int) (*Packet, error) {
 		i += j + 1
 	}
 	if i < len(s) && s[i] == '/' {
-		j := strings.IndexByte(s[i:], ',')
+		j := bytes.IndexByte(s[i:], ',')
 		if j < 0 {
-			p.Namespace = s[i:]
+			p.Namespace = string(s[i:])
 			i = len(s)
 		} else {
-			p.Namespace = s[i : i+j]
+			p.Namespace = string(s[i : i+j])
 			i += j + 1
 		}
 	}
@@ -163,14 +168,14 @@ func Decode(s string, maxAttachments int) (*Packet, error) {
 		i++
 	}
 	if i > start {
-		id, err := strconv.ParseUint(s[start:i], 10, 64)
+		id, err := strconv.ParseUint(string(s[start:i]), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%w: ack id", ErrInvalidPacket)
 		}
 		p.HasID, p.ID = true, id
 	}
 	if i < len(s) {
-		p.Data = json.RawMessage(s[i:])
+		p.Data = json.RawMessage(s[i:len(s):len(s)])
 	}
 	elems, err := validPayload(p.Type, p.Data)
 	if err != nil {
@@ -218,8 +223,8 @@ func validPayload(t Type, data json.RawMessage) ([]json.RawMessage, error) {
 		if first != '[' {
 			break
 		}
-		var elems []json.RawMessage
-		if err := json.Unmarshal(data, &elems); err != nil {
+		elems, ok := splitArray(data)
+		if !ok {
 			return nil, fmt.Errorf("%w: payload is not JSON", ErrInvalidPacket)
 		}
 		if t == Ack || t == BinaryAck {
@@ -260,6 +265,12 @@ func EventName(raw json.RawMessage) (string, error) {
 	}
 	switch c := raw[0]; {
 	case c == '"':
+		if s, ok := plainString(raw); ok {
+			if IsReserved(s) {
+				return "", fmt.Errorf("%w: reserved event name %q", ErrInvalidPacket, s)
+			}
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", fmt.Errorf("%w: event name", ErrInvalidPacket)
@@ -272,6 +283,21 @@ func EventName(raw json.RawMessage) (string, error) {
 		return string(raw), nil
 	}
 	return "", fmt.Errorf("%w: event name must be a string", ErrInvalidPacket)
+}
+
+// plainString returns the value of a JSON string made of printable ASCII
+// without escapes (the common event name) without going through
+// encoding/json; ok is false for anything else.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
 }
 
 func firstByte(b []byte) byte {
@@ -298,7 +324,8 @@ type Decoder struct {
 
 // Add feeds one Engine.IO message. It returns the completed packet, or nil
 // when more binary messages are expected. After an error the decoder is
-// reset; the connection should be closed.
+// reset; the connection should be closed. The packet keeps data (its Data,
+// Elems and Attachments alias it): the caller must not modify it afterwards.
 func (d *Decoder) Add(data []byte, binary bool) (*Packet, error) {
 	if binary {
 		if d.pending == nil {
@@ -323,7 +350,7 @@ func (d *Decoder) Add(data []byte, binary bool) (*Packet, error) {
 	if max == 0 {
 		max = DefaultMaxAttachments
 	}
-	p, err := Decode(string(data), max)
+	p, err := decode(data, max)
 	if err != nil {
 		return nil, err
 	}

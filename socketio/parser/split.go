@@ -1,0 +1,234 @@
+package parser
+
+import "encoding/json"
+
+// maxNestingDepth is encoding/json's limit on nested arrays and objects
+// (the outer array included): deeper documents are invalid there, so they
+// are here too.
+const maxNestingDepth = 10000
+
+// splitArray validates data as one JSON array (surrounding whitespace
+// allowed) and returns its elements, in one pass: the EVENT/ACK hot path
+// used to validate with encoding/json and then unmarshal into
+// []json.RawMessage, scanning every payload twice. It accepts exactly what
+// encoding/json accepts (see FuzzSplitArray). The elements share data's
+// bytes; each is capped (s[a:b:b]) so that appending to one cannot overwrite
+// the next.
+func splitArray(data []byte) ([]json.RawMessage, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil, false
+	}
+	i = skipSpace(data, i+1)
+	elems := make([]json.RawMessage, 0, 4)
+	if i < len(data) && data[i] == ']' {
+		return elems, skipSpace(data, i+1) == len(data)
+	}
+	for {
+		start := i
+		end, ok := skipValue(data, i)
+		if !ok {
+			return nil, false
+		}
+		elems = append(elems, data[start:end:end])
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return nil, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+			continue
+		case ']':
+			return elems, skipSpace(data, i+1) == len(data)
+		}
+		return nil, false
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at b[i] (no leading
+// whitespace), nested inside the outer array. It is iterative: a deeply
+// nested payload costs a byte per level, not a stack frame.
+func skipValue(b []byte, i int) (int, bool) {
+	var buf [32]byte
+	stack := buf[:0] // open containers: '[' or '{'
+	ok := true
+	for {
+		// A value starts at i.
+		if i >= len(b) {
+			return 0, false
+		}
+		switch c := b[i]; c {
+		case '[', '{':
+			if len(stack)+2 > maxNestingDepth {
+				return 0, false
+			}
+			i = skipSpace(b, i+1)
+			if i < len(b) && (b[i] == ']' && c == '[' || b[i] == '}' && c == '{') {
+				i++
+				break // an empty container is a complete value
+			}
+			stack = append(stack, c)
+			if c == '{' {
+				if i, ok = skipKey(b, i); !ok {
+					return 0, false
+				}
+			}
+			continue // its first element
+		case '"':
+			i, ok = skipString(b, i)
+		case 't':
+			i, ok = skipLiteral(b, i, "true")
+		case 'f':
+			i, ok = skipLiteral(b, i, "false")
+		case 'n':
+			i, ok = skipLiteral(b, i, "null")
+		default:
+			i, ok = skipNumber(b, i)
+		}
+		if !ok {
+			return 0, false
+		}
+		// A value ended at i: close containers until one has a next element.
+		for {
+			if len(stack) == 0 {
+				return i, true
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return 0, false
+			}
+			top := stack[len(stack)-1]
+			if b[i] == ',' {
+				i = skipSpace(b, i+1)
+				if top == '{' {
+					if i, ok = skipKey(b, i); !ok {
+						return 0, false
+					}
+				}
+				break
+			}
+			if b[i] == ']' && top == '[' || b[i] == '}' && top == '{' {
+				i++
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			return 0, false
+		}
+	}
+}
+
+// skipKey skips `"key" :` and the whitespace up to the member's value.
+func skipKey(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	i, ok := skipString(b, i)
+	if !ok {
+		return 0, false
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	return skipSpace(b, i+1), true
+}
+
+// skipString skips the string starting at b[i] == '"'. Like encoding/json's
+// scanner it rejects control characters and bad escapes, and leaves UTF-8
+// validity to the transport.
+func skipString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return 0, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return 0, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return 0, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false
+			}
+		}
+	}
+	return 0, false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+// skipNumber skips -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func skipNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i+1)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := skipDigits(b, i+1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := skipDigits(b, i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}

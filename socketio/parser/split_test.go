@@ -1,0 +1,90 @@
+package parser
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// referenceSplit is what splitArray replaces: encoding/json's answer.
+func referenceSplit(data []byte) ([]json.RawMessage, bool) {
+	if !json.Valid(data) || firstByte(data) != '[' {
+		return nil, false
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(data, &elems); err != nil {
+		return nil, false
+	}
+	return elems, true
+}
+
+func checkSplit(t *testing.T, in string) {
+	t.Helper()
+	got, gotOK := splitArray([]byte(in))
+	want, wantOK := referenceSplit([]byte(in))
+	if gotOK != wantOK {
+		t.Fatalf("splitArray(%.80q) ok = %v, encoding/json says %v", in, gotOK, wantOK)
+	}
+	if !gotOK {
+		return
+	}
+	if len(got) != len(want) {
+		t.Fatalf("splitArray(%.80q) = %d elements, want %d", in, len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("splitArray(%.80q)[%d] = %q, want %q", in, i, got[i], want[i])
+		}
+		if cap(got[i]) != len(got[i]) {
+			t.Fatalf("element %d not capped: cap %d len %d", i, cap(got[i]), len(got[i]))
+		}
+	}
+}
+
+var splitCases = []string{
+	`[]`, ` [ ] `, `[1]`, `["a",1,true,false,null]`, `[ "a" , { "b" : [ 1 , 2 ] } ]`,
+	`[{"_placeholder":true,"num":0}]`, `[-0.5e+10,0,1E5,-1]`, `["\u00e9\n\"\\\/\b\f\r\t"]`,
+	`[[[[]]],{},{"a":{}}]`, "[\"\xff\xfe\"]", `["é"]`,
+	// invalid
+	``, ` `, `[`, `]`, `[,]`, `[1,]`, `[1 2]`, `{"a":1}`, `"a"`, `null`, `[01]`, `[1.]`, `[.5]`,
+	`[1e]`, `[-]`, `[+1]`, `["a]`, `["\x"]`, `["\u12"]`, `["\u12g4"]`, "[\"\x01\"]", `[tru]`,
+	`[nul]`, `[{"a"}]`, `[{"a":}]`, `[{a:1}]`, `[{"a":1,}]`, `[{"a":1]`, `[[1}]`, `[1]]`, `[1] x`,
+	`[1]` + "\x00", `[{"a":1}}`, `[{,}]`, `[{"a":1 "b":2}]`, `[NaN]`, `[Infinity]`, `[0x1]`,
+}
+
+func TestSplitArray(t *testing.T) {
+	for _, c := range splitCases {
+		checkSplit(t, c)
+	}
+	// encoding/json's nesting limit, outer array included.
+	for _, depth := range []int{maxNestingDepth - 1, maxNestingDepth, maxNestingDepth + 1} {
+		for _, open := range []string{"[", `{"k":`} {
+			closeWith := map[string]string{"[": "]", `{"k":`: "}"}[open]
+			in := "[" + strings.Repeat(open, depth-1) + "1" + strings.Repeat(closeWith, depth-1) + "]"
+			checkSplit(t, in)
+			in = "[" + strings.Repeat(open, depth-1) + "[]" + strings.Repeat(closeWith, depth-1) + "]"
+			checkSplit(t, in)
+		}
+	}
+}
+
+// FuzzSplitArray: splitArray accepts exactly what encoding/json accepts and
+// splits the same elements.
+func FuzzSplitArray(f *testing.F) {
+	for _, c := range splitCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, in string) { checkSplit(t, in) })
+}
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	msg := []byte(`2/chat,17["echo",{"n":12345,"d":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var d Decoder
+		if _, err := d.Add(msg, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
