@@ -136,6 +136,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Auth:              modes,
 		Files:             store.Files{Dir: filepath.Join(c.DataDir, "attachments")},
 		MaxUpload:         c.MaxUpload,
+		UploadTypes:       c.uploadTypes(),
 		MaxHTTPBufferSize: c.MaxHTTPBufferSize,
 		CORSOrigins:       c.corsOrigins(),
 		TrustedProxies:    trusted,

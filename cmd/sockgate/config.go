@@ -36,6 +36,7 @@ type Config struct {
 	AuthRooms         string        // -auth-rooms, SOCKGATE_AUTH_ROOMS: for "/rooms"
 	AuthChat          string        // -auth-chat, SOCKGATE_AUTH_CHAT: for "/chat"
 	MaxUpload         int64         // -max-upload, SOCKGATE_MAX_UPLOAD: attachment cap, bytes
+	UploadTypes       string        // -upload-types, SOCKGATE_UPLOAD_TYPES: attachment media types (comma-separated)
 	StaticDir         string        // -static, SOCKGATE_STATIC
 	CORSOrigins       string        // -cors-origins, SOCKGATE_CORS_ORIGINS (comma-separated)
 	TrustedProxies    string        // -trusted-proxies, SOCKGATE_TRUSTED_PROXIES (CIDRs/addresses)
@@ -191,10 +192,23 @@ func (c Config) storeDSN() string {
 
 // corsOrigins splits CORSOrigins.
 func (c Config) corsOrigins() []string {
+	out := splitList(c.CORSOrigins)
+	for i, o := range out {
+		out[i] = strings.TrimSuffix(o, "/")
+	}
+	return out
+}
+
+// uploadTypes splits UploadTypes; nil (the gateway's default allow-list)
+// when empty.
+func (c Config) uploadTypes() []string { return splitList(c.UploadTypes) }
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
 	var out []string
-	for _, o := range strings.Split(c.CORSOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			out = append(out, strings.TrimSuffix(o, "/"))
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -283,6 +297,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.AuthRooms, "auth-rooms", "SOCKGATE_AUTH_ROOMS", "auth on namespace /rooms: optional or required")
 	e.str(&c.AuthChat, "auth-chat", "SOCKGATE_AUTH_CHAT", "auth on namespace /chat: optional or required")
 	e.int64(&c.MaxUpload, "max-upload", "SOCKGATE_MAX_UPLOAD", "largest attachment, bytes")
+	e.str(&c.UploadTypes, "upload-types", "SOCKGATE_UPLOAD_TYPES", "comma-separated media types attachments may have; empty: images, PDF and plain text")
 	e.str(&c.StaticDir, "static", "SOCKGATE_STATIC", "directory served at / with SPA fallback to index.html")
 	e.str(&c.CORSOrigins, "cors-origins", "SOCKGATE_CORS_ORIGINS", "comma-separated origins allowed cross-origin, or *; empty: same origin only")
 	e.str(&c.TrustedProxies, "trusted-proxies", "SOCKGATE_TRUSTED_PROXIES", "comma-separated CIDRs/addresses whose X-Forwarded-For is believed")

@@ -42,6 +42,12 @@ func TestConfig_Precedence(t *testing.T) {
 			func(c Config) bool { return c.DatabaseURL == "postgres://db/x" && c.JWTSecret == "s3" }},
 		{"DefaultStoreInDataDir", []string{"-data-dir", "/var/lib/sg"}, env(),
 			func(c Config) bool { return c.storeDSN() == "/var/lib/sg/sockgate.db" }},
+		{"UploadTypes", []string{"-upload-types", " image/png, application/pdf ,"}, env(),
+			func(c Config) bool {
+				got := c.uploadTypes()
+				return len(got) == 2 && got[0] == "image/png" && got[1] == "application/pdf"
+			}},
+		{"UploadTypesDefault", nil, env(), func(c Config) bool { return c.uploadTypes() == nil }},
 		{"AuthModes", []string{"-auth-chat", "required"}, env("JWT_SECRET", "s", "SOCKGATE_AUTH_ROOT", "required"),
 			func(c Config) bool {
 				m, err := c.authModes()
