@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 
@@ -78,16 +79,48 @@ func (m *Message) pollingBytes() []byte {
 func (m *Message) frameBytes() []byte {
 	m.wsOnce.Do(func() {
 		encodeCount.Add(1)
-		var f ws.Frame
 		if m.binary {
-			f = ws.NewBinaryFrame(m.data)
+			m.wsFrame = serverFrame(ws.OpBinary, 0, "", m.data)
 		} else {
-			p := make([]byte, 1+len(m.text))
-			p[0] = m.typ
-			copy(p[1:], m.text)
-			f = ws.NewTextFrame(p)
+			m.wsFrame = serverFrame(ws.OpText, m.typ, m.text, nil)
 		}
-		m.wsFrame = ws.MustCompileFrame(f)
 	})
 	return m.wsFrame
+}
+
+// serverFrame returns one final, unmasked WebSocket frame whose payload is
+// prefix (omitted when 0), text and data, built in one allocation. It is
+// what ws.MustCompileFrame produces (TestServerFrame), without the
+// bytes.Buffer growth and the deep call chain: the first frameBytes call
+// usually runs on a fresh writer goroutine, whose small stack the gobwas
+// path had to grow (≈10% of the ack workload's CPU).
+func serverFrame(op ws.OpCode, prefix byte, text string, data []byte) []byte {
+	n := len(text) + len(data)
+	if prefix != 0 {
+		n++
+	}
+	hdr := 2
+	switch {
+	case n > 0xFFFF:
+		hdr = 10
+	case n > 125:
+		hdr = 4
+	}
+	b := make([]byte, hdr, hdr+n)
+	b[0] = 0x80 | byte(op) // FIN
+	switch hdr {
+	case 2:
+		b[1] = byte(n)
+	case 4:
+		b[1] = 126
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+	default:
+		b[1] = 127
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
+	}
+	if prefix != 0 {
+		b = append(b, prefix)
+	}
+	b = append(b, text...)
+	return append(b, data...)
 }
