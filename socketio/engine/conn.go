@@ -204,8 +204,7 @@ func (c *Conn) kickLocked() {
 	case c.transport == "websocket" && c.ws != nil:
 		if !c.writing {
 			c.writing = true
-			wc := c.ws
-			c.s.goTracked(func() { c.runWriter(wc) })
+			c.s.startWriter(c, c.ws)
 		}
 	case c.transport == "polling":
 		c.releasePollLocked()
@@ -365,10 +364,19 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	if c.hb != nil {
 		c.hb.Stop()
 	}
-	probe := c.probe
-	c.probe, c.probed = nil, false
-	if c.upTimer != nil {
-		c.upTimer.Stop()
+	// A probed upgrade is kept when flushing a polling session: the
+	// client has paused polling (or is about to) and sends "5" next, so
+	// like Node the upgrade completes and the queue and the close go out
+	// on the WebSocket (completeUpgrade). Otherwise the last messages
+	// would wait for a GET that never comes. The close timer still
+	// bounds the wait.
+	var probe *wsConn
+	if !flush || !c.probed || c.transport != "polling" {
+		probe = c.probe
+		c.probe, c.probed = nil, false
+		if c.upTimer != nil {
+			c.upTimer.Stop()
+		}
 	}
 	if !flush {
 		clear(c.queue)
@@ -398,6 +406,10 @@ func (c *Conn) closeWith(reason string, flush bool) {
 			// The next GET takes the rest, then the close packet. (With
 			// nothing queued and no GET waiting, the session ends now:
 			// waiting for a GET just to say "1" would hold Shutdown.)
+			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
+		case c.probe != nil:
+			// Kept probe, nothing queued (a GET took it): the close goes
+			// out on the WebSocket once the client's "5" arrives.
 			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
 		case reason == ReasonTransportClose:
 			// The client closed (POST "1") while its GET may still be

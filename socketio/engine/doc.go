@@ -97,6 +97,14 @@
 //     a vanished one must not hold OnClose or Shutdown. A client close
 //     (POST "1") answers an in-flight GET with "6" (that GET may arrive
 //     after the POST, on its own TCP connection).
+//   - Closing (with flush, Shutdown included) a polling session whose
+//     upgrade probe succeeded: the client has paused polling or is about
+//     to, and its "5" is on the way, so, like Node, the upgrade still
+//     completes and the queued messages (typically a Socket.IO DISCONNECT)
+//     and the close frame go out on the WebSocket. A GET still waiting
+//     takes the queue; the close frame then follows on the WebSocket.
+//     Without the "5", the close timer above ends the session and the
+//     probe. A GET reaching an upgraded session gets 400, closing or not.
 //   - A GET arriving while an upgrade is being probed waits up to 100ms and
 //     is answered "6" (or 400 if the upgrade completes meanwhile), like
 //     Node's upgrade check interval.

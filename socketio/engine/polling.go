@@ -73,8 +73,10 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 	}
 	c.pollActive, c.pollWake = false, nil
-	if c.state == stateOpen && c.transport != "polling" {
-		// Upgraded while this GET waited: polling is over.
+	if c.transport != "polling" {
+		// Upgraded (maybe while this GET waited): polling is over. A
+		// closing session is flushing on its WebSocket: this GET must
+		// not end it under the writer (Node answers 400 too).
 		c.mu.Unlock()
 		writeError(w, codeBadRequest, http.StatusBadRequest)
 		return

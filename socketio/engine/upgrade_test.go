@@ -231,3 +231,130 @@ func TestUpgrade_Failures(t *testing.T) {
 		c.expectClose()
 	})
 }
+
+// TestUpgrade_CloseWhileProbed: the server closes (with flush) a polling
+// session whose upgrade probe succeeded, while the client has paused polling
+// and its "5" is still on the way. Like Node, the upgrade completes, what is
+// queued goes out over the WebSocket, then the close frame: the client gets
+// its last messages (a Socket.IO DISCONNECT) instead of a dead transport.
+func TestUpgrade_CloseWhileProbed(t *testing.T) {
+	probed := func(t *testing.T, cfg Config) (*testServer, *recorder, *wsClient, string) {
+		t.Helper()
+		ts := newTestServer(t, cfg)
+		sid := ts.handshake(t).SID
+		rec := ts.nextConn(t)
+		c := ts.dialWS(t, "transport=websocket&sid="+sid)
+		c.sendText("2probe")
+		if s := c.mustRead(); s != "3probe" {
+			t.Fatalf("probe answer %q", s)
+		}
+		return ts, rec, c, sid
+	}
+	expectClosed := func(t *testing.T, c *wsClient, rec *recorder, reason string) {
+		t.Helper()
+		if code := c.expectClose(); code != closeNormal {
+			t.Errorf("close code %d, want %d (a closing handshake after the upgrade)", code, closeNormal)
+		}
+		if got := recvClose(t, rec); got != reason {
+			t.Errorf("OnClose reason %q, want %q", got, reason)
+		}
+	}
+
+	t.Run("QueuedGoesOverWebSocket", func(t *testing.T) {
+		_, rec, c, _ := probed(t, Config{})
+		rec.c.Send(TextMessage("bye"))
+		rec.c.Close("kicked")
+		c.sendText("5")
+		if s := c.mustRead(); s != "4bye" {
+			t.Fatalf("after upgrade got %q, want the queued message", s)
+		}
+		expectClosed(t, c, rec, "kicked")
+	})
+
+	t.Run("WaitingGetTakesQueue", func(t *testing.T) {
+		// A GET was still waiting when the server sent and closed: it
+		// carries the queue (whether Send's wake-up or Close's released
+		// it), and the close itself follows on the upgraded WebSocket
+		// (the client polls no more).
+		ts, rec, c, sid := probed(t, Config{})
+		got := make(chan string, 1)
+		go func() {
+			_, body, _, _ := doReqErr("GET", ts.url("transport=polling&sid="+sid), "", nil)
+			got <- body
+		}()
+		waitFor(t, 2*time.Second, func() error {
+			rec.c.mu.Lock()
+			defer rec.c.mu.Unlock()
+			if !rec.c.pollActive {
+				return fmt.Errorf("GET not waiting")
+			}
+			return nil
+		})
+		rec.c.Send(TextMessage("bye"))
+		rec.c.Close("kicked")
+		if body := <-got; body != "4bye" && body != "6" {
+			t.Fatalf("GET %q", body)
+		} else if body == "6" {
+			// The 100ms probe release won the race: the queue is still
+			// waiting, for the WebSocket.
+			c.sendText("5")
+			if s := c.mustRead(); s != "4bye" {
+				t.Fatalf("after upgrade got %q", s)
+			}
+			expectClosed(t, c, rec, "kicked")
+			return
+		}
+		c.sendText("5")
+		expectClosed(t, c, rec, "kicked")
+	})
+
+	t.Run("NothingQueued", func(t *testing.T) {
+		_, rec, c, _ := probed(t, Config{})
+		rec.c.Close("kicked")
+		c.sendText("5")
+		expectClosed(t, c, rec, "kicked")
+	})
+
+	t.Run("LateGetDoesNotCutFlush", func(t *testing.T) {
+		// A polling GET reaching an upgraded, closing session is refused
+		// (400) and must not end the session under the WebSocket writer
+		// still flushing the last messages.
+		ts, rec, c, sid := probed(t, Config{})
+		big := strings.Repeat("x", 8<<20) // more than the socket buffers hold: the writer blocks
+		rec.c.Send(TextMessage(big), TextMessage("bye"))
+		rec.c.Close("kicked")
+		c.sendText("5")
+		waitFor(t, 2*time.Second, func() error {
+			if tr := rec.c.Transport(); tr != "websocket" {
+				return fmt.Errorf("transport %q", tr)
+			}
+			return nil
+		})
+		if status, body := ts.get(t, "transport=polling&sid="+sid); status != 400 {
+			t.Errorf("GET on the upgraded session: %d %q, want 400", status, body)
+		}
+		if s := c.mustRead(); s != "4"+big {
+			t.Fatalf("big message cut: %d bytes", len(s))
+		}
+		if s := c.mustRead(); s != "4bye" {
+			t.Fatalf("got %q, want the last message", s)
+		}
+		expectClosed(t, c, rec, "kicked")
+	})
+
+	t.Run("NoUpgradePacket", func(t *testing.T) {
+		// The client never sends "5": the close timer (min(PingTimeout,
+		// 2s)) still ends the session and the probe.
+		_, rec, c, _ := probed(t, Config{PingTimeout: 200 * time.Millisecond})
+		rec.c.Send(TextMessage("bye"))
+		start := time.Now()
+		rec.c.Close("kicked")
+		if got := recvClose(t, rec); got != "kicked" {
+			t.Errorf("OnClose reason %q", got)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("OnClose after %v, want about the close wait (200ms)", d)
+		}
+		c.expectClose()
+	})
+}

@@ -371,13 +371,20 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 		if upgrading {
 			switch {
 			case p.typ == typePing && string(p.data) == "probe":
+				// Probed before "3probe" leaves: a client that has it
+				// pauses polling and sends "5", so a close racing with
+				// the answer must already keep the probe (closeWith).
+				c.mu.Lock()
+				if c.probe == wc {
+					c.probed = true
+				}
+				c.mu.Unlock()
 				if wc.writeRaw(pongProbeMsg.frameBytes(), c.s.writeTimeout()) != nil {
 					fail("", 0)
 					return
 				}
 				c.mu.Lock()
 				if c.probe == wc {
-					c.probed = true
 					c.releasePollLocked()
 				}
 				c.mu.Unlock()
