@@ -204,7 +204,8 @@ func (c *Conn) kickLocked() {
 	case c.transport == "websocket" && c.ws != nil:
 		if !c.writing {
 			c.writing = true
-			c.s.startWriter(c, c.ws)
+			wc := c.ws
+			c.s.goTracked(func() { c.runWriter(wc) })
 		}
 	case c.transport == "polling":
 		c.releasePollLocked()
