@@ -204,8 +204,7 @@ func (c *Conn) kickLocked() {
 	case c.transport == "websocket" && c.ws != nil:
 		if !c.writing {
 			c.writing = true
-			wc := c.ws
-			c.s.goTracked(func() { c.runWriter(wc) })
+			c.s.startWriter(c, c.ws)
 		}
 	case c.transport == "polling":
 		c.releasePollLocked()

@@ -44,8 +44,11 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[string]*Conn
 	shutdown bool
-	running  int           // engine goroutines (readers, writers, OnClose calls)
-	idle     chan struct{} // closed when running drops to 0 and someone waits
+	running  int             // engine goroutines (readers, writers, OnClose calls)
+	idle     chan struct{}   // closed when running drops to 0 and someone waits
+	writers  []*parkedWriter // idle writer goroutines (writers.go)
+	wEpoch   uint64
+	wSweep   *time.Timer
 }
 
 // New returns a Server that calls onConnect for every new connection, before
@@ -92,6 +95,7 @@ func (s *Server) Count() int {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
+	s.dismissWritersLocked()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
@@ -139,17 +143,20 @@ func (s *Server) goTracked(f func()) {
 	s.running++
 	s.mu.Unlock()
 	go func() {
-		defer func() {
-			s.mu.Lock()
-			s.running--
-			if s.running == 0 && s.idle != nil {
-				close(s.idle)
-				s.idle = nil
-			}
-			s.mu.Unlock()
-		}()
+		defer s.trackedDone()
 		f()
 	}()
+}
+
+// trackedDone ends a goroutine started by goTracked (or startWriter).
+func (s *Server) trackedDone() {
+	s.mu.Lock()
+	s.running--
+	if s.running == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
 }
 
 func (s *Server) transportAllowed(t string) bool { return slices.Contains(s.cfg.Transports, t) }

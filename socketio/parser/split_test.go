@@ -88,3 +88,17 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkMarshalArray(b *testing.B) {
+	type echo struct {
+		N int64  `json:"n"`
+		D string `json:"d"`
+	}
+	args := []any{"echo", echo{N: 12345, D: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}, 7}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := MarshalArray(args); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

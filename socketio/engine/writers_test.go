@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func (s *Server) parkedWriters() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.writers)
+}
+
+// TestWriters_ParkedAndRetired: a connection's bursts reuse one parked
+// writer goroutine; it exits after writerIdle unused.
+func TestWriters_ParkedAndRetired(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	c := ts.dialWS(t, "transport=websocket")
+	c.mustRead() // open
+	rec := ts.nextConn(t)
+	before := ts.eng.goroutines()
+	for i := range 50 {
+		if err := rec.c.Send(TextMessage(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.mustRead(); got != "4"+fmt.Sprint(i) {
+			t.Fatalf("read %q, want %q", got, "4"+fmt.Sprint(i))
+		}
+		waitFor(t, 5*time.Second, func() error {
+			if n := ts.eng.parkedWriters(); n != 1 {
+				return fmt.Errorf("%d parked writers, want 1", n)
+			}
+			return nil
+		})
+	}
+	if n := ts.eng.goroutines(); n != before {
+		t.Fatalf("engine goroutines %d after 50 bursts, %d before", n, before)
+	}
+	waitFor(t, 5*writerIdle, func() error {
+		if n := ts.eng.parkedWriters(); n != 0 {
+			return fmt.Errorf("%d parked writers", n)
+		}
+		if n := ts.eng.goroutines(); n != before-1 {
+			return fmt.Errorf("engine goroutines %d, want %d (the writer retired)", n, before-1)
+		}
+		return nil
+	})
+}
+
+func (s *Server) goroutines() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
