@@ -278,11 +278,22 @@ func TestUpgrade_CloseWhileProbed(t *testing.T) {
 		// (the client polls no more).
 		ts, rec, c, sid := probed(t, Config{})
 		got := make(chan string, 1)
-		go func() {
+		get := func() {
 			_, body, _, _ := doReqErr("GET", ts.url("transport=polling&sid="+sid), "", nil)
 			got <- body
-		}()
-		waitFor(t, 2*time.Second, func() error {
+		}
+		go get()
+		waitFor(t, 5*time.Second, func() error {
+			select {
+			case body := <-got:
+				// The probe's 100ms noop came before we saw the GET
+				// waiting (a loaded machine): poll again.
+				if body != "6" {
+					t.Fatalf("GET %q before the close", body)
+				}
+				go get()
+			default:
+			}
 			rec.c.mu.Lock()
 			defer rec.c.mu.Unlock()
 			if !rec.c.pollActive {
