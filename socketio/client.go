@@ -29,7 +29,6 @@ var _ engineConn = (*engine.Conn)(nil)
 type client struct {
 	srv  *Server
 	conn engineConn
-	log  *slog.Logger
 	dec  parser.Decoder // touched only by OnMessage
 
 	mu      sync.Mutex
@@ -42,7 +41,6 @@ func newClient(srv *Server, conn engineConn) *client {
 	c := &client{
 		srv:     srv,
 		conn:    conn,
-		log:     srv.log.With("sid", conn.ID()),
 		dec:     parser.Decoder{MaxAttachments: srv.cfg.MaxAttachments},
 		sockets: make(map[string]*Socket),
 	}
@@ -52,6 +50,10 @@ func newClient(srv *Server, conn engineConn) *client {
 	return c
 }
 
+// logger returns the server's logger with the session id (built when
+// needed: slog's With costs ~100 B per connection).
+func (c *client) logger() *slog.Logger { return c.srv.log.With("sid", c.conn.ID()) }
+
 // OnMessage decodes one Engine.IO message. It returns quickly: ACKs are
 // resolved inline, CONNECT and EVENT packets are queued on the socket's
 // worker. It blocks only while the socket's inbound queue is full.
@@ -60,7 +62,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	if err != nil {
 		// Node closes the connection on a Socket.IO decoding error; the
 		// sockets see Engine.IO's "forced close".
-		c.log.Debug("socketio: invalid packet", "err", err)
+		c.logger().Debug("socketio: invalid packet", "err", err)
 		c.conn.Close(ReasonForcedClose)
 		return
 	}
@@ -80,7 +82,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	case s != nil && p.Type != parser.Connect && p.Type != parser.ConnectError:
 		s.onPacket(p)
 	default:
-		c.log.Debug("socketio: unexpected packet", "type", p.Type, "ns", p.Namespace)
+		c.logger().Debug("socketio: unexpected packet", "type", p.Type, "ns", p.Namespace)
 		c.close(ReasonForcedServerClose)
 	}
 }
@@ -150,7 +152,7 @@ func (c *client) onConnectTimeout() {
 	idle := !c.closed && c.timer != nil && len(c.sockets) == 0
 	c.mu.Unlock()
 	if idle {
-		c.log.Debug("socketio: no namespace joined in time")
+		c.logger().Debug("socketio: no namespace joined in time")
 		c.close(ReasonForcedServerClose)
 	}
 }
@@ -195,7 +197,7 @@ func (c *client) write(msgs []*engine.Message, volatile bool) bool {
 		return c.conn.SendVolatile(msgs...)
 	}
 	if err := c.conn.Send(msgs...); err != nil {
-		c.log.Debug("socketio: send failed", "err", err)
+		c.logger().Debug("socketio: send failed", "err", err)
 		return false
 	}
 	return true

@@ -51,8 +51,12 @@ type Socket struct {
 	ns     *Namespace
 	client *client
 	hs     *Handshake
+	// ctx is created on the first Context call (most sockets never ask:
+	// a context registered in the server's costs ~400 B per idle socket);
+	// ended records that it must be cancelled. Both under mu.
 	ctx    context.Context
 	cancel context.CancelFunc
+	ended  bool
 	state  atomic.Int32
 	// finished guards finish (the release of a socket that never connected).
 	finished atomic.Bool
@@ -69,7 +73,6 @@ type Socket struct {
 
 func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 	s := &Socket{id: newID(), ns: ns, client: c, handlers: make(map[string]EventHandler)}
-	s.ctx, s.cancel = context.WithCancel(ns.srv.ctx)
 	r := c.conn.Request()
 	hs := &Handshake{Auth: auth, Address: c.conn.RemoteAddr(), Time: time.Now()}
 	if r != nil {
@@ -94,7 +97,28 @@ func (s *Socket) Namespace() *Namespace { return s.ns }
 func (s *Socket) Handshake() *Handshake { return s.hs }
 
 // Context is cancelled when the socket disconnects (or the server shuts down).
-func (s *Socket) Context() context.Context { return s.ctx }
+func (s *Socket) Context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(s.ns.srv.ctx)
+		if s.ended {
+			s.cancel()
+		}
+	}
+	return s.ctx
+}
+
+// end cancels the socket's Context (now, or when it is created).
+func (s *Socket) end() {
+	s.mu.Lock()
+	s.ended = true
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
 
 // SetData attaches application data to the socket.
 func (s *Socket) SetData(v any) {
@@ -217,7 +241,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 			return Args{}, ErrAckTimeout
 		}
 		return Args{}, ctx.Err()
-	case <-s.ctx.Done():
+	case <-s.Context().Done():
 		select {
 		case a := <-ch:
 			return a, nil
@@ -323,14 +347,14 @@ func (s *Socket) onClose(reason string) {
 	if s.state.CompareAndSwap(stateConnecting, stateClosed) {
 		// Refused or interrupted before connecting: the connect task sees
 		// the state and finishes the cleanup.
-		s.cancel()
+		s.end()
 		s.client.remove(s)
 		return
 	}
 	if !s.state.CompareAndSwap(stateConnected, stateClosing) {
 		return
 	}
-	s.cancel()
+	s.end()
 	s.client.remove(s)
 	s.in.closeWith(task{kind: taskClose, reason: reason})
 }
@@ -388,7 +412,7 @@ func (s *Socket) refuse(err error) {
 		}{err.Error()})
 	}
 	if s.state.CompareAndSwap(stateConnecting, stateClosed) {
-		s.cancel()
+		s.end()
 		s.client.remove(s)
 		s.client.writePacket(&parser.Packet{Type: parser.ConnectError, Namespace: s.ns.name, Data: b}, false)
 	}
@@ -481,7 +505,7 @@ func (s *Socket) safe(fn func()) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			ok = false
-			s.client.log.Error("socketio: handler panic", "ns", s.ns.name, "socket", s.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.client.logger().Error("socketio: handler panic", "ns", s.ns.name, "socket", s.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
 	fn()

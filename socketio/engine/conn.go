@@ -44,7 +44,6 @@ type Conn struct {
 	id     string
 	req    *http.Request
 	remote string
-	log    *slog.Logger
 	h      ConnHandler
 
 	mu        sync.Mutex
@@ -97,7 +96,6 @@ func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
 		id:        id,
 		req:       req,
 		remote:    r.RemoteAddr,
-		log:       s.log.With("sid", id),
 		h:         nopHandler{},
 		transport: transport,
 	}
@@ -107,6 +105,10 @@ type nopHandler struct{}
 
 func (nopHandler) OnMessage([]byte, bool) {}
 func (nopHandler) OnClose(string)         {}
+
+// logger returns the server's logger with the session id. Built when
+// needed (rarely) rather than kept: slog's With costs ~100 B per connection.
+func (c *Conn) logger() *slog.Logger { return c.s.log.With("sid", c.id) }
 
 // ID returns the Engine.IO session id (20 characters).
 func (c *Conn) ID() string { return c.id }
@@ -148,7 +150,7 @@ func (c *Conn) Send(msgs ...*Message) error {
 	}
 	if c.nmsg+len(msgs) > c.s.cfg.SendQueue {
 		c.mu.Unlock()
-		c.log.Info("engine: send queue overflow, closing", "queued", c.nmsg)
+		c.logger().Info("engine: send queue overflow, closing", "queued", c.nmsg)
 		c.closeWith(ReasonQueueOverflow, false)
 		return ErrQueueFull
 	}
@@ -485,5 +487,5 @@ func (c *Conn) finish() {
 	}
 	// Otherwise OnMessage is running: the deliver call running it calls
 	// OnClose and unregisters the session when it returns.
-	c.log.Debug("engine: connection closed", "reason", reason)
+	c.logger().Debug("engine: connection closed", "reason", reason)
 }
