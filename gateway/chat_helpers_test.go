@@ -302,19 +302,3 @@ func ackFailed(t *testing.T, r jsReply, code string) Error {
 	}
 	return f.Error
 }
-
-// pollUntil polls cond until it returns nil or d passes.
-func pollUntil(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

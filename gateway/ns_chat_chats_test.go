@@ -17,6 +17,7 @@ import (
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/internal/wire"
+	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
 	"github.com/sockgate/sockgate/store/storetest"
@@ -491,7 +492,7 @@ func TestChats_AttachmentsAndMembersOnline(t *testing.T) {
 		t.Errorf("members %s", raw)
 	}
 	js.disconnect("bob")
-	pollUntil(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if on, _ := e.chats.Online(context.Background(), []string{"bob"}); on["bob"] {
 			return errors.New("bob still online")
 		}

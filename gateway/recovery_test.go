@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/store/storetest"
 )
 
@@ -109,7 +110,7 @@ func TestRecovery_ConcurrentSends(t *testing.T) {
 			"args": []any{map[string]any{"chatId": x.ID, "content": fmt.Sprint(i)}}})
 	}
 	js.mustConnect("bob", "/chat", map[string]any{"auth": map[string]any{"token": mintToken(t, "bob", time.Hour), "lastMessageId": first.Message.ID}})
-	pollUntil(t, 10*time.Second, func() error {
+	testenv.WaitFor(t, 10*time.Second, func() error {
 		msgs, err := e.st.MessagesAfter(t.Context(), x.ID, first.Message.ID, 200)
 		if err != nil || len(msgs) < n {
 			return fmt.Errorf("%d stored, %v", len(msgs), err)

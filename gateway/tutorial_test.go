@@ -142,22 +142,6 @@ func TestTutorial_Flow(t *testing.T) {
 	want(t, "GET deleted room", fmt.Sprint(st, " ", body), `404 {"statusCode":404,"message":"Not Found"}`)
 }
 
-// waitFor polls f until it succeeds or d passes.
-func waitFor(t *testing.T, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestTutorial_Refusals sends each invalid payload and each forbidden
 // action: every one gets no ack and an exception naming the cause, the
 // connection keeps working, and no other client sees anything.

@@ -34,22 +34,6 @@ func limited(t *testing.T, l *Limiter, rule, key string) *LimitedError {
 	return le
 }
 
-// waitFor polls f until it returns nil or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // limiterKinds runs f against the memory store and a real Redis.
 func limiterKinds(t *testing.T, f func(t *testing.T, newLimiter func(rules map[string]Rule) *Limiter)) {
 	t.Run("Memory", func(t *testing.T) {
@@ -129,7 +113,7 @@ func TestLimiter_WindowExpiry(t *testing.T) {
 		if le.RetryAfter <= 0 || le.RetryAfter > period {
 			t.Fatalf("RetryAfter = %v, want within (0, %v]", le.RetryAfter, period)
 		}
-		waitFor(t, 3*time.Second, func() error {
+		testenv.WaitFor(t, 3*time.Second, func() error {
 			_, err := l.Allow(context.Background(), "r", "ip:1.2.3.4")
 			return err
 		})
