@@ -3,7 +3,8 @@ GO       ?= go
 NODE_DIR := internal/testenv/node
 FUZZTIME ?= 10s
 # Each fuzz target runs briefly in `make test` (seed corpus + FUZZTIME of new inputs).
-FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePayload ./socketio/parser:FuzzDecode
+FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePayload ./socketio/engine:FuzzReadLoop \
+            ./socketio/parser:FuzzDecode ./socketio/parser:FuzzSplitArray ./socketio:FuzzClientMessages
 
 SUB ?= alice
 NAME ?= Alice
