@@ -19,11 +19,14 @@
 //     and returns quickly: ACK packets are resolved inline (a handler waiting
 //     in EmitWithAck is released even while its socket's worker is busy);
 //     CONNECT and EVENT packets go to the socket's bounded inbox.
-//   - A socket's inbox is drained by one worker goroutine started when the
-//     inbox becomes non-empty and ending when it is empty: connection
+//   - A socket's inbox is drained by one worker goroutine assigned when the
+//     inbox becomes non-empty and released when it is empty: connection
 //     middleware, OnConnection handlers, event handlers and disconnect
 //     handlers of one socket run one at a time, in the order the client
 //     sent the packets. No goroutine per packet, none per idle socket.
+//     Released workers park in the Server (keeping their grown stacks) and
+//     serve the next inbox that needs one; they exit after 1-2 s unused
+//     and at Shutdown.
 //   - Back-pressure: when a socket's inbox is full (Config.InboundQueue
 //     events or Config.InboundBytes of payload), OnMessage blocks, which pauses reading from that connection only
 //     (other namespaces multiplexed on the same connection wait too).

@@ -44,8 +44,8 @@ const (
 // Socket is one client's connection to one namespace.
 //
 // Its inbound work (connection middleware and handlers, events, disconnect
-// handlers) runs on a worker goroutine that exists only while there is work
-// queued: no goroutine per packet, none per idle socket.
+// handlers) runs on a worker goroutine assigned only while there is work
+// queued (see workerPool): no goroutine per packet, none per idle socket.
 type Socket struct {
 	id     string
 	ns     *Namespace
