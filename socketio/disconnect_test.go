@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/socketio/engine"
 	"github.com/sockgate/sockgate/socketio/internal/sioclient"
 	"github.com/sockgate/sockgate/socketio/parser"
@@ -243,7 +244,7 @@ func TestMemoryAdapter_BroadcastEncodesOnce(t *testing.T) {
 		cl.OnMessage([]byte("0"), false)
 		conns = append(conns, fc)
 	}
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if ns.Sockets() != 3 {
 			return fmt.Errorf("%d sockets", ns.Sockets())
 		}
@@ -325,7 +326,7 @@ func TestInbox_BackPressure(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(seen) != 5 {
@@ -338,7 +339,7 @@ func TestInbox_BackPressure(t *testing.T) {
 		t.Fatalf("order = %v", seen)
 	}
 	mu.Unlock()
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		sock.in.mu.Lock()
 		defer sock.in.mu.Unlock()
 		if sock.in.running {

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 func (p *workerPool) counts() (idle, spawned int) {
@@ -29,13 +31,13 @@ func TestWorkerPool_ReusesParkedWorkers(t *testing.T) {
 	}
 	for range 50 {
 		p.start(&inbox{running: true}) // as startLocked hands it over
-		waitFor(t, 5*time.Second, idleIs(1))
+		testenv.WaitFor(t, 5*time.Second, idleIs(1))
 	}
 	if _, spawned := p.counts(); spawned != 1 {
 		t.Fatalf("%d goroutines started for 50 sequential drains, want 1", spawned)
 	}
-	waitFor(t, 5*workerIdle, idleIs(0)) // retired when idle
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*workerIdle, idleIs(0)) // retired when idle
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			return fmt.Errorf("%d goroutines, %d before", n, before)
 		}
@@ -43,13 +45,13 @@ func TestWorkerPool_ReusesParkedWorkers(t *testing.T) {
 	})
 
 	p.start(&inbox{running: true})
-	waitFor(t, 5*time.Second, idleIs(1))
+	testenv.WaitFor(t, 5*time.Second, idleIs(1))
 	p.close()
 	p.start(&inbox{running: true}) // after close: drains, then exits
 	if idle, spawned := p.counts(); idle != 0 || spawned != 3 {
 		t.Fatalf("after close: %d parked, %d started; want 0, 3", idle, spawned)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			return fmt.Errorf("%d goroutines after close, %d before", n, before)
 		}

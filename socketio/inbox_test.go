@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // TestInbox_BoundedInBytes: the inbox bounds the bytes of queued events, not
@@ -67,7 +69,7 @@ func TestInbox_BoundedInBytes(t *testing.T) {
 			t.Fatalf("event %d not handled", want)
 		}
 	}
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if n := sock.in.queuedBytes(); n != 0 {
 			return fmt.Errorf("%d bytes still accounted in an empty inbox", n)
 		}

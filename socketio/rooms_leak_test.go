@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // gateAdapter is a MemoryAdapter that can pause one AddAll (before it adds)
@@ -156,7 +158,7 @@ func TestSocket_SocketsJoinDuringDisconnectStress(t *testing.T) {
 			c.Close()
 		}
 		<-done
-		waitFor(t, 5*time.Second, func() error {
+		testenv.WaitFor(t, 5*time.Second, func() error {
 			if n := ns.Sockets(); n != 0 {
 				return fmt.Errorf("%d sockets still connected", n)
 			}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // TestServer_ShutdownLeavesNoGoroutines: after Shutdown every goroutine of
@@ -45,7 +47,7 @@ func TestServer_ShutdownLeavesNoGoroutines(t *testing.T) {
 	pc := newPollingClient(t, url)
 	pc.post("40")
 	pc.packets(1) // CONNECT reply
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if inHandler.Load() != 1 {
 			return fmt.Errorf("slow handler not running")
 		}
@@ -74,7 +76,7 @@ func TestServer_ShutdownLeavesNoGoroutines(t *testing.T) {
 	c2.Close()
 	hs.CloseClientConnections()
 	hs.Close()
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<16)
 			return fmt.Errorf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // TestSocket_ContextCancelledOnDisconnect: the socket's Context (created
@@ -37,7 +39,7 @@ func TestSocket_ContextCancelledOnDisconnect(t *testing.T) {
 	}
 	c1.Close()
 	c2.Close()
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if s1.Connected() || s2.Connected() {
 			return fmt.Errorf("still connected")
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/socketio/internal/sioclient"
 	"github.com/sockgate/sockgate/socketio/parser"
 )
@@ -291,7 +292,7 @@ func TestBroadcast_EmitWithAck(t *testing.T) {
 	}
 	a, _ := connect(t, url, "/", nil)
 	b, _ := connect(t, url, "/", nil)
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if ns.Sockets() != 2 {
 			return fmt.Errorf("%d sockets", ns.Sockets())
 		}
@@ -318,7 +319,7 @@ func TestBroadcast_EmitWithAck(t *testing.T) {
 	// One silent receiver: the replies received and ErrAckTimeout.
 	c, _ := connect(t, url, "/", nil)
 	_ = c
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if ns.Sockets() != 3 {
 			return fmt.Errorf("%d sockets", ns.Sockets())
 		}
@@ -454,7 +455,7 @@ func TestNamespace_RoomOpsOnAll(t *testing.T) {
 	c1, _ := connect(t, url, "/", nil)
 	c2, _ := connect(t, url, "/", nil)
 	ctx := testCtx(t)
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if ns.Sockets() != 2 {
 			return fmt.Errorf("%d sockets", ns.Sockets())
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 func TestPolling_RoundTrip(t *testing.T) {
@@ -52,7 +54,7 @@ func TestPolling_WaitingGet(t *testing.T) {
 		_, body, _, _ := doReqErr("GET", ts.url("transport=polling&sid="+sid), "", nil)
 		got <- body
 	}()
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if !rec.c.SendVolatile(TextMessage("v")) {
 			return fmt.Errorf("not writable yet")
 		}
@@ -129,7 +131,7 @@ func TestPolling_ConcurrentGet(t *testing.T) {
 		_, body, _, _ := doReqErr("GET", u, "", nil)
 		first <- body
 	}()
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		rec.c.mu.Lock()
 		defer rec.c.mu.Unlock()
 		if !rec.c.pollActive {
@@ -160,7 +162,7 @@ func TestPolling_Close(t *testing.T) {
 		u := ts.url("transport=polling&sid=" + sid)
 		got := make(chan string, 1)
 		go func() { _, body, _, _ := doReqErr("GET", u, "", nil); got <- body }()
-		waitFor(t, 2*time.Second, func() error {
+		testenv.WaitFor(t, 2*time.Second, func() error {
 			rec.c.mu.Lock()
 			defer rec.c.mu.Unlock()
 			if !rec.c.pollActive {
@@ -276,7 +278,7 @@ func TestPolling_ConcurrentPost(t *testing.T) {
 		status, _, _, _ := doReqErr("POST", ts.url(q), "4first", nil)
 		first <- status
 	}()
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		rec.c.mu.Lock()
 		defer rec.c.mu.Unlock()
 		if !rec.c.inHandler {

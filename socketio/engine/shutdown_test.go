@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // TestServer_ShutdownWaitsForPollingHandler: a message delivered by a
@@ -30,7 +32,7 @@ func TestServer_ShutdownWaitsForPollingHandler(t *testing.T) {
 		ts.post(t, "transport=polling&sid="+sid, "4hello")
 	}()
 	// Wait until OnMessage runs (the session is then inside its handler).
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		rec.c.mu.Lock()
 		defer rec.c.mu.Unlock()
 		if !rec.c.inHandler {
@@ -105,7 +107,7 @@ func TestServer_ShutdownLeavesNoGoroutines(t *testing.T) {
 	up.nc.Close()
 	ts.http.Close()
 	ts.http.CloseClientConnections()
-	waitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 5*time.Second, func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<16)
 			return fmt.Errorf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // TestUpgrade_Ordering upgrades a polling session to WebSocket while the
@@ -105,7 +107,7 @@ func TestUpgrade_Ordering(t *testing.T) {
 
 	// Phase 3: upgraded.
 	c.sendText("5")
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if tr := rec.c.Transport(); tr != "websocket" {
 			return fmt.Errorf("transport %q", tr)
 		}
@@ -208,7 +210,7 @@ func TestUpgrade_Failures(t *testing.T) {
 		c.sendText("2probe")
 		c.mustRead()
 		c.sendText("5")
-		waitFor(t, 2*time.Second, func() error {
+		testenv.WaitFor(t, 2*time.Second, func() error {
 			if rec.c.Transport() != "websocket" {
 				return fmt.Errorf("not upgraded")
 			}
@@ -283,7 +285,7 @@ func TestUpgrade_CloseWhileProbed(t *testing.T) {
 			got <- body
 		}
 		go get()
-		waitFor(t, 5*time.Second, func() error {
+		testenv.WaitFor(t, 5*time.Second, func() error {
 			select {
 			case body := <-got:
 				// The probe's 100ms noop came before we saw the GET
@@ -335,7 +337,7 @@ func TestUpgrade_CloseWhileProbed(t *testing.T) {
 		rec.c.Send(TextMessage(big), TextMessage("bye"))
 		rec.c.Close("kicked")
 		c.sendText("5")
-		waitFor(t, 2*time.Second, func() error {
+		testenv.WaitFor(t, 2*time.Second, func() error {
 			if tr := rec.c.Transport(); tr != "websocket" {
 				return fmt.Errorf("transport %q", tr)
 			}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 func isTimeout(err error) bool {
@@ -39,7 +41,7 @@ func TestWebSocket_Only(t *testing.T) {
 		}
 	}
 
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if !rec.c.SendVolatile(TextMessage("v")) {
 			return fmt.Errorf("idle WebSocket not writable")
 		}
@@ -227,7 +229,7 @@ func TestConn_OnCloseAfterOnMessage(t *testing.T) {
 	rec := ts.nextConn(t)
 	rec.block = make(chan struct{})
 	c.sendText("4x")
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		rec.c.mu.Lock()
 		defer rec.c.mu.Unlock()
 		if !rec.c.inHandler {
@@ -348,7 +350,7 @@ func TestConn_ConcurrentSendClose(t *testing.T) {
 			t.Fatal("SendVolatile after close")
 		}
 	}
-	waitFor(t, 2*time.Second, func() error {
+	testenv.WaitFor(t, 2*time.Second, func() error {
 		if n := ts.eng.Count(); n != 0 {
 			return fmt.Errorf("Count = %d", n)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 func (s *Server) parkedWriters() int {
@@ -27,7 +29,7 @@ func TestWriters_ParkedAndRetired(t *testing.T) {
 		if got := c.mustRead(); got != "4"+fmt.Sprint(i) {
 			t.Fatalf("read %q, want %q", got, "4"+fmt.Sprint(i))
 		}
-		waitFor(t, 5*time.Second, func() error {
+		testenv.WaitFor(t, 5*time.Second, func() error {
 			if n := ts.eng.parkedWriters(); n != 1 {
 				return fmt.Errorf("%d parked writers, want 1", n)
 			}
@@ -37,7 +39,7 @@ func TestWriters_ParkedAndRetired(t *testing.T) {
 	if n := ts.eng.goroutines(); n != before {
 		t.Fatalf("engine goroutines %d after 50 bursts, %d before", n, before)
 	}
-	waitFor(t, 5*writerIdle, func() error {
+	testenv.WaitFor(t, 5*writerIdle, func() error {
 		if n := ts.eng.parkedWriters(); n != 0 {
 			return fmt.Errorf("%d parked writers", n)
 		}
