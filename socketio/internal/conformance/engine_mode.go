@@ -1,13 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sockgate/sockgate/socketio/engine"
@@ -44,24 +39,4 @@ func newEngineHandler(log *slog.Logger) (*engine.Server, http.Handler) {
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", srv)
 	return srv, mux
-}
-
-func runEngine(addr string) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	eng, h := newEngineHandler(log)
-	hs := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("conformance: engine mode", "addr", addr)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := errors.Join(hs.Shutdown(sctx), eng.Shutdown(sctx))
-	return err
 }
