@@ -507,14 +507,24 @@ func (a *chatAPI) memberOf(ctx context.Context, chatID, userID string) (store.Ch
 	return ch, m, nil
 }
 
-func (a *chatAPI) archiveChat(w http.ResponseWriter, r *http.Request, me auth.Identity) error {
-	ctx := r.Context()
-	_, m, err := a.memberOf(ctx, r.PathValue("id"), me.ID)
+// ownerOf is memberOf for the owner-only routes: a member who is not an
+// owner gets errNotChatOwner.
+func (a *chatAPI) ownerOf(ctx context.Context, chatID, userID string) (store.Membership, error) {
+	_, m, err := a.memberOf(ctx, chatID, userID)
 	if err != nil {
-		return err
+		return store.Membership{}, err
 	}
 	if m.Role != store.RoleOwner {
-		return errNotChatOwner
+		return store.Membership{}, errNotChatOwner
+	}
+	return m, nil
+}
+
+func (a *chatAPI) archiveChat(w http.ResponseWriter, r *http.Request, me auth.Identity) error {
+	ctx := r.Context()
+	m, err := a.ownerOf(ctx, r.PathValue("id"), me.ID)
+	if err != nil {
+		return err
 	}
 	ch, err := a.st.ArchiveChat(ctx, m.ChatID, me.ID)
 	if errors.Is(err, store.ErrForbidden) { // demoted meanwhile
@@ -548,12 +558,9 @@ func (a *chatAPI) addMember(w http.ResponseWriter, r *http.Request, me auth.Iden
 	ctx := r.Context()
 	// Membership first, so that a non-member learns nothing from the body's
 	// validation.
-	_, m, err := a.memberOf(ctx, r.PathValue("id"), me.ID)
+	m, err := a.ownerOf(ctx, r.PathValue("id"), me.ID)
 	if err != nil {
 		return err
-	}
-	if m.Role != store.RoleOwner {
-		return errNotChatOwner
 	}
 	var req addMemberRequest
 	if err := decodeRESTBody(w, r, &req); err != nil {
