@@ -310,21 +310,7 @@ func TestInbox_BackPressure(t *testing.T) {
 		}
 	}()
 	// Event 0 runs (blocked), 1 and 2 fill the inbox: OnMessage for 3 blocks.
-	for want := 0; want < 3; want++ {
-		select {
-		case got := <-returned:
-			if got != want {
-				t.Fatalf("OnMessage %d returned, want %d", got, want)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("OnMessage %d did not return", want)
-		}
-	}
-	select {
-	case got := <-returned:
-		t.Fatalf("OnMessage %d returned while the inbox was full", got)
-	case <-time.After(100 * time.Millisecond):
-	}
+	expectBackPressure(t, returned, 3, func() string { return "while the inbox was full" })
 	close(release)
 	testenv.WaitFor(t, 5*time.Second, func() error {
 		mu.Lock()

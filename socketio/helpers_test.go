@@ -59,3 +59,26 @@ func testCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// expectBackPressure reads the indexes a goroutine calling OnMessage sends
+// after each call returns: the first n calls must return in order, and the
+// next one must stay blocked (the inbox is full). why describes the queue
+// state in the failure message.
+func expectBackPressure(t *testing.T, returned <-chan int, n int, why func() string) {
+	t.Helper()
+	for want := 0; want < n; want++ {
+		select {
+		case got := <-returned:
+			if got != want {
+				t.Fatalf("OnMessage %d returned, want %d", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("OnMessage %d did not return", want)
+		}
+	}
+	select {
+	case got := <-returned:
+		t.Fatalf("OnMessage %d returned %s", got, why())
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -43,21 +43,9 @@ func TestInbox_BoundedInBytes(t *testing.T) {
 		}
 	}()
 	// Event 0 runs (blocked); 1 and 2 (~820 bytes) fit in 1000 bytes; 3 does not.
-	for want := 0; want < 3; want++ {
-		select {
-		case got := <-returned:
-			if got != want {
-				t.Fatalf("OnMessage %d returned, want %d", got, want)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("OnMessage %d did not return", want)
-		}
-	}
-	select {
-	case got := <-returned:
-		t.Fatalf("OnMessage %d returned with %d bytes queued (limit 1000)", got, sock.in.queuedBytes())
-	case <-time.After(100 * time.Millisecond):
-	}
+	expectBackPressure(t, returned, 3, func() string {
+		return fmt.Sprintf("with %d bytes queued (limit 1000)", sock.in.queuedBytes())
+	})
 	close(release)
 	for want := 0; want < 5; want++ {
 		select {
