@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/socketio"
 )
 
@@ -17,6 +18,19 @@ import (
 // that requires auth, each of the four token sources is accepted at the
 // handshake, and a missing, expired or forged token is refused with the
 // exact connect_error.
+// authUser is the user of the "authenticated" event.
+type authUser struct {
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Username string `json:"username"`
+}
+
+// authError is the seed's authError payload.
+type authError struct {
+	Message string `json:"message"`
+	Error   string `json:"error"`
+}
+
 func TestAuth_Handshake(t *testing.T) {
 	e := newChatEnv(t, chatEnvConfig{modes: map[string]AuthMode{"/chat": AuthRequired}})
 	js := startJS(t, e.URL)
@@ -52,7 +66,7 @@ func TestAuth_Handshake(t *testing.T) {
 			}
 			js.expect(c, "authenticated").arg(t, 0, &ev)
 			// The socket is in its user's room (every device of a user).
-			socks, err := e.srv.chat.io.In(userRoom("alice")).FetchSockets(context.Background())
+			socks, err := e.srv.chat.IO().In(event.UserRoom("alice")).FetchSockets(context.Background())
 			if err != nil || !slices.ContainsFunc(socks, func(si socketio.SocketInfo) bool { return si.ID == id }) {
 				t.Errorf("socket %s not in room user:alice (%d sockets, %v)", id, len(socks), err)
 			}
@@ -86,9 +100,9 @@ func TestAuth_Handshake(t *testing.T) {
 			if r.Op != "connect_error" || r.Message != tc.msg {
 				t.Fatalf("got %s %q, want connect_error %q", r.Op, r.Message, tc.msg)
 			}
-			var data Error
-			if err := json.Unmarshal(r.Data, &data); err != nil || data != (Error{CodeUnauthorized, tc.msg}) {
-				t.Fatalf("connect_error data = %s, want {code:%q, message:%q}", r.Data, CodeUnauthorized, tc.msg)
+			var data event.Error
+			if err := json.Unmarshal(r.Data, &data); err != nil || data != (event.Error{Code: event.CodeUnauthorized, Message: tc.msg}) {
+				t.Fatalf("connect_error data = %s, want {code:%q, message:%q}", r.Data, event.CodeUnauthorized, tc.msg)
 			}
 		})
 	}
@@ -120,7 +134,7 @@ func TestAuth_OptionalMode(t *testing.T) {
 	js.expect("anon", "welcome")
 	js.absent("anon", "authenticated", 100)
 	// Identity-bound events refuse anonymous sockets without dropping them.
-	ackFailed(t, js.emit("anon", "join", map[string]any{"chatId": "c1"}), CodeUnauthorized)
+	ackFailed(t, js.emit("anon", "join", map[string]any{"chatId": "c1"}), event.CodeUnauthorized)
 	js.absent("anon", "disconnect", 200)
 
 	for _, ns := range []string{"/chat", "/rooms"} {

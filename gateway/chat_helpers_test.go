@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/chats"
+	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
@@ -27,7 +29,7 @@ var chatTestSecret = []byte("sockgate-test-secret-0123456789abcdef")
 // chatEnv is a gateway with authentication and stored chats on httptest.
 type chatEnv struct {
 	srv   *Server
-	chats *chats
+	chats *chats.Chats
 	st    *store.Store
 	URL   string
 }
@@ -286,14 +288,20 @@ func (j *jsClient) disconnect(c string) {
 	j.do(map[string]any{"op": "disconnect", "c": c})
 }
 
+// exception is the "exception" event as the tests decode it.
+type exception struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
 // ackFailure is an object ack of a failed event.
 type ackFailure struct {
-	Success bool  `json:"success"`
-	Error   Error `json:"error"`
+	Success bool        `json:"success"`
+	Error   event.Error `json:"error"`
 }
 
 // ackFailed decodes a failed ack and checks its code.
-func ackFailed(t *testing.T, r jsReply, code string) Error {
+func ackFailed(t *testing.T, r jsReply, code string) event.Error {
 	t.Helper()
 	var f ackFailure
 	r.arg(t, 0, &f)

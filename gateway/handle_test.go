@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/ratelimit"
 )
 
@@ -23,20 +24,20 @@ func TestHandle_Failures(t *testing.T) {
 		EventTimeout: 100 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
 	}, func(s *Server) {
-		on(s.rooms, "boom", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
-			return successReply{}, errors.New("pq: password authentication failed for user secret")
+		event.On(s.rooms, "boom", "", func(ctx context.Context, c *event.Conn, _ empty) (event.OK, error) {
+			return event.OK{}, errors.New("pq: password authentication failed for user secret")
 		})
-		on(s.rooms, "panic", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
+		event.On(s.rooms, "panic", "", func(ctx context.Context, c *event.Conn, _ empty) (event.OK, error) {
 			var m map[string]int
 			m["x"] = 1 // nil map write
-			return successReply{}, nil
+			return event.OK{}, nil
 		})
-		on(s.rooms, "slow", "", func(ctx context.Context, c *Conn, _ empty) (successReply, error) {
+		event.On(s.rooms, "slow", "", func(ctx context.Context, c *event.Conn, _ empty) (event.OK, error) {
 			if _, ok := ctx.Deadline(); !ok {
-				return successReply{}, errors.New("no deadline")
+				return event.OK{}, errors.New("no deadline")
 			}
 			<-ctx.Done()
-			return successReply{}, ctx.Err()
+			return event.OK{}, ctx.Err()
 		})
 	})
 	rs := run(t, ts.URL,
@@ -63,7 +64,7 @@ func TestHandle_Failures(t *testing.T) {
 // middleware keys the rate limits per user instead of per IP.
 func TestNamespace_Middleware(t *testing.T) {
 	// A stand-in for authentication: the identity is the handshake's auth.user.
-	identify := func(ctx context.Context, c *Conn) error {
+	identify := func(ctx context.Context, c *event.Conn) error {
 		var hs struct {
 			User string `json:"user"`
 		}
@@ -74,7 +75,7 @@ func TestNamespace_Middleware(t *testing.T) {
 		return nil
 	}
 	rules := map[string]ratelimit.Rule{"/rooms:getRoomMembers": {Limit: 1, Period: time.Minute}}
-	ts := newTestServerWith(t, rules, Config{}, func(s *Server) { s.rooms.use(identify) })
+	ts := newTestServerWith(t, rules, Config{}, func(s *Server) { s.rooms.Use(identify) })
 	withAuth := func(c, user string) step {
 		s := connect(c, "/rooms")
 		s.Auth = raw(struct {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,7 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sockgate/sockgate/ratelimit"
+	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/chats"
+	"github.com/sockgate/sockgate/gateway/event"
 )
 
 // routes builds the one handler of SPEC §1: Socket.IO at /socket.io/, the
@@ -23,19 +24,18 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// The engine caps polling bodies itself (MaxHTTPBufferSize) before reading.
 	mux.Handle("/socket.io/", s.io)
-	mux.Handle("GET /api/rooms", s.restHandler("http:GET /api/rooms", s.listRooms))
-	mux.Handle("GET /api/rooms/{room}", s.restHandler("http:GET /api/rooms", s.getRoom))
+	s.tutorial.Routes(mux) // /api/rooms…
 	if s.api != nil {
-		s.api.register(mux) // /chats…, /attachments/… (http_chats.go)
+		s.api.Routes(mux) // /chats…, /attachments/…
 	}
-	mux.Handle("/api/", s.restHandler("", func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{CodeNotFound, fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)}
+	mux.Handle("/api/", s.p.Route("", nil, func(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+		return &event.Error{Code: event.CodeNotFound, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)}
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, statusBody{Status: "ok"})
+		event.WriteJSON(w, http.StatusOK, statusBody{Status: "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	if s.cfg.StaticDir != "" {
 		mux.Handle("/", spa(s.cfg.StaticDir))
 	}
@@ -54,16 +54,16 @@ func (s *Server) guard(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.Error("http handler panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				s.writeError(w, errInternal)
+				s.p.WriteError(w, r, event.ErrInternal)
 			}
 		}()
 		if !strings.HasPrefix(r.URL.Path, "/socket.io/") {
 			// Attachment uploads are capped by the chat API itself
 			// (Config.MaxUpload plus multipart overhead), above this cap.
-			if s.api == nil || !isAttachmentUpload(r) {
+			if s.api == nil || !chats.IsAttachmentUpload(r) {
 				r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 			}
-			if (strings.HasPrefix(r.URL.Path, "/api/") || isChatAPIPath(r.URL.Path)) && s.cors(w, r) {
+			if (strings.HasPrefix(r.URL.Path, "/api/") || chats.IsAPIPath(r.URL.Path)) && s.cors(w, r) {
 				return
 			}
 		}
@@ -100,51 +100,6 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// restHandler adapts a REST handler returning an error: it applies the
-// route's rate limit (headers on every answer) and renders errors through
-// replyOf, NestJS's body shape (SPEC §6).
-func (s *Server) restHandler(rule string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.restLimit(w, r, rule); err != nil {
-			s.writeError(w, err)
-			return
-		}
-		if err := h(w, r); err != nil {
-			s.writeError(w, err)
-		}
-	})
-}
-
-// restLimit checks rule for the request's client and sets X-RateLimit-*.
-func (s *Server) restLimit(w http.ResponseWriter, r *http.Request, rule string) error {
-	if s.lim == nil || rule == "" {
-		return nil
-	}
-	ip := ratelimit.ClientIP(r.RemoteAddr, r.Header, s.cfg.TrustedProxies)
-	res, err := s.lim.Allow(r.Context(), rule, ratelimit.Key("", ip))
-	if err != nil {
-		var le *ratelimit.LimitedError
-		if errors.As(err, &le) {
-			ratelimit.SetLimitedHeaders(w.Header(), le)
-		}
-		return s.limitErr(rule, err)
-	}
-	ratelimit.SetHeaders(w.Header(), res)
-	return nil
-}
-
-// writeError renders err as NestJS's error body; unknown errors are logged
-// here, once, and sent as `internal`.
-func (s *Server) writeError(w http.ResponseWriter, err error) {
-	e, known := replyOf(err)
-	if !known {
-		s.log.Error("request failed", "err", err)
-	}
-	s.metrics.errors.WithLabelValues(e.Code).Inc()
-	st, body := httpBodyOf(e)
-	writeJSON(w, st, body)
-}
-
 type statusBody struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks,omitempty"`
@@ -171,10 +126,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		body.Checks[name] = "ok"
 	}
 	if len(failed) > 0 {
-		s.writeError(w, &Error{CodeUnavailable, "Not ready: " + strings.Join(failed, ", ") + " unavailable."})
+		s.p.WriteError(w, r, &event.Error{Code: event.CodeUnavailable, Message: "Not ready: " + strings.Join(failed, ", ") + " unavailable."})
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	event.WriteJSON(w, http.StatusOK, body)
 }
 
 // spa serves dir with a fallback to index.html for paths that are not

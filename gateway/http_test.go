@@ -164,7 +164,7 @@ func TestHTTP_BodyCap(t *testing.T) {
 	ts := newTestServer(t, unlimited(), Config{MaxBodyBytes: 16})
 	h := ts.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err != nil {
-			ts.writeError(w, err)
+			ts.p.WriteError(w, r, err)
 			return
 		}
 		w.WriteHeader(204)

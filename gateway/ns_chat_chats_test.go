@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
-	"github.com/sockgate/sockgate/gateway/internal/wire"
+	"github.com/sockgate/sockgate/gateway/chats"
+	"github.com/sockgate/sockgate/gateway/event"
+	"github.com/sockgate/sockgate/gateway/lobby"
 	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
@@ -47,6 +49,27 @@ type wireSendAck struct {
 	Message wireMessage `json:"message"`
 }
 
+// Events and replies of the stored chats, as the tests decode them.
+type (
+	userJoinedEvent struct {
+		UserID string `json:"userId"`
+		ChatID string `json:"chatId"`
+	}
+	chatJoinReply struct {
+		Success bool   `json:"success"`
+		ChatID  string `json:"chatId"`
+	}
+	chatTypingEvent struct {
+		ChatID   string `json:"chatId"`
+		UserID   string `json:"userId"`
+		IsTyping bool   `json:"isTyping"`
+	}
+	presenceEvent struct {
+		UserID string `json:"userId"`
+		Status string `json:"status"`
+	}
+)
+
 func authOpts(tok string) map[string]any {
 	return map[string]any{"auth": map[string]any{"token": tok}}
 }
@@ -76,7 +99,7 @@ func TestChats_Messaging(t *testing.T) {
 		js.mustConnect("bob", "/chat", authOpts(mintToken(t, "bob", time.Hour)))
 		var pe presenceEvent
 		js.expect("alice", "presence").arg(t, 0, &pe)
-		if pe != (presenceEvent{UserID: "bob", Status: statusOnline}) {
+		if pe != (presenceEvent{UserID: "bob", Status: "online"}) {
 			t.Errorf("presence = %+v", pe)
 		}
 		var ja chatJoinReply
@@ -131,11 +154,11 @@ func TestChats_Messaging(t *testing.T) {
 				code    string
 				msg     string // "" = not checked
 			}{
-				{"Empty", map[string]any{"chatId": c.ID, "content": "  "}, CodeInvalidPayload, "content: Must not be empty."},
-				{"TooLong", map[string]any{"chatId": c.ID, "content": strings.Repeat("é", MaxChatContent+1)}, CodeInvalidPayload, "content: String must contain at most 4000 character(s)"},
-				{"NoChatID", map[string]any{"content": "x"}, CodeInvalidPayload, "chatId: Required"},
-				{"UnknownChat", map[string]any{"chatId": "nope", "content": "x"}, CodeNotFound, ""},
-				{"UnknownAttachment", map[string]any{"chatId": c.ID, "content": "x", "attachments": []string{"nope"}}, CodeInvalidPayload, errBadAttachment.Message},
+				{"Empty", map[string]any{"chatId": c.ID, "content": "  "}, event.CodeInvalidPayload, "content: Must not be empty."},
+				{"TooLong", map[string]any{"chatId": c.ID, "content": strings.Repeat("é", chats.MaxChatContent+1)}, event.CodeInvalidPayload, "content: String must contain at most 4000 character(s)"},
+				{"NoChatID", map[string]any{"content": "x"}, event.CodeInvalidPayload, "chatId: Required"},
+				{"UnknownChat", map[string]any{"chatId": "nope", "content": "x"}, event.CodeNotFound, ""},
+				{"UnknownAttachment", map[string]any{"chatId": c.ID, "content": "x", "attachments": []string{"nope"}}, event.CodeInvalidPayload, "attachments: unknown, or not uploaded to this chat."},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					if e := ackFailed(t, js.emit("bob", "chat message", tc.payload), tc.code); tc.msg != "" && e.Message != tc.msg {
@@ -150,7 +173,7 @@ func TestChats_Messaging(t *testing.T) {
 			}
 			// Exactly 4000 characters pass.
 			var ack wireSendAck
-			js.emit("bob", "chat message", map[string]any{"chatId": c.ID, "content": strings.Repeat("x", MaxChatContent)}).arg(t, 0, &ack)
+			js.emit("bob", "chat message", map[string]any{"chatId": c.ID, "content": strings.Repeat("x", chats.MaxChatContent)}).arg(t, 0, &ack)
 			if !ack.Success {
 				t.Errorf("4000 characters refused")
 			}
@@ -168,7 +191,7 @@ func TestChats_Messaging(t *testing.T) {
 			}
 			js.absent("alice", "typing", 300)
 			// A chat the socket has not joined.
-			ackFailed(t, js.emit("alice", "typing", map[string]any{"chatId": "other", "isTyping": true}), CodeForbidden)
+			ackFailed(t, js.emit("alice", "typing", map[string]any{"chatId": "other", "isTyping": true}), event.CodeForbidden)
 			js.expect("alice", "exception")
 		})
 
@@ -197,12 +220,12 @@ func TestChats_Messaging(t *testing.T) {
 			if err != nil || len(marks) != 1 || marks[0].UserID != "bob" || marks[0].MessageID != last {
 				t.Errorf("read marks = %+v, %v", marks, err)
 			}
-			ackFailed(t, js.emit("bob", "read", map[string]any{"chatId": c.ID, "messageId": "nope"}), CodeNotFound)
+			ackFailed(t, js.emit("bob", "read", map[string]any{"chatId": c.ID, "messageId": "nope"}), event.CodeNotFound)
 		})
 
 		t.Run("NonMemberDisconnected", func(t *testing.T) {
 			js.mustConnect("carol", "/chat", authOpts(mintToken(t, "carol", time.Hour)))
-			ackFailed(t, js.emit("carol", "join", map[string]any{"chatId": c.ID}), CodeForbidden)
+			ackFailed(t, js.emit("carol", "join", map[string]any{"chatId": c.ID}), event.CodeForbidden)
 			var reason string
 			js.expect("carol", "disconnect").arg(t, 0, &reason)
 			if reason != "io server disconnect" {
@@ -221,7 +244,7 @@ func TestChats_Messaging(t *testing.T) {
 			js.absent("alice", "presence", 300) // bob2 still connected
 			js.disconnect("bob2")
 			js.expect("alice", "presence").arg(t, 0, &pe)
-			if pe != (presenceEvent{UserID: "bob", Status: statusOffline}) {
+			if pe != (presenceEvent{UserID: "bob", Status: "offline"}) {
 				t.Errorf("presence = %+v", pe)
 			}
 			if on, _ := e.chats.Online(ctx, []string{"bob"}); on["bob"] {
@@ -238,7 +261,7 @@ func TestChats_Messaging(t *testing.T) {
 			if _, err := e.st.ArchiveChat(ctx, c2.ID, "alice"); err != nil {
 				t.Fatal(err)
 			}
-			ackFailed(t, js.emit("alice", "chat message", map[string]any{"chatId": c2.ID, "content": "late"}), CodeConflict)
+			ackFailed(t, js.emit("alice", "chat message", map[string]any{"chatId": c2.ID, "content": "late"}), event.CodeConflict)
 		})
 
 		// Last: the database goes away.
@@ -248,7 +271,7 @@ func TestChats_Messaging(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := js.emit("alice", "chat message", map[string]any{"chatId": c.ID, "content": "lost", "clientMsgId": "m-down"})
-			ackFailed(t, r, CodeUnavailable)
+			ackFailed(t, r, event.CodeUnavailable)
 			js.absent("bob", "message", 300)
 		})
 	})
@@ -256,7 +279,7 @@ func TestChats_Messaging(t *testing.T) {
 
 // TestChats_RateLimit: "/chat:chat message" allows 10 per second per user.
 func TestChats_RateLimit(t *testing.T) {
-	rules := map[string]ratelimit.Rule{"/chat:chat message": chatRateRules()["/chat:chat message"]}
+	rules := map[string]ratelimit.Rule{"/chat:chat message": chats.RateRules()["/chat:chat message"]}
 	e := newChatEnv(t, chatEnvConfig{rules: rules})
 	c := e.chat(t, "alice")
 	js := startJS(t, e.URL)
@@ -267,72 +290,13 @@ func TestChats_RateLimit(t *testing.T) {
 		r := js.emit("a", "chat message", map[string]any{"chatId": c.ID, "content": fmt.Sprint(i)})
 		r.arg(t, 0, &ack)
 		if !ack.Success {
-			ackFailed(t, r, CodeRateLimited)
+			ackFailed(t, r, event.CodeRateLimited)
 			limited++
 		}
 	}
 	// 12 sends may straddle a window boundary; at least one is refused.
 	if limited == 0 {
 		t.Errorf("no send was rate limited")
-	}
-}
-
-func TestChatSendReq_Validate(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		req  chatSendReq
-		want string // "" = valid
-	}{
-		{"OK", chatSendReq{ChatID: "c", Content: "hi"}, ""},
-		{"AttachmentOnly", chatSendReq{ChatID: "c", Attachments: []string{"a"}}, ""},
-		{"Max", chatSendReq{ChatID: "c", Content: strings.Repeat("x", MaxChatContent)}, ""},
-		{"MaxAstral", chatSendReq{ChatID: "c", Content: strings.Repeat("😀", MaxChatContent/2)}, ""},
-		{"OverAstral", chatSendReq{ChatID: "c", Content: strings.Repeat("😀", MaxChatContent/2+1)}, "content: String must contain at most 4000 character(s)"},
-		{"Empty", chatSendReq{ChatID: "c"}, "content: Must not be empty."},
-		{"Blank", chatSendReq{ChatID: "c", Content: "\n \t"}, "content: Must not be empty."},
-		{"NoChat", chatSendReq{Content: "x"}, "chatId: String must contain at least 1 character(s)"},
-		{"LongChat", chatSendReq{ChatID: strings.Repeat("c", 65), Content: "x"}, "chatId: String must contain at most 64 character(s)"},
-		{"TooManyAttachments", chatSendReq{ChatID: "c", Attachments: make([]string, 11)}, "attachments: Array must contain at most 10 element(s)"},
-		{"EmptyAttachmentID", chatSendReq{ChatID: "c", Content: "x", Attachments: []string{""}}, "attachments.0: String must contain at least 1 character(s)"},
-		{"ClientMsgIDControl", chatSendReq{ChatID: "c", Content: "x", ClientMsgID: "a\nb"}, "clientMsgId: Must be at most 64 characters without control characters."},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.req.Validate()
-			got := ""
-			if err != nil {
-				var we *wire.Error
-				if !errors.As(err, &we) {
-					t.Fatalf("error %T is not a *wire.Error", err)
-				}
-				got = err.Error()
-			}
-			if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
-				t.Errorf("Validate = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestStoreErr(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		code string
-	}{
-		{fmt.Errorf("x: %w", store.ErrUnavailable), CodeUnavailable},
-		{fmt.Errorf("x: %w", store.ErrForbidden), CodeForbidden},
-		{fmt.Errorf("x: %w", store.ErrArchived), CodeConflict},
-		{fmt.Errorf("x: %w", store.ErrNotFound), CodeNotFound},
-		{fmt.Errorf("x: %w", store.ErrConflict), CodeConflict},
-		{fmt.Errorf("x: %w", store.ErrInvalid), CodeInvalidPayload},
-		{errors.New("disk on fire"), CodeInternal},
-	} {
-		e, _ := replyOf(storeErr(tc.err))
-		if e.Code != tc.code {
-			t.Errorf("%v → %q, want %q", tc.err, e.Code, tc.code)
-		}
-		if !errors.Is(storeErr(tc.err), tc.err) {
-			t.Errorf("%v: detail lost", tc.err)
-		}
 	}
 }
 
@@ -345,13 +309,13 @@ func TestChats_LobbyTypingStillWorks(t *testing.T) {
 	js.mustConnect("b", "/chat", nil)
 	js.emit("a", "joinChat", map[string]any{"username": "ann"})
 	js.emit("a", "typing", map[string]any{"isTyping": true})
-	var ut wire.UserTyping
+	var ut lobby.UserTyping
 	js.expect("b", "userTyping").arg(t, 0, &ut)
-	if ut != (wire.UserTyping{Username: "ann", IsTyping: true}) {
+	if ut != (lobby.UserTyping{Username: "ann", IsTyping: true}) {
 		t.Errorf("userTyping = %+v", ut)
 	}
 	// With a chatId an anonymous socket is refused.
-	ackFailed(t, js.emit("b", "typing", map[string]any{"chatId": "c", "isTyping": true}), CodeUnauthorized)
+	ackFailed(t, js.emit("b", "typing", map[string]any{"chatId": "c", "isTyping": true}), event.CodeUnauthorized)
 }
 
 // TestNew_ChatsConfig: New refuses combinations it cannot serve.
@@ -403,9 +367,9 @@ func TestChats_Disabled(t *testing.T) {
 	js := startJS(t, hs.URL)
 	js.mustConnect("a", "/chat", nil)
 	for _, ev := range []string{"join", "chat message", "read"} {
-		ackFailed(t, js.emit("a", ev, map[string]any{"chatId": "c"}), CodeUnavailable)
+		ackFailed(t, js.emit("a", ev, map[string]any{"chatId": "c"}), event.CodeUnavailable)
 	}
-	ackFailed(t, js.emit("a", "typing", map[string]any{"chatId": "c", "isTyping": true}), CodeUnavailable)
+	ackFailed(t, js.emit("a", "typing", map[string]any{"chatId": "c", "isTyping": true}), event.CodeUnavailable)
 	res, err := http.Get(hs.URL + "/chats")
 	if err != nil {
 		t.Fatal(err)
@@ -531,5 +495,96 @@ func TestServer_UploadOverBodyCap(t *testing.T) {
 	big := `{"kind":"general","title":"` + strings.Repeat("x", 2<<20) + `"}`
 	if st := post("/chats", "application/json", strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB JSON body: %d, want 413", st)
+	}
+}
+
+// TestServer_ChatAPIUpload goes through the whole gateway (New, its guard's
+// body cap and CORS, the mux): an upload over the general 1 MiB body cap
+// is accepted up to MaxUpload, refused with 413 past it, and downloaded;
+// CORS preflights and cookie writes from the CORS origins pass.
+func TestServer_ChatAPIUpload(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, v, nil, Config{
+		Files: store.Files{Dir: t.TempDir()}, MaxUpload: 3 << 20, CORSOrigins: []string{"https://app.example.com"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = s.Shutdown(context.Background())
+	})
+	c, err := st.CreateChat(context.Background(), store.NewChat{Kind: store.KindGeneral, Title: "t", CreatorID: "alice", MemberIDs: []string{"bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path, body string, headers ...string) (int, http.Header, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		for _, h := range headers {
+			k, v, _ := strings.Cut(h, ": ")
+			req.Header.Set(k, v)
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, b
+	}
+	upload := func(n int) (string, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "big.txt")
+		fw.Write(bytes.Repeat([]byte("x"), n))
+		mw.Close()
+		return body.String(), "Content-Type: " + mw.FormDataContentType()
+	}
+	alice := "Authorization: Bearer " + mintToken(t, "alice", time.Hour)
+	bob := "Authorization: Bearer " + mintToken(t, "bob", time.Hour)
+	path := "/chats/" + c.ID + "/attachments"
+
+	body, ctype := upload(2 << 20)
+	code, _, b := do("POST", path, body, ctype, alice)
+	var a struct {
+		Size int    `json:"size"`
+		URL  string `json:"url"`
+	}
+	if err := json.Unmarshal(b, &a); code != http.StatusCreated || err != nil || a.Size != 2<<20 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	if code, _, b := do("GET", a.URL, "", bob); code != http.StatusOK || len(b) != 2<<20 {
+		t.Fatalf("download: %d, %d bytes", code, len(b))
+	}
+	body, ctype = upload(3<<20 + 1)
+	code, _, b = do("POST", path, body, ctype, alice)
+	want(t, "over MaxUpload", fmt.Sprint(code, " ", strings.TrimSpace(string(b))),
+		fmt.Sprintf(`413 {"statusCode":413,"message":"file: The file exceeds %d bytes.","error":"payload_too_large"}`, 3<<20))
+	// CORS preflight for the chat API, and the CORS origins trusted with
+	// the cookie on writes.
+	code, hdr, _ := do("OPTIONS", path, "", "Origin: https://app.example.com", "Access-Control-Request-Method: POST")
+	if code != http.StatusNoContent || hdr.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("preflight: %d %v", code, hdr)
+	}
+	cookie := "Cookie: " + auth.CookieName + "=" + mintToken(t, "alice", time.Hour)
+	create := `{"kind":"general","memberIds":[]}`
+	if code, _, b := do("POST", "/chats", create, "Content-Type: application/json", cookie,
+		"Origin: https://app.example.com", "Sec-Fetch-Site: cross-site"); code != http.StatusCreated {
+		t.Fatalf("cookie write from a CORS origin: %d %s", code, b)
+	}
+	code, _, b = do("POST", "/chats", create, "Content-Type: application/json", cookie,
+		"Origin: https://evil.example", "Sec-Fetch-Site: cross-site")
+	want(t, "cross-origin cookie write", fmt.Sprint(code, " ", strings.TrimSpace(string(b))),
+		`403 {"statusCode":403,"message":"Cross-origin request refused.","error":"forbidden"}`)
+	// Other REST bodies keep the general cap.
+	big := `{"kind":"general","memberIds":[],"title":"` + strings.Repeat("x", 2<<20) + `"}`
+	if code, _, b := do("POST", "/chats", big, "Content-Type: application/json", alice); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("2 MiB JSON body: %d %s", code, b)
 	}
 }

@@ -11,6 +11,11 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/chats"
+	"github.com/sockgate/sockgate/gateway/event"
+	"github.com/sockgate/sockgate/gateway/lobby"
+	"github.com/sockgate/sockgate/gateway/rooms"
+	"github.com/sockgate/sockgate/gateway/tutorial"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/socketio"
 	"github.com/sockgate/sockgate/socketio/engine"
@@ -58,69 +63,45 @@ type Config struct {
 	// MaxUpload caps one attachment, in bytes. Zero means 10 MiB.
 	MaxUpload int64
 	// UploadTypes are the media types attachments may have. Nil means the
-	// chat API's default allow-list (http_attachments.go).
+	// chat API's default allow-list (chats.APIConfig.AllowedTypes).
 	UploadTypes []string
 	// MaxReplay caps the missed messages replayed to one reconnecting
-	// socket (recovery.go). Zero means 1000. Keep it well below the
-	// Engine.IO send queue (4096 messages), which a replay fills at once.
+	// socket (chats.Config.MaxReplay). Zero means 1000.
 	MaxReplay int
 }
 
-// Server is the chat application on the Socket.IO core: namespaces "/"
-// (tutorial), "/rooms" and "/chat", the REST API, health and metrics. Use
-// Handler to serve it and Shutdown to stop it.
+// Server is the chat application on the Socket.IO core: it builds each
+// product with its dependencies on one event pipeline and serves them
+// behind one http.Handler. Use Handler to serve it and Shutdown to stop it.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	lim     *ratelimit.Limiter
 	io      *socketio.Server
-	reg     registry
-	metrics *metrics
+	p       *event.Pipeline
+	metrics *event.Metrics
 	handler http.Handler
 
-	// ctx is the parent of every event's context; cancelled by Shutdown.
-	ctx    context.Context
-	cancel context.CancelFunc
+	root, rooms, chat *event.Namespace
 
-	tutorial, rooms, chat *namespace
-
-	// Stored chats (nil without a store): the "/chat" events and presence,
-	// and the REST chat API.
-	chats *chats
-	api   *chatAPI
+	tutorial *tutorial.Tutorial
+	lobby    *lobby.Lobby
+	chats    *chats.Chats // nil without a store
+	api      *chats.API   // nil without a store
 
 	shutOnce sync.Once
 	shutErr  error
 }
 
 // DefaultRateRules are the rate limits applied unless configured otherwise
-// (SPEC §7): the tutorial seed's "/:chat" 10/30s and "/:join_room" 5/60s,
-// the lobby seed's 10 messages per second, and our choices elsewhere.
-// Typing has its own rule so it cannot starve messages. Rule names are
-// "<namespace>:<event>", "http:<METHOD> <route>" and "connect" (new
-// Engine.IO sessions per IP).
-//
-// The stored chats add "/chat:join", "/chat:chat message" (10 per second,
-// the lobby seed's rate) and "/chat:read" (ns_chat_chats.go; stored-chat
-// typing shares "/chat:typing"), and the REST chat API one rule per route
-// (http_chats.go).
+// (SPEC §7): each product's own (the tutorial seed's "/:chat" 10/30s and
+// "/:join_room" 5/60s, the lobby seed's 10 messages per second, our
+// choices elsewhere) and "connect" (new Engine.IO sessions per IP). Rule
+// names are "<namespace>:<event>", "http:<METHOD> <route>" and "connect".
 func DefaultRateRules() map[string]ratelimit.Rule {
-	r := map[string]ratelimit.Rule{
-		"connect":                {Limit: 120, Period: time.Minute},
-		"/:chat":                 {Limit: 10, Period: 30 * time.Second},
-		"/:join_room":            {Limit: 5, Period: time.Minute},
-		"/:kick_user":            {Limit: 20, Period: time.Minute},
-		"/chat:joinChat":         {Limit: 10, Period: time.Minute},
-		"/chat:sendMessage":      {Limit: 10, Period: time.Second},
-		"/chat:typing":           {Limit: 20, Period: 10 * time.Second},
-		"/rooms:joinRoom":        {Limit: 10, Period: time.Minute},
-		"/rooms:leaveRoom":       {Limit: 10, Period: time.Minute},
-		"/rooms:sendRoomMessage": {Limit: 10, Period: time.Second},
-		"/rooms:getRoomMembers":  {Limit: 30, Period: time.Minute},
-		"http:GET /api/rooms":    {Limit: 120, Period: time.Minute},
+	r := map[string]ratelimit.Rule{"connect": {Limit: 120, Period: time.Minute}}
+	for _, rules := range []map[string]ratelimit.Rule{tutorial.RateRules(), rooms.RateRules(), lobby.RateRules(), chats.RateRules()} {
+		maps.Copy(r, rules)
 	}
-	maps.Copy(r, chatRateRules())
-	maps.Copy(r, chatAPIRateRules())
 	return r
 }
 
@@ -140,9 +121,29 @@ func New(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config) 
 // build is New with extra, when set, registering more middleware or events
 // before the namespaces are attached (tests).
 func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config, extra func(s *Server)) (*Server, error) {
-	if err := checkChatsConfig(st, v, cfg); err != nil {
+	if err := checkConfig(st, v, cfg); err != nil {
 		return nil, err
 	}
+	s := newServer(lim, withDefaults(cfg))
+	s.authenticate(v)
+	s.tutorial = tutorial.New(s.root, s.metrics)
+	rooms.New(s.rooms)
+	s.lobby = lobby.New(s.chat)
+	if err := s.storedChats(st, v); err != nil {
+		return nil, err
+	}
+	event.On(s.chat, "typing", "/chat:typing", s.typing)
+	if extra != nil {
+		extra(s)
+	}
+	for _, n := range []*event.Namespace{s.root, s.rooms, s.chat} {
+		n.Attach()
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
 	if cfg.EventTimeout <= 0 {
 		cfg.EventTimeout = 10 * time.Second
 	}
@@ -158,68 +159,93 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		lim:     lim,
-		reg:     newMemoryRegistry(),
-		metrics: newMetrics(),
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return cfg
+}
+
+// newServer builds the Socket.IO server, the pipeline and the namespaces.
+func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: event.NewMetrics()}
+	var p *event.Pipeline
 	s.io = socketio.New(socketio.Config{
 		Engine: engine.Config{
 			PingInterval: cfg.PingInterval,
 			PingTimeout:  cfg.PingTimeout,
 			MaxPayload:   cfg.MaxHTTPBufferSize,
 			CORS:         engine.CORS{AllowedOrigins: cfg.CORSOrigins},
-			AllowRequest: s.allowConnect,
+			AllowRequest: func(r *http.Request) error { return p.AllowConnect(r) },
 			Logger:       cfg.Logger,
 		},
 		Adapter: cfg.Adapter,
 		Logger:  cfg.Logger,
 	})
-	s.metrics.connectionsGauge(s.io.Clients)
-	s.tutorial = s.namespace("/", styleTutorial)
-	s.rooms = s.namespace("/rooms", styleObject)
-	s.chat = s.namespace("/chat", styleObject)
-	s.setupTutorial(s.tutorial)
-	s.setupRooms(s.rooms)
-	s.setupChat(s.chat)
-	s.chats = s.enableChats(st, v, cfg.Auth, cfg.MaxReplay)
-	if st != nil {
-		api, err := newChatAPI(st, cfg.Files, v, lim, s.chats, chatAPIConfig{
-			MaxUpload:      cfg.MaxUpload,
-			AllowedTypes:   cfg.UploadTypes,
-			TrustedProxies: cfg.TrustedProxies,
-			TrustedOrigins: trustedOrigins(cfg.CORSOrigins),
-			Logger:         cfg.Logger,
-			Metrics:        s.metrics,
-		})
-		if err != nil {
-			return nil, err
-		}
-		s.api = api
+	p = event.New(s.io, lim, s.metrics, event.Config{
+		Timeout: cfg.EventTimeout, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger, Now: cfg.Now,
+	})
+	s.p = p
+	s.metrics.ConnectionsGauge(s.io.Clients)
+	s.root = p.Namespace("/", event.StyleTutorial)
+	s.rooms = p.Namespace("/rooms", event.StyleObject)
+	s.chat = p.Namespace("/chat", event.StyleObject)
+	return s
+}
+
+// authenticate installs JWT authentication on every namespace (v non-nil),
+// before any product's middleware.
+func (s *Server) authenticate(v *auth.Verifier) {
+	if v == nil {
+		return
 	}
-	if extra != nil {
-		extra(s)
+	a := event.NewSocketAuth(v, s.cfg.Now)
+	for _, n := range []*event.Namespace{s.root, s.rooms, s.chat} {
+		a.Install(n, s.cfg.Auth[n.Name()] == AuthRequired)
 	}
-	for _, n := range []*namespace{s.tutorial, s.rooms, s.chat} {
-		n.attach()
+}
+
+// storedChats builds the stored chats of "/chat" and their REST API, or
+// registers their events as disabled without a store (or a verifier).
+func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
+	if st == nil || v == nil {
+		chats.Disable(s.chat)
+		return nil
 	}
-	s.handler = s.routes()
-	return s, nil
+	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay})
+	api, err := chats.NewAPI(s.p, st, s.cfg.Files, v, s.chats, chats.APIConfig{
+		MaxUpload:      s.cfg.MaxUpload,
+		AllowedTypes:   s.cfg.UploadTypes,
+		TrustedOrigins: trustedOrigins(s.cfg.CORSOrigins),
+	})
+	s.api = api
+	return err
+}
+
+// typingReq is "typing" on "/chat", which two products share: without
+// chatId it is the lobby's indicator, with one it concerns a stored chat.
+type typingReq struct {
+	ChatID   *string `json:"chatId,omitempty"`
+	IsTyping bool    `json:"isTyping"`
+}
+
+func (s *Server) typing(ctx context.Context, c *event.Conn, req typingReq) (event.OK, error) {
+	if req.ChatID == nil {
+		return s.lobby.Typing(ctx, c, req.IsTyping)
+	}
+	if s.chats == nil {
+		return event.OK{}, chats.ErrDisabled
+	}
+	return s.chats.Typing(ctx, c, *req.ChatID, req.IsTyping)
 }
 
 // Handler returns the one http.Handler serving everything (SPEC §1).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Shutdown disconnects every socket, cancels in-flight events and waits for
-// the disconnect handlers, within ctx's deadline. The caller stops its
-// http.Server first (which does not wait for WebSockets). Idempotent.
+// Shutdown disconnects every socket and waits for the running handlers and
+// the disconnect handlers, within ctx's deadline; then it cancels the
+// context of what still runs. The caller stops its http.Server first (which
+// does not wait for WebSockets). Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		err := s.io.Shutdown(ctx)
-		s.cancel()
+		s.p.Close()
 		s.shutErr = err
 	})
 	if s.shutErr != nil && !errors.Is(s.shutErr, context.Canceled) {
@@ -227,26 +253,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
-
-// allowConnect is the engine's AllowRequest hook: the per-IP limit on new
-// Engine.IO sessions (rule "connect").
-func (s *Server) allowConnect(r *http.Request) error {
-	ip := ratelimit.ClientIP(r.RemoteAddr, r.Header, s.cfg.TrustedProxies)
-	err := s.allow(r.Context(), "connect", ratelimit.Key("", ip))
-	if err == nil {
-		return nil
-	}
-	e, _ := replyOf(err)
-	s.metrics.errors.WithLabelValues(e.Code).Inc()
-	return statusError{err: err, status: statusOf(e.Code)}
-}
-
-// statusError gives the engine the HTTP status of a refused handshake.
-type statusError struct {
-	err    error
-	status int
-}
-
-func (e statusError) Error() string   { return e.err.Error() }
-func (e statusError) Unwrap() error   { return e.err }
-func (e statusError) StatusCode() int { return e.status }

@@ -7,25 +7,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockgate/sockgate/gateway/internal/wire"
+	"github.com/sockgate/sockgate/gateway/tutorial"
 	"github.com/sockgate/sockgate/ratelimit"
 )
 
 func joinAs(c, userID, name, room string) step {
-	return emitAck(c, "join_room", wire.JoinRoom{
-		User: wire.User{UserID: userID, UserName: name, SocketID: "$id:" + c}, RoomName: room, EventName: "join_room",
+	return emitAck(c, "join_room", tutorial.JoinRoom{
+		User: tutorial.User{UserID: userID, UserName: name, SocketID: "$id:" + c}, RoomName: room, EventName: "join_room",
 	})
 }
 
 func chatAs(c, userID, name, room, msg string, ts float64) step {
-	return emitAck(c, "chat", wire.ChatMessage{
-		User: wire.User{UserID: userID, UserName: name, SocketID: "$id:" + c}, TimeSent: ts, Message: msg, RoomName: room, EventName: "chat",
+	return emitAck(c, "chat", tutorial.ChatMessage{
+		User: tutorial.User{UserID: userID, UserName: name, SocketID: "$id:" + c}, TimeSent: ts, Message: msg, RoomName: room, EventName: "chat",
 	})
 }
 
-func kickAs(c, userID, name string, victim wire.User, room string) step {
-	return emitAck(c, "kick_user", wire.KickUser{
-		User: wire.User{UserID: userID, UserName: name, SocketID: "$id:" + c}, UserToKick: victim, RoomName: room, EventName: "kick_user",
+func kickAs(c, userID, name string, victim tutorial.User, room string) step {
+	return emitAck(c, "kick_user", tutorial.KickUser{
+		User: tutorial.User{UserID: userID, UserName: name, SocketID: "$id:" + c}, UserToKick: victim, RoomName: room, EventName: "kick_user",
 	})
 }
 
@@ -68,7 +68,7 @@ func TestTutorial_Flow(t *testing.T) {
 		httpGet("/api/rooms/room1"),
 		chatAs("a", "u-a", "Alice", "room1", "hello all", 1732350000000),
 		expect("a", "chat"), expect("b", "chat"), expect("c", "chat"),
-		kickAs("a", "u-a", "Alice", wire.User{UserID: "u-c", UserName: "Carol", SocketID: "$id:c"}, "room1"),
+		kickAs("a", "u-a", "Alice", tutorial.User{UserID: "u-c", UserName: "Carol", SocketID: "$id:c"}, "room1"),
 		expect("a", "kick_user"), expect("b", "kick_user"), expect("c", "kick_user"),
 		expect("a", "chat"), expect("b", "chat"),
 		httpGet("/api/rooms/room1"),
@@ -162,15 +162,15 @@ func TestTutorial_Refusals(t *testing.T) {
 		step step
 		want string
 	}
-	victimB := wire.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}
+	victimB := tutorial.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}
 	refusals := []refusal{
-		{"SpoofedSocketID", emitAck("a", "chat", wire.ChatMessage{User: wire.User{UserID: "u-a", UserName: "Alice", SocketID: "$id:b"}, TimeSent: 1, Message: "x", RoomName: "room1", EventName: "chat"}), "user.socketId must be your own socket id."},
+		{"SpoofedSocketID", emitAck("a", "chat", tutorial.ChatMessage{User: tutorial.User{UserID: "u-a", UserName: "Alice", SocketID: "$id:b"}, TimeSent: 1, Message: "x", RoomName: "room1", EventName: "chat"}), "user.socketId must be your own socket id."},
 		{"SpoofedUserID", chatAs("a", "u-b", "Bob", "room1", "as bob", 2), "user.userId must be the userId this connection joined with."},
 		{"SpoofedUserIDJoin", joinAs("a", "u-b", "Bob", "room9"), "user.userId must be the userId this connection joined with."},
-		{"KickByNonHost", kickAs("b", "u-b", "Bob", wire.User{UserID: "u-a", UserName: "Alice", SocketID: "$id:a"}, "room1"), "Only the room's host can kick users."},
-		{"KickSelf", kickAs("a", "u-a", "Alice", wire.User{UserID: "u-a", UserName: "Alice", SocketID: "$id:a"}, "room1"), "You cannot kick yourself."},
-		{"KickNonMember", kickAs("a", "u-a", "Alice", wire.User{UserID: "u-c", UserName: "Carol", SocketID: "$id:c"}, "room1"), "userToKick is not in this room."},
-		{"KickWrongUserID", kickAs("a", "u-a", "Alice", wire.User{UserID: "u-x", UserName: "Bob", SocketID: "$id:b"}, "room1"), "userToKick is not in this room."},
+		{"KickByNonHost", kickAs("b", "u-b", "Bob", tutorial.User{UserID: "u-a", UserName: "Alice", SocketID: "$id:a"}, "room1"), "Only the room's host can kick users."},
+		{"KickSelf", kickAs("a", "u-a", "Alice", tutorial.User{UserID: "u-a", UserName: "Alice", SocketID: "$id:a"}, "room1"), "You cannot kick yourself."},
+		{"KickNonMember", kickAs("a", "u-a", "Alice", tutorial.User{UserID: "u-c", UserName: "Carol", SocketID: "$id:c"}, "room1"), "userToKick is not in this room."},
+		{"KickWrongUserID", kickAs("a", "u-a", "Alice", tutorial.User{UserID: "u-x", UserName: "Bob", SocketID: "$id:b"}, "room1"), "userToKick is not in this room."},
 		{"KickUnknownRoom", kickAs("a", "u-a", "Alice", victimB, "nowhere"), "You must join the room first."},
 		{"ChatByNonMember", chatAs("c", "u-c", "Carol", "room1", "let me in", 3), "You must join the room first."},
 		{"ChatUnknownRoom", chatAs("a", "u-a", "Alice", "nowhere", "hi", 4), "You must join the room first."},
@@ -237,7 +237,7 @@ func TestTutorial_RateLimits(t *testing.T) {
 		joinAs("a", "u-a", "Alice", "room2"), joinAs("a", "u-a", "Alice", "room3"), joinAs("a", "u-a", "Alice", "room4"),
 		joinAs("b", "u-b", "Bob", "room1"), // the 5th join from this IP
 		joinAs("b", "u-b", "Bob", "room2"), // the 6th: refused
-		kickAs("a", "u-a", "Alice", wire.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}, "room1"),
+		kickAs("a", "u-a", "Alice", tutorial.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}, "room1"),
 	)
 	rs := run(t, ts.URL, steps...)
 	var replies []result
@@ -297,11 +297,11 @@ func TestTutorial_HostReload(t *testing.T) {
 		connect("a2", "/"),
 		joinAs("a2", "u-a", "Alice", "room1"),
 		httpGet("/api/rooms/room1"),
-		kickAs("a2", "u-a", "Alice", wire.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}, "room1"),
+		kickAs("a2", "u-a", "Alice", tutorial.User{UserID: "u-b", UserName: "Bob", SocketID: "$id:b"}, "room1"),
 		expect("b", "kick_user"),
 	)
 	wantAck(t, find(t, rs, "a2", "ack", 0), `[true]`)
-	var room wire.Room
+	var room tutorial.Room
 	for _, r := range rs {
 		if r.Op == "http" {
 			_ = json.Unmarshal(r.Body, &room) // the last one wins

@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sockgate/sockgate/gateway/internal/wire"
+	"github.com/sockgate/sockgate/gateway/event"
+	"github.com/sockgate/sockgate/gateway/lobby"
+	"github.com/sockgate/sockgate/gateway/rooms"
+	"github.com/sockgate/sockgate/gateway/tutorial"
 )
 
 // jsonDoc is a JSON object under test mutation (test-only decoding layer).
@@ -101,19 +104,19 @@ func tutorialInvalidCases(sid string) []invalidCase {
 }
 
 // decodeFor decodes payload as the event's struct.
-func decodeFor(event string, payload json.RawMessage) error {
-	switch event {
+func decodeFor(name string, payload json.RawMessage) error {
+	switch name {
 	case "join_room":
-		var v wire.JoinRoom
-		return wire.Decode(payload, &v)
+		var v tutorial.JoinRoom
+		return event.Decode(payload, &v)
 	case "chat":
-		var v wire.ChatMessage
-		return wire.Decode(payload, &v)
+		var v tutorial.ChatMessage
+		return event.Decode(payload, &v)
 	case "kick_user":
-		var v wire.KickUser
-		return wire.Decode(payload, &v)
+		var v tutorial.KickUser
+		return event.Decode(payload, &v)
 	}
-	panic(event)
+	panic(name)
 }
 
 func TestValidate_Tutorial(t *testing.T) {
@@ -124,8 +127,8 @@ func TestValidate_Tutorial(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted %s", raw(tc.payload))
 			}
-			e, known := replyOf(err)
-			if !known || e.Code != CodeInvalidPayload {
+			e, known := event.ReplyOf(err)
+			if !known || e.Code != event.CodeInvalidPayload {
 				t.Errorf("code %q (known %v), want invalid_payload", e.Code, known)
 			}
 			want(t, "message", e.Message, tc.want)
@@ -139,8 +142,8 @@ func TestValidate_Tutorial(t *testing.T) {
 		}
 	})
 	t.Run("NoArgument", func(t *testing.T) {
-		var v wire.ChatMessage
-		err := wire.Decode(nil, &v)
+		var v tutorial.ChatMessage
+		err := event.Decode(nil, &v)
 		if err == nil || err.Error() != "Required" {
 			t.Errorf("got %v, want Required", err)
 		}
@@ -189,17 +192,17 @@ func TestValidate_Lobby(t *testing.T) {
 			p := raw(tc.payload)
 			switch tc.event {
 			case "joinChat":
-				err = wire.Decode(p, new(wire.JoinChat))
+				err = event.Decode(p, new(lobby.JoinChat))
 			case "sendMessage":
-				err = wire.Decode(p, new(wire.SendMessage))
+				err = event.Decode(p, new(lobby.SendMessage))
 			case "typing":
-				err = wire.Decode(p, new(wire.Typing))
+				err = event.Decode(p, new(typingReq))
 			case "joinRoom":
-				err = wire.Decode(p, new(wire.RoomsJoin))
+				err = event.Decode(p, new(rooms.Join))
 			case "sendRoomMessage":
-				err = wire.Decode(p, new(wire.RoomsMessage))
+				err = event.Decode(p, new(rooms.Message))
 			case "getRoomMembers":
-				err = wire.Decode(p, new(wire.RoomsMembers))
+				err = event.Decode(p, new(rooms.Members))
 			}
 			if err == nil {
 				t.Fatalf("accepted %s", p)
@@ -208,7 +211,7 @@ func TestValidate_Lobby(t *testing.T) {
 		})
 	}
 	t.Run("LeaveRoomWithoutPayload", func(t *testing.T) {
-		if err := wire.Decode(nil, new(wire.RoomsLeave)); err != nil {
+		if err := event.Decode(nil, new(rooms.Leave)); err != nil {
 			t.Errorf("leaveRoom without payload refused: %v", err)
 		}
 	})

@@ -1,0 +1,284 @@
+package chats
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sockgate/sockgate/gateway/event"
+	"github.com/sockgate/sockgate/ratelimit"
+	"github.com/sockgate/sockgate/store"
+)
+
+// Stored chats on namespace "/chat" (SPEC §3; seeds chat-system-gateway.txt
+// and api-with-nestjs-26): join, chat message, typing with a chatId, read
+// receipts, presence, and missed messages on reconnect (recovery.go).
+//
+// Events, their rate-limit rules ("/chat:<event>") and acks; every failure
+// is acked {success:false, error:{code, message}} plus an `exception` event
+// (package event):
+//
+//	join {chatId}                        → room "user joined" {userId, chatId};
+//	                                       ack {success:true, chatId}
+//	chat message {chatId, content,       → store, then room "message" {...};
+//	  attachments?, clientMsgId?}          ack {success:true, message:{...}}
+//	typing {chatId, isTyping}            → room except the user's sockets:
+//	                                       "typing" {chatId, userId, isTyping}; ack {success:true}
+//	read {chatId, messageId}             → store, then room "read" {chatId, userId,
+//	                                       messageId, readAt}; ack {success:true, read:{...}}
+//	sync {lastMessageId}                 → ack {success:true, messages:[...], complete}
+//	                                       (recovery.go)
+//
+// Messages have one shape everywhere, restMessage (views.go): the seed's
+// {id, chatId, senderId, content, timestamp, attachments, sender:{id,
+// fullName}} plus seq and clientMsgId.
+//
+// Decisions where the SPEC is silent:
+//   - Every event here needs an authenticated socket (`unauthorized`
+//     otherwise); anonymous sockets are not disconnected for trying, since
+//     the lobby events remain theirs.
+//   - join by a non-member (or for an unknown chat, which a non-member
+//     cannot tell apart) is answered `forbidden` and the socket is then
+//     disconnected (seed rule "disconnect unauthorized users"); the reply is
+//     written before the disconnect.
+//   - chat message: content is at most MaxChatContent UTF-16 units (as
+//     JavaScript counts); content that is empty or only whitespace is
+//     refused unless attachments are given; at most MaxChatAttachments
+//     attachment ids. Non-members are `forbidden`, archived chats `conflict`
+//     (the chat's state forbids the write, as the REST API answers), a
+//     clientMsgId reused in another chat `conflict`, a store failure
+//     `unavailable`. Nothing is broadcast unless the message was committed,
+//     and a retry with the same clientMsgId gets the original message
+//     without a second broadcast. The sender need not have joined the room.
+//   - typing needs the socket to have joined the chat (membership is
+//     checked once, at join, not per keystroke) and goes to the room except
+//     every socket of the typing user.
+//   - read marks never move backwards (store); marking an older message
+//     acks the current mark and broadcasts nothing.
+//   - presence is counted per authenticated socket of "/chat" only.
+
+// chatRoom is the Socket.IO room of a stored chat's joined sockets.
+func chatRoom(chatID string) string { return "chat:" + chatID }
+
+// RateRules are the default limits of the stored-chat events (SPEC §7;
+// the lobby seed's 10 messages per second per client for messages; typing
+// shares the lobby's "/chat:typing") and of the REST API's routes.
+func RateRules() map[string]ratelimit.Rule {
+	r := map[string]ratelimit.Rule{
+		"/chat:join":         {Limit: 30, Period: time.Minute},
+		"/chat:chat message": {Limit: 10, Period: time.Second},
+		"/chat:read":         {Limit: 30, Period: 10 * time.Second},
+		"/chat:sync":         {Limit: 30, Period: time.Minute},
+	}
+	for k, v := range apiRateRules() {
+		r[k] = v
+	}
+	return r
+}
+
+// Config tunes Chats. Zero values select the defaults.
+type Config struct {
+	// MaxReplay caps the missed messages replayed to one reconnecting
+	// socket (recovery.go). Zero means 1000. Keep it well below the
+	// Engine.IO send queue (4096 messages), which a replay fills at once.
+	MaxReplay int
+}
+
+// Chats is the stored-chat part of "/chat": its events, presence and
+// recovery. The REST routes are API's.
+type Chats struct {
+	n    *event.Namespace
+	st   *store.Store
+	pres presence
+	// maxReplay caps the messages replayed to one reconnecting socket.
+	maxReplay int
+
+	// sendMu orders commits against recovery: a send holds it shared from
+	// its commit through its broadcast; recovery's last step holds it
+	// exclusively (recovery.go).
+	sendMu sync.RWMutex
+}
+
+// New registers the stored-chat events, presence and recovery on n
+// ("/chat", StyleObject, authentication installed before).
+func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
+	if cfg.MaxReplay <= 0 {
+		cfg.MaxReplay = 1000
+	}
+	ch := &Chats{n: n, st: st, pres: newMemoryPresence(), maxReplay: cfg.MaxReplay}
+	n.Use(ch.recordUser)
+	event.On(n, "join", "/chat:join", ch.join)
+	event.On(n, "chat message", "/chat:chat message", ch.send)
+	event.On(n, "read", "/chat:read", ch.read)
+	event.On(n, "sync", "/chat:sync", ch.sync)
+	n.OnConnect(ch.connected, false)
+	n.OnDisconnect(ch.disconnected)
+	return ch
+}
+
+// Disable registers the stored-chat events of a server without a store:
+// each answers ErrDisabled, so a client gets a reply rather than an ack
+// timeout.
+func Disable(n *event.Namespace) {
+	off := func(context.Context, *event.Conn, struct{}) (event.OK, error) { return event.OK{}, ErrDisabled }
+	for _, ev := range []string{"join", "chat message", "read", "sync"} {
+		event.On(n, ev, "/chat:"+ev, off)
+	}
+}
+
+// recordUser upserts the user of an authenticated socket from its token's
+// claims, so that name, username and email stay current (the REST API does
+// the same per write); "/" and "/rooms" cost no database write. A store
+// failure is logged and does not refuse the socket: the identity is the
+// token's, and events that need the store fail on their own.
+func (ch *Chats) recordUser(ctx context.Context, c *event.Conn) error {
+	id, ok := c.Identity()
+	if !ok {
+		return nil
+	}
+	u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
+	if err := ch.st.UpsertUser(ctx, u); err != nil {
+		c.Logger().Error("recording user failed", "user_id", id.ID, "err", err)
+	}
+	return nil
+}
+
+// ---- handlers ----
+
+func (ch *Chats) join(ctx context.Context, c *event.Conn, req joinReq) (joinReply, error) {
+	id, err := c.User()
+	if err != nil {
+		return joinReply{}, err
+	}
+	ok, err := ch.st.IsMember(ctx, req.ChatID, id.ID)
+	if err != nil {
+		return joinReply{}, storeErr(err)
+	}
+	if !ok {
+		return joinReply{}, event.DisconnectAfter(errJoinForbidden)
+	}
+	room := chatRoom(req.ChatID)
+	c.Socket().Join(room)
+	ch.n.Emit(ch.n.IO().To(room), "user joined", userJoinedEvent{UserID: id.ID, ChatID: req.ChatID})
+	return joinReply{Success: true, ChatID: req.ChatID}, nil
+}
+
+func (ch *Chats) send(ctx context.Context, c *event.Conn, req sendReq) (sendReply, error) {
+	id, err := c.User()
+	if err != nil {
+		return sendReply{}, err
+	}
+	ch.sendMu.RLock()
+	defer ch.sendMu.RUnlock()
+	m, created, err := ch.st.CreateMessage(ctx, store.NewMessage{
+		ChatID: req.ChatID, SenderID: id.ID, Content: req.Content,
+		ClientMsgID: req.ClientMsgID, AttachmentIDs: req.Attachments,
+	})
+	if err != nil {
+		return sendReply{}, storeErr(sendErr(err, len(req.Attachments) > 0))
+	}
+	msg := restMessageOf(m, store.User{ID: id.ID, Name: id.Name})
+	if created {
+		// Sockets replaying missed messages get this one from the store.
+		ch.n.Emit(ch.n.IO().To(chatRoom(m.ChatID)).Except(recoveringRoom), "message", msg)
+	}
+	return sendReply{Success: true, Message: msg}, nil
+}
+
+// Typing is "typing {chatId, isTyping}" (the wiring dispatches: without a
+// chatId it is the lobby's indicator): to the chat's room except every
+// socket of the typing user.
+func (ch *Chats) Typing(_ context.Context, c *event.Conn, chatID string, isTyping bool) (event.OK, error) {
+	if err := validID("chatId", chatID); err != nil {
+		return event.OK{}, err
+	}
+	id, err := c.User()
+	if err != nil {
+		return event.OK{}, err
+	}
+	room := chatRoom(chatID)
+	if !c.InRoom(room) {
+		return event.OK{}, errNotJoined
+	}
+	ch.n.Emit(ch.n.IO().To(room).Except(event.UserRoom(id.ID)), "typing",
+		typingEvent{ChatID: chatID, UserID: id.ID, IsTyping: isTyping})
+	return event.OK{Success: true}, nil
+}
+
+func (ch *Chats) read(ctx context.Context, c *event.Conn, req readReq) (readReply, error) {
+	id, err := c.User()
+	if err != nil {
+		return readReply{}, err
+	}
+	mark, err := ch.st.SetReadMark(ctx, req.ChatID, id.ID, req.MessageID)
+	if err != nil {
+		return readReply{}, storeErr(err)
+	}
+	ev := readEvent{ChatID: mark.ChatID, UserID: id.ID, MessageID: mark.MessageID, ReadAt: event.Time(mark.ReadAt)}
+	if mark.MessageID == req.MessageID {
+		ch.n.Emit(ch.n.IO().To(chatRoom(req.ChatID)), "read", ev)
+	}
+	return readReply{Success: true, Read: ev}, nil
+}
+
+// ---- presence ----
+
+// connected counts an authenticated socket and announces its user online
+// on their first socket, then replays what it missed (recovery.go).
+func (ch *Chats) connected(c *event.Conn) {
+	id, ok := c.Identity()
+	if !ok || !c.Socket().Connected() {
+		return
+	}
+	p := ch.n.Pipeline()
+	ctx, cancel := context.WithTimeout(p.Context(), p.Timeout())
+	defer cancel()
+	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
+	if err != nil {
+		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
+	} else if first {
+		ch.announce(ctx, id.ID, statusOnline)
+	}
+	ch.recover(ctx, c, id)
+}
+
+// disconnected forgets the socket and announces its user offline when it
+// was their last socket.
+func (ch *Chats) disconnected(ctx context.Context, c *event.Conn, _ string) {
+	id, ok := c.Identity()
+	if !ok {
+		return
+	}
+	last, err := ch.pres.Disconnect(ctx, id.ID, c.ID())
+	if err != nil {
+		c.Logger().Error("presence disconnect failed", "user_id", id.ID, "err", err)
+		return
+	}
+	if last {
+		ch.announce(ctx, id.ID, statusOffline)
+	}
+}
+
+// announce sends `presence` to the rooms of every chat of userID, once
+// (a socket in several of them gets it once).
+func (ch *Chats) announce(ctx context.Context, userID, status string) {
+	ids, err := ch.st.ChatIDsForUser(ctx, userID)
+	if err != nil {
+		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", userID, "err", err)
+		return
+	}
+	if len(ids) == 0 {
+		return
+	}
+	rooms := make([]string, len(ids))
+	for i, id := range ids {
+		rooms[i] = chatRoom(id)
+	}
+	ch.n.Emit(ch.n.IO().To(rooms...), "presence", presenceEvent{UserID: userID, Status: status})
+}
+
+// Online reports which of userIDs have a socket on "/chat" (the API's
+// Online view).
+func (ch *Chats) Online(ctx context.Context, userIDs []string) (map[string]bool, error) {
+	return ch.pres.Online(ctx, userIDs)
+}

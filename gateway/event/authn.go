@@ -1,0 +1,154 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/socketio"
+)
+
+// UserRoom is the room every socket of an authenticated user joins, so a
+// message can target all of a user's devices (SPEC §5).
+func UserRoom(userID string) string { return "user:" + userID }
+
+// SocketAuth binds JWT identities to sockets: the connection middleware
+// of every namespace, the `authenticated` greeting, the user room, the
+// disconnect at token expiry.
+//
+// Decisions where the SPEC is silent:
+//   - The identity comes from the handshake only (auth.TokenFromRequest:
+//     auth.token, ?token=, Authorization: Bearer, Authentication cookie), never
+//     from event payloads, and lasts as long as the socket.
+//   - A presented but invalid token is never ignored. On "/" in optional mode
+//     the seed's behaviour applies: the socket connects, gets `authError
+//     {message:"Authentication failed", error}` and is disconnected at once
+//     (before any of its events runs). On every other namespace it is refused
+//     at the handshake exactly like a missing token in required mode, since
+//     those namespaces have no seed behaviour to keep and a connect_error
+//     reaches the client before it can act.
+//   - A token whose exp has passed is refused even within the verifier's
+//     clock-skew leeway: the socket would be disconnected at exp anyway.
+//   - At exp the socket gets `authError {message:"Authentication failed",
+//     error:"Token expired"}` and is disconnected by the server, so
+//     socket.io-client does not reconnect by itself with the stale token.
+type SocketAuth struct {
+	v   *auth.Verifier
+	now func() time.Time
+}
+
+// NewSocketAuth returns the authenticator of sockets verified by v.
+func NewSocketAuth(v *auth.Verifier, now func() time.Time) *SocketAuth {
+	if now == nil {
+		now = time.Now
+	}
+	return &SocketAuth{v: v, now: now}
+}
+
+// authError is the seed's authError payload (seed websockets §4).
+type authError struct {
+	Message string `json:"message"`
+	Error   string `json:"error"`
+}
+
+// authUser is the user of the `authenticated` event.
+type authUser struct {
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Username string `json:"username"`
+}
+
+// authenticated is the `authenticated` event.
+type authenticated struct {
+	User      authUser  `json:"user"`
+	Timestamp Time      `json:"timestamp"`
+}
+
+// handshakeRequest rebuilds the parts of the handshake request that
+// auth.TokenFromRequest reads (query and headers, cookies included).
+func handshakeRequest(hs *socketio.Handshake) *http.Request {
+	return &http.Request{Header: hs.Headers, URL: &url.URL{RawQuery: hs.Query.Encode()}}
+}
+
+// verify returns the identity the socket's handshake carries: auth.ErrNoToken
+// when there is no token, another auth error when it is invalid or expired.
+func (a *SocketAuth) verify(ctx context.Context, s *socketio.Socket) (auth.Identity, error) {
+	hs := s.Handshake()
+	tok, err := auth.TokenFromRequest(handshakeRequest(hs), hs.Auth)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	id, err := a.v.Verify(ctx, tok)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	if !id.ExpiresAt.After(a.now()) {
+		return auth.Identity{}, auth.ErrExpired
+	}
+	return id, nil
+}
+
+// Install adds authentication to namespace n: required refuses sockets
+// without a valid token at the handshake; otherwise anonymous sockets are
+// admitted and events that need an identity refuse them (Conn.User). It
+// must come before the namespace's other middleware, which may then read
+// Conn.Identity.
+func (a *SocketAuth) Install(n *Namespace, required bool) {
+	n.Use(func(ctx context.Context, c *Conn) error {
+		id, err := a.verify(ctx, c.s)
+		switch {
+		case err == nil:
+		case errors.Is(err, auth.ErrNoToken) && !required:
+			return nil // anonymous
+		case n.name == "/" && !required:
+			return nil // authError after connecting (onConnect below)
+		default:
+			c.Logger().Debug("handshake refused", "err", err)
+			return err // ReplyOf: unauthorized
+		}
+		c.SetIdentity(id)
+		return nil
+	})
+	// First, so that it runs before the namespace's own greetings: a
+	// refused socket sees nothing but authError.
+	n.OnConnect(a.connected, true)
+}
+
+// connected greets an authenticated socket, or drops one on "/" whose
+// token was refused.
+func (a *SocketAuth) connected(c *Conn) {
+	id, ok := c.Identity()
+	if !ok {
+		_, err := a.verify(c.Context(), c.s)
+		if err == nil || errors.Is(err, auth.ErrNoToken) {
+			return // anonymous
+		}
+		e, _ := ReplyOf(err)
+		c.Emit("authError", authError{Message: "Authentication failed", Error: e.Message})
+		c.s.Disconnect(false)
+		return
+	}
+	c.s.Join(UserRoom(id.ID))
+	c.Emit("authenticated", authenticated{
+		User:      authUser{ID: id.ID, Email: id.Email, Username: id.Username},
+		Timestamp: Time(a.now()),
+	})
+	a.expireAt(c, id.ExpiresAt)
+}
+
+// expireAt disconnects c when its token expires. The timer costs no
+// goroutine while it waits and is stopped when the socket disconnects first.
+func (a *SocketAuth) expireAt(c *Conn, exp time.Time) {
+	t := time.AfterFunc(exp.Sub(a.now()), func() {
+		if !c.s.Connected() {
+			return
+		}
+		c.Logger().Debug("token expired; disconnecting")
+		c.Emit("authError", authError{Message: "Authentication failed", Error: "Token expired"})
+		c.s.Disconnect(false)
+	})
+	context.AfterFunc(c.Context(), func() { t.Stop() })
+}

@@ -1,0 +1,111 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/socketio"
+)
+
+// Handler handles one decoded, validated event. It returns the ack's reply
+// or an error; it never writes an error reply itself.
+type Handler[Req, Reply any] func(ctx context.Context, c *Conn, req Req) (Reply, error)
+
+// OK is the reply {success:true} of events that return nothing else.
+type OK struct {
+	Success bool `json:"success"`
+}
+
+// On registers event on namespace n: every socket of n that sends it goes
+// through the same pipeline, the only place where events become replies:
+//
+//  1. rate limit (rule; "" or an unconfigured rule means none), counted
+//     against the user, else the client IP — before decoding, like NestJS's
+//     guards, so garbage costs a client its budget too;
+//  2. decode the first argument into Req and validate it (Decode);
+//  3. call h with a context derived from the pipeline's (so it ends on
+//     shutdown) with Config.Timeout and the identity attached;
+//  4. render: the reply as ack, or the error through ReplyOf, in the
+//     namespace's Style; a DisconnectAfter error then disconnects.
+func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply]) {
+	n.bindings = append(n.bindings, binding{event: event, fn: func(c *Conn, args socketio.Args, ack socketio.AckFunc) {
+		n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
+		reply, err := invoke(n, c, event, rule, args, h)
+		if err != nil {
+			n.fail(c, event, ack, err)
+			return
+		}
+		n.p.metrics.acks.WithLabelValues(n.name, event, "ok").Inc()
+		if ack != nil {
+			if err := ack(reply); err != nil {
+				c.Logger().Debug("ack failed", "event", event, "err", err)
+			}
+		}
+	}})
+}
+
+func invoke[Req, Reply any](n *Namespace, c *Conn, event, rule string, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("event: panic in %s %s: %v\n%s", n.name, event, r, debug.Stack())
+		}
+	}()
+	if _, err := n.p.Allow(c.Context(), rule, c.rateKey()); err != nil {
+		return reply, err
+	}
+	var req Req
+	if err := Decode(args.Raw(0), &req); err != nil {
+		return reply, err
+	}
+	ctx, cancel := context.WithTimeout(n.p.ctx, n.p.cfg.Timeout)
+	defer cancel()
+	if id, ok := c.Identity(); ok {
+		ctx = auth.NewContext(ctx, id)
+	}
+	return h(ctx, c, req)
+}
+
+// fail renders err for the client in the namespace's style.
+func (n *Namespace) fail(c *Conn, event string, ack socketio.AckFunc, err error) {
+	e := n.p.report(c, "event", err, "event", event)
+	n.p.metrics.acks.WithLabelValues(n.name, event, "error").Inc()
+	if n.style == StyleObject && ack != nil {
+		var body any = failedAck{Success: false, Error: e}
+		var shaped AckShaper
+		if errors.As(err, &shaped) {
+			body = shaped.AckBody()
+		}
+		if err := ack(body); err != nil {
+			c.Logger().Debug("ack failed", "event", event, "err", err)
+		}
+	}
+	c.Emit("exception", exception{Status: "error", Message: e.Message})
+	var ca *closeAfter
+	if errors.As(err, &ca) {
+		c.Socket().Disconnect(false)
+	}
+}
+
+// Fail tells c's client about a failure outside an event (e.g. during a
+// connection hook): logged and counted like an event's, sent as an
+// `exception` event.
+func (c *Conn) Fail(err error) {
+	e := c.ns.p.report(c, "hook", err)
+	c.Emit("exception", exception{Status: "error", Message: e.Message})
+}
+
+// report logs and counts err once and returns what the client is told:
+// refusals at Debug, unforeseen failures (detail never sent) at Error.
+func (p *Pipeline) report(c *Conn, what string, err error, attrs ...any) Error {
+	e, known := ReplyOf(err)
+	if known {
+		c.Logger().Debug(what+" refused", append(attrs, "code", e.Code, "err", err)...)
+	} else {
+		c.Logger().Error(what+" failed", append(attrs, "err", err)...)
+	}
+	p.metrics.errors.WithLabelValues(e.Code).Inc()
+	return e
+}

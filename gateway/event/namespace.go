@@ -1,0 +1,158 @@
+package event
+
+import (
+	"context"
+	"time"
+
+	"github.com/sockgate/sockgate/socketio"
+)
+
+// Style is how a namespace answers events.
+type Style int
+
+const (
+	// StyleTutorial is NestJS's behaviour the tutorial client relies on: the
+	// ack carries the handler's reply (true) on success; a failure sends no
+	// ack, only an "exception" event (SPEC §2).
+	StyleTutorial Style = iota
+	// StyleObject answers every event with an object ack: the reply, or
+	// {success:false, error:{code, message}} plus the "exception" event
+	// (SPEC §3).
+	StyleObject
+)
+
+// Namespace is the gateway's side of one Socket.IO namespace: its reply
+// style, connection middleware, events and lifecycle hooks. Products
+// register everything before the wiring calls Attach, before any client
+// can connect; several products may share a namespace ("/chat").
+type Namespace struct {
+	p     *Pipeline
+	io    *socketio.Namespace
+	name  string
+	style Style
+
+	middleware   []func(ctx context.Context, c *Conn) error
+	bindings     []binding
+	onConnect    []func(c *Conn)
+	onDisconnect []func(ctx context.Context, c *Conn, reason string)
+}
+
+// binding is one registered event of a namespace.
+type binding struct {
+	event string
+	fn    func(c *Conn, args socketio.Args, ack socketio.AckFunc)
+}
+
+// Namespace returns the pipeline's side of Socket.IO namespace name.
+func (p *Pipeline) Namespace(name string, style Style) *Namespace {
+	n := &Namespace{p: p, io: p.io.Of(name), name: name, style: style}
+	p.metrics.socketsGauge(name, n.io.Sockets)
+	return n
+}
+
+// Name returns the namespace's name ("/chat").
+func (n *Namespace) Name() string { return n.name }
+
+// IO returns the Socket.IO namespace, for broadcasts and room operations.
+func (n *Namespace) IO() *socketio.Namespace { return n.io }
+
+// Pipeline returns the pipeline the namespace belongs to.
+func (n *Namespace) Pipeline() *Pipeline { return n.p }
+
+// Use appends a connection middleware: it vets a connecting socket (e.g.
+// authentication attaching an identity with Conn.SetIdentity); an error
+// refuses the connection with connect_error {message, data:{code, message}}.
+func (n *Namespace) Use(m func(ctx context.Context, c *Conn) error) {
+	n.middleware = append(n.middleware, m)
+}
+
+// OnConnect appends a hook run on the socket's worker once it connected,
+// before any of its events. first puts it before the hooks registered so
+// far (authentication greets or drops a socket before anything else).
+func (n *Namespace) OnConnect(h func(c *Conn), first bool) {
+	if first {
+		n.onConnect = append([]func(*Conn){h}, n.onConnect...)
+		return
+	}
+	n.onConnect = append(n.onConnect, h)
+}
+
+// OnDisconnect appends a hook run after the socket disconnected, with a
+// context of its own (a short deadline even during shutdown).
+func (n *Namespace) OnDisconnect(h func(ctx context.Context, c *Conn, reason string)) {
+	n.onDisconnect = append(n.onDisconnect, h)
+}
+
+// Attach wires the namespace into the Socket.IO core.
+func (n *Namespace) Attach() {
+	n.io.Use(n.vet)
+	n.io.OnConnection(n.connected)
+}
+
+// vet runs the middleware chain for a connecting socket.
+func (n *Namespace) vet(s *socketio.Socket) error {
+	c := newConn(n, s)
+	s.SetData(c)
+	for _, m := range n.middleware {
+		if err := m(s.Context(), c); err != nil {
+			e, known := ReplyOf(err)
+			if !known {
+				c.Logger().Error("connection middleware failed", "err", err)
+			}
+			n.p.metrics.refused.WithLabelValues(n.name).Inc()
+			n.p.metrics.errors.WithLabelValues(e.Code).Inc()
+			return connectError{e}
+		}
+	}
+	return nil
+}
+
+// connected binds the events and hooks of a connected socket.
+func (n *Namespace) connected(s *socketio.Socket) {
+	c := ConnOf(s)
+	n.p.metrics.connects.WithLabelValues(n.name).Inc()
+	for _, b := range n.bindings {
+		fn := b.fn
+		s.On(b.event, func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+			fn(c, args, ack)
+		})
+	}
+	s.OnDisconnect(func(_ *socketio.Socket, reason string) { n.disconnected(c, reason) })
+	for _, h := range n.onConnect {
+		h(c)
+	}
+}
+
+func (n *Namespace) disconnected(c *Conn, reason string) {
+	n.p.metrics.disconnects.WithLabelValues(n.name).Inc()
+	if len(n.onDisconnect) == 0 {
+		return
+	}
+	// The pipeline's context may be cancelled already (shutdown): cleanup
+	// still gets its own short deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(n.p.ctx), 5*time.Second)
+	defer cancel()
+	for _, h := range n.onDisconnect {
+		h(ctx, c, reason)
+	}
+}
+
+// connectError refuses a connection: connect_error {message, data:{code, message}}.
+type connectError struct{ e Error }
+
+func (c connectError) Error() string  { return c.e.Message }
+func (c connectError) ErrorData() any { return connectErrorData(c.e) }
+
+// connectErrorData is connect_error's data: {code, message} (SPEC §5).
+type connectErrorData struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Emit broadcasts event to the sockets op selects, counting it once.
+func (n *Namespace) Emit(op *socketio.BroadcastOperator, event string, v any) {
+	n.p.metrics.eventsOut.WithLabelValues(n.name, event).Inc()
+	if err := op.Emit(event, v); err != nil {
+		n.p.log.Error("broadcast failed", "ns", n.name, "event", event, "err", err)
+	}
+}

@@ -1,0 +1,125 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/sockgate/sockgate/ratelimit"
+	"github.com/sockgate/sockgate/socketio"
+)
+
+// Config tunes a Pipeline. Zero values select the defaults written beside them.
+type Config struct {
+	// Timeout bounds the handling of one event. Zero means 10s.
+	Timeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// finding a client's address (rate-limit keys). Empty means none.
+	TrustedProxies []netip.Prefix
+	// Logger receives the pipeline's logs. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock of timestamps sent to clients. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Pipeline is what every product's events and routes go through: rate
+// limits, decoding and validation, per-event contexts, and the one
+// rendering of results and errors (acks, `exception`, HTTP bodies). The
+// wiring builds one and hands each product the Namespace it serves.
+type Pipeline struct {
+	io      *socketio.Server
+	lim     *ratelimit.Limiter // nil: no limits
+	metrics *Metrics
+	cfg     Config
+	log     *slog.Logger
+
+	// ctx is the parent of every event's context; cancelled by Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New builds a Pipeline on io. lim may be nil (no rate limits).
+func New(io *socketio.Server, lim *ratelimit.Limiter, m *Metrics, cfg Config) *Pipeline {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p
+}
+
+// Now returns the clock's time.
+func (p *Pipeline) Now() time.Time { return p.cfg.Now() }
+
+// Logger returns the pipeline's logger.
+func (p *Pipeline) Logger() *slog.Logger { return p.log }
+
+// Timeout is the deadline of one event.
+func (p *Pipeline) Timeout() time.Duration { return p.cfg.Timeout }
+
+// Context is the parent of the contexts of events and connection hooks.
+func (p *Pipeline) Context() context.Context { return p.ctx }
+
+// Close cancels the context of every event still running (after the
+// Socket.IO server has drained).
+func (p *Pipeline) Close() { p.cancel() }
+
+// ClientIP is the address of r's client (X-Forwarded-For only from
+// trusted proxies).
+func (p *Pipeline) ClientIP(r *http.Request) string {
+	return ratelimit.ClientIP(r.RemoteAddr, r.Header, p.cfg.TrustedProxies)
+}
+
+// Allow counts one request under rule for key: the one place where events,
+// routes and connections meet the rate limiter. rule "" (or a rule the
+// limiter does not know) means no limit. A refusal is counted and returned
+// as *ratelimit.LimitedError; a limiter that cannot answer refuses too
+// (fail closed: a limit that cannot be checked is not granted), as
+// ErrLimiterDown.
+func (p *Pipeline) Allow(ctx context.Context, rule, key string) (ratelimit.Result, error) {
+	if p.lim == nil || rule == "" {
+		return ratelimit.Result{}, nil
+	}
+	res, err := p.lim.Allow(ctx, rule, key)
+	var le *ratelimit.LimitedError
+	switch {
+	case errors.As(err, &le):
+		p.metrics.limited.WithLabelValues(rule).Inc()
+		return res, err
+	case err != nil:
+		p.log.Error("rate limiter failed", "rule", rule, "err", err)
+		return res, ErrLimiterDown
+	}
+	return res, nil
+}
+
+// AllowConnect is the engine's AllowRequest hook: the per-IP limit on new
+// Engine.IO sessions (rule "connect").
+func (p *Pipeline) AllowConnect(r *http.Request) error {
+	_, err := p.Allow(r.Context(), "connect", ratelimit.Key("", p.ClientIP(r)))
+	if err == nil {
+		return nil
+	}
+	e, _ := ReplyOf(err)
+	p.metrics.errors.WithLabelValues(e.Code).Inc()
+	return statusError{err: err, status: StatusOf(e.Code)}
+}
+
+// statusError gives the engine the HTTP status of a refused handshake.
+type statusError struct {
+	err    error
+	status int
+}
+
+func (e statusError) Error() string   { return e.err.Error() }
+func (e statusError) Unwrap() error   { return e.err }
+func (e statusError) StatusCode() int { return e.status }
