@@ -63,8 +63,8 @@ type authUser struct {
 
 // authenticated is the `authenticated` event.
 type authenticated struct {
-	User      authUser  `json:"user"`
-	Timestamp Time      `json:"timestamp"`
+	User      authUser `json:"user"`
+	Timestamp Time     `json:"timestamp"`
 }
 
 // handshakeRequest rebuilds the parts of the handshake request that
