@@ -2,12 +2,11 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/sockgate/sockgate/gateway/event"
-	"github.com/sockgate/sockgate/gateway/lobby"
-	"github.com/sockgate/sockgate/gateway/rooms"
 	"github.com/sockgate/sockgate/gateway/tutorial"
 )
 
@@ -168,51 +167,12 @@ func TestValidate_Tutorial(t *testing.T) {
 	})
 }
 
-// lobbyInvalidCases lists the invalid fields of /chat and /rooms payloads.
-func lobbyInvalidCases() []invalidCase {
-	return []invalidCase{
-		{"JoinChatUsernameEmpty", "joinChat", jsonDoc{"username": ""}, "username: String must contain at least 1 character(s)"},
-		{"JoinChatUsernameLong", "joinChat", jsonDoc{"username": strings.Repeat("u", 33)}, "username: String must contain at most 32 character(s)"},
-		{"JoinChatUsernameControl", "joinChat", jsonDoc{"username": "a\nb"}, "username: Must not contain control characters."},
-		{"JoinChatMissing", "joinChat", jsonDoc{}, "username: Required"},
-		{"SendMessageEmpty", "sendMessage", jsonDoc{"message": ""}, "message: String must contain at least 1 character(s)"},
-		{"SendMessageLong", "sendMessage", jsonDoc{"message": strings.Repeat("m", 501)}, "message: String must contain at most 500 character(s)"},
-		{"TypingNotBool", "typing", jsonDoc{"isTyping": "yes"}, "isTyping: Expected boolean, received string"},
-		{"JoinRoomRoomEmpty", "joinRoom", jsonDoc{"room": "", "username": "a"}, "room: String must contain at least 1 character(s)"},
-		{"JoinRoomUsernameMissing", "joinRoom", jsonDoc{"room": "r"}, "username: Required"},
-		{"SendRoomMessageLong", "sendRoomMessage", jsonDoc{"room": "r", "username": "a", "message": strings.Repeat("m", 1001)}, "message: String must contain at most 1000 character(s)"},
-		{"GetRoomMembersRoomNumber", "getRoomMembers", jsonDoc{"room": 5}, "room: Expected string, received number"},
+// TestValidate_Typing: "typing" on "/chat" (shared by the lobby and the
+// stored chats) is decoded by the wiring.
+func TestValidate_Typing(t *testing.T) {
+	err := event.Decode(raw(jsonDoc{"isTyping": "yes"}), new(typingReq))
+	want(t, "message", fmt.Sprint(err), "isTyping: Expected boolean, received string")
+	if err := event.Decode(raw(jsonDoc{"chatId": "c", "isTyping": true}), new(typingReq)); err != nil {
+		t.Errorf("typing with chatId refused: %v", err)
 	}
-}
-
-func TestValidate_Lobby(t *testing.T) {
-	for _, tc := range lobbyInvalidCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			p := raw(tc.payload)
-			switch tc.event {
-			case "joinChat":
-				err = event.Decode(p, new(lobby.JoinChat))
-			case "sendMessage":
-				err = event.Decode(p, new(lobby.SendMessage))
-			case "typing":
-				err = event.Decode(p, new(typingReq))
-			case "joinRoom":
-				err = event.Decode(p, new(rooms.Join))
-			case "sendRoomMessage":
-				err = event.Decode(p, new(rooms.Message))
-			case "getRoomMembers":
-				err = event.Decode(p, new(rooms.Members))
-			}
-			if err == nil {
-				t.Fatalf("accepted %s", p)
-			}
-			want(t, "message", err.Error(), tc.want)
-		})
-	}
-	t.Run("LeaveRoomWithoutPayload", func(t *testing.T) {
-		if err := event.Decode(nil, new(rooms.Leave)); err != nil {
-			t.Errorf("leaveRoom without payload refused: %v", err)
-		}
-	})
 }

@@ -1,0 +1,57 @@
+// Package event is the one pipeline every product of the gateway goes
+// through, for Socket.IO events and REST routes alike:
+//
+//   - On registers a typed handler (Handler[Req, Reply]) on a Namespace:
+//     rate limit → decode into Req → validate → call with a deadline and the
+//     identity in the context → render the reply or the error. Route is the
+//     same for REST (authenticate → limit → handle → render).
+//   - Error, the codes of SPEC §3 and ReplyOf are the one place errors
+//     become what a client is told: an ack ({success:false, error} on
+//     StyleObject namespaces, none on StyleTutorial), the `exception` event,
+//     or NestJS's HTTP body. Leaf packages return facts; a product maps them
+//     to an *Error (or wraps them with Refuse); unknown errors become
+//     `internal`, their detail logged once and never sent.
+//   - Check collects validation issues in zod's words (JSLength counts like
+//     JavaScript), so one mistake reads the same on every namespace and route.
+//   - Conn is a socket as the gateway sees it: identity bound at the
+//     handshake (SocketAuth, never from a payload), the client address, and
+//     each product's per-socket state in a typed Local.
+//   - Metrics are the gateway's Prometheus series.
+//
+// It may import the core (socketio), auth and ratelimit, never a product
+// package or the wiring (package gateway).
+//
+// # Concurrency
+//
+// The core runs one socket's handlers one at a time, in order; handlers of
+// different sockets run concurrently. Conn.mu guards the identity and the
+// Locals; it is held only for field access, never across I/O or another
+// lock. Event contexts derive from the Pipeline's, which Close cancels after
+// the Socket.IO server drained. Token-expiry timers are time.AfterFunc (no
+// goroutine while waiting), stopped when their socket's context ends.
+//
+// # Decisions where the SPEC is silent
+//
+//   - Rate limits are checked before decoding (NestJS runs guards before
+//     pipes), so malformed events cost their sender's budget too. A limiter
+//     that cannot answer refuses (fail closed) with `unavailable`.
+//   - Validation messages follow zod v3 (the tutorial's validator),
+//     prefixed by the field path and joined by "; " when several fields fail.
+//   - The "exception" event is {status:"error", message} on every namespace.
+//   - HTTP errors carry "error":"<code>", except NestJS's bare form when the
+//     message is only the status text (the tutorial's 404); 415 uses the code
+//     unsupported_media_type, which exists only over HTTP.
+//   - A presented but invalid token is never ignored: on "/" in optional mode
+//     the socket gets the seed's authError and is disconnected; elsewhere it
+//     is refused at the handshake (SocketAuth).
+//
+// # Metrics (GET /metrics, a registry of the gateway's own)
+//
+// sockgate_connections (Engine.IO connections), sockgate_sockets{namespace},
+// sockgate_socket_connects_total / _disconnects_total / _refused_total
+// {namespace}, sockgate_events_in_total and sockgate_events_out_total
+// {namespace,event} (a broadcast counts once), sockgate_acks_total
+// {namespace,event,result=ok|error}, sockgate_errors_total{code} (events,
+// refused connections and HTTP), sockgate_ratelimit_refusals_total{rule},
+// plus the Go and process collectors and the products' own series.
+package event
