@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,20 +62,10 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := s.chats
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-		if lim != nil {
-			_ = lim.Close()
-		}
-	})
-	return &chatEnv{srv: s, chats: ch, st: st, URL: hs.URL}
+	if lim != nil {
+		t.Cleanup(func() { _ = lim.Close() }) // after serve's cleanup
+	}
+	return &chatEnv{srv: s, chats: s.chats, st: st, URL: serve(t, s)}
 }
 
 // mintToken mints a token for user id (name "<id> Name", username id, email

@@ -514,23 +514,19 @@ func TestServer_ChatAPIUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		_ = s.Shutdown(context.Background())
-	})
+	url := serve(t, s)
 	c, err := st.CreateChat(context.Background(), store.NewChat{Kind: store.KindGeneral, Title: "t", CreatorID: "alice", MemberIDs: []string{"bob"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	do := func(method, path, body string, headers ...string) (int, http.Header, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 		for _, h := range headers {
 			k, v, _ := strings.Cut(h, ": ")
 			req.Header.Set(k, v)
 		}
-		res, err := srv.Client().Do(req)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,6 +44,14 @@ func newTestServerWith(t *testing.T, rules map[string]ratelimit.Rule, cfg Config
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = lim.Close() }) // after serve's cleanup
+	return &testServer{Server: s, URL: serve(t, s)}
+}
+
+// serve serves s on 127.0.0.1:0 and returns its URL; s is shut down and
+// the listener closed when the test ends.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -52,9 +60,8 @@ func newTestServerWith(t *testing.T, rules map[string]ratelimit.Rule, cfg Config
 			t.Errorf("shutdown: %v", err)
 		}
 		hs.Close()
-		_ = lim.Close()
 	})
-	return &testServer{Server: s, URL: hs.URL}
+	return hs.URL
 }
 
 // unlimited are rules generous enough never to interfere.
