@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sockgate/sockgate/socketio/internal/workpool"
 )
 
 // Node's engine.io handshake error codes and messages.
@@ -41,14 +43,13 @@ type Server struct {
 	log       *slog.Logger
 	onConnect func(c *Conn)
 
+	writers *workpool.Pool[writerJob] // WebSocket writers (writers.go)
+
 	mu       sync.Mutex
 	conns    map[string]*Conn
 	shutdown bool
-	running  int             // engine goroutines (readers, writers, OnClose calls)
-	idle     chan struct{}   // closed when running drops to 0 and someone waits
-	writers  []*parkedWriter // idle writer goroutines (writers.go)
-	wEpoch   uint64
-	wSweep   *time.Timer
+	running  int           // engine goroutines (readers, writers, OnClose calls)
+	idle     chan struct{} // closed when running drops to 0 and someone waits
 }
 
 // New returns a Server that calls onConnect for every new connection, before
@@ -77,6 +78,7 @@ func New(cfg Config, onConnect func(c *Conn)) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn)}
+	s.writers = newWriterPool(s)
 	return s
 }
 
@@ -95,12 +97,12 @@ func (s *Server) Count() int {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
-	s.dismissWritersLocked()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	s.writers.Close() // parked writers exit; busy ones when done
 	for _, c := range conns {
 		c.closeWith(ReasonShutdown, true)
 	}
@@ -148,7 +150,7 @@ func (s *Server) goTracked(f func()) {
 	}()
 }
 
-// trackedDone ends a goroutine started by goTracked (or startWriter).
+// trackedDone ends a goroutine started by goTracked.
 func (s *Server) trackedDone() {
 	s.mu.Lock()
 	s.running--
