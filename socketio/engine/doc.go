@@ -120,7 +120,11 @@
 //     "transport error".
 //   - Cross-origin requests from origins not in Config.CORS are refused with
 //     403 (code 4), WebSocket included (protects against cross-site
-//     WebSocket hijacking); same-origin requests are always allowed.
+//     WebSocket hijacking); same-origin requests are always allowed. The
+//     policy is the exported CORS type, so that other handlers of the site
+//     (the gateway's REST API) apply the very same one. A preflight (OPTIONS
+//     with Access-Control-Request-Method) is answered 204 by CORS.Apply;
+//     any other OPTIONS request gets 204 without the preflight headers.
 //   - Ping deadlines count from when the ping was due: a late timer never
 //     extends them, and a poll arriving after the deadline is refused even
 //     if the timer has not fired yet.

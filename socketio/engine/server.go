@@ -172,7 +172,7 @@ func (s *Server) upgradesAllowed() bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	isWS := isWebSocketUpgrade(r)
-	if !s.setCORS(w, r) {
+	if !s.cfg.CORS.Allowed(r) {
 		writeError(w, codeForbidden, http.StatusForbidden)
 		return
 	}
@@ -181,8 +181,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// poll responses are one-shot; no cache may store them.
 		w.Header().Set("Cache-Control", "no-store")
 	}
+	if s.cfg.CORS.Apply(w, r) {
+		return // a preflight, answered
+	}
 	if r.Method == http.MethodOptions && !isWS {
-		// CORS preflight.
+		// Not a CORS preflight (no Origin, same-origin, or no
+		// Access-Control-Request-Method): nothing to do either.
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -208,6 +212,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handshake(w, r, transport, isWS)
 		return
 	}
+	s.serveSession(w, r, sid, transport, isWS)
+}
+
+// serveSession serves a request of the existing session sid: a WebSocket
+// upgrade, a polling GET or a polling POST.
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sid, transport string, isWS bool) {
 	s.mu.Lock()
 	c := s.conns[sid]
 	s.mu.Unlock()
@@ -320,50 +330,6 @@ func (s *Server) openPacket(sid string, upgrades bool) []byte {
 	}
 	b, _ := json.Marshal(p)
 	return append([]byte{typeOpen}, b...)
-}
-
-// setCORS writes the CORS headers for r and reports whether a cross-origin
-// request is allowed. Requests without Origin are not cross-origin.
-func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	h := w.Header()
-	allowed := slices.Contains(s.cfg.CORS.AllowedOrigins, origin)
-	any := slices.Contains(s.cfg.CORS.AllowedOrigins, "*")
-	if !allowed && !any {
-		// Same-origin requests carry Origin too (POST, WebSocket): allow
-		// them when the origin's host is the request's host.
-		return sameOrigin(origin, r.Host)
-	}
-	if any && !allowed && !s.cfg.CORS.AllowCredentials {
-		h.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Add("Vary", "Origin")
-	}
-	if s.cfg.CORS.AllowCredentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-			h.Set("Access-Control-Allow-Headers", rh)
-		}
-		h.Set("Access-Control-Max-Age", "86400")
-	}
-	return true
-}
-
-// sameOrigin reports whether origin ("scheme://host[:port]") names host.
-func sameOrigin(origin, host string) bool {
-	for _, p := range []string{"http://", "https://"} {
-		if len(origin) > len(p) && origin[:len(p)] == p {
-			return origin[len(p):] == host
-		}
-	}
-	return false
 }
 
 // writeError writes Node's JSON error body.
