@@ -42,8 +42,8 @@ func packetSize(p *parser.Packet) int64 {
 // socket's order.
 //
 // push blocks while the queue is full (InboundQueue tasks or InboundBytes
-// of payload): this pauses the connection's
-// OnMessage, i.e. reading from that connection only (back-pressure). ACKs
+// of payload): this pauses the connection's OnMessage, i.e. reading from
+// that connection only (back-pressure). ACKs
 // never go through the inbox, but an ACK that arrives behind a blocked push
 // waits for it too; an EmitWithAck in a handler of a flooded socket can
 // therefore time out, never deadlock.

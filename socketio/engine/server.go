@@ -48,7 +48,7 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[string]*Conn
 	shutdown bool
-	running  int           // engine goroutines (readers, writers, OnClose calls)
+	running  int           // engine goroutines (readers, busy and parked writers, OnClose calls)
 	idle     chan struct{} // closed when running drops to 0 and someone waits
 }
 

@@ -155,7 +155,8 @@ func (wc *wsConn) writeBatch(q []*Message, timeout time.Duration) error {
 var bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
 // runWriter drains the queue onto the WebSocket, batch after batch, and
-// exits when the queue is empty: an idle connection has no writer goroutine.
+// returns when the queue is empty (its goroutine parks in the writer pool):
+// an idle connection has no writer goroutine.
 func (c *Conn) runWriter(wc *wsConn) {
 	for {
 		c.mu.Lock()
