@@ -214,7 +214,7 @@ func (c *Conn) kickLocked() {
 }
 
 // takeQueueLocked returns the queued packets and resets the queue, reusing
-// the spare buffer. The caller hands the slice back with recycleLocked.
+// the spare buffer. The caller hands the slice back with recycle.
 func (c *Conn) takeQueueLocked() []*Message {
 	q := c.queue
 	c.queue = c.spare[:0]
@@ -272,7 +272,7 @@ func (c *Conn) onHeartbeat() {
 	c.mu.Unlock()
 }
 
-// heartbeatExpired reports whether the pong deadline has passed even if the
+// heartbeatExpiredLocked reports whether the pong deadline has passed even if the
 // timer has not fired yet (checked when a poll arrives).
 func (c *Conn) heartbeatExpiredLocked(now time.Time) bool {
 	return c.hb != nil && !c.inHandler && now.After(c.nextPing.Add(c.s.cfg.PingTimeout))
