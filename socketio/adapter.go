@@ -34,11 +34,17 @@ import (
 //   - Room membership calls (AddAll, Del, DelAll) are local: each server
 //     knows the rooms of its own sockets, as in Node.
 //
-// Connection-state recovery (Node's private session id + packet offsets) can
-// be added by an adapter that also implements SessionAdapter: the namespace
-// then persists the session of a socket closed for a recoverable reason and
-// asks for it when a client presents {pid, offset} in its CONNECT auth.
-// Nothing in the public API changes.
+// Connection-state recovery (Node's connectionStateRecovery) is not
+// implemented. It changes the protocol and the public API, not only the
+// adapter: the CONNECT reply carries a private session id beside the sid
+// ({sid, pid}); every broadcast EVENT carries its offset as an extra last
+// argument, assigned by the adapter, which also keeps the packets a
+// disconnected socket misses; the namespace reads {pid, offset} from the
+// CONNECT payload (and strips them from Handshake.Auth), restores the
+// socket's id, rooms and data and replays the missed packets before any
+// other traffic; the Server needs a Config section (maximum disconnection
+// duration, whether middleware runs again) and Socket a way to tell a
+// recovered socket. SessionAdapter is the adapter's half, a sketch of it.
 //
 // Methods are called from many goroutines; implementations synchronise
 // themselves. Callbacks must not block.
@@ -78,10 +84,11 @@ type Adapter interface {
 	Close() error
 }
 
-// SessionAdapter is the optional capability of adapters that support
-// connection-state recovery (see Adapter). It is not used yet by the
-// namespace; the hook exists so that a later implementation needs no API
-// change.
+// SessionAdapter is the optional capability of adapters that would support
+// connection-state recovery (see Adapter), modelled on Node's
+// persistSession / restoreSession. Nothing calls it yet, and it will likely
+// change when recovery is built (offsets must also be assigned to
+// broadcast packets).
 type SessionAdapter interface {
 	PersistSession(s Session)
 	RestoreSession(ctx context.Context, pid, offset string) (*Session, error)

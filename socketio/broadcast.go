@@ -84,76 +84,108 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 
 // EmitWithAck broadcasts and collects one ack per receiver until the timeout
 // (Timeout or ctx); it returns the replies received and ErrAckTimeout if some
-// receivers did not answer in time.
+// receivers did not answer in time. Without Timeout and without a deadline
+// on ctx, Config.AckTimeout bounds the wait. A cancelled ctx returns its
+// error.
 func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	p, err := b.ns.eventPacket(event, args)
 	if err != nil {
 		return nil, err
 	}
 	p.HasID, p.ID = true, b.ns.ackID.Add(1)-1
-
-	var (
-		mu       sync.Mutex
-		replies  []Args
-		expected int
-		servers  int
-		nServers = -1
-		done     = make(chan struct{})
-		finished bool
-	)
-	check := func() { // mu held
-		if !finished && servers == nServers && len(replies) >= expected {
-			finished = true
-			close(done)
-		}
-	}
-	timeout := b.flags.Timeout
-	if timeout <= 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			timeout = b.ns.srv.cfg.AckTimeout
-		}
-	}
-	var timer <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		timer = t.C
-	}
+	timeout, stop := b.ackTimer(ctx) // counts from before the broadcast
+	defer stop()
 	defer func() {
 		for _, s := range b.ns.LocalSockets() {
 			s.cancelAck(p.ID)
 		}
 	}()
-	err = b.ns.adapter.BroadcastWithAck(p, b.opts(), func(n int) {
-		mu.Lock()
-		expected += n
-		servers++
-		check()
-		mu.Unlock()
-	}, func(a Args) {
-		mu.Lock()
-		if !finished {
-			replies = append(replies, a)
-			check()
-		}
-		mu.Unlock()
-	})
-	if err != nil {
+	acks := newAckCollector()
+	if err := b.ns.adapter.BroadcastWithAck(p, b.opts(), acks.clientCount, acks.reply); err != nil {
 		return nil, err
 	}
 	n, err := b.ns.adapter.ServerCount(ctx)
 	if err != nil {
 		return nil, err
 	}
-	mu.Lock()
-	nServers = n
-	check()
-	mu.Unlock()
+	acks.serverCount(n)
+	return acks.wait(ctx, timeout)
+}
 
+// ackTimer returns the channel of EmitWithAck's own timeout (nil when ctx's
+// deadline is the only bound) and the function that releases its timer.
+func (b *BroadcastOperator) ackTimer(ctx context.Context) (<-chan time.Time, func()) {
+	timeout := b.flags.Timeout
+	if timeout <= 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			timeout = b.ns.srv.cfg.AckTimeout
+		}
+	}
+	if timeout <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTimer(timeout)
+	return t.C, func() { t.Stop() }
+}
+
+// ackCollector gathers the replies to a broadcast with acks. It is
+// complete when every server has reported how many clients it reached
+// (clientCount, once per server, as many as serverCount says) and that many
+// replies have arrived; done is closed then.
+type ackCollector struct {
+	mu       sync.Mutex
+	replies  []Args
+	expected int // receivers reported so far
+	servers  int // servers that reported
+	nServers int // servers that will report; -1 until serverCount
+	done     chan struct{}
+	finished bool // done closed, or wait returned: later replies are dropped
+}
+
+func newAckCollector() *ackCollector {
+	return &ackCollector{nServers: -1, done: make(chan struct{})}
+}
+
+// checkLocked closes done when the collection is complete.
+func (a *ackCollector) checkLocked() {
+	if !a.finished && a.servers == a.nServers && len(a.replies) >= a.expected {
+		a.finished = true
+		close(a.done)
+	}
+}
+
+func (a *ackCollector) clientCount(n int) {
+	a.mu.Lock()
+	a.expected += n
+	a.servers++
+	a.checkLocked()
+	a.mu.Unlock()
+}
+
+func (a *ackCollector) reply(args Args) {
+	a.mu.Lock()
+	if !a.finished {
+		a.replies = append(a.replies, args)
+		a.checkLocked()
+	}
+	a.mu.Unlock()
+}
+
+func (a *ackCollector) serverCount(n int) {
+	a.mu.Lock()
+	a.nServers = n
+	a.checkLocked()
+	a.mu.Unlock()
+}
+
+// wait returns the replies once complete, or those received when timeout
+// fires or ctx ends, with ErrAckTimeout (ctx's error if it was cancelled).
+// A collection that completes at the same moment counts as complete.
+func (a *ackCollector) wait(ctx context.Context, timeout <-chan time.Time) ([]Args, error) {
 	var result error
 	select {
-	case <-done:
-	case <-timer:
+	case <-a.done:
+	case <-timeout:
 		result = ErrAckTimeout
 	case <-ctx.Done():
 		result = ErrAckTimeout
@@ -161,13 +193,13 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 			result = ctx.Err()
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if result != nil && finished {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if result != nil && a.finished {
 		result = nil // completed at the same moment
 	}
-	finished = true
-	return slices.Clone(replies), result
+	a.finished = true
+	return slices.Clone(a.replies), result
 }
 
 // SocketsJoin makes the matching sockets join rooms (cluster-wide with a

@@ -30,7 +30,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		cl.OnMessage([]byte("0"), false)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for ns.Sockets() < receivers && time.Now().Before(deadline) {
+	for ns.Len() < receivers && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if err := ns.SocketsJoin(context.Background(), "room"); err != nil {

@@ -245,8 +245,8 @@ func TestMemoryAdapter_BroadcastEncodesOnce(t *testing.T) {
 		conns = append(conns, fc)
 	}
 	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Sockets() != 3 {
-			return fmt.Errorf("%d sockets", ns.Sockets())
+		if ns.Len() != 3 {
+			return fmt.Errorf("%d sockets", ns.Len())
 		}
 		return nil
 	})

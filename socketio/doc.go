@@ -24,12 +24,14 @@
 //     middleware, OnConnection handlers, event handlers and disconnect
 //     handlers of one socket run one at a time, in the order the client
 //     sent the packets. No goroutine per packet, none per idle socket.
-//     Released workers park in the Server (keeping their grown stacks) and
-//     serve the next inbox that needs one; they exit after 1-2 s unused
-//     and at Shutdown.
+//     Released workers park in the Server's pool (internal/workpool, shared
+//     in code with the engine's WebSocket writers), keeping their grown
+//     stacks, and serve the next inbox that needs one; they exit after
+//     1-2 s unused and at Shutdown.
 //   - Back-pressure: when a socket's inbox is full (Config.InboundQueue
-//     events or Config.InboundBytes of payload), OnMessage blocks, which pauses reading from that connection only
-//     (other namespaces multiplexed on the same connection wait too).
+//     events or Config.InboundBytes of payload), OnMessage blocks, which
+//     pauses reading from that connection only (other namespaces
+//     multiplexed on the same connection wait too).
 //   - Outbound: every packet is handed to the engine in one Send call (text
 //     part and binary attachments together), so packets to one connection are
 //     written in emit order and attachments stay contiguous. Nothing emitted
@@ -58,11 +60,24 @@
 //
 // # Locks
 //
-// Server.mu, Namespace.mu, client.mu, Socket.mu, the inbox's mutex and
-// MemoryAdapter.mu are leaves: none is held while calling into another
-// component or user code. Server.dynMu (dynamic namespace creation) is held
-// while calling a dynamic namespace's setup function, which may take the
-// leaves.
+// Order (a lock is only taken while holding locks to its left):
+//
+//   - Server.dynMu → Server.mu: creating a dynamic namespace holds dynMu
+//     while calling Config.Adapter and the namespace's setup function (user
+//     code, which may call Of and take any leaf) and while publishing it
+//     under Server.mu.
+//   - Server.mu is held while Of creates a static namespace, which calls
+//     Config.Adapter: an AdapterFactory must not call back into the Server.
+//   - inbox mutex → the worker pool's mutex: push and closeWith hand an
+//     inbox to a worker with the inbox's mutex held. push waits for room on
+//     the inbox's condition variable (back-pressure) in OnMessage, i.e.
+//     with the engine's Conn.deliverMu held (see package engine's lock
+//     order); nothing a worker does needs that lock.
+//
+// Namespace.mu, client.mu, Socket.mu, MemoryAdapter.mu, the worker pool's
+// mutex and an EmitWithAck's collector mutex are leaves: none is held while
+// taking another of our locks or calling into the engine, the adapter or
+// user code.
 //
 // # Decisions where Node leaves room
 //

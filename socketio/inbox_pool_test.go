@@ -2,59 +2,47 @@ package socketio
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-func (p *workerPool) counts() (idle, spawned int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle), p.spawned
-}
-
-// TestWorkerPool_ReusesParkedWorkers: inboxes needing a worker one after the
-// other are drained by one goroutine that parks between them; parked workers
-// exit after workerIdle, and at once when the pool closes.
-func TestWorkerPool_ReusesParkedWorkers(t *testing.T) {
-	before := runtime.NumGoroutine()
-	var p workerPool
-	idleIs := func(n int) func() error {
-		return func() error {
-			if idle, _ := p.counts(); idle != n {
-				return fmt.Errorf("%d parked workers, want %d", idle, n)
-			}
-			return nil
-		}
-	}
-	for range 50 {
-		p.start(&inbox{running: true}) // as startLocked hands it over
-		testenv.WaitFor(t, 5*time.Second, idleIs(1))
-	}
-	if _, spawned := p.counts(); spawned != 1 {
-		t.Fatalf("%d goroutines started for 50 sequential drains, want 1", spawned)
-	}
-	testenv.WaitFor(t, 5*workerIdle, idleIs(0)) // retired when idle
-	testenv.WaitFor(t, 5*time.Second, func() error {
-		if n := runtime.NumGoroutine(); n > before {
-			return fmt.Errorf("%d goroutines, %d before", n, before)
+// TestInbox_WorkersFromServerPool: the inboxes of a server's sockets are
+// drained by the server's pool of parked workers: events that each find
+// their socket's inbox empty, on one socket or on several, reuse one
+// goroutine, and Shutdown dismisses the parked workers. (The pool itself is
+// tested in internal/workpool.)
+func TestInbox_WorkersFromServerPool(t *testing.T) {
+	srv := New(Config{})
+	handled := make(chan string)
+	srv.Of("/").OnConnection(func(s *Socket) {
+		s.On("e", func(s *Socket, _ Args, _ AckFunc) { handled <- s.ID() })
+		handled <- "connected"
+	})
+	parked := func() error {
+		if st := srv.workers.Stats(); st.Parked != 1 || st.Started != 1 {
+			return fmt.Errorf("pool %+v, want 1 parked worker, 1 started", st)
 		}
 		return nil
-	})
-
-	p.start(&inbox{running: true})
-	testenv.WaitFor(t, 5*time.Second, idleIs(1))
-	p.close()
-	p.start(&inbox{running: true}) // after close: drains, then exits
-	if idle, spawned := p.counts(); idle != 0 || spawned != 3 {
-		t.Fatalf("after close: %d parked, %d started; want 0, 3", idle, spawned)
 	}
-	testenv.WaitFor(t, 5*time.Second, func() error {
-		if n := runtime.NumGoroutine(); n > before {
-			return fmt.Errorf("%d goroutines after close, %d before", n, before)
-		}
-		return nil
-	})
+	var clients []*client
+	for i := range 3 {
+		cl := srv.newClient(&fakeConn{id: fmt.Sprint("c", i)})
+		cl.OnMessage([]byte("0"), false)
+		<-handled
+		testenv.WaitFor(t, 5*time.Second, parked)
+		clients = append(clients, cl)
+	}
+	for i := range 30 {
+		clients[i%3].OnMessage([]byte(`2["e"]`), false)
+		<-handled
+		testenv.WaitFor(t, 5*time.Second, parked)
+	}
+	if err := srv.Shutdown(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := srv.workers.Stats(); st.Parked != 0 {
+		t.Fatalf("after Shutdown: %+v, want no parked worker", st)
+	}
 }

@@ -62,8 +62,10 @@ func (n *Namespace) OnConnection(h func(s *Socket)) {
 	n.mu.Unlock()
 }
 
-// Sockets returns the number of sockets connected to this namespace on this instance.
-func (n *Namespace) Sockets() int {
+// Len returns the number of sockets connected to this namespace on this
+// server (Node's namespace.sockets.size): len(LocalSockets()) without the
+// copy. FetchSockets counts cluster-wide.
+func (n *Namespace) Len() int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	return len(n.sockets)

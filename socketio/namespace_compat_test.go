@@ -230,8 +230,8 @@ func testMiddleware(t *testing.T, transports []string) {
 		defer mu.Unlock()
 		return len(connected) > 0
 	})
-	if n := cs.Srv.Of("/guarded").Sockets(); n != 1 {
-		t.Errorf("Sockets() = %d, want 1 (refused sockets never join)", n)
+	if n := cs.Srv.Of("/guarded").Len(); n != 1 {
+		t.Errorf("Len() = %d, want 1 (refused sockets never join)", n)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -186,8 +186,8 @@ func TestCompat_RoomsAndBroadcast(t *testing.T) {
 	if r := sock["D"].Rooms(); len(r) != 0 {
 		t.Errorf("Rooms() after disconnect = %v, want none", r)
 	}
-	if n := ns.Sockets(); n != 1 {
-		t.Errorf("Sockets() = %d, want 1 (P)", n)
+	if n := ns.Len(); n != 1 {
+		t.Errorf("Len() = %d, want 1 (P)", n)
 	}
 	barrier("end3")
 	if got := labels(t, p, "P"); got[len(got)-1] != "end3" {

@@ -159,7 +159,7 @@ func TestSocket_SocketsJoinDuringDisconnectStress(t *testing.T) {
 		}
 		<-done
 		testenv.WaitFor(t, 5*time.Second, func() error {
-			if n := ns.Sockets(); n != 0 {
+			if n := ns.Len(); n != 0 {
 				return fmt.Errorf("%d sockets still connected", n)
 			}
 			return nil

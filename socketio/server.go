@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/socketio/engine"
+	"github.com/sockgate/sockgate/socketio/internal/workpool"
 )
 
 // Errors returned by the emit and ack operations.
@@ -99,7 +100,7 @@ type Server struct {
 	clients map[*client]struct{}
 	dynMu   sync.Mutex // serialises the creation of dynamic namespaces
 
-	workers  workerPool // drain the sockets' inboxes
+	workers  *workpool.Pool[*inbox] // drain the sockets' inboxes (see inbox)
 	closing  atomic.Bool
 	live     atomic.Int64 // sockets whose lifecycle has not finished
 	shutOnce sync.Once
@@ -146,6 +147,10 @@ func New(cfg Config) *Server {
 		nsps:    make(map[string]*Namespace),
 		clients: make(map[*client]struct{}),
 	}
+	// A fresh goroutine starts on a 2 KB stack that encoding/json
+	// outgrows: parked workers keep their grown stacks for the next
+	// inbox instead of growing a new one for nearly every event.
+	s.workers = workpool.New((*inbox).drain, workpool.Config{})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.eng = engine.New(cfg.Engine, func(c *engine.Conn) {
 		c.SetHandler(s.newClient(c))
@@ -258,12 +263,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for s.live.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			s.workers.close()
+			s.workers.Close()
 			return fmt.Errorf("socketio: shutdown: %d sockets still disconnecting: %w", s.live.Load(), ctx.Err())
 		case <-t.C:
 		}
 	}
-	s.workers.close()
+	s.workers.Close()
 	var errs []error
 	if engErr != nil {
 		errs = append(errs, engErr)

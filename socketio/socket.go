@@ -45,7 +45,7 @@ const (
 //
 // Its inbound work (connection middleware and handlers, events, disconnect
 // handlers) runs on a worker goroutine assigned only while there is work
-// queued (see workerPool): no goroutine per packet, none per idle socket.
+// queued (see inbox): no goroutine per packet, none per idle socket.
 type Socket struct {
 	id     string
 	ns     *Namespace

@@ -293,8 +293,8 @@ func TestBroadcast_EmitWithAck(t *testing.T) {
 	a, _ := connect(t, url, "/", nil)
 	b, _ := connect(t, url, "/", nil)
 	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Sockets() != 2 {
-			return fmt.Errorf("%d sockets", ns.Sockets())
+		if ns.Len() != 2 {
+			return fmt.Errorf("%d sockets", ns.Len())
 		}
 		return nil
 	})
@@ -320,8 +320,8 @@ func TestBroadcast_EmitWithAck(t *testing.T) {
 	c, _ := connect(t, url, "/", nil)
 	_ = c
 	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Sockets() != 3 {
-			return fmt.Errorf("%d sockets", ns.Sockets())
+		if ns.Len() != 3 {
+			return fmt.Errorf("%d sockets", ns.Len())
 		}
 		return nil
 	})
@@ -456,8 +456,8 @@ func TestNamespace_RoomOpsOnAll(t *testing.T) {
 	c2, _ := connect(t, url, "/", nil)
 	ctx := testCtx(t)
 	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Sockets() != 2 {
-			return fmt.Errorf("%d sockets", ns.Sockets())
+		if ns.Len() != 2 {
+			return fmt.Errorf("%d sockets", ns.Len())
 		}
 		return nil
 	})

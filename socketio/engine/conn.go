@@ -214,7 +214,7 @@ func (c *Conn) kickLocked() {
 }
 
 // takeQueueLocked returns the queued packets and resets the queue, reusing
-// the spare buffer. The caller hands the slice back with recycleLocked.
+// the spare buffer. The caller hands the slice back with recycle.
 func (c *Conn) takeQueueLocked() []*Message {
 	q := c.queue
 	c.queue = c.spare[:0]
@@ -272,7 +272,7 @@ func (c *Conn) onHeartbeat() {
 	c.mu.Unlock()
 }
 
-// heartbeatExpired reports whether the pong deadline has passed even if the
+// heartbeatExpiredLocked reports whether the pong deadline has passed even if the
 // timer has not fired yet (checked when a poll arrives).
 func (c *Conn) heartbeatExpiredLocked(now time.Time) bool {
 	return c.hb != nil && !c.inHandler && now.After(c.nextPing.Add(c.s.cfg.PingTimeout))
@@ -366,61 +366,17 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	if c.hb != nil {
 		c.hb.Stop()
 	}
-	// A probed upgrade is kept when flushing a polling session: the
-	// client has paused polling (or is about to) and sends "5" next, so
-	// like Node the upgrade completes and the queue and the close go out
-	// on the WebSocket (completeUpgrade). Otherwise the last messages
-	// would wait for a GET that never comes. The close timer still
-	// bounds the wait.
-	var probe *wsConn
-	if !flush || !c.probed || c.transport != "polling" {
-		probe = c.probe
-		c.probe, c.probed = nil, false
-		if c.upTimer != nil {
-			c.upTimer.Stop()
-		}
-	}
+	probe := c.dropProbeLocked(flush)
 	if !flush {
 		clear(c.queue)
 		c.queue = c.queue[:0]
 		c.nmsg = 0
 	}
-	finishNow := false
-	switch c.transport {
-	case "websocket":
-		if flush && c.ws != nil {
-			// The writer sends what is queued, then the close frame:
-			// never I/O on the caller's goroutine.
-			c.closeAfterFlush = true
-			c.kickLocked()
-		} else {
-			finishNow = true
-		}
-	default:
-		// Like Node, what is queued and the close packet travel in
-		// separate poll responses (socket.io-client handles a close
-		// packet before the DISCONNECT decoded in the same payload).
-		switch {
-		case c.pollActive:
-			c.releasePollLocked() // the GET writes the queue or "1"
-			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
-		case flush && len(c.queue) > 0:
-			// The next GET takes the rest, then the close packet. (With
-			// nothing queued and no GET waiting, the session ends now:
-			// waiting for a GET just to say "1" would hold Shutdown.)
-			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
-		case c.probe != nil:
-			// Kept probe, nothing queued (a GET took it): the close goes
-			// out on the WebSocket once the client's "5" arrives.
-			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
-		case reason == ReasonTransportClose:
-			// The client closed (POST "1") while its GET may still be
-			// on the way on another TCP connection: answer that GET
-			// with a noop rather than an unknown-session error.
-			c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
-		default:
-			finishNow = true
-		}
+	var finishNow bool
+	if c.transport == "websocket" {
+		finishNow = c.closeWebSocketLocked(flush)
+	} else {
+		finishNow = c.closePollingLocked(flush)
 	}
 	c.mu.Unlock()
 	if probe != nil {
@@ -429,6 +385,66 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	if finishNow {
 		c.finish()
 	}
+}
+
+// dropProbeLocked ends the upgrade in progress of a closing session and
+// returns its WebSocket for the caller to close (nil if none), except for
+// a probed upgrade of a polling session closed with flush: the client has
+// paused polling (or is about to) and sends "5" next, so like Node the
+// upgrade completes and the queue and the close go out on the WebSocket
+// (completeUpgrade). Otherwise the last messages would wait for a GET that
+// never comes. The close timer still bounds the wait.
+func (c *Conn) dropProbeLocked(flush bool) *wsConn {
+	if flush && c.probed && c.transport == "polling" {
+		return nil
+	}
+	probe := c.probe
+	c.probe, c.probed = nil, false
+	if c.upTimer != nil {
+		c.upTimer.Stop()
+	}
+	return probe
+}
+
+// closeWebSocketLocked starts the close of a WebSocket session; it reports
+// whether the session must finish now.
+func (c *Conn) closeWebSocketLocked(flush bool) (finishNow bool) {
+	if !flush || c.ws == nil {
+		return true
+	}
+	// The writer sends what is queued, then the close frame: never I/O
+	// on the caller's goroutine.
+	c.closeAfterFlush = true
+	c.kickLocked()
+	return false
+}
+
+// closePollingLocked starts the close of a polling session: the session
+// either waits, bounded by the close timer, for the GETs (or the upgrade)
+// that carry its last messages and its close, or finishes now (reported).
+// Like Node, what is queued and the close packet travel in separate poll
+// responses (socket.io-client handles a close packet before the DISCONNECT
+// decoded in the same payload).
+func (c *Conn) closePollingLocked(flush bool) (finishNow bool) {
+	switch {
+	case c.pollActive:
+		c.releasePollLocked() // the GET writes the queue or "1"
+	case flush && len(c.queue) > 0:
+		// The next GET takes the rest, then the close packet. (With
+		// nothing queued and no GET waiting, the session ends now:
+		// waiting for a GET just to say "1" would hold Shutdown.)
+	case c.probe != nil:
+		// Kept probe, nothing queued (a GET took it): the close goes out
+		// on the WebSocket once the client's "5" arrives.
+	case c.reason == ReasonTransportClose:
+		// The client closed (POST "1") while its GET may still be on the
+		// way on another TCP connection: answer that GET with a noop
+		// rather than an unknown-session error.
+	default:
+		return true
+	}
+	c.closeTimer = time.AfterFunc(c.s.pollCloseWait(), c.finish)
+	return false
 }
 
 // finish completes the close: the session leaves the table, the transports

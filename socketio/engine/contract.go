@@ -38,8 +38,9 @@ type Config struct {
 	Transports []string
 	// DisableUpgrades stops advertising/accepting the WebSocket upgrade.
 	DisableUpgrades bool
-	// CORS configures cross-origin polling requests. The zero value allows
-	// same-origin requests only.
+	// CORS is the cross-origin policy of every Engine.IO request (see
+	// CORS): requests it does not allow are refused with 403, WebSocket
+	// handshakes included. The zero value allows same-origin requests only.
 	CORS CORS
 	// SendQueue bounds the messages queued for one connection; a connection
 	// whose queue overflows is closed. Zero means 4096.
@@ -51,16 +52,6 @@ type Config struct {
 	AllowRequest func(r *http.Request) error
 	// Logger receives engine-level logs. Nil discards.
 	Logger *slog.Logger
-}
-
-// CORS is the cross-origin policy of the polling transport and handshake.
-type CORS struct {
-	// AllowedOrigins lists exact origins; "*" allows any origin. Empty means
-	// no cross-origin request is allowed (no CORS headers are sent).
-	AllowedOrigins []string
-	// AllowCredentials sends Access-Control-Allow-Credentials: true (with the
-	// request's origin echoed, never "*").
-	AllowCredentials bool
 }
 
 // ConnHandler receives one connection's inbound traffic.

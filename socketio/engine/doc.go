@@ -24,8 +24,11 @@
 //     forever therefore keeps its connection open: don't.
 //   - OnClose is called exactly once per Conn, after the last OnMessage has
 //     returned, with Node's reason string (the Reason* constants, or the
-//     reason given to Conn.Close). It runs on an engine goroutine, never
-//     inside Conn.Close/Send, so callers may hold their own locks there.
+//     reason given to Conn.Close). It runs on an engine goroutine or, when
+//     the connection finished during an OnMessage, right after it on the
+//     goroutine that ran it (the WebSocket reader or the polling POST's
+//     request goroutine); never inside Conn.Close/Send, so callers may
+//     hold their own locks there.
 //     After OnClose, Send returns ErrClosed.
 //   - Send and SendVolatile never block and never call the handler. They
 //     may be called from any goroutine, including from OnMessage.
@@ -41,9 +44,10 @@
 // WebSocket: at most one writer goroutine per connection, assigned on
 // demand when the queue becomes non-empty and released when it is drained,
 // so idle connections have only their reader goroutine. Released writers
-// park in the Server and serve the next connection that needs one (no
-// goroutine started per burst); they exit after 1-2 s unused or at
-// Shutdown (writers.go). The writer takes the whole
+// park in the Server's pool (writers.go, on socketio/internal/workpool,
+// the pool package socketio's inbox workers use too) and serve the next
+// connection that needs one (no goroutine started per burst); they exit
+// after 1-2 s unused or at Shutdown. The writer takes the whole
 // queue at once (double-buffered slices) and writes it with one writev
 // (net.Buffers on *net.TCPConn: the cached frames are written in place,
 // not copied), or through one pooled bufio.Writer and a single Flush on
@@ -54,18 +58,25 @@
 //
 // # WebSocket library
 //
-// github.com/gobwas/ws: it works on the hijacked net.Conn, compiles a frame
-// into bytes once (ws.CompileFrame) so the same bytes serve every receiver,
-// and leaves batching to us (one writev per batch). gorilla/websocket's
-// PreparedMessage also caches frames, but its Conn writes each message with
-// its own flush (one syscall per message) and keeps a per-connection write
-// buffer, which is what this package avoids for broadcast-heavy loads.
-// Frames are read with ws.ReadHeader and ws.Cipher (no hand-written framing).
+// github.com/gobwas/ws: it works on the hijacked net.Conn (ws.UpgradeHTTP),
+// reads frame headers (ws.ReadHeader) and unmasks payloads (ws.Cipher),
+// and leaves batching to us (one writev per batch). The data frames we send
+// are built by this package, not by gobwas: a Message's complete unmasked
+// frame is built once, header and payload in one exactly sized allocation
+// (serverFrame in message.go, byte-identical to ws.MustCompileFrame:
+// TestServerFrame), so the same bytes serve every receiver. Only the rare
+// control frames (pong, close) are compiled with ws.MustCompileFrame. The
+// protocol checks of inbound frames (reserved bits, masking, control frame
+// size, fragmentation, MaxPayload, UTF-8 of text messages) are ours too
+// (wsReader in websocket.go). gorilla/websocket's PreparedMessage also
+// caches frames, but its Conn writes each message with its own flush (one
+// syscall per message) and keeps a per-connection write buffer, which is
+// what this package avoids for broadcast-heavy loads.
 //
 // Measured (BenchmarkBroadcast, 100-byte message to 50 WebSocket receivers
-// on loopback, 2 shared cores, 3 runs): this package 65-88µs per broadcast,
+// on loopback, 2 shared cores, 3 runs): this package 14-25µs per broadcast,
 // gorilla with PreparedMessage and a writer goroutine per connection
-// 109-192µs. BenchmarkIdleConn: an idle WebSocket connection costs one
+// 51-81µs. BenchmarkIdleConn: an idle WebSocket connection costs one
 // goroutine (its reader, ~3.6 KB of stack) and ~3.7 KB of heap, clients
 // included. After the hijack the connection reads through its own 512 B
 // bufio.Reader (net/http's 4 KB one, ~9 KB of heap per connection in all,
@@ -120,13 +131,23 @@
 //     "transport error".
 //   - Cross-origin requests from origins not in Config.CORS are refused with
 //     403 (code 4), WebSocket included (protects against cross-site
-//     WebSocket hijacking); same-origin requests are always allowed.
+//     WebSocket hijacking); same-origin requests are always allowed. The
+//     policy is the exported CORS type, so that other handlers of the site
+//     (the gateway's REST API) apply the very same one. A preflight (OPTIONS
+//     with Access-Control-Request-Method) is answered 204 by CORS.Apply;
+//     any other OPTIONS request gets 204 without the preflight headers.
 //   - Ping deadlines count from when the ping was due: a late timer never
 //     extends them, and a poll arriving after the deadline is refused even
 //     if the timer has not fired yet.
 //
 // # Lock order
 //
-// Conn.deliverMu → Conn.mu → Server.mu; wsConn.wmu is taken without any
-// other lock held. No lock is held while calling the handler.
+// Conn.deliverMu → Conn.mu → Server.mu. The writer pool's lock is a leaf
+// taken under Conn.mu (startWriter); the pool starts a writer through
+// goTracked after releasing it. wsConn.wmu is taken without any other lock
+// held. The handler is called with Conn.deliverMu held and no other lock:
+// deliverMu is what keeps one Conn's OnMessage calls (and its OnClose when
+// a close lands during one) from overlapping, so OnMessage and OnClose may
+// call any method of the Conn, but a handler that blocks holds its
+// connection's reader (see the concurrency contract).
 package engine

@@ -27,50 +27,11 @@ func (c *Conn) releasePollLocked() {
 // closes the session, as Node does.
 func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
-	if c.state == stateClosed {
-		c.mu.Unlock()
-		writeError(w, codeUnknownSID, http.StatusBadRequest)
+	if !c.admitPollLocked(w) {
 		return
 	}
-	if c.state == stateOpen && c.heartbeatExpiredLocked(time.Now()) {
-		c.mu.Unlock()
-		c.closeWith(ReasonPingTimeout, false)
-		writeError(w, codeUnknownSID, http.StatusBadRequest)
+	if len(c.queue) == 0 && c.state == stateOpen && !c.waitPollLocked(r) {
 		return
-	}
-	if c.pollActive {
-		c.mu.Unlock()
-		writeError(w, codeBadRequest, http.StatusBadRequest)
-		c.closeWith(ReasonTransportError, false)
-		return
-	}
-	if len(c.queue) == 0 && c.state == stateOpen {
-		wake := make(chan struct{})
-		c.pollActive, c.pollWake = true, wake
-		if c.probed {
-			// An upgrade is being probed: answer "6" soon (the client
-			// then sends "5"), unless the upgrade completes first, as
-			// Node's 100ms upgrade check does.
-			t := time.AfterFunc(probePollDelay, func() {
-				c.mu.Lock()
-				if c.pollWake == wake {
-					c.releasePollLocked()
-				}
-				c.mu.Unlock()
-			})
-			defer t.Stop()
-		}
-		c.mu.Unlock()
-		select {
-		case <-wake:
-		case <-r.Context().Done():
-			c.mu.Lock()
-			c.pollActive, c.pollWake = false, nil
-			c.mu.Unlock()
-			c.closeWith(ReasonTransportError, false)
-			return
-		}
-		c.mu.Lock()
 	}
 	c.pollActive, c.pollWake = false, nil
 	if c.transport != "polling" {
@@ -81,24 +42,95 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, http.StatusBadRequest)
 		return
 	}
-	var q []*Message
-	if c.transport == "polling" {
-		q = c.takeQueueLocked()
-	}
-	var tail *Message
-	closing := c.state != stateOpen && len(q) == 0
+	q := c.takeQueueLocked()
+	tail, closing := c.pollTailLocked(len(q) == 0)
+	c.mu.Unlock()
+	writePollResponse(w, q, tail)
+	c.recycle(q)
 	if closing {
-		// The session ends with this response: "1" tells the client,
-		// except when the client itself closed ("6" just ends the GET).
-		tail = closePacket
-		if c.reason == ReasonTransportClose {
-			tail = noopPacket
-		}
-	} else if len(q) == 0 {
-		tail = noopPacket // released for an upgrade
+		c.finish()
+	}
+}
+
+// admitPollLocked vets a GET, called with c.mu held. It returns true with
+// c.mu still held, or false with c.mu released once it has refused the GET:
+// the session is gone, its pong is overdue (the session closes), or another
+// GET is waiting (the session closes).
+func (c *Conn) admitPollLocked(w http.ResponseWriter) bool {
+	switch {
+	case c.state == stateClosed:
+		c.mu.Unlock()
+		writeError(w, codeUnknownSID, http.StatusBadRequest)
+	case c.state == stateOpen && c.heartbeatExpiredLocked(time.Now()):
+		c.mu.Unlock()
+		c.closeWith(ReasonPingTimeout, false)
+		writeError(w, codeUnknownSID, http.StatusBadRequest)
+	case c.pollActive:
+		c.mu.Unlock()
+		writeError(w, codeBadRequest, http.StatusBadRequest)
+		c.closeWith(ReasonTransportError, false)
+	default:
+		return true
+	}
+	return false
+}
+
+// waitPollLocked makes the GET the session's waiting poll and waits, with
+// c.mu released, until it is released (something queued, the session
+// closing or upgrading). It returns true with c.mu held again, or false,
+// with c.mu released, when the request ended first: the session then
+// closes ("transport error").
+func (c *Conn) waitPollLocked(r *http.Request) bool {
+	wake := make(chan struct{})
+	c.pollActive, c.pollWake = true, wake
+	if c.probed {
+		// An upgrade is being probed: answer "6" soon (the client then
+		// sends "5"), unless the upgrade completes first, as Node's 100ms
+		// upgrade check does.
+		t := time.AfterFunc(probePollDelay, func() {
+			c.mu.Lock()
+			if c.pollWake == wake {
+				c.releasePollLocked()
+			}
+			c.mu.Unlock()
+		})
+		defer t.Stop()
 	}
 	c.mu.Unlock()
+	select {
+	case <-wake:
+		c.mu.Lock()
+		return true
+	case <-r.Context().Done():
+		c.mu.Lock()
+		c.pollActive, c.pollWake = false, nil
+		c.mu.Unlock()
+		c.closeWith(ReasonTransportError, false)
+		return false
+	}
+}
 
+// pollTailLocked returns the packet that ends a poll response, if any, and
+// whether the session ends with it. A response with messages has none; an
+// empty one says "1" when the session is closing (except that a client
+// that closed itself gets "6", which just ends its GET) and "6" when the
+// GET was released for an upgrade.
+func (c *Conn) pollTailLocked(empty bool) (tail *Message, closing bool) {
+	switch {
+	case !empty:
+		return nil, false
+	case c.state == stateOpen:
+		return noopPacket, false
+	case c.reason == ReasonTransportClose:
+		return noopPacket, true
+	default:
+		return closePacket, true
+	}
+}
+
+// writePollResponse writes q, then tail (when not nil), joined by the
+// record separator, with their exact Content-Length.
+func writePollResponse(w http.ResponseWriter, q []*Message, tail *Message) {
 	n := 0
 	for _, m := range q {
 		n += len(m.pollingBytes()) + 1
@@ -122,10 +154,6 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 			w.Write(sep)
 		}
 		w.Write(tail.pollingBytes())
-	}
-	c.recycle(q)
-	if closing {
-		c.finish()
 	}
 }
 

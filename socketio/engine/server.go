@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sockgate/sockgate/socketio/internal/workpool"
 )
 
 // Node's engine.io handshake error codes and messages.
@@ -41,14 +43,13 @@ type Server struct {
 	log       *slog.Logger
 	onConnect func(c *Conn)
 
+	writers *workpool.Pool[writerJob] // WebSocket writers (writers.go)
+
 	mu       sync.Mutex
 	conns    map[string]*Conn
 	shutdown bool
-	running  int             // engine goroutines (readers, writers, OnClose calls)
-	idle     chan struct{}   // closed when running drops to 0 and someone waits
-	writers  []*parkedWriter // idle writer goroutines (writers.go)
-	wEpoch   uint64
-	wSweep   *time.Timer
+	running  int           // engine goroutines (readers, busy and parked writers, OnClose calls)
+	idle     chan struct{} // closed when running drops to 0 and someone waits
 }
 
 // New returns a Server that calls onConnect for every new connection, before
@@ -77,6 +78,7 @@ func New(cfg Config, onConnect func(c *Conn)) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn)}
+	s.writers = newWriterPool(s)
 	return s
 }
 
@@ -95,12 +97,12 @@ func (s *Server) Count() int {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
-	s.dismissWritersLocked()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	s.writers.Close() // parked writers exit; busy ones when done
 	for _, c := range conns {
 		c.closeWith(ReasonShutdown, true)
 	}
@@ -148,7 +150,7 @@ func (s *Server) goTracked(f func()) {
 	}()
 }
 
-// trackedDone ends a goroutine started by goTracked (or startWriter).
+// trackedDone ends a goroutine started by goTracked.
 func (s *Server) trackedDone() {
 	s.mu.Lock()
 	s.running--
@@ -170,7 +172,7 @@ func (s *Server) upgradesAllowed() bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	isWS := isWebSocketUpgrade(r)
-	if !s.setCORS(w, r) {
+	if !s.cfg.CORS.Allowed(r) {
 		writeError(w, codeForbidden, http.StatusForbidden)
 		return
 	}
@@ -179,8 +181,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// poll responses are one-shot; no cache may store them.
 		w.Header().Set("Cache-Control", "no-store")
 	}
+	if s.cfg.CORS.Apply(w, r) {
+		return // a preflight, answered
+	}
 	if r.Method == http.MethodOptions && !isWS {
-		// CORS preflight.
+		// Not a CORS preflight (no Origin, same-origin, or no
+		// Access-Control-Request-Method): nothing to do either.
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -206,6 +212,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handshake(w, r, transport, isWS)
 		return
 	}
+	s.serveSession(w, r, sid, transport, isWS)
+}
+
+// serveSession serves a request of the existing session sid: a WebSocket
+// upgrade, a polling GET or a polling POST.
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sid, transport string, isWS bool) {
 	s.mu.Lock()
 	c := s.conns[sid]
 	s.mu.Unlock()
@@ -318,50 +330,6 @@ func (s *Server) openPacket(sid string, upgrades bool) []byte {
 	}
 	b, _ := json.Marshal(p)
 	return append([]byte{typeOpen}, b...)
-}
-
-// setCORS writes the CORS headers for r and reports whether a cross-origin
-// request is allowed. Requests without Origin are not cross-origin.
-func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	h := w.Header()
-	allowed := slices.Contains(s.cfg.CORS.AllowedOrigins, origin)
-	any := slices.Contains(s.cfg.CORS.AllowedOrigins, "*")
-	if !allowed && !any {
-		// Same-origin requests carry Origin too (POST, WebSocket): allow
-		// them when the origin's host is the request's host.
-		return sameOrigin(origin, r.Host)
-	}
-	if any && !allowed && !s.cfg.CORS.AllowCredentials {
-		h.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Add("Vary", "Origin")
-	}
-	if s.cfg.CORS.AllowCredentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-			h.Set("Access-Control-Allow-Headers", rh)
-		}
-		h.Set("Access-Control-Max-Age", "86400")
-	}
-	return true
-}
-
-// sameOrigin reports whether origin ("scheme://host[:port]") names host.
-func sameOrigin(origin, host string) bool {
-	for _, p := range []string{"http://", "https://"} {
-		if len(origin) > len(p) && origin[:len(p)] == p {
-			return origin[len(p):] == host
-		}
-	}
-	return false
 }
 
 // writeError writes Node's JSON error body.

@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -156,7 +155,8 @@ func (wc *wsConn) writeBatch(q []*Message, timeout time.Duration) error {
 var bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
 // runWriter drains the queue onto the WebSocket, batch after batch, and
-// exits when the queue is empty: an idle connection has no writer goroutine.
+// returns when the queue is empty (its goroutine parks in the writer pool):
+// an idle connection has no writer goroutine.
 func (c *Conn) runWriter(wc *wsConn) {
 	for {
 		c.mu.Lock()
@@ -263,153 +263,204 @@ func (c *Conn) abortUpgrade(wc *wsConn) {
 	wc.nc.Close()
 }
 
-var (
-	errTooBig   = errors.New("engine: message too big")
-	errProtocol = errors.New("engine: websocket protocol error")
-)
-
 // readLoop reads the WebSocket's messages until it fails or the connection
 // closes. With upgrading, it first runs the upgrade probe.
 func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 	defer wc.nc.Close() // the reader owns the connection's end
-	max := c.s.cfg.MaxPayload
-	var (
-		msg   []byte
-		op    ws.OpCode
-		inMsg bool // a fragmented message is being assembled
-	)
-	fail := func(reason string, code ws.StatusCode) {
-		if upgrading {
-			c.abortUpgrade(wc)
+	r := wsReader{c: c, wc: wc, upgrading: upgrading, max: c.s.cfg.MaxPayload}
+	for {
+		data, binary, ok := r.readMessage()
+		if !ok || !r.handleMessage(data, binary) {
 			return
 		}
-		if code == 0 {
-			c.closeWith(reason, false)
-			c.finish()
-			return
-		}
-		// Our close frame first, then the session ends (OnClose is not
-		// delayed), then the connection lingers to deliver the frame.
-		wc.writeClose(code, time.Second)
-		c.mu.Lock()
-		c.linger = wc
-		c.mu.Unlock()
+	}
+}
+
+// wsReader is the state of one WebSocket's reader goroutine (readLoop):
+// the frame layer (control frames, fragmentation) below, and the Engine.IO
+// packets and the upgrade probe above. Its methods return false when
+// reading must stop; the connection's end has then been handled (fail).
+type wsReader struct {
+	c         *Conn
+	wc        *wsConn
+	upgrading bool // the probe runs: this WebSocket is not the session's transport yet
+	max       int64
+	msg       []byte    // the data message being assembled
+	op        ws.OpCode // its opcode (that of its first frame)
+	inMsg     bool      // a fragmented message is being assembled
+}
+
+// fail ends reading. While upgrading, only the probe is dropped (polling
+// goes on). Otherwise the session closes with reason, after a close frame
+// with code when code is not 0 (then the connection lingers to deliver it).
+// It returns false, for "return r.fail(...)".
+func (r *wsReader) fail(reason string, code ws.StatusCode) bool {
+	c, wc := r.c, r.wc
+	if r.upgrading {
+		c.abortUpgrade(wc)
+		return false
+	}
+	if code == 0 {
 		c.closeWith(reason, false)
 		c.finish()
-		wc.lingerClose()
+		return false
 	}
+	// Our close frame first, then the session ends (OnClose is not
+	// delayed), then the connection lingers to deliver the frame.
+	wc.writeClose(code, time.Second)
+	c.mu.Lock()
+	c.linger = wc
+	c.mu.Unlock()
+	c.closeWith(reason, false)
+	c.finish()
+	wc.lingerClose()
+	return false
+}
+
+// readMessage reads frames until a data message is complete, answering
+// control frames and joining fragments on the way. The message is the
+// caller's (the next one is read into a new slice).
+func (r *wsReader) readMessage() (data []byte, binary, ok bool) {
 	for {
-		h, err := ws.ReadHeader(wc.br)
+		h, err := ws.ReadHeader(r.wc.br)
 		if err != nil {
-			fail(ReasonTransportClose, 0)
-			return
+			return nil, false, r.fail(ReasonTransportClose, 0)
 		}
 		if h.Rsv != 0 || !h.Masked || h.OpCode.IsReserved() {
-			fail(ReasonTransportError, closeProtocolErr)
-			return
+			return nil, false, r.fail(ReasonTransportError, closeProtocolErr)
 		}
 		if h.OpCode.IsControl() {
-			if h.Length > 125 || !h.Fin {
-				fail(ReasonTransportError, closeProtocolErr)
-				return
-			}
-			p := make([]byte, h.Length)
-			if _, err := io.ReadFull(wc.br, p); err != nil {
-				fail(ReasonTransportClose, 0)
-				return
-			}
-			ws.Cipher(p, h.Mask, 0)
-			switch h.OpCode {
-			case ws.OpPing:
-				wc.writeRaw(ws.MustCompileFrame(ws.NewPongFrame(p)), c.s.writeTimeout())
-			case ws.OpClose:
-				code, _ := ws.ParseCloseFrameData(p)
-				if code.Empty() {
-					code = closeNormal
-				}
-				fail(ReasonTransportClose, code)
-				return
+			if !r.control(h) {
+				return nil, false, false
 			}
 			continue
 		}
-		if h.OpCode == ws.OpContinuation {
-			if !inMsg {
-				fail(ReasonTransportError, closeProtocolErr)
-				return
-			}
-		} else {
-			if inMsg {
-				fail(ReasonTransportError, closeProtocolErr)
-				return
-			}
-			op, inMsg = h.OpCode, true
+		if !r.fragment(h) {
+			return nil, false, false
 		}
-		if int64(len(msg))+h.Length > max {
-			fail(ReasonTransportError, closeTooBig)
-			return
-		}
-		start := len(msg)
-		msg = slices.Grow(msg, int(h.Length))[:start+int(h.Length)]
-		if _, err := io.ReadFull(wc.br, msg[start:]); err != nil {
-			fail(ReasonTransportClose, 0)
-			return
-		}
-		ws.Cipher(msg[start:], h.Mask, 0)
-		if !h.Fin {
-			continue
-		}
-		data := msg
-		msg, inMsg = nil, false
-		if op == ws.OpBinary {
-			if upgrading {
-				fail("", 0)
-				return
-			}
-			c.deliver(data, true)
-			continue
-		}
-		if !utf8.Valid(data) {
-			fail(ReasonTransportError, ws.StatusInvalidFramePayloadData)
-			return
-		}
-		p, err := decodePacket(data, true) // Node accepts "b<base64>" on WebSocket too
-		if err != nil {
-			fail(ReasonParseError, 0)
-			return
-		}
-		if upgrading {
-			switch {
-			case p.typ == typePing && string(p.data) == "probe":
-				// Probed before "3probe" leaves: a client that has it
-				// pauses polling and sends "5", so a close racing with
-				// the answer must already keep the probe (closeWith).
-				c.mu.Lock()
-				if c.probe == wc {
-					c.probed = true
-				}
-				c.mu.Unlock()
-				if wc.writeRaw(pongProbeMsg.frameBytes(), c.s.writeTimeout()) != nil {
-					fail("", 0)
-					return
-				}
-				c.mu.Lock()
-				if c.probe == wc {
-					c.releasePollLocked()
-				}
-				c.mu.Unlock()
-			case p.typ == typeUpgrade && c.completeUpgrade(wc):
-				upgrading = false
-			default:
-				fail("", 0)
-				return
-			}
-			continue
-		}
-		if !c.handlePacket(p) {
-			c.finish()
-			return
+		if h.Fin {
+			data, binary = r.msg, r.op == ws.OpBinary
+			r.msg, r.inMsg = nil, false
+			return data, binary, true
 		}
 	}
+}
+
+// control reads and handles a control frame (between the fragments of a
+// message, too): a ping is answered with a pong, a close ends reading
+// after our close frame echoing the peer's status.
+func (r *wsReader) control(h ws.Header) bool {
+	if h.Length > 125 || !h.Fin {
+		return r.fail(ReasonTransportError, closeProtocolErr)
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(r.wc.br, p); err != nil {
+		return r.fail(ReasonTransportClose, 0)
+	}
+	ws.Cipher(p, h.Mask, 0)
+	switch h.OpCode {
+	case ws.OpPing:
+		r.wc.writeRaw(ws.MustCompileFrame(ws.NewPongFrame(p)), r.c.s.writeTimeout())
+	case ws.OpClose:
+		code, _ := ws.ParseCloseFrameData(p)
+		if code.Empty() {
+			code = closeNormal
+		}
+		return r.fail(ReasonTransportClose, code)
+	}
+	return true
+}
+
+// fragment appends a data frame's payload to the message being assembled:
+// a first frame starts one, a continuation frame continues it. The whole
+// message is bounded by MaxPayload (status 1009 beyond).
+func (r *wsReader) fragment(h ws.Header) bool {
+	if h.OpCode == ws.OpContinuation {
+		if !r.inMsg {
+			return r.fail(ReasonTransportError, closeProtocolErr)
+		}
+	} else {
+		if r.inMsg {
+			return r.fail(ReasonTransportError, closeProtocolErr)
+		}
+		r.op, r.inMsg = h.OpCode, true
+	}
+	if int64(len(r.msg))+h.Length > r.max {
+		return r.fail(ReasonTransportError, closeTooBig)
+	}
+	start := len(r.msg)
+	r.msg = slices.Grow(r.msg, int(h.Length))[:start+int(h.Length)]
+	if _, err := io.ReadFull(r.wc.br, r.msg[start:]); err != nil {
+		return r.fail(ReasonTransportClose, 0)
+	}
+	ws.Cipher(r.msg[start:], h.Mask, 0)
+	return true
+}
+
+// handleMessage handles one complete data message: a binary message is
+// delivered as is, a text message is an Engine.IO packet (for the probe
+// while upgrading).
+func (r *wsReader) handleMessage(data []byte, binary bool) bool {
+	if binary {
+		if r.upgrading {
+			return r.fail("", 0)
+		}
+		r.c.deliver(data, true)
+		return true
+	}
+	if !utf8.Valid(data) {
+		return r.fail(ReasonTransportError, ws.StatusInvalidFramePayloadData)
+	}
+	p, err := decodePacket(data, true) // Node accepts "b<base64>" on WebSocket too
+	if err != nil {
+		return r.fail(ReasonParseError, 0)
+	}
+	if r.upgrading {
+		return r.probe(p)
+	}
+	if !r.c.handlePacket(p) {
+		r.c.finish()
+		return false
+	}
+	return true
+}
+
+// probe runs one step of the upgrade: "2probe" is answered "3probe", then
+// "5" switches the session to this WebSocket. Anything else drops the
+// probe.
+func (r *wsReader) probe(p packet) bool {
+	switch {
+	case p.typ == typePing && string(p.data) == "probe":
+		return r.answerProbe()
+	case p.typ == typeUpgrade && r.c.completeUpgrade(r.wc):
+		r.upgrading = false
+		return true
+	default:
+		return r.fail("", 0)
+	}
+}
+
+// answerProbe answers "2probe" with "3probe" and releases the waiting GET
+// (answered "6"), so that the client pauses polling and sends "5".
+func (r *wsReader) answerProbe() bool {
+	c, wc := r.c, r.wc
+	// Probed before "3probe" leaves: a client that has it pauses polling
+	// and sends "5", so a close racing with the answer must already keep
+	// the probe (closeWith).
+	c.mu.Lock()
+	if c.probe == wc {
+		c.probed = true
+	}
+	c.mu.Unlock()
+	if wc.writeRaw(pongProbeMsg.frameBytes(), c.s.writeTimeout()) != nil {
+		return r.fail("", 0)
+	}
+	c.mu.Lock()
+	if c.probe == wc {
+		c.releasePollLocked()
+	}
+	c.mu.Unlock()
+	return true
 }
 
 // completeUpgrade switches the session to the probed WebSocket. Whatever is

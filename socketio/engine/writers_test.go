@@ -8,11 +8,7 @@ import (
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-func (s *Server) parkedWriters() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.writers)
-}
+func (s *Server) parkedWriters() int { return s.writers.Stats().Parked }
 
 // TestWriters_ParkedAndRetired: a connection's bursts reuse one parked
 // writer goroutine; it exits after writerIdle unused.
