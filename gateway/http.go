@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,41 +62,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			if s.api == nil || !chats.IsAttachmentUpload(r) {
 				r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 			}
-			if (strings.HasPrefix(r.URL.Path, "/api/") || chats.IsAPIPath(r.URL.Path)) && s.cors(w, r) {
+			if (strings.HasPrefix(r.URL.Path, "/api/") || chats.IsAPIPath(r.URL.Path)) && s.restCORS.Apply(w, r) {
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// cors sets CORS headers for an allowed cross-origin request; it reports
-// whether the request was a preflight it answered.
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
-		return false
-	}
-	allowed := slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
-	if !allowed {
-		return false
-	}
-	h := w.Header()
-	h.Add("Vary", "Origin")
-	if slices.Contains(s.cfg.CORSOrigins, "*") {
-		h.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		h.Set("Access-Control-Allow-Origin", origin)
-	}
-	h.Set("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset")
-	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return true
-	}
-	return false
 }
 
 type statusBody struct {

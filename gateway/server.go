@@ -80,6 +80,10 @@ type Server struct {
 	p       *event.Pipeline
 	metrics *event.Metrics
 	handler http.Handler
+	// restCORS is the cross-origin policy of the REST API: the engine's
+	// type, with what REST responses need (rate-limit headers readable,
+	// the methods and headers of the routes).
+	restCORS engine.CORS
 
 	root, rooms, chat *event.Namespace
 
@@ -164,7 +168,13 @@ func withDefaults(cfg Config) Config {
 
 // newServer builds the Socket.IO server, the pipeline and the namespaces.
 func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: event.NewMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: event.NewMetrics(), restCORS: engine.CORS{
+		AllowedOrigins: cfg.CORSOrigins,
+		ExposeHeaders:  []string{"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		AllowMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:   []string{"Authorization", "Content-Type"},
+		MaxAge:         10 * time.Minute,
+	}}
 	var p *event.Pipeline
 	s.io = socketio.New(socketio.Config{
 		Engine: engine.Config{

@@ -46,7 +46,7 @@ type binding struct {
 // Namespace returns the pipeline's side of Socket.IO namespace name.
 func (p *Pipeline) Namespace(name string, style Style) *Namespace {
 	n := &Namespace{p: p, io: p.io.Of(name), name: name, style: style}
-	p.metrics.socketsGauge(name, n.io.Sockets)
+	p.metrics.socketsGauge(name, n.io.Len)
 	return n
 }
 
