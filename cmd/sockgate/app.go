@@ -16,6 +16,7 @@ import (
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/internal/redisclient"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
 )
@@ -95,7 +96,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	ready := map[string]func(context.Context) error{}
 	limCfg := ratelimit.Config{Rules: rules, Prefix: c.RedisPrefix + ":rl", Logger: m.log}
 	if c.RedisURL != "" {
-		rc, err := gateway.DialRedis(ctx, c.RedisURL)
+		rc, err := redisclient.Dial(ctx, c.RedisURL)
 		if err != nil {
 			return err
 		}
