@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/gorilla/websocket"
+
+	"github.com/sockgate/sockgate/socketio/engine"
 )
 
 // benchClients dials n WebSocket clients that count the data frames they
@@ -80,8 +82,8 @@ var benchPayload = strings.Repeat("x", 100)
 func BenchmarkBroadcast(b *testing.B) {
 	b.Run("engine-gobwas", func(b *testing.B) {
 		var mu sync.Mutex
-		var conns []*Conn
-		eng := New(Config{SendQueue: 1 << 22, PingInterval: time.Hour}, func(c *Conn) {
+		var conns []*engine.Conn
+		eng := engine.New(engine.Config{SendQueue: 1 << 22, PingInterval: time.Hour}, func(c *engine.Conn) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
@@ -94,7 +96,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		waitCount(b, got, benchReceivers) // open packets
 		b.ResetTimer()
 		for range b.N {
-			m := TextMessage(benchPayload)
+			m := engine.TextMessage(benchPayload)
 			for _, c := range conns {
 				c.Send(m)
 			}
@@ -153,7 +155,7 @@ func BenchmarkBroadcast(b *testing.B) {
 // raw connections without goroutines, in the same process).
 func BenchmarkIdleConn(b *testing.B) {
 	const n = 1000
-	eng := New(Config{PingInterval: time.Hour}, nil)
+	eng := engine.New(engine.Config{PingInterval: time.Hour}, nil)
 	srv := httptest.NewServer(eng)
 	defer srv.Close()
 	defer eng.Shutdown(context.Background())
