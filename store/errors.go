@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the gateway maps them to
@@ -84,19 +86,35 @@ func isUnavailable(err error) bool {
 		// cannot connect now; 53300: too many connections.
 		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0") || pe.Code == "53300"
 	}
+	if code, ok := sqliteCode(err); ok {
+		// SQLITE_BUSY ("database is locked"): the busy timeout ran out
+		// while another connection or process held the write lock;
+		// SQLITE_CANTOPEN: the file cannot be opened.
+		switch code & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_CANTOPEN:
+			return true
+		}
+		return false
+	}
 	msg := err.Error()
 	for _, s := range []string{
 		"sql: database is closed", // database/sql after Close
 		"conn closed",             // pgx
-		"unable to open database file",
-		"database is locked", // SQLite busy_timeout exhausted
-		"SQLITE_BUSY",
 	} {
 		if strings.Contains(msg, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// sqliteCode returns the (extended) result code of a SQLite error.
+func sqliteCode(err error) (int, bool) {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code(), true
+	}
+	return 0, false
 }
 
 // isUniqueViolation reports a unique-constraint failure on either dialect.
@@ -108,5 +126,8 @@ func isUniqueViolation(err error) bool {
 	if errors.As(err, &pe) {
 		return pe.Code == "23505"
 	}
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+	// GORM translates the errors of its statements (gorm.ErrDuplicatedKey
+	// above); this covers those that bypass it.
+	code, _ := sqliteCode(err)
+	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }

@@ -27,11 +27,8 @@ const messageColumns = "id, chat_id, seq, sender_id, content, client_msg_id, cre
 // from any number of processes get consecutive seqs and ids that increase
 // with seq.
 func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool, error) {
-	if nm.ChatID == "" || nm.SenderID == "" {
-		return Message{}, false, fmt.Errorf("%w: empty chat or sender id", ErrInvalid)
-	}
-	if nm.Content == "" && len(nm.AttachmentIDs) == 0 {
-		return Message{}, false, fmt.Errorf("%w: empty message", ErrInvalid)
+	if err := checkNewMessage(nm); err != nil {
+		return Message{}, false, err
 	}
 	db := s.db.WithContext(ctx)
 	if nm.ClientMsgID != "" {
@@ -40,59 +37,9 @@ func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool
 		}
 	}
 	var out Message
-	err := s.write(ctx, func(tx *gorm.DB) error {
-		if _, err := membership(tx, nm.ChatID, nm.SenderID); errors.Is(err, ErrNotFound) {
-			if _, cerr := chatByID(tx, nm.ChatID); cerr != nil {
-				return cerr
-			}
-			return fmt.Errorf("%w: %q is not a member of chat %q", ErrForbidden, nm.SenderID, nm.ChatID)
-		} else if err != nil {
-			return err
-		}
-		var locked []struct {
-			LastSeq       int64
-			LastMessageID string
-			ActivityAt    int64
-		}
-		if err := tx.Raw("UPDATE chats SET last_seq = last_seq + 1 WHERE id = ? AND archived = ? RETURNING last_seq, last_message_id, activity_at",
-			nm.ChatID, false).Scan(&locked).Error; err != nil {
-			return err
-		}
-		if len(locked) == 0 {
-			if _, err := chatByID(tx, nm.ChatID); err != nil {
-				return err
-			}
-			return fmt.Errorf("%w: chat %q", ErrArchived, nm.ChatID)
-		}
-		now := s.now()
-		row := messageRow{
-			ID:       s.ids.nextAfter(now, locked[0].LastMessageID),
-			ChatID:   nm.ChatID,
-			Seq:      locked[0].LastSeq,
-			SenderID: nm.SenderID,
-			Content:  nm.Content,
-			// Never before the previous message (clocks of several
-			// instances may disagree): created_at order = seq order.
-			CreatedAt: max(micros(now), locked[0].ActivityAt),
-		}
-		if nm.ClientMsgID != "" {
-			row.ClientMsgID = &nm.ClientMsgID
-		}
-		if err := tx.Exec("INSERT INTO messages ("+messageColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			row.ID, row.ChatID, row.Seq, row.SenderID, row.Content, row.ClientMsgID, row.CreatedAt).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec("UPDATE chats SET last_message_id = ?, activity_at = ? WHERE id = ?",
-			row.ID, row.CreatedAt, row.ChatID).Error; err != nil {
-			return err
-		}
-		out = row.message()
-		atts, err := s.attach(tx, nm, row.ID)
-		if err != nil {
-			return err
-		}
-		out.Attachments = atts
-		return nil
+	err := s.write(ctx, func(tx *gorm.DB) (err error) {
+		out, err = s.insertMessage(tx, nm)
+		return err
 	})
 	if err != nil && nm.ClientMsgID != "" && isUniqueViolation(err) {
 		// A concurrent retry with the same clientMsgId committed first.
@@ -108,6 +55,100 @@ func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool
 		return Message{}, false, wrap("create message", err)
 	}
 	return out, true, nil
+}
+
+// checkNewMessage refuses what no database state makes valid.
+func checkNewMessage(nm NewMessage) error {
+	if nm.ChatID == "" || nm.SenderID == "" {
+		return fmt.Errorf("%w: empty chat or sender id", ErrInvalid)
+	}
+	if nm.Content == "" && len(nm.AttachmentIDs) == 0 {
+		return fmt.Errorf("%w: empty message", ErrInvalid)
+	}
+	return nil
+}
+
+// insertMessage is CreateMessage's transaction: it checks the sender,
+// takes the next seq, stores the message and links its attachments.
+func (s *Store) insertMessage(tx *gorm.DB, nm NewMessage) (Message, error) {
+	if err := checkSender(tx, nm); err != nil {
+		return Message{}, err
+	}
+	head, err := nextSeq(tx, nm.ChatID)
+	if err != nil {
+		return Message{}, err
+	}
+	now := s.now()
+	row := messageRow{
+		ID:       s.ids.nextAfter(now, head.LastMessageID),
+		ChatID:   nm.ChatID,
+		Seq:      head.LastSeq,
+		SenderID: nm.SenderID,
+		Content:  nm.Content,
+		// Never before the previous message (clocks of several
+		// instances may disagree): created_at order = seq order.
+		CreatedAt: max(micros(now), head.ActivityAt),
+	}
+	if nm.ClientMsgID != "" {
+		row.ClientMsgID = &nm.ClientMsgID
+	}
+	if err := insertMessageRow(tx, row); err != nil {
+		return Message{}, err
+	}
+	out := row.message()
+	if out.Attachments, err = s.attach(tx, nm, row.ID); err != nil {
+		return Message{}, err
+	}
+	return out, nil
+}
+
+// checkSender returns ErrForbidden unless the sender is a member of the
+// chat, ErrNotFound if there is no such chat.
+func checkSender(tx *gorm.DB, nm NewMessage) error {
+	_, err := membership(tx, nm.ChatID, nm.SenderID)
+	if errors.Is(err, ErrNotFound) {
+		if _, cerr := chatByID(tx, nm.ChatID); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("%w: %q is not a member of chat %q", ErrForbidden, nm.SenderID, nm.ChatID)
+	}
+	return err
+}
+
+// chatHead is a chat's state as the next message sees it.
+type chatHead struct {
+	LastSeq       int64
+	LastMessageID string
+	ActivityAt    int64
+}
+
+// nextSeq increments the chat's last_seq, which locks the chat row
+// (PostgreSQL) or the database (SQLite) until commit, and returns the new
+// seq with the previous message's id and time. ErrArchived or ErrNotFound
+// if no row was updated.
+func nextSeq(tx *gorm.DB, chatID string) (chatHead, error) {
+	var locked []chatHead
+	if err := tx.Raw("UPDATE chats SET last_seq = last_seq + 1 WHERE id = ? AND archived = ? RETURNING last_seq, last_message_id, activity_at",
+		chatID, false).Scan(&locked).Error; err != nil {
+		return chatHead{}, err
+	}
+	if len(locked) == 0 {
+		if _, err := chatByID(tx, chatID); err != nil {
+			return chatHead{}, err
+		}
+		return chatHead{}, fmt.Errorf("%w: chat %q", ErrArchived, chatID)
+	}
+	return locked[0], nil
+}
+
+// insertMessageRow stores the row and makes it the chat's last message.
+func insertMessageRow(tx *gorm.DB, row messageRow) error {
+	if err := tx.Exec("INSERT INTO messages ("+messageColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		row.ID, row.ChatID, row.Seq, row.SenderID, row.Content, row.ClientMsgID, row.CreatedAt).Error; err != nil {
+		return err
+	}
+	return tx.Exec("UPDATE chats SET last_message_id = ?, activity_at = ? WHERE id = ?",
+		row.ID, row.CreatedAt, row.ChatID).Error
 }
 
 // byClientMsgID finds the message a previous attempt stored.

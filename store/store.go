@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
@@ -128,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// sqliteDSN turns a file path into a modernc/glebarez DSN: WAL (readers do
+// sqliteDSN turns a file path into a modernc.org/sqlite DSN: WAL (readers do
 // not block the writer), foreign keys on, a busy timeout, and BEGIN IMMEDIATE
 // for every transaction so that a transaction that reads before it writes
 // cannot fail with SQLITE_BUSY on lock upgrade.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/internal/redisclient"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
 )
@@ -65,7 +66,8 @@ func (m *Main) ParseFlags(args []string) error {
 }
 
 // Run starts the server and returns once it listens; serving errors are
-// reported by Done. ctx bounds start-up only (e.g. dialing Redis).
+// reported by Done. ctx bounds start-up only (e.g. dialing Redis). What it
+// opened is released by Close, which Run calls itself when it fails.
 func (m *Main) Run(ctx context.Context) (err error) {
 	c := m.Config
 	if err := c.Validate(); err != nil {
@@ -76,28 +78,49 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			_ = m.Close()
 		}
 	}()
-	level, _ := parseLevel(c.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		m.log = slog.New(slog.NewJSONHandler(m.stderr(), opts))
-	} else {
-		m.log = slog.New(slog.NewTextHandler(m.stderr(), opts))
+	m.log = newLogger(m.stderr(), c.LogFormat, c.LogLevel)
+	ready := map[string]func(context.Context) error{}
+	lim, err := m.openLimiter(ctx, ready)
+	if err != nil {
+		return err
 	}
+	v, st, err := m.openStore(ctx, ready)
+	if err != nil {
+		return err
+	}
+	if err := m.startGateway(st, v, lim, ready); err != nil {
+		return err
+	}
+	if err := m.serve(); err != nil {
+		return err
+	}
+	m.log.Info("sockgate listening", "addr", m.ln.Addr().String(), "redis", c.RedisURL != "", "static", c.StaticDir, "store", st != nil)
+	return nil
+}
 
+// newLogger builds the process's logger on w: text or JSON, at level.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	l, _ := parseLevel(level) // checked by Validate
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openLimiter builds the rate limiter, on Redis when a URL is configured
+// (then Redis is also a readiness check).
+func (m *Main) openLimiter(ctx context.Context, ready map[string]func(context.Context) error) (*ratelimit.Limiter, error) {
+	c := m.Config
 	rules, err := c.rateRules()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	trusted, err := ratelimit.ParseTrustedProxies(c.TrustedProxies)
-	if err != nil {
-		return err
-	}
-	ready := map[string]func(context.Context) error{}
 	limCfg := ratelimit.Config{Rules: rules, Prefix: c.RedisPrefix + ":rl", Logger: m.log}
 	if c.RedisURL != "" {
-		rc, err := gateway.DialRedis(ctx, c.RedisURL)
+		rc, err := redisclient.Dial(ctx, c.RedisURL)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		m.closer = append(m.closer, func(context.Context) error { return rc.Close() })
 		limCfg.Redis = rc
@@ -105,33 +128,47 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	lim, err := ratelimit.New(limCfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m.closer = append(m.closer, func(context.Context) error { return lim.Close() })
+	return lim, nil
+}
 
+// openStore builds the token verifier and opens (and migrates) the store,
+// a readiness check. Stored chats belong to authenticated users: without a
+// JWT key there is no identity, so both are nil and the store is not even
+// opened.
+func (m *Main) openStore(ctx context.Context, ready map[string]func(context.Context) error) (*auth.Verifier, *store.Store, error) {
+	c := m.Config
+	if !c.jwtConfigured() {
+		m.log.Warn("no JWT key configured (-jwt-secret, -jwt-public-key or -jwt-jwks): every socket is anonymous; stored chats and the chat REST API are off")
+		return nil, nil, nil
+	}
+	v, err := auth.NewVerifier(c.verifierConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, store.Config{DSN: c.storeDSN(), Logger: m.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	m.closer = append(m.closer, func(context.Context) error { return st.Close() })
+	ready["store"] = st.Ping
+	return v, st, nil
+}
+
+// startGateway builds the application on its dependencies (st and v may
+// be nil: no stored chats).
+func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, ready map[string]func(context.Context) error) error {
+	c := m.Config
 	modes, err := c.authModes()
 	if err != nil {
 		return err
 	}
-	// Stored chats belong to authenticated users: without a JWT key there
-	// is no identity, so the store is not even opened.
-	var (
-		v  *auth.Verifier
-		st *store.Store
-	)
-	if c.jwtConfigured() {
-		if v, err = auth.NewVerifier(c.verifierConfig()); err != nil {
-			return err
-		}
-		if st, err = store.Open(ctx, store.Config{DSN: c.storeDSN(), Logger: m.log}); err != nil {
-			return err
-		}
-		m.closer = append(m.closer, func(context.Context) error { return st.Close() })
-		ready["store"] = st.Ping
-	} else {
-		m.log.Warn("no JWT key configured (-jwt-secret, -jwt-public-key or -jwt-jwks): every socket is anonymous; stored chats and the chat REST API are off")
+	trusted, err := ratelimit.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return err
 	}
-
 	m.gw, err = gateway.New(st, v, lim, gateway.Config{
 		Auth:              modes,
 		Files:             store.Files{Dir: filepath.Join(c.DataDir, "attachments")},
@@ -150,11 +187,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.closer = append(m.closer, m.gw.Shutdown)
+	return nil
+}
 
-	m.ln, err = net.Listen("tcp", c.Addr)
+// serve listens on Config.Addr and serves the gateway's handler in the
+// background until Close (or a listener failure, then Err says why).
+func (m *Main) serve() error {
+	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err
 	}
+	m.ln = ln
 	m.http = &http.Server{
 		Handler:           m.gw.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -169,7 +212,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		close(m.done)
 	}()
-	m.log.Info("sockgate listening", "addr", m.ln.Addr().String(), "redis", c.RedisURL != "", "static", c.StaticDir, "store", st != nil)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"bufio"
@@ -18,6 +18,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/gorilla/websocket"
+
+	"github.com/sockgate/sockgate/socketio/engine"
 )
 
 // benchClients dials n WebSocket clients that count the data frames they
@@ -81,8 +83,8 @@ var benchPayload = strings.Repeat("x", 100)
 func BenchmarkBroadcast(b *testing.B) {
 	b.Run("engine-gobwas", func(b *testing.B) {
 		var mu sync.Mutex
-		var conns []*Conn
-		eng := New(Config{SendQueue: 1 << 22, PingInterval: time.Hour}, func(c *Conn) {
+		var conns []*engine.Conn
+		eng := engine.New(engine.Config{SendQueue: 1 << 22, PingInterval: time.Hour}, func(c *engine.Conn) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
@@ -95,7 +97,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		waitCount(b, got, benchReceivers) // open packets
 		b.ResetTimer()
 		for range b.N {
-			m := TextMessage(benchPayload)
+			m := engine.TextMessage(benchPayload)
 			for _, c := range conns {
 				c.Send(m)
 			}
@@ -154,7 +156,7 @@ func BenchmarkBroadcast(b *testing.B) {
 // raw connections without goroutines, in the same process).
 func BenchmarkIdleConn(b *testing.B) {
 	const n = 1000
-	eng := New(Config{PingInterval: time.Hour}, nil)
+	eng := engine.New(engine.Config{PingInterval: time.Hour}, nil)
 	srv := httptest.NewServer(eng)
 	defer srv.Close()
 	defer eng.Shutdown(context.Background())

@@ -1,0 +1,25 @@
+package redisclient
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Dial connects to the Redis server of url and checks that it answers
+// within ctx. The returned client honours the deadline of the context of
+// every call. The caller closes it.
+func Dial(ctx context.Context, url string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisclient: url: %w", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	rc := redis.NewClient(opt)
+	if err := rc.Ping(ctx).Err(); err != nil {
+		_ = rc.Close()
+		return nil, fmt.Errorf("redisclient: ping %s: %w", opt.Addr, err)
+	}
+	return rc, nil
+}
