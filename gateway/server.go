@@ -126,7 +126,7 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	}
 	s := newServer(lim, withDefaults(cfg))
 	s.authenticate(v)
-	s.tutorial = tutorial.New(s.root, s.metrics)
+	s.tutorial = tutorial.New(s.root, s.metrics, tutorial.Config{})
 	rooms.New(s.rooms)
 	s.lobby = lobby.New(s.chat)
 	if err := s.storedChats(st, v); err != nil {
