@@ -132,9 +132,9 @@ func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 	a := e.registry(t, "a", 50*time.Millisecond, 500*time.Millisecond)
 	b := e.registry(t, "b", 0, 0)
 	alice := User{UserID: "u-a", UserName: "Alice", SocketID: "sa"}
-	mustJoins(t, a, "r1", alice)
-	mustJoins(t, b, "r1", User{UserID: "u-b", UserName: "Bob", SocketID: "sb"})
-	mustJoins(t, a, "r2", User{UserID: "u-c", UserName: "Carol", SocketID: "sc"})
+	mustJoin(t, a, "r1", alice)
+	mustJoin(t, b, "r1", User{UserID: "u-b", UserName: "Bob", SocketID: "sb"})
+	mustJoin(t, a, "r2", User{UserID: "u-c", UserName: "Carol", SocketID: "sc"})
 	wantUsers(t, b, "r1", "sa", "sb")
 
 	died := time.Now()
@@ -171,7 +171,7 @@ func TestRedisRegistry_HeartbeatKeyGone(t *testing.T) {
 	ctx := context.Background()
 	e := newRedisEnv(t)
 	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
-	mustJoins(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
+	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
 	if err := e.rc.Del(ctx, a.base+":alive:a").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestRedisRegistry_HeartbeatKeepsMembers(t *testing.T) {
 	ttl := 400 * time.Millisecond
 	a := e.registry(t, "a", 50*time.Millisecond, ttl)
 	b := e.registry(t, "b", 0, 0)
-	mustJoins(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
+	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
 	start := time.Now()
 	testenv.WaitFor(t, 10*ttl, func() error {
 		if _, err := b.Room(ctx, "r1"); err != nil {
@@ -207,9 +207,9 @@ func TestRedisRegistry_CloseRemovesEntries(t *testing.T) {
 	ctx := context.Background()
 	e := newRedisEnv(t)
 	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
-	mustJoins(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
-	mustJoins(t, b, "r1", User{UserID: "u-b", UserName: "Bob", SocketID: "sb"})
-	mustJoins(t, a, "r2", User{UserID: "u-c", UserName: "Carol", SocketID: "sc"})
+	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
+	mustJoin(t, b, "r1", User{UserID: "u-b", UserName: "Bob", SocketID: "sb"})
+	mustJoin(t, a, "r2", User{UserID: "u-c", UserName: "Carol", SocketID: "sc"})
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -268,13 +268,5 @@ func TestRedisRegistry_ConcurrentJoins(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d distinct members, want %d", len(seen), n)
-	}
-}
-
-// mustJoins joins u to room on r.
-func mustJoins(t *testing.T, r registry, room string, u User) {
-	t.Helper()
-	if _, err := r.Join(context.Background(), room, u); err != nil {
-		t.Fatal(err)
 	}
 }
