@@ -172,6 +172,7 @@ func TestRedisRegistry_HeartbeatKeyGone(t *testing.T) {
 	e := newRedisEnv(t)
 	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
 	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
+	a.hb.stop() // its next beat would bring the key back
 	if err := e.rc.Del(ctx, a.base+":alive:a").Err(); err != nil {
 		t.Fatal(err)
 	}
