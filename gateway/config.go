@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/tutorial"
 	"github.com/sockgate/sockgate/store"
 )
 
@@ -40,6 +41,15 @@ func checkConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
 	}
 	if st != nil && cfg.Files.Dir == "" {
 		errs = append(errs, errors.New("gateway: a store needs Config.Files.Dir for attachments"))
+	}
+	if cfg.ClusterTTL != 0 {
+		beat := cfg.ClusterHeartbeat
+		if beat <= 0 {
+			beat = tutorial.DefaultHeartbeat
+		}
+		if cfg.ClusterTTL <= beat {
+			errs = append(errs, fmt.Errorf("gateway: ClusterTTL %v must exceed the heartbeat period %v", cfg.ClusterTTL, beat))
+		}
 	}
 	for ns, m := range cfg.Auth {
 		switch ns {

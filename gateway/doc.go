@@ -26,7 +26,19 @@
 // Shutdown stops the Socket.IO server: every socket is disconnected, the
 // running handlers and the disconnect handlers are waited for within the
 // caller's deadline; then the pipeline's context is cancelled for whatever
-// still runs. The store, verifier and limiter belong to the caller.
+// still runs. Then, with Config.Redis, the heartbeats of the shared state
+// (tutorial registry, presence) stop and this instance's remaining entries
+// are removed, best effort within the same deadline. The store, verifier,
+// limiter and Redis client belong to the caller.
+//
+// # Cluster state
+//
+// With Config.Redis the tutorial's room registry and "/chat" presence live
+// in Redis, shared by every instance; without it, in this process. Each
+// instance refreshes a heartbeat key every Config.ClusterHeartbeat (5s);
+// the entries of an instance that dies without cleaning up (SIGKILL, lost
+// Redis) stop counting at most Config.ClusterTTL (15s) after its last
+// heartbeat, on every read. No offline `presence` is sent for its users.
 //
 // # Decisions where the SPEC is silent
 //

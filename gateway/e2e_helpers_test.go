@@ -84,6 +84,7 @@ type step struct {
 	Absent      string            `json:"absent,omitempty"`
 	Auth        json.RawMessage   `json:"auth,omitempty"`
 	Users       *int              `json:"users,omitempty"`
+	Base        string            `json:"base,omitempty"` // another server than run's url
 }
 
 // result is one line the driver printed.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/chats"
 	"github.com/sockgate/sockgate/gateway/event"
@@ -68,6 +70,25 @@ type Config struct {
 	// MaxReplay caps the missed messages replayed to one reconnecting
 	// socket (chats.Config.MaxReplay). Zero means 1000.
 	MaxReplay int
+
+	// Redis, when set, holds the application state every instance of a
+	// cluster shares (SPEC §9): the tutorial's room registry and "/chat"
+	// presence. Nil means this process's memory (a single instance). The
+	// caller owns the client and closes it after Shutdown; it should be
+	// built to honour context deadlines.
+	Redis redis.UniversalClient
+	// RedisPrefix starts the keys of that state ("<prefix>:{tutorial}:…",
+	// "<prefix>:{presence}:…"); no braces. Zero means "sockgate".
+	RedisPrefix string
+	// InstanceID names this instance in the shared state. Zero means a
+	// random id, which is what a deployment wants: two live instances
+	// must never share one.
+	InstanceID string
+	// ClusterHeartbeat is how often the instance tells Redis it is alive;
+	// ClusterTTL is how long after its last heartbeat the state of an
+	// instance that stopped (SIGKILL, lost Redis) expires. Zero means
+	// 5s and 15s; ClusterTTL must exceed ClusterHeartbeat.
+	ClusterHeartbeat, ClusterTTL time.Duration
 }
 
 // Server is the chat application on the Socket.IO core: it builds each
@@ -130,10 +151,19 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	}
 	s := newServer(lim, withDefaults(cfg))
 	s.authenticate(v)
-	s.tutorial = tutorial.New(s.root, s.metrics)
+	s.tutorial = tutorial.New(s.root, s.metrics, tutorial.Config{
+		Redis: s.cfg.Redis, RedisPrefix: s.cfg.RedisPrefix, InstanceID: s.cfg.InstanceID,
+		Heartbeat: s.cfg.ClusterHeartbeat, HeartbeatTTL: s.cfg.ClusterTTL,
+	})
+	if s.cfg.Redis != nil {
+		s.log.Info("application state shared through redis", "instance", s.cfg.InstanceID, "prefix", s.cfg.RedisPrefix)
+	}
 	rooms.New(s.rooms)
 	s.lobby = lobby.New(s.chat)
 	if err := s.storedChats(st, v); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.EventTimeout)
+		defer cancel()
+		s.closeState(ctx)
 		return nil, err
 	}
 	event.On(s.chat, "typing", "/chat:typing", s.typing)
@@ -162,6 +192,10 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.InstanceID == "" {
+		// One id for every product's state, so that logs and keys agree.
+		cfg.InstanceID = rand.Text()
 	}
 	return cfg
 }
@@ -218,7 +252,11 @@ func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
 		chats.Disable(s.chat)
 		return nil
 	}
-	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay})
+	s.chats = chats.New(s.chat, st, chats.Config{
+		MaxReplay: s.cfg.MaxReplay,
+		Redis:     s.cfg.Redis, RedisPrefix: s.cfg.RedisPrefix, InstanceID: s.cfg.InstanceID,
+		Heartbeat: s.cfg.ClusterHeartbeat, HeartbeatTTL: s.cfg.ClusterTTL,
+	})
 	api, err := chats.NewAPI(s.p, st, s.cfg.Files, v, s.chats, chats.APIConfig{
 		MaxUpload:      s.cfg.MaxUpload,
 		AllowedTypes:   s.cfg.UploadTypes,
@@ -250,16 +288,36 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Shutdown disconnects every socket and waits for the running handlers and
 // the disconnect handlers, within ctx's deadline; then it cancels the
-// context of what still runs. The caller stops its http.Server first (which
+// context of what still runs. Last, with Config.Redis, it stops the
+// heartbeats of the shared state and removes what this instance still has
+// there (see closeState). The caller stops its http.Server first (which
 // does not wait for WebSockets). Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		err := s.io.Shutdown(ctx)
 		s.p.Close()
+		s.closeState(ctx)
 		s.shutErr = err
 	})
 	if s.shutErr != nil && !errors.Is(s.shutErr, context.Canceled) {
 		return s.shutErr
 	}
 	return nil
+}
+
+// closeState releases the products' shared state, within ctx. The
+// disconnect handlers have normally removed this instance's sockets
+// already; what a failure left behind is removed here, best effort: what
+// cannot be removed expires after Config.ClusterTTL, so it is logged, not
+// returned.
+func (s *Server) closeState(ctx context.Context) {
+	if err := s.tutorial.Close(ctx); err != nil {
+		s.log.Warn("tutorial registry not cleaned up; it expires by itself", "instance", s.cfg.InstanceID, "err", err)
+	}
+	if s.chats == nil {
+		return
+	}
+	if err := s.chats.Close(ctx); err != nil {
+		s.log.Warn("presence not cleaned up; it expires by itself", "instance", s.cfg.InstanceID, "err", err)
+	}
 }

@@ -1,9 +1,9 @@
 // Package chats is the stored, authenticated chats (SPEC §3, §6; seeds
 // chat-system-gateway.txt and api-with-nestjs-26-realtime-chat.txt): the
 // "/chat" events join, chat message, typing with a chatId, read, sync
-// (events.go), presence (presence.go, presence_memory.go), missed messages
-// on reconnect (recovery.go), and the REST API with attachments (http.go,
-// attachments.go, http_auth.go). Messages have one shape on every path
+// (events.go), presence (presence.go, presence_memory.go,
+// presence_redis.go), missed messages on reconnect (recovery.go), and the
+// REST API with attachments (http.go, attachments.go, http_auth.go). Messages have one shape on every path
 // (views.go); store failures get one mapping (errors.go).
 //
 // It imports gateway/event and store, never the wiring or another product.
@@ -15,4 +15,20 @@
 // recovering socket's last replay step holds it exclusively (recovery.go).
 // No other lock is taken while holding it; the presence tracker's mutex is
 // a leaf.
+//
+// # Cluster
+//
+// With Config.Redis presence lives in Redis (presence_redis.go, SPEC §9):
+// a user's first socket on any instance announces them online, their last
+// socket anywhere offline, each decided by one atomic Lua script. Each
+// socket records its instance's id; each instance refreshes its heartbeat
+// key every Config.Heartbeat (5s) with a TTL of Config.HeartbeatTTL (15s),
+// from a goroutine New starts and Close stops. Every script first forgets
+// the sockets of instances whose key has expired, so the sockets of an
+// instance killed without cleaning up stop counting (Online, the REST
+// members view, the next first/last decision) at most HeartbeatTTL (15s)
+// after its last heartbeat. No offline `presence` event is sent for the
+// users that instance had: nobody is left to send it, and another
+// instance would have to notice the expiry itself (not built). Close
+// forgets this instance's sockets at once, also without offline events.
 package chats

@@ -2,9 +2,11 @@ package chats
 
 import (
 	"context"
+	"crypto/rand"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
@@ -82,6 +84,52 @@ type Config struct {
 	// socket (recovery.go). Zero means 1000. Keep it well below the
 	// Engine.IO send queue (4096 messages), which a replay fills at once.
 	MaxReplay int
+
+	// Redis, when set, keeps presence in Redis, shared by every instance
+	// of a cluster (SPEC §9): a user is online while they have a socket on
+	// any instance. The caller owns the client (it should honour context
+	// deadlines); Close releases presence's use. Nil means this process's
+	// memory (a single instance).
+	Redis redis.UniversalClient
+	// RedisPrefix starts every key ("<prefix>:{presence}:…"); it must not
+	// contain braces. Zero means "sockgate".
+	RedisPrefix string
+	// InstanceID names this instance in shared presence: each socket
+	// records it, and the instance's heartbeat key vouches for it. Zero
+	// means a random id; two live instances must never share one.
+	InstanceID string
+	// Heartbeat is how often the instance refreshes its heartbeat key.
+	// Zero means DefaultHeartbeat.
+	Heartbeat time.Duration
+	// HeartbeatTTL is how long the key outlives the last refresh: the
+	// sockets of an instance that stops refreshing (killed, cut off from
+	// Redis) stop counting at most this long after its last refresh. Zero,
+	// or not above Heartbeat, means 3 × Heartbeat.
+	HeartbeatTTL time.Duration
+}
+
+// DefaultHeartbeat is Config.Heartbeat's default: with the default TTL
+// (15 s) a killed instance's sockets stop counting within 15 s.
+const DefaultHeartbeat = 5 * time.Second
+
+// withDefaults applies the defaults documented on Config.
+func (c Config) withDefaults() Config {
+	if c.MaxReplay <= 0 {
+		c.MaxReplay = 1000
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "sockgate"
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = rand.Text()
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.HeartbeatTTL <= c.Heartbeat {
+		c.HeartbeatTTL = 3 * c.Heartbeat
+	}
+	return c
 }
 
 // Chats is the stored-chat part of "/chat": its events, presence and
@@ -100,12 +148,15 @@ type Chats struct {
 }
 
 // New registers the stored-chat events, presence and recovery on n
-// ("/chat", StyleObject, authentication installed before).
+// ("/chat", StyleObject, authentication installed before). With
+// cfg.Redis it starts presence's heartbeat, which Close stops.
 func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
-	if cfg.MaxReplay <= 0 {
-		cfg.MaxReplay = 1000
+	cfg = cfg.withDefaults()
+	var pres presence = newMemoryPresence()
+	if cfg.Redis != nil {
+		pres = newRedisPresence(cfg, n.Pipeline().Logger())
 	}
-	ch := &Chats{n: n, st: st, pres: newMemoryPresence(), maxReplay: cfg.MaxReplay}
+	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay}
 	n.Use(ch.recordUser)
 	event.On(n, "join", "/chat:join", ch.join)
 	event.On(n, "chat message", "/chat:chat message", ch.send)
@@ -114,6 +165,17 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 	n.OnConnect(ch.connected, false)
 	n.OnDisconnect(ch.disconnected)
 	return ch
+}
+
+// Close releases presence, within ctx: with Redis it stops the heartbeat
+// and removes this instance's sockets (best effort: what it cannot remove
+// stops counting after Config.HeartbeatTTL). Call it after the Socket.IO
+// server has drained. Idempotent.
+func (ch *Chats) Close(ctx context.Context) error {
+	if c, ok := ch.pres.(interface{ Close(context.Context) error }); ok {
+		return c.Close(ctx)
+	}
+	return nil
 }
 
 // Disable registers the stored-chat events of a server without a store:

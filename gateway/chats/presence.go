@@ -9,10 +9,11 @@ import "context"
 //
 // Sockets are counted by id, not by a bare counter: adding or removing the
 // same socket twice changes nothing, which keeps the count right when a
-// disconnect is reported twice and lets a shared implementation (Redis,
-// cluster issue, SPEC §9) use set operations. The memory implementation
-// serves one process; with several instances a user's sockets on other
-// instances are only seen by a shared implementation.
+// disconnect is reported twice and lets the shared implementation (Redis,
+// SPEC §9) use set operations. The memory implementation serves one
+// process; with several instances a user's sockets on other instances are
+// only seen by the Redis one, which also stops counting the sockets of an
+// instance whose heartbeat has expired (package doc, Cluster).
 type presence interface {
 	// Connect records socketID as a socket of userID; first reports
 	// whether the user had no socket before.

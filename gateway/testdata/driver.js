@@ -7,6 +7,8 @@
 // http), then {"op":"done"}. Every event a client receives is recorded in its
 // inbox; "expect" consumes the first matching one, "drain" reports the rest.
 // Strings "$id:<client>" anywhere in emitted args become that client's id.
+// A "connect" or "http" step with "base" goes to that server instead of
+// <baseURL> (several instances of a cluster).
 "use strict";
 const { io } = require("socket.io-client");
 
@@ -65,7 +67,7 @@ async function run(s) {
       const opts = { forceNew: true, reconnection: false, timeout: t };
       if (s.transports) opts.transports = s.transports;
       if (s.auth) opts.auth = s.auth;
-      const socket = io(base + (s.ns || "/"), opts);
+      const socket = io((s.base || base) + (s.ns || "/"), opts);
       const cl = { socket, inbox: [], waiters: new Set() };
       clients[s.c] = cl;
       socket.onAny((event, ...args) => {
@@ -142,7 +144,7 @@ async function run(s) {
       const until = Date.now() + t;
       let res;
       for (;;) {
-        res = await fetch(base + s.path, { method: s.method || "GET" });
+        res = await fetch((s.base || base) + s.path, { method: s.method || "GET" });
         if ((!s.absent && s.users === undefined) || Date.now() > until) break;
         const probe = await res.clone().text();
         if (s.absent && !probe.includes(subst(s.absent))) break;

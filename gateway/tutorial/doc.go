@@ -4,9 +4,25 @@
 // unchanged. Payloads are validated like the tutorial's zod schemas;
 // replies are NestJS's (ack true, or no ack and an `exception` event).
 //
-// The registry (registry.go, registry_memory.go) is the truth about rooms:
-// members, host, the REST view. Socket.IO rooms deliver the messages; both
-// change together in enter and exit only.
+// The registry (registry.go) is the truth about rooms: members, host, the
+// REST view. Socket.IO rooms deliver the messages; both change together in
+// enter and exit only. It lives in this process (registry_memory.go) or,
+// with Config.Redis, in Redis, shared by every instance (registry_redis.go,
+// SPEC §9).
+//
+// # Cluster
+//
+// In Redis every registry operation is one Lua script, atomic across
+// instances (concurrent first joins elect one host). Each member records
+// its instance's id; each instance refreshes its heartbeat key every
+// Config.Heartbeat (5s) with a TTL of Config.HeartbeatTTL (15s), from a
+// goroutine that New starts and Close stops. Every script first removes
+// the members of instances whose key has expired (deleting rooms left
+// empty), so the members of an instance killed without cleaning up
+// vanish from every read at most HeartbeatTTL (15s) after its last
+// heartbeat. An instance cut off from Redis for longer loses its members
+// the same way; its sockets stay connected, and their next join_room adds
+// them again. Close removes this instance's members at once.
 //
 // It imports gateway/event, never the wiring or another product.
 //

@@ -16,8 +16,9 @@ var (
 // registry holds the rooms of the tutorial namespace "/" (SPEC §2): who is in
 // which room and who hosts it. Socket.IO's own rooms deliver the messages;
 // the registry is the source of truth for membership, hosting and the REST
-// room view. The memory implementation serves one process; a Redis one
-// (cluster issue, SPEC §9) shares it between instances.
+// room view. The memory implementation serves one process; the Redis one
+// (SPEC §9) shares it between instances, and drops the members of an
+// instance whose heartbeat has expired (package doc, Cluster).
 //
 // Rules every implementation keeps:
 //   - a room is created by its first join; that user is its host;

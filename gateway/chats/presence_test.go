@@ -5,9 +5,14 @@ import (
 	"testing"
 )
 
-func TestMemoryPresence(t *testing.T) {
+// testPresence checks the rules of the presence interface (presence.go)
+// on a fresh presence made by newPres; every implementation runs it.
+func testPresence(t *testing.T, newPres func(t *testing.T) presence) {
 	ctx := context.Background()
-	p := newMemoryPresence()
+	p := newPres(t)
+	if on, err := p.Online(ctx, []string{"u1"}); len(on) != 0 || err != nil {
+		t.Fatalf("Online before any socket = %v, %v", on, err)
+	}
 	type step struct {
 		op, user, sock string
 		want           bool // first (connect) or last (disconnect)
@@ -20,6 +25,7 @@ func TestMemoryPresence(t *testing.T) {
 		{"disconnect", "u1", "s1", false},
 		{"disconnect", "u1", "s1", false}, // reported twice: not "last"
 		{"disconnect", "u1", "s9", false}, // unknown socket
+		{"disconnect", "u3", "s9", false}, // unknown user
 		{"disconnect", "u1", "s2", true},
 		{"disconnect", "u1", "s2", false},
 		{"connect", "u1", "s4", true}, // back online
@@ -36,7 +42,14 @@ func TestMemoryPresence(t *testing.T) {
 		}
 	}
 	on, err := p.Online(ctx, []string{"u1", "u2", "u3"})
-	if err != nil || !on["u1"] || !on["u2"] || on["u3"] {
+	if err != nil || len(on) != 2 || !on["u1"] || !on["u2"] {
 		t.Errorf("Online = %v, %v", on, err)
 	}
+	if on, err := p.Online(ctx, nil); len(on) != 0 || err != nil {
+		t.Errorf("Online(nil) = %v, %v", on, err)
+	}
+}
+
+func TestMemoryPresence(t *testing.T) {
+	testPresence(t, func(*testing.T) presence { return newMemoryPresence() })
 }

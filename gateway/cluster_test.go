@@ -1,0 +1,205 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/internal/testenv"
+	"github.com/sockgate/sockgate/store"
+	"github.com/sockgate/sockgate/store/storetest"
+)
+
+// clusterRedis is the Redis and key prefix the instances of one test
+// share.
+func clusterRedis(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	rc, prefix := testenv.Redis(t)
+	return rc, strings.TrimSuffix(prefix, ":")
+}
+
+// redisKeys lists the keys under prefix, without it, sorted.
+func redisKeys(t *testing.T, rc *redis.Client, prefix string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	iter := rc.Scan(ctx, 0, prefix+":*", 500).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, strings.TrimPrefix(iter.Val(), prefix))
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// shutdown shuts servers down now (their cleanup's Shutdown is then a
+// no-op).
+func shutdown(t *testing.T, servers ...*Server) {
+	t.Helper()
+	for _, s := range servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+	}
+}
+
+// TestCluster_TutorialRegistry: with Config.Redis two instances share the
+// tutorial's rooms: a join on A is in B's GET /api/rooms/:room, the room
+// created on A is deleted when its last member, on B, leaves, and
+// Shutdown leaves nothing of either instance in Redis.
+func TestCluster_TutorialRegistry(t *testing.T) {
+	rc, prefix := clusterRedis(t)
+	cfg := Config{Redis: rc, RedisPrefix: prefix}
+	a, b := newTestServer(t, unlimited(), cfg), newTestServer(t, unlimited(), cfg)
+	onB := func(s step) step { s.Base = b.URL; return s }
+	rs := run(t, a.URL,
+		connect("a", "/"), onB(connect("b", "/")),
+		joinAs("a", "u-a", "Alice", "room1"),
+		joinAs("b", "u-b", "Bob", "room1"),
+		onB(httpGet("/api/rooms/room1")),
+		disconnect("a"),
+		onB(httpGetWithout("/api/rooms/room1", "$id:a")),
+		disconnect("b"),
+		httpGetWithout("/api/rooms/room1", "$id:b"),
+	)
+	user := func(c, uid, name string) string {
+		return fmt.Sprintf(`{"userId":%q,"userName":%q,"socketId":%q}`, uid, name, find(t, rs, c, "connect", 0).ID)
+	}
+	ua, ub := user("a", "u-a", "Alice"), user("b", "u-b", "Bob")
+	for _, c := range []string{"a", "b"} {
+		wantAck(t, find(t, rs, c, "ack", 0), `[true]`)
+	}
+	got := func(i int) string {
+		r := find(t, rs, "", "http", i)
+		return fmt.Sprint(r.Status, " ", compact(r.Body))
+	}
+	want(t, "B's view of the room joined on A and B", got(0), fmt.Sprintf(`200 {"name":"room1","host":%s,"users":[%s,%s]}`, ua, ua, ub))
+	want(t, "B's view after A's member left", got(1), fmt.Sprintf(`200 {"name":"room1","host":%s,"users":[%s]}`, ua, ub))
+	want(t, "A's view after B's member left", got(2), `404 {"statusCode":404,"message":"Not Found"}`)
+
+	shutdown(t, a.Server, b.Server)
+	if keys := redisKeys(t, rc, prefix); !slices.Equal(keys, []string{":{tutorial}:seq"}) {
+		t.Errorf("keys after shutdown: %v", keys)
+	}
+}
+
+// clusterChat starts an instance with stored chats on st, sharing state
+// through rc.
+func clusterChat(t *testing.T, st *store.Store, rc *redis.Client, prefix string) (*Server, string) {
+	t.Helper()
+	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, v, nil, Config{Files: store.Files{Dir: t.TempDir()}, Redis: rc, RedisPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, serve(t, s)
+}
+
+// membersOnline returns GET /chats/{id}/members' online flags on url.
+func membersOnline(t *testing.T, url, chatID, token string) (map[string]bool, error) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/chats/"+chatID+"/members", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var members []struct {
+		UserID string `json:"userId"`
+		Online bool   `json:"online"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&members); err != nil {
+		return nil, fmt.Errorf("members: %d: %w", res.StatusCode, err)
+	}
+	out := map[string]bool{}
+	for _, m := range members {
+		out[m.UserID] = m.Online
+	}
+	return out, nil
+}
+
+// TestCluster_Presence: with Config.Redis a user is online on every
+// instance's REST view while they have a socket on any instance, and
+// offline once their last socket anywhere has gone.
+func TestCluster_Presence(t *testing.T) {
+	rc, prefix := clusterRedis(t)
+	st := storetest.Open(t, store.DialectSQLite)
+	a, urlA := clusterChat(t, st, rc, prefix)
+	b, urlB := clusterChat(t, st, rc, prefix)
+	c, err := st.CreateChat(context.Background(), store.NewChat{Kind: store.KindGeneral, Title: "t", CreatorID: "bob", MemberIDs: []string{"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := mintToken(t, "alice", time.Hour), mintToken(t, "bob", time.Hour)
+	aliceOnline := func(url string, want bool) func() error {
+		return func() error {
+			on, err := membersOnline(t, url, c.ID, bob)
+			if err != nil || on["alice"] != want || on["bob"] {
+				return fmt.Errorf("online on %s = %v, %v; want alice %v", url, on, err, want)
+			}
+			return nil
+		}
+	}
+	jsA, jsB := startJS(t, urlA), startJS(t, urlB)
+	jsA.mustConnect("a1", "/chat", authOpts(alice))
+	testenv.WaitFor(t, 5*time.Second, aliceOnline(urlB, true))
+	jsB.mustConnect("a2", "/chat", authOpts(alice))
+	jsA.disconnect("a1")
+	// Once A has forgotten a1, alice is still online through a2 on B.
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if n := rc.HLen(context.Background(), prefix+":{presence}:user:alice").Val(); n != 1 {
+			return fmt.Errorf("%d sockets", n)
+		}
+		return nil
+	})
+	if err := aliceOnline(urlA, true)(); err != nil {
+		t.Error(err)
+	}
+	jsB.disconnect("a2")
+	testenv.WaitFor(t, 5*time.Second, aliceOnline(urlA, false))
+
+	shutdown(t, a, b)
+	if keys := redisKeys(t, rc, prefix); len(keys) != 0 {
+		t.Errorf("keys after shutdown: %v", keys)
+	}
+}
+
+// TestNew_ClusterTTL: a TTL that a heartbeat cannot beat is refused.
+func TestNew_ClusterTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		beat, ttl time.Duration
+		ok        bool
+	}{
+		{"Defaults", 0, 0, true},
+		{"Short", 100 * time.Millisecond, time.Second, true},
+		{"TTLOnlyAboveDefault", 0, 6 * time.Second, true},
+		{"TTLBelowDefaultHeartbeat", 0, 5 * time.Second, false},
+		{"TTLEqualsHeartbeat", time.Second, time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(nil, nil, nil, Config{ClusterHeartbeat: tc.beat, ClusterTTL: tc.ttl})
+			if s != nil {
+				t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("New: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
