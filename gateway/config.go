@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sockgate/sockgate/auth"
-	"github.com/sockgate/sockgate/gateway/tutorial"
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	"github.com/sockgate/sockgate/store"
 )
 
@@ -45,7 +45,7 @@ func checkConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
 	if cfg.ClusterTTL != 0 {
 		beat := cfg.ClusterHeartbeat
 		if beat <= 0 {
-			beat = tutorial.DefaultHeartbeat
+			beat = cluster.DefaultHeartbeat
 		}
 		if cfg.ClusterTTL <= beat {
 			errs = append(errs, fmt.Errorf("gateway: ClusterTTL %v must exceed the heartbeat period %v", cfg.ClusterTTL, beat))

@@ -15,6 +15,7 @@ import (
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/chats"
 	"github.com/sockgate/sockgate/gateway/event"
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	"github.com/sockgate/sockgate/gateway/lobby"
 	"github.com/sockgate/sockgate/gateway/rooms"
 	"github.com/sockgate/sockgate/gateway/tutorial"
@@ -151,10 +152,7 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	}
 	s := newServer(lim, withDefaults(cfg))
 	s.authenticate(v)
-	s.tutorial = tutorial.New(s.root, s.metrics, tutorial.Config{
-		Redis: s.cfg.Redis, RedisPrefix: s.cfg.RedisPrefix, InstanceID: s.cfg.InstanceID,
-		Heartbeat: s.cfg.ClusterHeartbeat, HeartbeatTTL: s.cfg.ClusterTTL,
-	})
+	s.tutorial = tutorial.New(s.root, s.metrics, s.cluster())
 	if s.cfg.Redis != nil {
 		s.log.Info("application state shared through redis", "instance", s.cfg.InstanceID, "prefix", s.cfg.RedisPrefix)
 	}
@@ -245,6 +243,14 @@ func (s *Server) authenticate(v *auth.Verifier) {
 	}
 }
 
+// cluster is where the products keep state shared by every instance.
+func (s *Server) cluster() cluster.Config {
+	return cluster.Config{
+		Redis: s.cfg.Redis, Prefix: s.cfg.RedisPrefix, InstanceID: s.cfg.InstanceID,
+		Heartbeat: s.cfg.ClusterHeartbeat, TTL: s.cfg.ClusterTTL,
+	}
+}
+
 // storedChats builds the stored chats of "/chat" and their REST API, or
 // registers their events as disabled without a store (or a verifier).
 func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
@@ -252,11 +258,7 @@ func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
 		chats.Disable(s.chat)
 		return nil
 	}
-	s.chats = chats.New(s.chat, st, chats.Config{
-		MaxReplay: s.cfg.MaxReplay,
-		Redis:     s.cfg.Redis, RedisPrefix: s.cfg.RedisPrefix, InstanceID: s.cfg.InstanceID,
-		Heartbeat: s.cfg.ClusterHeartbeat, HeartbeatTTL: s.cfg.ClusterTTL,
-	})
+	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay, Cluster: s.cluster()})
 	api, err := chats.NewAPI(s.p, st, s.cfg.Files, v, s.chats, chats.APIConfig{
 		MaxUpload:      s.cfg.MaxUpload,
 		AllowedTypes:   s.cfg.UploadTypes,

@@ -6,7 +6,8 @@
 // REST API with attachments (http.go, attachments.go, http_auth.go). Messages have one shape on every path
 // (views.go); store failures get one mapping (errors.go).
 //
-// It imports gateway/event and store, never the wiring or another product.
+// It imports gateway/event, gateway/internal/cluster and store, never the
+// wiring or another product.
 //
 // # Concurrency
 //
@@ -22,11 +23,11 @@
 // a user's first socket on any instance announces them online, their last
 // socket anywhere offline, each decided by one atomic Lua script. Each
 // socket records its instance's id; each instance refreshes its heartbeat
-// key every Config.Heartbeat (5s) with a TTL of Config.HeartbeatTTL (15s),
+// key every cluster.Config.Heartbeat (5s) with a TTL of cluster.Config.TTL (15s),
 // from a goroutine New starts and Close stops. Every script first forgets
 // the sockets of instances whose key has expired, so the sockets of an
 // instance killed without cleaning up stop counting (Online, the REST
-// members view, the next first/last decision) at most HeartbeatTTL (15s)
+// members view, the next first/last decision) at most cluster.Config.TTL (15s)
 // after its last heartbeat. No offline `presence` event is sent for the
 // users that instance had: nobody is left to send it, and another
 // instance would have to notice the expiry itself (not built). Close

@@ -2,11 +2,11 @@ package chats
 
 import (
 	"context"
-	"crypto/rand"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
+
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
@@ -85,50 +85,18 @@ type Config struct {
 	// Engine.IO send queue (4096 messages), which a replay fills at once.
 	MaxReplay int
 
-	// Redis, when set, keeps presence in Redis, shared by every instance
-	// of a cluster (SPEC §9): a user is online while they have a socket on
-	// any instance. The caller owns the client (it should honour context
-	// deadlines); Close releases presence's use. Nil means this process's
-	// memory (a single instance).
-	Redis redis.UniversalClient
-	// RedisPrefix starts every key ("<prefix>:{presence}:…"); it must not
-	// contain braces. Zero means "sockgate".
-	RedisPrefix string
-	// InstanceID names this instance in shared presence: each socket
-	// records it, and the instance's heartbeat key vouches for it. Zero
-	// means a random id; two live instances must never share one.
-	InstanceID string
-	// Heartbeat is how often the instance refreshes its heartbeat key.
-	// Zero means DefaultHeartbeat.
-	Heartbeat time.Duration
-	// HeartbeatTTL is how long the key outlives the last refresh: the
-	// sockets of an instance that stops refreshing (killed, cut off from
-	// Redis) stop counting at most this long after its last refresh. Zero,
-	// or not above Heartbeat, means 3 × Heartbeat.
-	HeartbeatTTL time.Duration
+	// Cluster says where presence lives: with Cluster.Redis in Redis,
+	// shared by every instance (a user is online while they have a socket
+	// on any instance), else in this process's memory.
+	Cluster cluster.Config
 }
-
-// DefaultHeartbeat is Config.Heartbeat's default: with the default TTL
-// (15 s) a killed instance's sockets stop counting within 15 s.
-const DefaultHeartbeat = 5 * time.Second
 
 // withDefaults applies the defaults documented on Config.
 func (c Config) withDefaults() Config {
 	if c.MaxReplay <= 0 {
 		c.MaxReplay = 1000
 	}
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = "sockgate"
-	}
-	if c.InstanceID == "" {
-		c.InstanceID = rand.Text()
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
-	if c.HeartbeatTTL <= c.Heartbeat {
-		c.HeartbeatTTL = 3 * c.Heartbeat
-	}
+	c.Cluster = c.Cluster.WithDefaults()
 	return c
 }
 
@@ -153,8 +121,8 @@ type Chats struct {
 func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 	cfg = cfg.withDefaults()
 	var pres presence = newMemoryPresence()
-	if cfg.Redis != nil {
-		pres = newRedisPresence(cfg, n.Pipeline().Logger())
+	if cfg.Cluster.Redis != nil {
+		pres = newRedisPresence(cfg.Cluster, n.Pipeline().Logger())
 	}
 	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay}
 	n.Use(ch.recordUser)
@@ -169,7 +137,7 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 
 // Close releases presence, within ctx: with Redis it stops the heartbeat
 // and removes this instance's sockets (best effort: what it cannot remove
-// stops counting after Config.HeartbeatTTL). Call it after the Socket.IO
+// stops counting after cluster.Config.TTL). Call it after the Socket.IO
 // server has drained. Idempotent.
 func (ch *Chats) Close(ctx context.Context) error {
 	if c, ok := ch.pres.(interface{ Close(context.Context) error }); ok {

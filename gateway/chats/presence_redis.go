@@ -2,11 +2,12 @@ package chats
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -35,7 +36,7 @@ type redisPresence struct {
 	base string // "<prefix>:{presence}"
 	inst string
 	ttl  time.Duration
-	hb   *heartbeat
+	hb   *cluster.Heartbeat
 
 	closeOnce sync.Once
 	closeErr  error
@@ -43,14 +44,14 @@ type redisPresence struct {
 
 // newRedisPresence returns the presence of cfg.Redis and starts this
 // instance's heartbeat; Close stops it. cfg has its defaults applied.
-func newRedisPresence(cfg Config, log *slog.Logger) *redisPresence {
+func newRedisPresence(cfg cluster.Config, log *slog.Logger) *redisPresence {
 	p := &redisPresence{
 		rc:   cfg.Redis,
-		base: cfg.RedisPrefix + ":{presence}",
+		base: cfg.Prefix + ":{presence}",
 		inst: cfg.InstanceID,
-		ttl:  cfg.HeartbeatTTL,
+		ttl:  cfg.TTL,
 	}
-	p.hb = startHeartbeat(cfg.Redis, p.base+":alive:"+p.inst, cfg.Heartbeat, cfg.HeartbeatTTL, log)
+	p.hb = cluster.StartHeartbeat(cfg, p.base+":alive:"+p.inst, log)
 	return p
 }
 
@@ -107,7 +108,7 @@ func (p *redisPresence) Online(ctx context.Context, userIDs []string) (map[strin
 // once the key's TTL runs out. No offline events are sent. Idempotent.
 func (p *redisPresence) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
-		p.hb.stop()
+		p.hb.Stop()
 		if err := p.run(ctx, purgePresenceScript, p.inst).Err(); err != nil {
 			p.closeErr = fmt.Errorf("chats: presence: remove instance %s: %w", p.inst, err)
 		}
@@ -181,52 +182,3 @@ redis.call('DEL', base .. ':alive:' .. ARGV[2])
 sweep()
 return 1
 `)
-
-// heartbeat keeps an instance's key alive: SET key PX ttl every period,
-// from one goroutine that stop ends and waits for. (The tutorial's
-// registry has its own: products share no code but gateway/event.)
-type heartbeat struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startHeartbeat(rc redis.UniversalClient, key string, period, ttl time.Duration, log *slog.Logger) *heartbeat {
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &heartbeat{cancel: cancel, done: make(chan struct{})}
-	go h.run(ctx, rc, key, period, ttl, log)
-	return h
-}
-
-func (h *heartbeat) run(ctx context.Context, rc redis.UniversalClient, key string, period, ttl time.Duration, log *slog.Logger) {
-	defer close(h.done)
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	beaten := false // a beat succeeded before
-	for {
-		bctx, cancel := context.WithTimeout(ctx, period)
-		err := rc.SetArgs(bctx, key, "1", redis.SetArgs{TTL: ttl, Get: true}).Err()
-		cancel()
-		switch {
-		case errors.Is(err, redis.Nil) && beaten:
-			// The key had expired: other instances may have forgotten
-			// this instance's sockets while it could not reach Redis.
-			log.Warn("chats: presence heartbeat lapsed; sockets of this instance may have been forgotten", "key", key)
-		case err != nil && !errors.Is(err, redis.Nil) && ctx.Err() == nil:
-			log.Error("chats: presence heartbeat failed", "key", key, "err", err)
-		}
-		if err == nil || errors.Is(err, redis.Nil) {
-			beaten = true
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// stop ends the heartbeat and waits for its goroutine.
-func (h *heartbeat) stop() {
-	h.cancel()
-	<-h.done
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
@@ -32,8 +33,8 @@ func newPresenceEnv(t *testing.T) presenceEnv {
 // (zero: the defaults), closed when the test ends.
 func (e presenceEnv) presence(t *testing.T, inst string, beat, ttl time.Duration) *redisPresence {
 	t.Helper()
-	cfg := Config{Redis: e.rc, RedisPrefix: e.prefix, InstanceID: inst, Heartbeat: beat, HeartbeatTTL: ttl}
-	p := newRedisPresence(cfg.withDefaults(), slog.New(slog.NewTextHandler(t.Output(), nil)))
+	cfg := cluster.Config{Redis: e.rc, Prefix: e.prefix, InstanceID: inst, Heartbeat: beat, TTL: ttl}
+	p := newRedisPresence(cfg.WithDefaults(), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	t.Cleanup(func() {
 		if err := p.Close(context.Background()); err != nil {
 			t.Errorf("close %s: %v", inst, err)
@@ -124,7 +125,7 @@ func TestRedisPresence_DeadInstanceExpires(t *testing.T) {
 		}
 	}
 	died := time.Now()
-	a.hb.stop()
+	a.hb.Stop()
 	testenv.WaitFor(t, 5*time.Second, func() error {
 		if got := online(t, b, "u1", "u2"); !slices.Equal(got, []string{"u1"}) {
 			return fmt.Errorf("online %v", got)

@@ -15,16 +15,17 @@
 // In Redis every registry operation is one Lua script, atomic across
 // instances (concurrent first joins elect one host). Each member records
 // its instance's id; each instance refreshes its heartbeat key every
-// Config.Heartbeat (5s) with a TTL of Config.HeartbeatTTL (15s), from a
+// cluster.Config.Heartbeat (5s) with a TTL of cluster.Config.TTL (15s), from a
 // goroutine that New starts and Close stops. Every script first removes
 // the members of instances whose key has expired (deleting rooms left
 // empty), so the members of an instance killed without cleaning up
-// vanish from every read at most HeartbeatTTL (15s) after its last
+// vanish from every read at most cluster.Config.TTL (15s) after its last
 // heartbeat. An instance cut off from Redis for longer loses its members
 // the same way; its sockets stay connected, and their next join_room adds
 // them again. Close removes this instance's members at once.
 //
-// It imports gateway/event, never the wiring or another product.
+// It imports gateway/event and gateway/internal/cluster, never the wiring
+// or another product.
 //
 // Decisions where the SPEC is silent:
 //   - eventName must name the event it was sent with.

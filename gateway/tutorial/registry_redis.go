@@ -3,11 +3,12 @@ package tutorial
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -36,7 +37,7 @@ type redisRegistry struct {
 	base string // "<prefix>:{tutorial}"
 	inst string
 	ttl  time.Duration
-	hb   *heartbeat
+	hb   *cluster.Heartbeat
 
 	closeOnce sync.Once
 	closeErr  error
@@ -44,14 +45,14 @@ type redisRegistry struct {
 
 // newRedisRegistry returns the registry of cfg.Redis and starts this
 // instance's heartbeat; Close stops it. cfg has its defaults applied.
-func newRedisRegistry(cfg Config, log *slog.Logger) *redisRegistry {
+func newRedisRegistry(cfg cluster.Config, log *slog.Logger) *redisRegistry {
 	r := &redisRegistry{
 		rc:   cfg.Redis,
-		base: cfg.RedisPrefix + ":{tutorial}",
+		base: cfg.Prefix + ":{tutorial}",
 		inst: cfg.InstanceID,
-		ttl:  cfg.HeartbeatTTL,
+		ttl:  cfg.TTL,
 	}
-	r.hb = startHeartbeat(cfg.Redis, r.base+":alive:"+r.inst, cfg.Heartbeat, cfg.HeartbeatTTL, log)
+	r.hb = cluster.StartHeartbeat(cfg, r.base+":alive:"+r.inst, log)
 	return r
 }
 
@@ -169,59 +170,10 @@ func (r *redisRegistry) Count(ctx context.Context) (int, error) {
 // Idempotent.
 func (r *redisRegistry) Close(ctx context.Context) error {
 	r.closeOnce.Do(func() {
-		r.hb.stop()
+		r.hb.Stop()
 		if err := r.run(ctx, purgeScript, r.inst).Err(); err != nil {
 			r.closeErr = fmt.Errorf("tutorial: registry: remove instance %s: %w", r.inst, err)
 		}
 	})
 	return r.closeErr
-}
-
-// heartbeat keeps an instance's key alive: SET key PX ttl every period,
-// from one goroutine that stop ends and waits for.
-type heartbeat struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startHeartbeat(rc redis.UniversalClient, key string, period, ttl time.Duration, log *slog.Logger) *heartbeat {
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &heartbeat{cancel: cancel, done: make(chan struct{})}
-	go h.run(ctx, rc, key, period, ttl, log)
-	return h
-}
-
-func (h *heartbeat) run(ctx context.Context, rc redis.UniversalClient, key string, period, ttl time.Duration, log *slog.Logger) {
-	defer close(h.done)
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	beaten := false // a beat succeeded before
-	for {
-		bctx, cancel := context.WithTimeout(ctx, period)
-		err := rc.SetArgs(bctx, key, "1", redis.SetArgs{TTL: ttl, Get: true}).Err()
-		cancel()
-		switch {
-		case errors.Is(err, redis.Nil) && beaten:
-			// The key had expired: other instances may have dropped this
-			// instance's members while it could not reach Redis.
-			log.Warn("tutorial: registry heartbeat lapsed; members of this instance may have been dropped", "key", key)
-		case err != nil && !errors.Is(err, redis.Nil) && ctx.Err() == nil:
-			log.Error("tutorial: registry heartbeat failed", "key", key, "err", err)
-		}
-		if err == nil || errors.Is(err, redis.Nil) {
-			beaten = true
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// stop ends the heartbeat and waits for its goroutine. The key is left to
-// expire (or to be deleted by the caller).
-func (h *heartbeat) stop() {
-	h.cancel()
-	<-h.done
 }

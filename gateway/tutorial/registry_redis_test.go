@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
@@ -32,8 +33,8 @@ func newRedisEnv(t *testing.T) redisEnv {
 // (zero: the defaults), closed when the test ends.
 func (e redisEnv) registry(t *testing.T, inst string, beat, ttl time.Duration) *redisRegistry {
 	t.Helper()
-	cfg := Config{Redis: e.rc, RedisPrefix: e.prefix, InstanceID: inst, Heartbeat: beat, HeartbeatTTL: ttl}
-	r := newRedisRegistry(cfg.withDefaults(), slog.New(slog.NewTextHandler(t.Output(), nil)))
+	cfg := cluster.Config{Redis: e.rc, Prefix: e.prefix, InstanceID: inst, Heartbeat: beat, TTL: ttl}
+	r := newRedisRegistry(cfg.WithDefaults(), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	t.Cleanup(func() {
 		if err := r.Close(context.Background()); err != nil {
 			t.Errorf("close %s: %v", inst, err)
@@ -138,7 +139,7 @@ func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 	wantUsers(t, b, "r1", "sa", "sb")
 
 	died := time.Now()
-	a.hb.stop()
+	a.hb.Stop()
 	testenv.WaitFor(t, 5*time.Second, func() error {
 		if n, err := b.Count(ctx); n != 1 || err != nil {
 			return fmt.Errorf("count %d, %v", n, err)
@@ -172,7 +173,7 @@ func TestRedisRegistry_HeartbeatKeyGone(t *testing.T) {
 	e := newRedisEnv(t)
 	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
 	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
-	a.hb.stop() // its next beat would bring the key back
+	a.hb.Stop() // its next beat would bring the key back
 	if err := e.rc.Del(ctx, a.base+":alive:a").Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,13 @@ package tutorial
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"time"
 
+	"github.com/sockgate/sockgate/gateway/internal/cluster"
+
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/ratelimit"
 )
@@ -35,51 +35,6 @@ func RateRules() map[string]ratelimit.Rule {
 	}
 }
 
-// Config chooses where the room registry lives. The zero value keeps it in
-// this process's memory (a single instance).
-type Config struct {
-	// Redis, when set, keeps the registry in Redis, shared by every
-	// instance of a cluster (SPEC §9). The caller owns the client (it
-	// should honour context deadlines); Close releases the registry's use.
-	Redis redis.UniversalClient
-	// RedisPrefix starts every key ("<prefix>:{tutorial}:…"); it must not
-	// contain braces. Zero means "sockgate".
-	RedisPrefix string
-	// InstanceID names this instance in the shared registry: each member
-	// records it, and the instance's heartbeat key vouches for it. Zero
-	// means a random id; two live instances must never share one.
-	InstanceID string
-	// Heartbeat is how often the instance refreshes its heartbeat key.
-	// Zero means DefaultHeartbeat.
-	Heartbeat time.Duration
-	// HeartbeatTTL is how long the key outlives the last refresh: the
-	// members of an instance that stops refreshing (killed, cut off from
-	// Redis) are dropped by the other instances at most this long after
-	// its last refresh. Zero, or not above Heartbeat, means 3 × Heartbeat.
-	HeartbeatTTL time.Duration
-}
-
-// DefaultHeartbeat is Config.Heartbeat's default: with the default TTL
-// (15 s) a killed instance's members are gone within 15 s.
-const DefaultHeartbeat = 5 * time.Second
-
-// withDefaults applies the defaults documented on Config.
-func (c Config) withDefaults() Config {
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = "sockgate"
-	}
-	if c.InstanceID == "" {
-		c.InstanceID = rand.Text()
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
-	if c.HeartbeatTTL <= c.Heartbeat {
-		c.HeartbeatTTL = 3 * c.Heartbeat
-	}
-	return c
-}
-
 // Tutorial is namespace "/" (SPEC §2): the tutorial's anonymous chat
 // rooms, validated like its zod schemas, answered like NestJS (ack true, or
 // no ack and an "exception" event), and its REST room view.
@@ -97,12 +52,12 @@ type Tutorial struct {
 }
 
 // New registers the tutorial's events on n (namespace "/", StyleTutorial)
-// and its rooms gauge in m. With cfg.Redis it starts the registry's
-// heartbeat, which Close stops.
-func New(n *event.Namespace, m *event.Metrics, cfg Config) *Tutorial {
+// and its rooms gauge in m. With cc.Redis the registry lives in Redis
+// (registry_redis.go) and its heartbeat runs until Close.
+func New(n *event.Namespace, m *event.Metrics, cc cluster.Config) *Tutorial {
 	var reg registry = newMemoryRegistry()
-	if cfg.Redis != nil {
-		reg = newRedisRegistry(cfg.withDefaults(), n.Pipeline().Logger())
+	if cc.Redis != nil {
+		reg = newRedisRegistry(cc.WithDefaults(), n.Pipeline().Logger())
 	}
 	t := &Tutorial{
 		n:   n,
@@ -122,7 +77,7 @@ func New(n *event.Namespace, m *event.Metrics, cfg Config) *Tutorial {
 
 // Close releases the registry, within ctx: with Redis it stops the
 // heartbeat and removes this instance's members (best effort: what it
-// cannot remove expires after Config.HeartbeatTTL). Call it after the
+// cannot remove expires after cluster.Config.TTL). Call it after the
 // Socket.IO server has drained. Idempotent.
 func (t *Tutorial) Close(ctx context.Context) error {
 	if c, ok := t.reg.(interface{ Close(context.Context) error }); ok {
