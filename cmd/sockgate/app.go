@@ -35,8 +35,9 @@ type Main struct {
 	ln       net.Listener
 	http     *http.Server
 	gw       *gateway.Server
-	done     chan struct{} // closed when the HTTP server stops serving
-	serveErr error         // why, unless it was Close
+	redis    redisclient.Client // nil without -redis
+	done     chan struct{}      // closed when the HTTP server stops serving
+	serveErr error              // why, unless it was Close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,8 +109,10 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openLimiter builds the rate limiter, on Redis when a URL is configured
-// (then Redis is also a readiness check).
+// openLimiter dials Redis when a URL is configured (then Redis is also a
+// readiness check, and the gateway's shared state lives there too) and
+// builds the rate limiter, on Redis then. The Redis client is closed after
+// the gateway's shutdown (closers run in reverse).
 func (m *Main) openLimiter(ctx context.Context, ready map[string]func(context.Context) error) (*ratelimit.Limiter, error) {
 	c := m.Config
 	rules, err := c.rateRules()
@@ -123,6 +126,7 @@ func (m *Main) openLimiter(ctx context.Context, ready map[string]func(context.Co
 			return nil, err
 		}
 		m.closer = append(m.closer, func(context.Context) error { return rc.Close() })
+		m.redis = rc
 		limCfg.Redis = rc
 		ready["redis"] = func(ctx context.Context) error { return rc.Ping(ctx).Err() }
 	}
@@ -181,6 +185,8 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		ReadyChecks:       ready,
 		PingInterval:      c.PingInterval,
 		PingTimeout:       c.PingTimeout,
+		Redis:             m.redis,
+		RedisPrefix:       c.RedisPrefix,
 		Logger:            m.log,
 	})
 	if err != nil {

@@ -82,8 +82,8 @@ func (c Config) Validate() error {
 	if c.PingInterval <= 0 || c.PingTimeout <= 0 {
 		errs = append(errs, errors.New("-ping-interval and -ping-timeout must be positive"))
 	}
-	if c.RedisPrefix == "" {
-		errs = append(errs, errors.New("-redis-prefix must not be empty"))
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{}") {
+		errs = append(errs, fmt.Errorf("-redis-prefix must be non-empty and without braces (they pick Redis Cluster slots), not %q", c.RedisPrefix))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout must be positive"))

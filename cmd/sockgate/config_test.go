@@ -78,6 +78,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"Several", []string{"-addr", "nonsense", "-log-format", "xml", "-log-level", "loud", "-max-http-buffer-size", "0",
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
+		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
 		{"StrayArgument", []string{"serve"}, env(), []string{"unexpected arguments: serve"}},
 		{"JWT", []string{"-jwt-alg", "PS256", "-auth-chat", "always", "-auth-rooms", "required", "-max-upload", "0", "-data-dir", ""}, env(),
 			[]string{"-jwt-alg must be HS256, RS256 or ES256", "-auth-chat: must be optional or required", "auth is required on /rooms but no JWT key", "-max-upload", "-data-dir"}},

@@ -7,10 +7,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Client is a Redis client (a single server or a cluster), named here so
+// that cmd/sockgate can hold one without importing go-redis.
+type Client = redis.UniversalClient
+
 // Dial connects to the Redis server of url and checks that it answers
 // within ctx. The returned client honours the deadline of the context of
 // every call. The caller closes it.
-func Dial(ctx context.Context, url string) (redis.UniversalClient, error) {
+func Dial(ctx context.Context, url string) (Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisclient: url: %w", err)
