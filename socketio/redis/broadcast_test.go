@@ -1,116 +1,107 @@
 package redis
 
 import (
-	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-// TestAdapter_Broadcast: room, namespace, except, several rooms and binary
-// broadcasts from one server reach every matching client of every server
-// exactly once, and never outsiders. Each step ends with a fence
-// broadcast to everyone: a client whose next event is not the expected one
-// got a duplicate or a stray.
-func TestAdapter_Broadcast(t *testing.T) {
+// bcastCluster is three servers with, on each, a member of "room", a
+// member of "room" and "vip", and an outsider in "other".
+type bcastCluster struct {
+	nodes                  []*node
+	inRoom, vip, outsiders []*client
+	all                    []*client
+}
+
+func newBcastCluster(t *testing.T) *bcastCluster {
 	r := testenv.StartPrivateRedis(t)
-	nodes := []*node{startNode(t, r, testConfig()), startNode(t, r, testConfig()), startNode(t, r, testConfig())}
-	waitServers(t, "/", 3, nodes...)
-	var inRoom, outsiders, vip []*client
-	for _, n := range nodes {
-		inRoom = append(inRoom, connect(t, n, "/", "member", "room"))
-		vip = append(vip, connect(t, n, "/", "vip", "room", "vip"))
-		outsiders = append(outsiders, connect(t, n, "/", "outsider", "other"))
+	x := &bcastCluster{nodes: []*node{startNode(t, r, testConfig()), startNode(t, r, testConfig()), startNode(t, r, testConfig())}}
+	waitServers(t, "/", 3, x.nodes...)
+	for _, n := range x.nodes {
+		x.inRoom = append(x.inRoom, connect(t, n, "/", "member", "room"))
+		x.vip = append(x.vip, connect(t, n, "/", "vip", "room", "vip"))
+		x.outsiders = append(x.outsiders, connect(t, n, "/", "outsider", "other"))
 	}
-	all := append(append(append([]*client{}, inRoom...), vip...), outsiders...)
-	io := nodes[0].srv.Of("/")
-	fence := func(t *testing.T) {
-		t.Helper()
-		if err := io.Emit("fence"); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range all {
-			c.expect(t, "fence", "")
-		}
+	x.all = join(x.inRoom, x.vip, x.outsiders)
+	return x
+}
+
+func join(lists ...[]*client) []*client {
+	var out []*client
+	for _, l := range lists {
+		out = append(out, l...)
 	}
+	return out
+}
+
+// fence broadcasts "fence" to everyone: each client's next event must be
+// it, so nothing arrived twice or where it should not.
+func (x *bcastCluster) fence(t *testing.T) {
+	t.Helper()
+	if err := x.nodes[0].srv.Of("/").Emit("fence"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range x.all {
+		c.expect(t, "fence", "")
+	}
+}
+
+// step emits with emit, checks that each of to receives event(want), then
+// fences.
+func (x *bcastCluster) step(t *testing.T, emit func() error, to []*client, want string) {
+	t.Helper()
+	if err := emit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range to {
+		c.expect(t, "m", want)
+	}
+	x.fence(t)
+}
+
+// TestAdapter_Broadcast: room, namespace, except, several rooms, socket-id
+// and binary broadcasts from one server reach every matching client of
+// every server exactly once, and never outsiders.
+func TestAdapter_Broadcast(t *testing.T) {
+	x := newBcastCluster(t)
+	io := x.nodes[0].srv.Of("/")
 	t.Run("Room", func(t *testing.T) {
-		if err := io.To("room").Emit("m", "to room", 1); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range append(append([]*client{}, inRoom...), vip...) {
-			c.expect(t, "m", `"to room",1`)
-		}
-		fence(t)
+		x.step(t, func() error { return io.To("room").Emit("m", "to room", 1) }, join(x.inRoom, x.vip), `"to room",1`)
 	})
 	t.Run("Namespace", func(t *testing.T) {
-		if err := io.Emit("m", map[string]any{"b": 1, "a": 2.5}); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range all {
-			c.expect(t, "m", `{"a":2.5,"b":1}`)
-		}
-		fence(t)
+		x.step(t, func() error { return io.Emit("m", json.RawMessage(`{"b":1,"a":2.5}`)) }, x.all, `{"b":1,"a":2.5}`)
 	})
 	t.Run("Except", func(t *testing.T) {
-		if err := io.To("room").Except("vip").Emit("m", "not vip"); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range inRoom {
-			c.expect(t, "m", `"not vip"`)
-		}
-		fence(t)
+		x.step(t, func() error { return io.To("room").Except("vip").Emit("m", "not vip") }, x.inRoom, `"not vip"`)
 	})
 	t.Run("TwoRooms", func(t *testing.T) {
-		if err := io.To("vip", "other").Emit("m", "two"); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range append(append([]*client{}, vip...), outsiders...) {
-			c.expect(t, "m", `"two"`)
-		}
-		fence(t)
+		x.step(t, func() error { return io.To("vip", "other").Emit("m", "two") }, join(x.vip, x.outsiders), `"two"`)
+	})
+	t.Run("ToSocketIDVolatile", func(t *testing.T) {
+		target := x.outsiders[2]
+		x.step(t, func() error { return io.To(target.id).Volatile().Emit("m", "direct") }, []*client{target}, `"direct"`)
+	})
+	t.Run("FromSocket", func(t *testing.T) {
+		sender := x.nodes[1].srv.Of("/").Socket(x.inRoom[1].id)
+		others := slices.DeleteFunc(slices.Clone(x.all), func(c *client) bool { return c == x.inRoom[1] })
+		x.step(t, func() error { return sender.Broadcast().Emit("m", "from socket") }, others, `"from socket"`)
+	})
+	t.Run("Local", func(t *testing.T) {
+		x.step(t, func() error { return io.Local().Emit("m", "local") }, []*client{x.inRoom[0], x.vip[0], x.outsiders[0]}, `"local"`)
 	})
 	t.Run("Binary", func(t *testing.T) {
 		if err := io.To("vip").Emit("bin", []byte{1, 2, 3}, map[string]any{"x": []byte{4}}); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range vip {
-			ctx := testCtx(t)
-			p, name, _, err := c.NextEvent(ctx, "/")
+		for _, c := range x.vip {
+			p, name, _, err := c.NextEvent(testCtx(t), "/")
 			if err != nil || name != "bin" || len(p.Attachments) != 2 || string(p.Attachments[0]) != "\x01\x02\x03" || string(p.Attachments[1]) != "\x04" {
 				t.Fatalf("%s got %v %q %v", c.id, err, name, p)
 			}
 		}
-		fence(t)
+		x.fence(t)
 	})
-	t.Run("ToSocketID", func(t *testing.T) {
-		target := outsiders[2]
-		if err := io.To(target.id).Volatile().Emit("m", "direct"); err != nil {
-			t.Fatal(err)
-		}
-		target.expect(t, "m", `"direct"`)
-		fence(t)
-	})
-	t.Run("FromSocket", func(t *testing.T) {
-		// Broadcast from a socket on node 1: everyone but itself.
-		sender := nodes[1].srv.Of("/").Socket(inRoom[1].id)
-		if err := sender.Broadcast().Emit("m", "from socket"); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range all {
-			if c != inRoom[1] {
-				c.expect(t, "m", `"from socket"`)
-			}
-		}
-		fence(t)
-	})
-	t.Run("Local", func(t *testing.T) {
-		if err := io.Local().Emit("m", "local"); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []*client{inRoom[0], vip[0], outsiders[0]} {
-			c.expect(t, "m", `"local"`)
-		}
-		fence(t)
-	})
-	_ = context.Background
 }
