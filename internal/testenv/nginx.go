@@ -28,8 +28,8 @@ func ShippedNginxConf() string {
 
 var (
 	// upstreamServerRE matches the compose upstream servers of the shipped
-	// configuration ("server sockgate-1:3000;").
-	upstreamServerRE = regexp.MustCompile(`(?m)^([ \t]*)server[ \t]+sockgate-\d+:3000;[ \t]*$\n?`)
+	// configuration ("server sockgate-1:3000 resolve;"), parameters and all.
+	upstreamServerRE = regexp.MustCompile(`(?m)^([ \t]*)server[ \t]+sockgate-\d+:3000[^;\n]*;[ \t]*$\n?`)
 	// listenRE matches its one listen directive.
 	listenRE = regexp.MustCompile(`(?m)^([ \t]*)listen[ \t]+80;[ \t]*$`)
 )
@@ -48,7 +48,7 @@ func NginxConf(shipped, listen string, upstreams []string, dir string) (string, 
 	}
 	servers := upstreamServerRE.FindAllStringSubmatchIndex(shipped, -1)
 	if len(servers) == 0 {
-		return "", errors.New("testenv: deploy/nginx.conf has no `server sockgate-N:3000;` upstream lines")
+		return "", errors.New("testenv: deploy/nginx.conf has no `server sockgate-N:3000 ...;` upstream lines")
 	}
 	if n := len(listenRE.FindAllStringIndex(shipped, -1)); n != 1 {
 		return "", fmt.Errorf("testenv: deploy/nginx.conf has %d `listen 80;` lines, want 1", n)
