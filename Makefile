@@ -9,7 +9,7 @@ FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePaylo
 SUB ?= alice
 NAME ?= Alice
 
-.PHONY: run token build test check unit fuzz services node-modules bench clean
+.PHONY: run token build test check unit cluster fuzz services node-modules bench clean
 
 ## run: the server on :3000 with the embedded defaults (SQLite under ./data, in-memory adapter and limiter).
 ## Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the stored
@@ -45,6 +45,11 @@ node-modules:
 unit:
 	$(GO) test -race -count=1 -timeout 12m ./...
 	cd bench && $(GO) test -race -count=1 -timeout 5m ./...
+
+## cluster: the docker-compose.yml topology without Docker (nginx running deploy/nginx.conf, two sockgate
+## processes, a private Redis, a PostgreSQL database) driven by socket.io-client; `unit` runs it too.
+cluster: services node-modules
+	$(GO) test -race -count=1 -timeout 5m -v -run 'TestCluster' ./internal/clustertest/
 
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \

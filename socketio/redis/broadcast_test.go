@@ -17,7 +17,7 @@ type bcastCluster struct {
 }
 
 func newBcastCluster(t *testing.T) *bcastCluster {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	x := &bcastCluster{nodes: []*node{startNode(t, r, testConfig()), startNode(t, r, testConfig()), startNode(t, r, testConfig())}}
 	waitServers(t, "/", 3, x.nodes...)
 	for _, n := range x.nodes {

@@ -13,7 +13,7 @@ import (
 // TestAdapter_MalformedIgnored: garbage and unknown messages on every
 // channel are counted and ignored; the cluster keeps working.
 func TestAdapter_MalformedIgnored(t *testing.T) {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	a, b := startNode(t, r, testConfig()), startNode(t, r, testConfig())
 	waitServers(t, "/", 2, a, b)
 	cb := connect(t, b, "/", "b1", "r")
@@ -51,7 +51,7 @@ func TestAdapter_MalformedIgnored(t *testing.T) {
 // publishes fail fast; when it is back the subscriptions come back by
 // themselves, NUMSUB counts every server again and broadcasts cross.
 func TestAdapter_RedisRestart(t *testing.T) {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	a, b := startNode(t, r, testConfig()), startNode(t, r, testConfig())
 	waitServers(t, "/", 2, a, b)
 	ca, cb := connect(t, a, "/", "a1", "r"), connect(t, b, "/", "b1", "r")
@@ -72,7 +72,7 @@ func TestAdapter_RedisRestart(t *testing.T) {
 		t.Fatal("FetchSockets while Redis is down returned no error")
 	}
 
-	r.Start()
+	r.Start(t)
 	waitServers(t, "/", 2, a, b)
 	// A broadcast sent right after NUMSUB is back may still race the
 	// other server's re-subscription of its pattern: retry until it lands.

@@ -34,7 +34,7 @@ func testConfig() Config {
 // startNode starts a sockgate server whose adapters use r. Its sockets
 // join the rooms listed in their auth payload ({"rooms": [...]}) and
 // their data is {"name": auth.name}.
-func startNode(t *testing.T, r *testenv.PrivateRedis, cfg Config, namespaces ...string) *node {
+func startNode(t *testing.T, r *testenv.RedisServer, cfg Config, namespaces ...string) *node {
 	t.Helper()
 	rdb := r.Client(t)
 	srv, err := socketio.Open(socketio.Config{Adapter: NewAdapter(rdb, cfg), AckTimeout: 3 * time.Second})

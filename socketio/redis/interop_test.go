@@ -18,7 +18,7 @@ import (
 // emitter. Clients: ga (a, room r), gb (b, room r), gx (a, room x), nr (n,
 // room r), nx (n, room x).
 type interop struct {
-	r          *testenv.PrivateRedis
+	r          *testenv.RedisServer
 	a, b       *node
 	n          *nodeServer
 	ga, gb, gx *client
@@ -26,7 +26,7 @@ type interop struct {
 }
 
 func newInterop(t *testing.T) *interop {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	cfg := testConfig()
 	cfg.Key = "interop"
 	x := &interop{r: r, a: startNode(t, r, cfg), b: startNode(t, r, cfg)}

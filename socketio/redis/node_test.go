@@ -35,7 +35,7 @@ type nodeEvent struct {
 	Args  json.RawMessage `json:"args"`
 }
 
-func startNodeServer(t *testing.T, r *testenv.PrivateRedis, key string) *nodeServer {
+func startNodeServer(t *testing.T, r *testenv.RedisServer, key string) *nodeServer {
 	t.Helper()
 	n := &nodeServer{redis: r.URL(), key: key, results: make(map[int]chan nodeResult),
 		clients: make(map[string]chan nodeEvent), ready: make(chan int, 1)}

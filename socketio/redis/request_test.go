@@ -36,7 +36,7 @@ func sorted(cs ...*client) []string {
 // TestAdapter_RoomOps: FetchSockets, SocketsJoin, SocketsLeave and
 // DisconnectSockets from one server act on the sockets of every server.
 func TestAdapter_RoomOps(t *testing.T) {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	a, b := startNode(t, r, testConfig()), startNode(t, r, testConfig())
 	waitServers(t, "/", 2, a, b)
 	a1, b1 := connect(t, a, "/", "a1", "r"), connect(t, b, "/", "b1", "r")
@@ -118,7 +118,7 @@ func TestAdapter_RoomOps(t *testing.T) {
 // TestAdapter_ServerSideEmit: events with and without acks reach the other
 // servers' handlers (never the sender's), and the acks come back.
 func TestAdapter_ServerSideEmit(t *testing.T) {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	nodes := []*node{startNode(t, r, testConfig()), startNode(t, r, testConfig()), startNode(t, r, testConfig())}
 	waitServers(t, "/", 3, nodes...)
 	got := make(chan string, 10)
@@ -165,7 +165,7 @@ func TestAdapter_ServerSideEmit(t *testing.T) {
 // server's clients within the timeout, and ends at the timeout with the
 // replies so far when a client does not answer.
 func TestAdapter_BroadcastWithAck(t *testing.T) {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	a, b := startNode(t, r, testConfig()), startNode(t, r, testConfig())
 	waitServers(t, "/", 2, a, b)
 	clients := []*client{connect(t, a, "/", "a1", "r"), connect(t, b, "/", "b1", "r"), connect(t, b, "/", "b2", "r")}
@@ -241,7 +241,7 @@ func pendingRequests(a *Adapter) int {
 // answers makes requests fail after RequestsTimeout, leaving nothing
 // pending.
 func TestAdapter_RequestTimeout(t *testing.T) {
-	r := testenv.StartPrivateRedis(t)
+	r := testenv.StartRedisServer(t)
 	cfg := testConfig()
 	cfg.RequestsTimeout = 300 * time.Millisecond
 	a := startNode(t, r, cfg)
