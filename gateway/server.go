@@ -22,6 +22,7 @@ import (
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/socketio"
 	"github.com/sockgate/sockgate/socketio/engine"
+	sioredis "github.com/sockgate/sockgate/socketio/redis"
 	"github.com/sockgate/sockgate/store"
 )
 
@@ -46,9 +47,14 @@ type Config struct {
 	// ReadyChecks are run by GET /readyz, by name (e.g. "store", "redis");
 	// any error makes the instance unready (503).
 	ReadyChecks map[string]func(ctx context.Context) error
-	// Adapter builds each namespace's Socket.IO adapter. Nil means in-memory
-	// (single instance).
+	// Adapter builds each namespace's Socket.IO adapter. Nil means the
+	// Node-compatible Redis adapter (socketio/redis) on Config.Redis when
+	// that is set, else in-memory (single instance).
 	Adapter socketio.AdapterFactory
+	// AdapterKey is the channel prefix of the Redis adapter (Node's key
+	// option): servers, Node's included, share rooms when they share it.
+	// Zero means "socket.io", Node's default.
+	AdapterKey string
 	// PingInterval and PingTimeout are Engine.IO's heartbeat. Zero means
 	// 25s and 20s (Node's defaults).
 	PingInterval, PingTimeout time.Duration
@@ -150,7 +156,10 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	if err := checkConfig(st, v, cfg); err != nil {
 		return nil, err
 	}
-	s := newServer(lim, withDefaults(cfg))
+	s, err := newServer(lim, withDefaults(cfg))
+	if err != nil {
+		return nil, err
+	}
 	s.authenticate(v)
 	s.tutorial = tutorial.New(s.root, s.metrics, s.cluster())
 	if s.cfg.Redis != nil {
@@ -199,7 +208,8 @@ func withDefaults(cfg Config) Config {
 }
 
 // newServer builds the Socket.IO server, the pipeline and the namespaces.
-func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
+// With a Redis adapter, it fails when Redis cannot be subscribed.
+func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: event.NewMetrics(), restCORS: engine.CORS{
 		AllowedOrigins: cfg.CORSOrigins,
 		ExposeHeaders:  []string{"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
@@ -208,7 +218,7 @@ func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
 		MaxAge:         10 * time.Minute,
 	}}
 	var p *event.Pipeline
-	s.io = socketio.New(socketio.Config{
+	io, err := socketio.Open(socketio.Config{
 		Engine: engine.Config{
 			PingInterval: cfg.PingInterval,
 			PingTimeout:  cfg.PingTimeout,
@@ -217,18 +227,44 @@ func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
 			AllowRequest: func(r *http.Request) error { return p.AllowConnect(r) },
 			Logger:       cfg.Logger,
 		},
-		Adapter: cfg.Adapter,
+		Adapter: adapterOf(cfg),
 		Logger:  cfg.Logger,
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.io = io
 	p = event.New(s.io, lim, s.metrics, event.Config{
 		Timeout: cfg.EventTimeout, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	s.p = p
 	s.metrics.ConnectionsGauge(s.io.Clients)
-	s.root = p.Namespace("/", event.StyleTutorial)
-	s.rooms = p.Namespace("/rooms", event.StyleObject)
-	s.chat = p.Namespace("/chat", event.StyleObject)
-	return s
+	if err := s.namespaces(); err != nil {
+		_ = s.io.Shutdown(context.Background())
+		return nil, err
+	}
+	s.metrics.Register(adapterStats{s.io, []string{"/", "/rooms", "/chat"}})
+	return s, nil
+}
+
+// namespaces opens the three namespaces (their adapters subscribe).
+func (s *Server) namespaces() (err error) {
+	if s.root, err = s.p.Namespace("/", event.StyleTutorial); err != nil {
+		return err
+	}
+	if s.rooms, err = s.p.Namespace("/rooms", event.StyleObject); err != nil {
+		return err
+	}
+	s.chat, err = s.p.Namespace("/chat", event.StyleObject)
+	return err
+}
+
+// adapterOf is the Socket.IO adapter of cfg (see Config.Adapter).
+func adapterOf(cfg Config) socketio.AdapterFactory {
+	if cfg.Adapter != nil || cfg.Redis == nil {
+		return cfg.Adapter
+	}
+	return sioredis.NewAdapter(cfg.Redis, sioredis.Config{Key: cfg.AdapterKey, Logger: cfg.Logger})
 }
 
 // authenticate installs JWT authentication on every namespace (v non-nil),

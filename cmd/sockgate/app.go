@@ -187,6 +187,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		PingTimeout:       c.PingTimeout,
 		Redis:             m.redis,
 		RedisPrefix:       c.RedisPrefix,
+		AdapterKey:        c.AdapterKey,
 		Logger:            m.log,
 	})
 	if err != nil {

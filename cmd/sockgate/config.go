@@ -25,6 +25,7 @@ type Config struct {
 	DataDir           string        // -data-dir, SOCKGATE_DATA_DIR: SQLite file and attachments
 	RedisURL          string        // -redis, REDIS_URL
 	RedisPrefix       string        // -redis-prefix, SOCKGATE_REDIS_PREFIX
+	AdapterKey        string        // -redis-adapter-key, SOCKGATE_REDIS_ADAPTER_KEY
 	JWTSecret         string        // -jwt-secret, JWT_SECRET
 	JWTAlg            string        // -jwt-alg, SOCKGATE_JWT_ALG: HS256|RS256|ES256
 	JWTPublicKey      string        // -jwt-public-key, SOCKGATE_JWT_PUBLIC_KEY (PEM file)
@@ -61,6 +62,7 @@ func DefaultConfig() Config {
 		AuthChat:          "optional",
 		MaxUpload:         10 << 20,
 		RedisPrefix:       "sockgate",
+		AdapterKey:        "socket.io",
 		MaxHTTPBufferSize: 1_000_000,
 		PingInterval:      25 * time.Second,
 		PingTimeout:       20 * time.Second,
@@ -84,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{}") {
 		errs = append(errs, fmt.Errorf("-redis-prefix must be non-empty and without braces (they pick Redis Cluster slots), not %q", c.RedisPrefix))
+	}
+	if c.AdapterKey == "" || strings.Contains(c.AdapterKey, "#") {
+		errs = append(errs, fmt.Errorf("-redis-adapter-key must be non-empty and without '#' (it separates the channel names), not %q", c.AdapterKey))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout must be positive"))
@@ -286,6 +291,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments (<data-dir>/attachments)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
 	e.str(&c.RedisPrefix, "redis-prefix", "SOCKGATE_REDIS_PREFIX", "prefix of every Redis key (deployments sharing a Redis use distinct ones)")
+	e.str(&c.AdapterKey, "redis-adapter-key", "SOCKGATE_REDIS_ADAPTER_KEY", "channel prefix of the Socket.IO Redis adapter (Node's key option; servers sharing it share rooms)")
 	e.str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret of the JWTs (also used by the token subcommand)")
 	e.str(&c.JWTAlg, "jwt-alg", "SOCKGATE_JWT_ALG", "the one accepted JWT algorithm: HS256, RS256 or ES256")
 	e.str(&c.JWTPublicKey, "jwt-public-key", "SOCKGATE_JWT_PUBLIC_KEY", "PEM file of the RS256/ES256 verification key")

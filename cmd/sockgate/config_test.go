@@ -78,6 +78,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"Several", []string{"-addr", "nonsense", "-log-format", "xml", "-log-level", "loud", "-max-http-buffer-size", "0",
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
+		{"AdapterKeyHash", []string{"-redis-adapter-key", "a#b"}, env(), []string{"-redis-adapter-key must be non-empty and without '#'"}},
 		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
 		{"StrayArgument", []string{"serve"}, env(), []string{"unexpected arguments: serve"}},
 		{"JWT", []string{"-jwt-alg", "PS256", "-auth-chat", "always", "-auth-rooms", "required", "-max-upload", "0", "-data-dir", ""}, env(),
