@@ -40,7 +40,7 @@ services:
 	@bash .ci/services.sh
 
 node-modules:
-	@test -f $(NODE_DIR)/node_modules/socket.io-client/package.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
+	@test $(NODE_DIR)/node_modules/.package-lock.json -nt $(NODE_DIR)/package-lock.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
 
 unit:
 	$(GO) test -race -count=1 -timeout 12m ./...

@@ -14,7 +14,7 @@ import (
 // nodeServer is testdata/node_server.js: a Node socket.io 4.8.1 server with
 // @socket.io/redis-adapter 8.3.0 and socket.io-client clients of its own.
 type nodeServer struct {
-	p     *testenv.NodeProcess
+	p     *testenv.NodeScript
 	redis string
 	key   string
 
@@ -39,7 +39,7 @@ func startNodeServer(t *testing.T, r *testenv.RedisServer, key string) *nodeServ
 	t.Helper()
 	n := &nodeServer{redis: r.URL(), key: key, results: make(map[int]chan nodeResult),
 		clients: make(map[string]chan nodeEvent), ready: make(chan int, 1)}
-	n.p = testenv.StartNodeProcess(t, filepath.Join("testdata", "node_server.js"), n.redis, key)
+	n.p = testenv.StartNode(t, filepath.Join("testdata", "node_server.js"), n.redis, key)
 	go n.route(t)
 	select {
 	case <-n.ready:
