@@ -341,7 +341,7 @@ func (a *API) getAttachment(w http.ResponseWriter, r *http.Request, me auth.Iden
 	if !ok {
 		return errNotChatMember
 	}
-	f, err := a.files.Open(att.SHA256)
+	f, err := a.files.Open(ctx, att.SHA256)
 	if err != nil {
 		// Metadata without bytes: the file store lost a file. Ours, not the
 		// client's; logged by renderError as an unknown error.
