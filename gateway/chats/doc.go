@@ -50,5 +50,9 @@
 // straight from the file system. Either can be forced: disk on PostgreSQL
 // when every instance mounts one shared directory, the database on SQLite
 // to keep a single file to back up. Switching does not move bytes already
-// stored: their downloads fail (500) until they are copied over.
+// stored: their downloads fail (500) until they are copied over. (SPEC §6
+// says files are stored outside the database; §9 says every instance
+// reads them. With PostgreSQL the database is the one service every
+// instance already shares, so §9 wins by default; -attachments disk with a
+// shared directory honours both.)
 package chats
