@@ -67,7 +67,13 @@ type Config struct {
 	// "/chat"); a namespace not listed is AuthOptional. AuthRequired needs
 	// a Verifier. Without a Verifier every socket is anonymous.
 	Auth map[string]AuthMode
-	// Files holds attachment bytes (Files.Dir); required with a store.
+	// Attachments is where attachment bytes live: AttachmentsDB (the
+	// store's database, read by every instance), AttachmentsDisk (Files).
+	// Zero means AttachmentsAuto: the database on PostgreSQL, the disk on
+	// SQLite.
+	Attachments AttachmentStore
+	// Files holds attachment bytes (Files.Dir) when they live on disk;
+	// required then.
 	Files store.Files
 	// MaxUpload caps one attachment, in bytes. Zero means 10 MiB.
 	MaxUpload int64
@@ -143,7 +149,8 @@ func DefaultRateRules() map[string]ratelimit.Rule {
 // anonymous and Config.Auth must not require auth. Without st the stored
 // chats are off: "/chat" keeps its anonymous lobby, its stored-chat events
 // answer `unavailable`, and the REST chat API is not served. A store needs
-// a verifier (stored chats belong to authenticated users) and Config.Files.
+// a verifier (stored chats belong to authenticated users) and, for
+// attachments on disk, Config.Files.
 // lim may be nil (no rate limits, for tests and embedding). The lifetimes
 // of st, v and lim are the caller's: Shutdown closes none of them.
 func New(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config) (*Server, error) {
@@ -295,7 +302,7 @@ func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
 		return nil
 	}
 	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay, Cluster: s.cluster()})
-	api, err := chats.NewAPI(s.p, st, s.cfg.Files, v, s.chats, chats.APIConfig{
+	api, err := chats.NewAPI(s.p, st, s.blobs(st), v, s.chats, chats.APIConfig{
 		MaxUpload:      s.cfg.MaxUpload,
 		AllowedTypes:   s.cfg.UploadTypes,
 		TrustedOrigins: trustedOrigins(s.cfg.CORSOrigins),

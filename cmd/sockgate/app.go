@@ -175,6 +175,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 	}
 	m.gw, err = gateway.New(st, v, lim, gateway.Config{
 		Auth:              modes,
+		Attachments:       gateway.AttachmentStore(c.Attachments),
 		Files:             store.Files{Dir: filepath.Join(c.DataDir, "attachments")},
 		MaxUpload:         c.MaxUpload,
 		UploadTypes:       c.uploadTypes(),

@@ -23,6 +23,7 @@ type Config struct {
 	Addr              string        // -addr, SOCKGATE_ADDR
 	DatabaseURL       string        // -db, DATABASE_URL; empty: <DataDir>/sockgate.db
 	DataDir           string        // -data-dir, SOCKGATE_DATA_DIR: SQLite file and attachments
+	Attachments       string        // -attachments, SOCKGATE_ATTACHMENTS: auto|db|disk
 	RedisURL          string        // -redis, REDIS_URL
 	RedisPrefix       string        // -redis-prefix, SOCKGATE_REDIS_PREFIX
 	AdapterKey        string        // -redis-adapter-key, SOCKGATE_REDIS_ADAPTER_KEY
@@ -55,6 +56,7 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:              ":3000",
 		DataDir:           "./data",
+		Attachments:       string(gateway.AttachmentsAuto),
 		JWTAlg:            "HS256",
 		JWTLeeway:         auth.DefaultLeeway,
 		AuthRoot:          "optional",
@@ -116,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUpload <= 0 {
 		errs = append(errs, fmt.Errorf("-max-upload must be positive, not %d", c.MaxUpload))
+	}
+	if _, err := gateway.ParseAttachmentStore(c.Attachments); err != nil {
+		errs = append(errs, fmt.Errorf("-attachments must be auto, db or disk, not %q", c.Attachments))
 	}
 	return errors.Join(errs...)
 }
@@ -288,7 +293,8 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e := newEnvFlags("sockgate", out)
 	e.str(&c.Addr, "addr", "SOCKGATE_ADDR", "HTTP listen address")
 	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "SQLite file or postgres:// URL of the store; empty: <data-dir>/sockgate.db")
-	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments (<data-dir>/attachments)")
+	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments on disk (<data-dir>/attachments)")
+	e.str(&c.Attachments, "attachments", "SOCKGATE_ATTACHMENTS", "where attachment bytes live: db (the store's database, every instance), disk (<data-dir>/attachments) or auto (db on PostgreSQL, disk on SQLite)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
 	e.str(&c.RedisPrefix, "redis-prefix", "SOCKGATE_REDIS_PREFIX", "prefix of every Redis key (deployments sharing a Redis use distinct ones)")
 	e.str(&c.AdapterKey, "redis-adapter-key", "SOCKGATE_REDIS_ADAPTER_KEY", "channel prefix of the Socket.IO Redis adapter (Node's key option; servers sharing it share rooms)")
