@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -152,6 +154,36 @@ func (e *faultEnv) signal(sig syscall.Signal) {
 	}
 }
 
+// servers is the line of sockgate_adapter_servers{namespace="/chat"} on
+// instance i's /metrics ("" when absent), and how long the scrape took.
+func (e *faultEnv) servers(i int) (string, time.Duration) {
+	e.t.Helper()
+	start := time.Now()
+	res, err := http.Get(e.urls[i] + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, `sockgate_adapter_servers{namespace="/chat"}`) {
+			return l, time.Since(start)
+		}
+	}
+	return "", time.Since(start)
+}
+
+// waitServers waits until instance i counts n servers on "/chat".
+func (e *faultEnv) waitServers(i, n int) {
+	e.t.Helper()
+	testenv.WaitFor(e.t, 5*time.Second, func() error {
+		if l, _ := e.servers(i); !strings.HasSuffix(l, fmt.Sprintf("} %d", n)) {
+			return fmt.Errorf("instance %d: %q, want %d servers", i, l, n)
+		}
+		return nil
+	})
+}
+
 // noRefusals fails if s holds rate_limited refusals or lost acks.
 func noRefusals(t *testing.T, phase string, s streamStats) {
 	t.Helper()
@@ -176,8 +208,12 @@ func TestRedisFaults_Restart(t *testing.T) {
 		return nil
 	})
 
+	e.waitServers(0, 2)
 	e.redis.Kill()
 	e.waitReady(http.StatusServiceUnavailable, 3*time.Second)
+	if l, took := e.servers(0); l != "" || took > 2*serverCountTimeout+faultMargin {
+		t.Errorf("/metrics with Redis down: servers %q after %v, want none, quickly", l, took)
+	}
 	e.redis.Start(t)
 	up := time.Now()
 	before := e.count("x", "newMessage")
@@ -189,6 +225,8 @@ func TestRedisFaults_Restart(t *testing.T) {
 	})
 	resumed := time.Since(up)
 	e.waitReady(http.StatusOK, 3*time.Second)
+	e.waitServers(0, 2)
+	e.waitServers(1, 2)
 	st := e.stats("stop", "msg", false)
 	t.Logf("relaying resumed %v after Redis came back; sender's acks %+v", resumed.Round(time.Millisecond), st)
 	if resumed > 5*time.Second {
