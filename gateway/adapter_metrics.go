@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockgate/sockgate/socketio"
@@ -33,11 +36,22 @@ var (
 	descReconnects     = adapterDesc("reconnects", "Re-subscriptions after a lost Redis connection, by namespace.")
 )
 
+// descServers is the adapter's server count (PUBSUB NUMSUB of the request
+// channel: sockgate instances and Node servers alike), asked at each scrape
+// within serverCountTimeout; absent from a scrape when Redis does not answer.
+var descServers = prometheus.NewDesc("sockgate_adapter_servers",
+	"Socket.IO servers subscribed to the namespace's Redis adapter (PUBSUB NUMSUB), this one included.", []string{"namespace"}, nil)
+
+// serverCountTimeout bounds the NUMSUB of a scrape: a hung Redis must not
+// hang /metrics.
+const serverCountTimeout = 500 * time.Millisecond
+
 // Describe implements prometheus.Collector.
 func (a adapterStats) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range adapterDescs {
 		ch <- d
 	}
+	ch <- descServers
 }
 
 // Collect implements prometheus.Collector.
@@ -58,6 +72,12 @@ func (a adapterStats) Collect(ch chan<- prometheus.Metric) {
 			descTimeouts: st.RequestTimeouts, descReconnects: st.Reconnects,
 		} {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), serverCountTimeout)
+		n, err := ad.ServerCount(ctx)
+		cancel()
+		if err == nil {
+			ch <- prometheus.MustNewConstMetric(descServers, prometheus.GaugeValue, float64(n), name)
 		}
 	}
 }

@@ -109,6 +109,8 @@ type jsReply struct {
 	Message string            `json:"message"`
 	Data    json.RawMessage   `json:"data"`
 	Events  []jsEvent         `json:"events"`
+
+	line string // the whole answer, for drivers with other fields
 }
 
 type jsEvent struct {
@@ -130,8 +132,15 @@ func (r jsReply) arg(t *testing.T, i int, v any) {
 // startJS starts the driver against url; it exits when the test ends.
 func startJS(t *testing.T, url string) *jsClient {
 	t.Helper()
+	return startScript(t, "chat_client.js", url)
+}
+
+// startScript starts testdata/<name>, a driver speaking chat_client.js's
+// protocol (one seq-numbered JSON answer per command), against url.
+func startScript(t *testing.T, name, url string) *jsClient {
+	t.Helper()
 	node, nodePath := testenv.Node(t)
-	script, err := filepath.Abs(filepath.Join("testdata", "chat_client.js"))
+	script, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +218,7 @@ func (j *jsClient) do(cmd map[string]any) jsReply {
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				j.t.Fatalf("driver line %q: %v", line, err)
 			}
+			r.line = line
 			if r.Op == "error" {
 				j.t.Fatalf("driver error on %s: %s", b, r.Message)
 			}

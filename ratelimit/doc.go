@@ -14,18 +14,33 @@
 //     so they cannot shorten the window. Unknown rules and Limit <= 0 are
 //     unlimited and cost nothing (no store access).
 //   - Counters live in ulule's memory store by default (per process) or, when
-//     Config.Redis is set, in ulule's Redis store (go-redis v9, an atomic Lua
-//     INCRBY+PEXPIRE), so every instance on that Redis shares one count per
-//     key (SPEC §9). Keys are "<prefix>:<rule>|<key>", prefix "sockgate:rl".
+//     Config.Redis is set, in Redis through a limiter.Store of ours
+//     (store_redis.go: one Lua script, INCR+PEXPIRE like ulule's), so every
+//     instance on that Redis shares one count per key (SPEC §9). Keys are
+//     "<prefix>:<rule>|<key>", prefix "sockgate:rl", as with ulule's store.
+//   - A failed count is not a hit. ulule's Redis store sends its INCRBY and
+//     waits; a caller that gives up at its deadline leaves the command in a
+//     hung Redis's socket buffer, and Redis runs it when it resumes, so after
+//     a pause every abandoned event of every instance lands in one window
+//     (false `rate_limited`). Our script carries the caller's deadline (in
+//     Redis's clock: the offset is measured from TIME) and counts nothing
+//     once it has passed.
+//   - Every store call has a deadline: the earlier of the caller's and
+//     Config.Timeout (250ms) from the call. After a failure, calls fail at
+//     once for Config.Cooldown (500ms), then one call probes Redis: events
+//     queued behind a hung Redis are not each delayed by the timeout, and
+//     few commands pile up in its buffers.
 //   - ulule reports a window's reset in whole Unix seconds, truncated. We take
 //     the end of that second, capped at now+Period, so RetryAfter errs late by
 //     under a second and a client that obeys it is not refused again.
-//   - A store error is returned, not swallowed: the gateway chooses to fail
-//     open or closed.
+//   - A store failure is returned as ErrUnavailable, not swallowed: the
+//     gateway applies Config.Failure (FailOpen by default: the event is let
+//     through unchecked; FailClosed: refused as unavailable).
 //   - Keys: the authenticated user id, else the client IP; X-Forwarded-For is
 //     believed only when the peer is a configured trusted proxy, walking the
 //     list right to left past trusted hops (the leftmost entries are
 //     client-controlled).
 //
-// A Limiter is immutable after New and safe for concurrent use.
+// A Limiter's rules are immutable after New; its only state, the cooldown
+// after a store failure, is atomic. It is safe for concurrent use.
 package ratelimit

@@ -1,6 +1,14 @@
 package ratelimit
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrUnavailable reports that a limit could not be checked: the store did
+// not answer within the call's deadline, failed, or failed less than a
+// cooldown ago. Nothing was counted; a retry may succeed.
+var ErrUnavailable = errors.New("ratelimit: store unavailable")
 
 // LimitedError reports that a key went over a rule's limit. The gateway maps
 // it to the `rate_limited` code and, over HTTP, to 429 with SetLimitedHeaders.

@@ -1,17 +1,18 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
-	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
 )
 
 // Rule allows Limit events per Period for one key.
@@ -35,10 +36,50 @@ type Config struct {
 	Prefix string
 	// Logger receives construction details; nil discards.
 	Logger *slog.Logger
+	// Timeout bounds every store call: its deadline is the earlier of the
+	// caller's and now+Timeout, so a hung Redis costs an event at most this.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
+	// Cooldown is how long, after a store call failed, Allow fails at once
+	// (ErrUnavailable, no store access) before one call probes the store
+	// again; events queued behind a hung Redis are then not each delayed by
+	// Timeout. Zero means DefaultCooldown.
+	Cooldown time.Duration
+	// Failure is what the gateway does when a limit cannot be checked; the
+	// Limiter only reports it (Failure). Zero means FailOpen.
+	Failure FailureMode
 }
 
-// DefaultPrefix is the key prefix when Config.Prefix is empty.
-const DefaultPrefix = "sockgate:rl"
+// Defaults of Config.
+const (
+	DefaultPrefix   = "sockgate:rl"
+	DefaultTimeout  = 250 * time.Millisecond
+	DefaultCooldown = 500 * time.Millisecond
+)
+
+// FailureMode is the policy for an event whose limit cannot be checked
+// because the store does not answer in time.
+type FailureMode string
+
+// Failure modes.
+const (
+	// FailOpen lets the event through unchecked (logged and counted by the
+	// caller): a Redis outage then costs the limits, not the service.
+	FailOpen FailureMode = "open"
+	// FailClosed refuses it as unavailable (a retry may succeed).
+	FailClosed FailureMode = "closed"
+)
+
+// ParseFailureMode parses "open" or "closed" ("" is FailOpen).
+func ParseFailureMode(s string) (FailureMode, error) {
+	switch FailureMode(s) {
+	case "", FailOpen:
+		return FailOpen, nil
+	case FailClosed:
+		return FailClosed, nil
+	}
+	return "", fmt.Errorf("ratelimit: failure mode must be open or closed, not %q", s)
+}
 
 // Limiter counts events per (rule, key) in fixed windows with
 // ulule/limiter/v3. It is safe for concurrent use.
@@ -47,9 +88,17 @@ type Limiter struct {
 	limiters map[string]*limiter.Limiter // by rule name, limited rules only
 	now      func() time.Time
 	log      *slog.Logger
+	timeout  time.Duration
+	cooldown time.Duration
+	failure  FailureMode
+
+	// downUntil is 0 while the store answers; after a failure, the Unix
+	// nanoseconds until which Allow fails at once. The first call after
+	// it moves it forward (claiming the probe) and tries the store.
+	downUntil atomic.Int64
 }
 
-// New builds a Limiter. With Config.Redis it loads ulule's Lua scripts into
+// New builds a Limiter. With Config.Redis it loads its Lua script into
 // Redis, so an unreachable Redis is an error here rather than on the first
 // event. Rules with a positive Limit need a positive Period.
 func New(cfg Config) (*Limiter, error) {
@@ -57,15 +106,19 @@ func New(cfg Config) (*Limiter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	prefix := cfg.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
+	prefix := cmp.Or(cfg.Prefix, DefaultPrefix)
+	failure, err := ParseFailureMode(string(cfg.Failure))
+	if err != nil {
+		return nil, err
 	}
 	l := &Limiter{
 		rules:    make(map[string]Rule, len(cfg.Rules)),
 		limiters: make(map[string]*limiter.Limiter, len(cfg.Rules)),
 		now:      time.Now,
 		log:      log,
+		timeout:  cmp.Or(cfg.Timeout, DefaultTimeout),
+		cooldown: cmp.Or(cfg.Cooldown, DefaultCooldown),
+		failure:  failure,
 	}
 	var errs []error
 	for name, r := range cfg.Rules {
@@ -81,11 +134,13 @@ func New(cfg Config) (*Limiter, error) {
 	var store limiter.Store
 	opts := limiter.StoreOptions{Prefix: prefix, CleanUpInterval: limiter.DefaultCleanUpInterval}
 	if cfg.Redis != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		var err error
-		if store, err = redisstore.NewStoreWithOptions(cfg.Redis, opts); err != nil {
-			return nil, fmt.Errorf("ratelimit: redis store: %w", err)
+		if store, err = newRedisStore(ctx, cfg.Redis, prefix); err != nil {
+			return nil, err
 		}
-		log.Info("rate limits shared through redis", "prefix", prefix, "rules", len(l.rules))
+		log.Info("rate limits shared through redis", "prefix", prefix, "rules", len(l.rules), "failure", failure, "timeout", l.timeout)
 	} else {
 		store = memory.NewStoreWithOptions(opts)
 		log.Info("rate limits in memory (per instance)", "rules", len(l.rules))
@@ -104,12 +159,18 @@ func (l *Limiter) Rule(name string) (Rule, bool) {
 	return r, ok
 }
 
+// Failure is the configured policy for limits that cannot be checked.
+func (l *Limiter) Failure() FailureMode { return l.failure }
+
 // Allow counts one event for key under rule. It returns the window state, and
 // a *LimitedError when the event is over the limit (the refused event still
 // counts: a client hammering a closed window does not get a new one sooner).
-// An unknown or unlimited rule always allows and returns a zero Result. A
-// store failure (Redis down) is returned as is, wrapped; the caller decides
-// whether to fail open or closed.
+// An unknown or unlimited rule always allows and returns a zero Result.
+//
+// The store call ends by the earlier of ctx's deadline and Config.Timeout.
+// When it fails (Redis down, hung or slow), or within Config.Cooldown of a
+// failure, Allow returns an error wrapping ErrUnavailable and nothing was
+// counted; the caller applies Failure.
 func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
 	lim, ok := l.limiters[rule]
 	if !ok {
@@ -118,11 +179,20 @@ func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	// "|" keeps rule names (which contain ':' and ' ') apart from keys.
-	c, err := lim.Get(ctx, rule+"|"+key)
-	if err != nil {
-		return Result{}, fmt.Errorf("ratelimit: %s: %w", rule, err)
+	if !l.mayTry() {
+		return Result{}, fmt.Errorf("ratelimit: %s: %w (cooling down after a failure)", rule, ErrUnavailable)
 	}
+	cctx, cancel := context.WithTimeout(ctx, l.timeout)
+	// "|" keeps rule names (which contain ':' and ' ') apart from keys.
+	c, err := lim.Get(cctx, rule+"|"+key)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil { // our store failed, not the caller who left
+			l.downUntil.Store(l.now().Add(l.cooldown).UnixNano())
+		}
+		return Result{}, fmt.Errorf("ratelimit: %s: %w: %w", rule, ErrUnavailable, err)
+	}
+	l.downUntil.Store(0)
 	now := l.now()
 	reset, retry := resetOf(c.Reset, now, lim.Rate.Period)
 	res := Result{Limit: c.Limit, Remaining: c.Remaining, Reset: reset}
@@ -130,6 +200,22 @@ func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
 		return res, &LimitedError{Rule: rule, Limit: c.Limit, RetryAfter: retry, Reset: reset}
 	}
 	return res, nil
+}
+
+// mayTry reports whether a store call may be made: always while the store
+// answers; after a failure only once the cooldown has passed, and then for
+// one caller at a time (it moves the cooldown forward by one timeout; its
+// result ends or renews the cooldown).
+func (l *Limiter) mayTry() bool {
+	d := l.downUntil.Load()
+	if d == 0 {
+		return true
+	}
+	now := l.now()
+	if now.UnixNano() < d {
+		return false
+	}
+	return l.downUntil.CompareAndSwap(d, now.Add(l.timeout).UnixNano())
 }
 
 // resetOf turns ulule's reset (Unix seconds, truncated) into a time and a

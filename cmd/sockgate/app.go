@@ -119,7 +119,11 @@ func (m *Main) openLimiter(ctx context.Context, ready map[string]func(context.Co
 	if err != nil {
 		return nil, err
 	}
-	limCfg := ratelimit.Config{Rules: rules, Prefix: c.RedisPrefix + ":rl", Logger: m.log}
+	failure, err := ratelimit.ParseFailureMode(c.RateLimitFailure)
+	if err != nil {
+		return nil, err
+	}
+	limCfg := ratelimit.Config{Rules: rules, Prefix: c.RedisPrefix + ":rl", Logger: m.log, Failure: failure}
 	if c.RedisURL != "" {
 		rc, err := redisclient.Dial(ctx, c.RedisURL)
 		if err != nil {

@@ -43,6 +43,7 @@ type Config struct {
 	CORSOrigins       string        // -cors-origins, SOCKGATE_CORS_ORIGINS (comma-separated)
 	TrustedProxies    string        // -trusted-proxies, SOCKGATE_TRUSTED_PROXIES (CIDRs/addresses)
 	RateLimits        string        // -rate-limits, SOCKGATE_RATE_LIMITS (ratelimit.ParseRules syntax)
+	RateLimitFailure  string        // -ratelimit-redis-failure, SOCKGATE_RATELIMIT_REDIS_FAILURE: open|closed
 	MaxHTTPBufferSize int64         // -max-http-buffer-size, SOCKGATE_MAX_HTTP_BUFFER_SIZE
 	PingInterval      time.Duration // -ping-interval, SOCKGATE_PING_INTERVAL
 	PingTimeout       time.Duration // -ping-timeout, SOCKGATE_PING_TIMEOUT
@@ -64,6 +65,7 @@ func DefaultConfig() Config {
 		AuthChat:          "optional",
 		MaxUpload:         10 << 20,
 		RedisPrefix:       "sockgate",
+		RateLimitFailure:  string(ratelimit.FailOpen),
 		AdapterKey:        "socket.io",
 		MaxHTTPBufferSize: 1_000_000,
 		PingInterval:      25 * time.Second,
@@ -100,6 +102,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := ratelimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("-trusted-proxies: %w", err))
+	}
+	if c.RateLimitFailure == "" {
+		errs = append(errs, errors.New("-ratelimit-redis-failure must be open or closed, not empty"))
+	} else if _, err := ratelimit.ParseFailureMode(c.RateLimitFailure); err != nil {
+		errs = append(errs, fmt.Errorf("-ratelimit-redis-failure: %w", err))
 	}
 	for _, o := range c.corsOrigins() {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
@@ -314,6 +321,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.CORSOrigins, "cors-origins", "SOCKGATE_CORS_ORIGINS", "comma-separated origins allowed cross-origin, or *; empty: same origin only")
 	e.str(&c.TrustedProxies, "trusted-proxies", "SOCKGATE_TRUSTED_PROXIES", "comma-separated CIDRs/addresses whose X-Forwarded-For is believed")
 	e.str(&c.RateLimits, "rate-limits", "SOCKGATE_RATE_LIMITS", "rate-limit overrides, e.g. \"/:chat=10/30s,connect=60/1m\" (0 disables a rule)")
+	e.str(&c.RateLimitFailure, "ratelimit-redis-failure", "SOCKGATE_RATELIMIT_REDIS_FAILURE", "when Redis cannot check a rate limit within 250ms: open (allow, log, count) or closed (refuse unavailable)")
 	e.int64(&c.MaxHTTPBufferSize, "max-http-buffer-size", "SOCKGATE_MAX_HTTP_BUFFER_SIZE", "largest Socket.IO message or polling body, bytes")
 	e.duration(&c.PingInterval, "ping-interval", "SOCKGATE_PING_INTERVAL", "Engine.IO heartbeat interval")
 	e.duration(&c.PingTimeout, "ping-timeout", "SOCKGATE_PING_TIMEOUT", "Engine.IO heartbeat timeout")

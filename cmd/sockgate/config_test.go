@@ -83,6 +83,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"AdapterKeyHash", []string{"-redis-adapter-key", "a#b"}, env(), []string{"-redis-adapter-key must be non-empty and without '#'"}},
 		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
 		{"Attachments", []string{"-attachments", "s3"}, env(), []string{`-attachments must be auto, db or disk, not "s3"`}},
+		{"RateLimitFailure", nil, env("SOCKGATE_RATELIMIT_REDIS_FAILURE", "sometimes"), []string{"-ratelimit-redis-failure", `"sometimes"`}},
 		{"StrayArgument", []string{"serve"}, env(), []string{"unexpected arguments: serve"}},
 		{"JWT", []string{"-jwt-alg", "PS256", "-auth-chat", "always", "-auth-rooms", "required", "-max-upload", "0", "-data-dir", ""}, env(),
 			[]string{"-jwt-alg must be HS256, RS256 or ES256", "-auth-chat: must be optional or required", "auth is required on /rooms but no JWT key", "-max-upload", "-data-dir"}},

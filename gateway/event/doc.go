@@ -34,7 +34,11 @@
 //
 //   - Rate limits are checked before decoding (NestJS runs guards before
 //     pipes), so malformed events cost their sender's budget too. A limiter
-//     that cannot answer refuses (fail closed) with `unavailable`.
+//     that cannot answer within its timeout (250ms, inside the event's
+//     deadline, which starts before the check) follows its Failure mode:
+//     open (the default) lets the event through, counted in
+//     sockgate_ratelimit_unchecked_total and logged at most once a second;
+//     closed refuses it with `unavailable`.
 //   - Validation messages follow zod v3 (the tutorial's validator),
 //     prefixed by the field path and joined by "; " when several fields fail.
 //   - The "exception" event is {status:"error", message} on every namespace.

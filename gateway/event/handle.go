@@ -53,15 +53,17 @@ func invoke[Req, Reply any](n *Namespace, c *Conn, event, rule string, args sock
 			err = fmt.Errorf("event: panic in %s %s: %v\n%s", n.name, event, r, debug.Stack())
 		}
 	}()
-	if _, err := n.p.Allow(c.Context(), rule, c.rateKey()); err != nil {
+	// The event's deadline starts before the limit is checked, so a slow
+	// limiter shortens the handler's time rather than adding to it.
+	ctx, cancel := context.WithTimeout(n.p.ctx, n.p.cfg.Timeout)
+	defer cancel()
+	if _, err := n.p.Allow(ctx, rule, c.rateKey()); err != nil {
 		return reply, err
 	}
 	var req Req
 	if err := Decode(args.Raw(0), &req); err != nil {
 		return reply, err
 	}
-	ctx, cancel := context.WithTimeout(n.p.ctx, n.p.cfg.Timeout)
-	defer cancel()
 	if id, ok := c.Identity(); ok {
 		ctx = auth.NewContext(ctx, id)
 	}

@@ -22,6 +22,7 @@ type Metrics struct {
 	acks        *prometheus.CounterVec // namespace, event, result
 	errors      *prometheus.CounterVec // code
 	limited     *prometheus.CounterVec // rule
+	unchecked   *prometheus.CounterVec // rule
 }
 
 // NewMetrics returns the series in a new registry, with the Go and
@@ -53,8 +54,11 @@ func NewMetrics() *Metrics {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sockgate_ratelimit_refusals_total", Help: "Events, requests and connections refused by a rate limit, by rule.",
 		}, []string{"rule"}),
+		unchecked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sockgate_ratelimit_unchecked_total", Help: "Events, requests and connections let through unchecked because the rate limiter's store did not answer (fail open), by rule.",
+		}, []string{"rule"}),
 	}
-	m.reg.MustRegister(m.connects, m.disconnects, m.refused, m.eventsIn, m.eventsOut, m.acks, m.errors, m.limited,
+	m.reg.MustRegister(m.connects, m.disconnects, m.refused, m.eventsIn, m.eventsOut, m.acks, m.errors, m.limited, m.unchecked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

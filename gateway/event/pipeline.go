@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockgate/sockgate/ratelimit"
@@ -35,6 +36,10 @@ type Pipeline struct {
 	metrics *Metrics
 	cfg     Config
 	log     *slog.Logger
+
+	// limiterLogged is when a limiter failure was last logged (Unix ns);
+	// limiterSuppressed counts those not logged since.
+	limiterLogged, limiterSuppressed atomic.Int64
 
 	// ctx is the parent of every event's context; cancelled by Close.
 	ctx    context.Context
@@ -82,9 +87,14 @@ func (p *Pipeline) ClientIP(r *http.Request) string {
 // Allow counts one request under rule for key: the one place where events,
 // routes and connections meet the rate limiter. rule "" (or a rule the
 // limiter does not know) means no limit. A refusal is counted and returned
-// as *ratelimit.LimitedError; a limiter that cannot answer refuses too
-// (fail closed: a limit that cannot be checked is not granted), as
-// ErrLimiterDown.
+// as *ratelimit.LimitedError.
+//
+// A limit that cannot be checked (Redis down or slower than the limiter's
+// timeout, 250ms by default, within ctx's deadline) follows the limiter's
+// Failure: FailOpen allows the request, counted in
+// sockgate_ratelimit_unchecked_total{rule}; FailClosed refuses it with
+// ErrLimiterDown (`unavailable`: a retry may succeed). Either way it is
+// logged at most once per second, with the number of others since.
 func (p *Pipeline) Allow(ctx context.Context, rule, key string) (ratelimit.Result, error) {
 	if p.lim == nil || rule == "" {
 		return ratelimit.Result{}, nil
@@ -92,14 +102,31 @@ func (p *Pipeline) Allow(ctx context.Context, rule, key string) (ratelimit.Resul
 	res, err := p.lim.Allow(ctx, rule, key)
 	var le *ratelimit.LimitedError
 	switch {
+	case err == nil:
+		return res, nil
 	case errors.As(err, &le):
 		p.metrics.limited.WithLabelValues(rule).Inc()
 		return res, err
-	case err != nil:
-		p.log.Error("rate limiter failed", "rule", rule, "err", err)
+	case p.lim.Failure() == ratelimit.FailOpen:
+		p.metrics.unchecked.WithLabelValues(rule).Inc()
+		p.logLimiterDown("rate limit not checked; allowed (fail open)", rule, err)
+		return ratelimit.Result{}, nil
+	default:
+		p.logLimiterDown("rate limit not checked; refused (fail closed)", rule, err)
 		return res, ErrLimiterDown
 	}
-	return res, nil
+}
+
+// logLimiterDown logs a limiter failure, at most once per second: during an
+// outage every event fails the same way.
+func (p *Pipeline) logLimiterDown(msg, rule string, err error) {
+	now := time.Now().UnixNano()
+	last := p.limiterLogged.Load()
+	if now-last < int64(time.Second) || !p.limiterLogged.CompareAndSwap(last, now) {
+		p.limiterSuppressed.Add(1)
+		return
+	}
+	p.log.Error(msg, "rule", rule, "err", err, "suppressed", p.limiterSuppressed.Swap(0))
 }
 
 // AllowConnect is the engine's AllowRequest hook: the per-IP limit on new
