@@ -138,6 +138,8 @@ type deployment struct {
 	// mute subscribes a connection that counts as a server for a but
 	// never answers.
 	mute func(t *testing.T, a *Adapter)
+	// urls are the redis:// URLs of the server or of the cluster's nodes.
+	urls []string
 }
 
 // servers starts n servers with cfg and waits until they count each other.
@@ -155,6 +157,7 @@ func classicDeployment(t *testing.T) deployment {
 	r := testenv.StartRedisServer(t)
 	return deployment{
 		mode:  ModeClassic,
+		urls:  []string{r.URL()},
 		start: func(t *testing.T, cfg Config) *node { return startNode(t, r, cfg) },
 		mute: func(t *testing.T, a *Adapter) {
 			muteOn(t, r.Client(t).Subscribe(context.Background(), a.w.(*classic).requestCh))
@@ -164,10 +167,18 @@ func classicDeployment(t *testing.T) deployment {
 
 func shardedDeployment(t *testing.T) deployment {
 	c := testenv.StartRedisCluster(t)
+	var urls []string
+	for _, a := range c.Addrs {
+		urls = append(urls, "redis://"+a)
+	}
 	return deployment{
 		mode: ModeSharded,
+		urls: urls,
 		start: func(t *testing.T, cfg Config) *node {
-			cfg.Mode, cfg.Key = ModeSharded, t.Name()
+			cfg.Mode = ModeSharded
+			if cfg.Key == "" {
+				cfg.Key = t.Name()
+			}
 			return startNodeOn(t, c.Client(t), cfg)
 		},
 		mute: func(t *testing.T, a *Adapter) {

@@ -138,17 +138,23 @@ func (s *sharded) publish(ctx context.Context, channel string, payload []byte) e
 // serverCount sums PUBSUB SHARDNUMSUB K#N# over the masters of a cluster
 // (only the channel's shard has subscribers), as Node does.
 func (s *sharded) serverCount(ctx context.Context) (int, error) {
-	cc, ok := s.a.rdb.(*goredis.ClusterClient)
+	return shardNumSub(ctx, s.a.rdb, s.mainCh)
+}
+
+// shardNumSub is PUBSUB SHARDNUMSUB of channel, summed over the masters
+// of a cluster.
+func shardNumSub(ctx context.Context, rdb goredis.UniversalClient, channel string) (int, error) {
+	cc, ok := rdb.(*goredis.ClusterClient)
 	if !ok {
-		m, err := s.a.rdb.PubSubShardNumSub(ctx, s.mainCh).Result()
-		return int(m[s.mainCh]), err
+		m, err := rdb.PubSubShardNumSub(ctx, channel).Result()
+		return int(m[channel]), err
 	}
 	var mu sync.Mutex
 	total := 0
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
-		m, err := c.PubSubShardNumSub(ctx, s.mainCh).Result()
+		m, err := c.PubSubShardNumSub(ctx, channel).Result()
 		mu.Lock()
-		total += int(m[s.mainCh])
+		total += int(m[channel])
 		mu.Unlock()
 		return err
 	})
