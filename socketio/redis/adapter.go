@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sockgate/sockgate/socketio"
+	"github.com/sockgate/sockgate/socketio/parser"
 )
 
 // Errors of the adapter's requests.
@@ -40,8 +42,19 @@ type Config struct {
 	// interrupt a hung Redis; otherwise its ReadTimeout bounds the wait.
 	PublishTimeout time.Duration
 	// PublishOnSpecificResponseChannel makes this server answer requests on
-	// K-response#N#<requester uid># (Node's option of the same name).
+	// K-response#N#<requester uid># (Node's option of the same name; classic
+	// mode: the sharded mode always answers on the requester's channel).
 	PublishOnSpecificResponseChannel bool
+	// Mode is the wire format: ModeClassic (the zero value) or
+	// ModeSharded.
+	Mode Mode
+	// Subscription is the sharded mode's subscriptionMode (Node's option):
+	// SubscribeDynamic (the zero value, Node's default) also subscribes
+	// K#N#<room># for each public room with local members, and publishes
+	// a plain broadcast to one such room there; SubscribeStatic uses only
+	// K#N# and the response channel; SubscribeDynamicPrivate treats socket
+	// ids like public rooms. Ignored in classic mode.
+	Subscription Subscription
 	// Logger receives the adapter's logs (malformed messages at Debug,
 	// rate limited). Nil discards.
 	Logger *slog.Logger
@@ -62,11 +75,43 @@ func (c *Config) defaults() {
 	}
 }
 
-// NewAdapter returns the factory of classic Redis adapters (Node's
-// createAdapter) publishing on client. Each namespace's adapter
-// subscribes on a connection of its own, taken from client, and the
-// factory fails when that subscription is not confirmed within
-// Config.RequestsTimeout.
+// Mode selects the wire format and transport of the adapters.
+type Mode int
+
+const (
+	// ModeClassic is Node's createAdapter: PUBLISH/PSUBSCRIBE on one
+	// Redis (or a cluster, whose pub/sub reaches every node).
+	ModeClassic Mode = iota
+	// ModeSharded is Node's createShardedAdapter: envelopes {uid, nsp,
+	// type, data} over Redis 7 sharded pub/sub (SPUBLISH/SSUBSCRIBE), for
+	// Redis Cluster.
+	ModeSharded
+)
+
+// String returns "classic" or "sharded".
+func (m Mode) String() string {
+	if m == ModeSharded {
+		return "sharded"
+	}
+	return "classic"
+}
+
+// ParseMode reads "classic" (or "") and "sharded" (a flag's value).
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "classic":
+		return ModeClassic, nil
+	case "sharded":
+		return ModeSharded, nil
+	}
+	return 0, fmt.Errorf("redis: unknown adapter mode %q (want classic or sharded)", s)
+}
+
+// NewAdapter returns the factory of Redis adapters publishing on client,
+// in Config.Mode: classic (Node's createAdapter) by default, or sharded
+// (createShardedAdapter). Each namespace's adapter subscribes on
+// connections of its own, taken from client, and the factory fails when
+// its subscriptions are not confirmed within Config.RequestsTimeout.
 func NewAdapter(client goredis.UniversalClient, cfg Config) socketio.AdapterFactory {
 	cfg.defaults()
 	return func(n *socketio.Namespace) (socketio.Adapter, error) {
@@ -74,8 +119,9 @@ func NewAdapter(client goredis.UniversalClient, cfg Config) socketio.AdapterFact
 	}
 }
 
-// Adapter is the classic adapter of one namespace: a MemoryAdapter for
-// this server's sockets plus the pub/sub exchange with the other servers.
+// Adapter is the Redis adapter of one namespace: a MemoryAdapter for this
+// server's sockets plus the exchange with the other servers, in the format
+// and over the transport of its wire (classic or sharded).
 type Adapter struct {
 	*socketio.MemoryAdapter
 	ns  *socketio.Namespace
@@ -83,15 +129,14 @@ type Adapter struct {
 	cfg Config
 	uid string
 	log *slog.Logger
+	w   wire
+	// onRooms, when set (sharded dynamic modes), is called after a local
+	// room was created or deleted.
+	onRooms func()
 
-	broadcastCh, requestCh, responseCh, specificCh string
-
-	ps      *goredis.PubSub
-	ctx     context.Context // ends at Close
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // the receive loop and asynchronous answers
-	ready   chan struct{}  // closed when every subscription is confirmed
-	readyOn sync.Once
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the receive loops and asynchronous answers
 
 	mu       sync.Mutex
 	requests map[string]*call    // requestId → request waiting for answers
@@ -107,96 +152,77 @@ var (
 	_ socketio.ServerSideEmitter = (*Adapter)(nil)
 )
 
+// wire is what differs between the classic and the sharded format: the
+// subscriptions, the publish command, the server count and the encoding
+// of outgoing messages. Received messages are decoded into request,
+// response and broadcastMsg values and handed to the Adapter.
+type wire interface {
+	// open subscribes and starts receiving; it returns once the
+	// subscriptions that count this server are confirmed, or ctx ends.
+	open(ctx context.Context) error
+	// close ends every subscription.
+	close() error
+	// name is the namespace's main channel (for error messages).
+	name() string
+	publish(ctx context.Context, channel string, payload []byte) error
+	serverCount(ctx context.Context) (int, error)
+	// encode returns the channel and payload of a message of this server.
+	encode(m *outMsg) (channel string, payload []byte, err error)
+	// encodeAnswer returns the channel and payload of an answer to r.
+	encodeAnswer(r *request, ans *answer) (channel string, payload []byte, err error)
+}
+
+// outMsg is a message this server publishes, typed with the classic
+// request numbers: typeBroadcast without id is a plain broadcast.
+type outMsg struct {
+	typ    int
+	id     string // requestId; empty when no answer is expected
+	opts   socketio.BroadcastOptions
+	rooms  []string       // to join or leave
+	close  bool           // disconnect: close the connection too
+	packet *parser.Packet // broadcasts; serverSideEmit data
+}
+
+// answer is this server's answer to another server's request r, typed by
+// r's classic type (typeBroadcastCount and typeBroadcastAck for the
+// answers to a broadcast with acks).
+type answer struct {
+	typ     int
+	sockets any // []socketio.SocketInfo, or socket ids (typeSockets)
+	rooms   []string
+	count   int           // client count
+	data    any           // serverSideEmit reply
+	reply   socketio.Args // a client's reply to a broadcast with acks
+}
+
 func newAdapter(rdb goredis.UniversalClient, n *socketio.Namespace, cfg Config) (*Adapter, error) {
 	a := &Adapter{
 		MemoryAdapter: socketio.NewMemoryAdapter(n),
 		ns:            n,
 		rdb:           rdb,
 		cfg:           cfg,
-		uid:           newUID(),
 		log:           cfg.Logger.With("ns", n.Name()),
-		broadcastCh:   cfg.Key + "#" + n.Name() + "#",
-		requestCh:     cfg.Key + "-request#" + n.Name() + "#",
-		responseCh:    cfg.Key + "-response#" + n.Name() + "#",
-		ready:         make(chan struct{}),
 		requests:      make(map[string]*call),
 		ackReqs:       make(map[string]*ackCall),
 	}
-	a.specificCh = a.responseCh + a.uid + "#"
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	if err := a.subscribe(); err != nil {
+	if cfg.Mode == ModeSharded {
+		a.uid = newHexID()
+		a.w = newSharded(a)
+	} else {
+		a.uid = newUID()
+		a.w = newClassic(a)
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, cfg.RequestsTimeout)
+	defer cancel()
+	if err := a.w.open(ctx); err != nil {
 		a.cancel()
 		return nil, err
 	}
 	return a, nil
 }
 
-// subscribe opens the subscriber connection (PSUBSCRIBE K#N#*, SUBSCRIBE
-// request and both response channels) and waits for the confirmations,
-// so that NUMSUB counts this server once the factory returns.
-func (a *Adapter) subscribe() error {
-	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestsTimeout)
-	defer cancel()
-	a.ps = a.rdb.Subscribe(ctx)
-	err := a.ps.PSubscribe(ctx, a.broadcastCh+"*")
-	if err == nil {
-		err = a.ps.Subscribe(ctx, a.requestCh, a.responseCh, a.specificCh)
-	}
-	if err != nil {
-		_ = a.ps.Close()
-		return fmt.Errorf("redis: subscribe %s: %w", a.broadcastCh, err)
-	}
-	msgs := a.ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024))
-	a.wg.Add(1)
-	go a.receive(msgs)
-	select {
-	case <-a.ready:
-		return nil
-	case <-ctx.Done():
-		a.cancel()
-		_ = a.ps.Close()
-		a.wg.Wait()
-		return fmt.Errorf("redis: subscribe %s: not confirmed: %w", a.broadcastCh, ctx.Err())
-	}
-}
-
-// receive is the adapter's goroutine: it handles the subscription's
-// messages in order until the PubSub is closed.
-func (a *Adapter) receive(msgs <-chan any) {
-	defer a.wg.Done()
-	confirmed := 0
-	for m := range msgs {
-		switch m := m.(type) {
-		case *goredis.Subscription:
-			if m.Kind != "subscribe" && m.Kind != "psubscribe" {
-				continue
-			}
-			confirmed++
-			if confirmed == 4 {
-				a.readyOn.Do(func() { close(a.ready) })
-			} else if confirmed > 4 && m.Kind == "psubscribe" {
-				a.stats.reconnects.Add(1) // go-redis re-subscribed after a reconnection
-			}
-		case *goredis.Message:
-			a.stats.received.Add(1)
-			a.stats.receivedBytes.Add(uint64(len(m.Payload)))
-			a.dispatch(m)
-		}
-	}
-}
-
-func (a *Adapter) dispatch(m *goredis.Message) {
-	switch {
-	case m.Pattern != "":
-		a.onBroadcast(m.Channel, []byte(m.Payload))
-	case m.Channel == a.requestCh:
-		a.onRequest([]byte(m.Payload))
-	case m.Channel == a.responseCh || m.Channel == a.specificCh:
-		a.onResponse([]byte(m.Payload))
-	}
-}
-
-// Close unsubscribes (closing the subscriber connection), fails the
+// Close unsubscribes (closing the subscriber connections), fails the
 // requests in flight and waits for the adapter's goroutines within ctx.
 func (a *Adapter) Close(ctx context.Context) error {
 	a.mu.Lock()
@@ -214,33 +240,75 @@ func (a *Adapter) Close(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	a.cancel()
-	err := a.ps.Close()
+	err := a.w.close()
 	done := make(chan struct{})
 	go func() { a.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return fmt.Errorf("redis: close %s: %w", a.broadcastCh, ctx.Err())
+		return fmt.Errorf("redis: close %s: %w", a.w.name(), ctx.Err())
 	}
 	if err != nil {
-		return fmt.Errorf("redis: close %s: %w", a.broadcastCh, err)
+		return fmt.Errorf("redis: close %s: %w", a.w.name(), err)
 	}
 	return nil
 }
 
-// UID returns the adapter's random 6-character id (its messages carry it).
+// AddAll implements socketio.Adapter (local), telling the wire when a
+// room is created.
+func (a *Adapter) AddAll(id string, rooms []string) {
+	created := false
+	if a.onRooms != nil {
+		for _, r := range rooms {
+			created = created || a.RoomSize(r) == 0
+		}
+	}
+	a.MemoryAdapter.AddAll(id, rooms)
+	if created {
+		a.onRooms()
+	}
+}
+
+// Del implements socketio.Adapter (local), telling the wire when a room
+// is deleted.
+func (a *Adapter) Del(id, room string) {
+	a.MemoryAdapter.Del(id, room)
+	if a.onRooms != nil && a.RoomSize(room) == 0 {
+		a.onRooms()
+	}
+}
+
+// DelAll implements socketio.Adapter (local), telling the wire when
+// rooms are deleted.
+func (a *Adapter) DelAll(id string) {
+	var rooms []string
+	if a.onRooms != nil {
+		rooms = a.SocketRooms(id)
+	}
+	a.MemoryAdapter.DelAll(id)
+	for _, r := range rooms {
+		if a.RoomSize(r) == 0 {
+			a.onRooms()
+			return
+		}
+	}
+}
+
+// UID returns the adapter's random id (its messages carry it): 6
+// characters in classic mode, 16 hex digits in sharded mode.
 func (a *Adapter) UID() string { return a.uid }
 
-// ServerCount implements socketio.Adapter: PUBSUB NUMSUB of the request
-// channel, this server included.
+// ServerCount implements socketio.Adapter: the servers subscribed to the
+// namespace, this one included (classic: PUBSUB NUMSUB of the request
+// channel; sharded: PUBSUB SHARDNUMSUB of K#N#).
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	ctx, cancel := a.bound(ctx, a.cfg.RequestsTimeout)
 	defer cancel()
-	m, err := a.rdb.PubSubNumSub(ctx, a.requestCh).Result()
+	n, err := a.w.serverCount(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("redis: server count: %w", err)
 	}
-	return int(m[a.requestCh]), nil
+	return n, nil
 }
 
 // bound returns ctx with d as deadline when it has none (and not after
@@ -257,13 +325,32 @@ func (a *Adapter) bound(ctx context.Context, d time.Duration) (context.Context, 
 func (a *Adapter) publish(ctx context.Context, channel string, payload []byte) error {
 	ctx, cancel := a.bound(ctx, a.cfg.PublishTimeout)
 	defer cancel()
-	if err := a.rdb.Publish(ctx, channel, payload).Err(); err != nil {
+	if err := a.w.publish(ctx, channel, payload); err != nil {
 		a.stats.publishErrors.Add(1)
 		return fmt.Errorf("redis: publish %s: %w", channel, err)
 	}
 	a.stats.published.Add(1)
 	a.stats.publishedBytes.Add(uint64(len(payload)))
 	return nil
+}
+
+// send publishes m within ctx.
+func (a *Adapter) send(ctx context.Context, m *outMsg) error {
+	channel, payload, err := a.w.encode(m)
+	if err != nil {
+		return err
+	}
+	return a.publish(ctx, channel, payload)
+}
+
+// reply publishes the answer to r without blocking the caller.
+func (a *Adapter) reply(r *request, ans *answer) {
+	channel, payload, err := a.w.encodeAnswer(r, ans)
+	if err != nil {
+		a.log.Debug("redis adapter: answer not encoded", "err", err)
+		return
+	}
+	a.publishAsync(channel, payload)
 }
 
 // publishAsync publishes an answer to another server without blocking
@@ -284,6 +371,12 @@ func (a *Adapter) publishAsync(channel string, payload []byte) {
 			a.log.Debug("redis adapter: answer not published", "err", err)
 		}
 	}()
+}
+
+// received counts a message read from a subscription.
+func (a *Adapter) received(n int) {
+	a.stats.received.Add(1)
+	a.stats.receivedBytes.Add(uint64(n))
 }
 
 // malformed logs an ignored message at Debug, at most once a second.
@@ -307,6 +400,14 @@ func newUID() string {
 		b[i] = uidChars[int(b[i])%len(uidChars)]
 	}
 	return string(b[:])
+}
+
+// newHexID returns 16 random hex digits (socket.io-adapter's randomId,
+// the uid of sharded adapters).
+func newHexID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Stats are the adapter's counters since it was created.

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/sockgate/sockgate/socketio"
@@ -10,26 +9,15 @@ import (
 )
 
 // Broadcast implements socketio.Adapter: local delivery, then (unless
-// Flags.Local) the [uid, packet, opts] message on K#N#<room># for exactly
-// one room, else K#N#. The publishing error is returned; local delivery
-// has happened regardless.
+// Flags.Local) the broadcast message (classic: [uid, packet, opts] on
+// K#N#<room># for exactly one room, else K#N#). The publishing error is
+// returned; local delivery has happened regardless.
 func (a *Adapter) Broadcast(ctx context.Context, p *parser.Packet, opts socketio.BroadcastOptions) error {
 	_ = a.MemoryAdapter.Broadcast(ctx, p, opts)
 	if opts.Flags.Local {
 		return nil
 	}
-	msg, err := encodeBroadcast(a.uid, p, opts)
-	if err != nil {
-		return err
-	}
-	return a.publish(ctx, a.channelOf(opts), msg)
-}
-
-func (a *Adapter) channelOf(opts socketio.BroadcastOptions) string {
-	if len(opts.Rooms) == 1 {
-		return a.broadcastCh + opts.Rooms[0] + "#"
-	}
-	return a.broadcastCh
+	return a.send(ctx, &outMsg{typ: typeBroadcast, packet: p, opts: opts})
 }
 
 // ackCall is a broadcast with acks this server sent: the other servers'
@@ -55,7 +43,7 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, opts s
 
 func (a *Adapter) requestAcks(ctx context.Context, p *parser.Packet, opts socketio.BroadcastOptions, clientCount func(int), ack func(socketio.Args)) error {
 	id := newUID()
-	msg, err := encodeBroadcastRequest(a.uid, id, p, opts)
+	channel, msg, err := a.w.encode(&outMsg{typ: typeBroadcast, id: id, packet: p, opts: opts})
 	if err != nil {
 		return err
 	}
@@ -71,7 +59,7 @@ func (a *Adapter) requestAcks(ctx context.Context, p *parser.Packet, opts socket
 		timeout = a.cfg.RequestsTimeout
 	}
 	time.AfterFunc(timeout, func() { a.forgetAcks(id) })
-	if err := a.publish(ctx, a.requestCh, msg); err != nil {
+	if err := a.publish(ctx, channel, msg); err != nil {
 		a.forgetAcks(id)
 		return err
 	}
@@ -84,22 +72,8 @@ func (a *Adapter) forgetAcks(id string) {
 	a.mu.Unlock()
 }
 
-// onBroadcast delivers another server's broadcast to the local sockets.
-func (a *Adapter) onBroadcast(channel string, payload []byte) {
-	room, ok := strings.CutPrefix(channel, a.broadcastCh)
-	if !ok {
-		return
-	}
-	// The room in the channel name (K#N#<room>#) is a routing hint: Node
-	// drops the message when it has no local member; opts.rooms decides.
-	if room, ok = strings.CutSuffix(room, "#"); ok && a.RoomSize(room) == 0 {
-		return
-	}
-	m, err := decodeBroadcast(payload)
-	if err != nil {
-		a.malformed("broadcast", err)
-		return
-	}
+// deliver delivers another server's broadcast to the local sockets.
+func (a *Adapter) deliver(m *broadcastMsg) {
 	if m.uid == a.uid || m.packet.nsp != a.ns.Name() {
 		return
 	}
@@ -115,20 +89,10 @@ func (a *Adapter) onBroadcastRequest(r *request) {
 		a.malformed("broadcast request", errMalformed)
 		return
 	}
-	channel := a.answerChannel(r)
 	opts := r.Opts.options()
 	opts.Flags.Volatile, opts.Flags.Timeout = r.flags.Volatile, r.flags.Timeout
-	count := func(n int) {
-		a.publishJSON(channel, map[string]any{"type": typeBroadcastCount, "requestId": r.RequestID, "clientCount": n})
-	}
-	reply := func(args socketio.Args) {
-		msg, err := encodeBroadcastAck(r.RequestID, args)
-		if err != nil {
-			a.log.Debug("redis adapter: ack not encoded", "err", err)
-			return
-		}
-		a.publishAsync(channel, msg)
-	}
+	count := func(n int) { a.reply(r, &answer{typ: typeBroadcastCount, count: n}) }
+	reply := func(args socketio.Args) { a.reply(r, &answer{typ: typeBroadcastAck, reply: args}) }
 	p := r.packet.packet(a.ns.NextAckID(), true)
 	_ = a.MemoryAdapter.BroadcastWithAck(a.ctx, p, opts, count, reply)
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
-
-	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // bcastCluster is three servers with, on each, a member of "room", a
@@ -16,10 +14,8 @@ type bcastCluster struct {
 	all                    []*client
 }
 
-func newBcastCluster(t *testing.T) *bcastCluster {
-	r := testenv.StartRedisServer(t)
-	x := &bcastCluster{nodes: []*node{startNode(t, r, testConfig()), startNode(t, r, testConfig()), startNode(t, r, testConfig())}}
-	waitServers(t, "/", 3, x.nodes...)
+func newBcastCluster(t *testing.T, d deployment) *bcastCluster {
+	x := &bcastCluster{nodes: d.servers(t, testConfig(), 3)}
 	for _, n := range x.nodes {
 		x.inRoom = append(x.inRoom, connect(t, n, "/", "member", "room"))
 		x.vip = append(x.vip, connect(t, n, "/", "vip", "room", "vip"))
@@ -65,8 +61,10 @@ func (x *bcastCluster) step(t *testing.T, emit func() error, to []*client, want 
 // TestAdapter_Broadcast: room, namespace, except, several rooms, socket-id
 // and binary broadcasts from one server reach every matching client of
 // every server exactly once, and never outsiders.
-func TestAdapter_Broadcast(t *testing.T) {
-	x := newBcastCluster(t)
+func TestAdapter_Broadcast(t *testing.T) { testBroadcast(t, classicDeployment(t)) }
+
+func testBroadcast(t *testing.T, d deployment) {
+	x := newBcastCluster(t, d)
 	io := x.nodes[0].srv.Of("/")
 	t.Run("Room", func(t *testing.T) {
 		x.step(t, func() error { return io.To("room").Emit("m", "to room", 1) }, join(x.inRoom, x.vip), `"to room",1`)

@@ -1,28 +1,50 @@
-// Package redis is the classic Redis adapter of package socketio: it makes
-// several servers one Socket.IO server through Redis pub/sub, speaking the
-// wire format of Node's @socket.io/redis-adapter 8.x (createAdapter) and
-// @socket.io/redis-emitter 5.x, so that sockgate instances, Node socket.io
-// 4.8 servers and the emitter share one Redis and one set of rooms. The
-// format is summarised in the team's redis-adapter-wire.md; the tests pin
-// it against notepack.io's bytes and against real Node processes.
+// Package redis is the Redis adapter of package socketio: it makes several
+// servers one Socket.IO server through Redis pub/sub, speaking the wire
+// formats of Node's @socket.io/redis-adapter 8.x, so that sockgate
+// instances and Node socket.io 4.8 servers share one Redis and one set of
+// rooms. Two modes (Config.Mode) share everything but the transport:
+//
+//   - ModeClassic, Node's createAdapter (and @socket.io/redis-emitter
+//     5.x): PUBLISH/PSUBSCRIBE on one Redis;
+//   - ModeSharded, Node's createShardedAdapter, for Redis 7 Cluster:
+//     SPUBLISH/SSUBSCRIBE of envelopes {uid, nsp, type, data}.
+//
+// The formats are summarised in the team's redis-adapter-wire.md; the
+// tests pin them against notepack.io's bytes and against real Node
+// processes (a private redis-server, and a private three-master Redis
+// Cluster for the sharded mode).
 //
 // # What it owns
 //
 // NewAdapter returns a socketio.AdapterFactory. Each namespace gets an
 // Adapter: a socketio.MemoryAdapter for this server's sockets plus
 //
-//   - a random 6-character uid carried by its messages;
-//   - one subscriber connection (go-redis PubSub) with PSUBSCRIBE K#N#*
-//     and SUBSCRIBE K-request#N#, K-response#N#, K-response#N#<uid>#: so
-//     PUBSUB NUMSUB K-request#N# counts each server exactly once (the
-//     server count requests wait for). Publishing uses the shared client.
+//   - a random uid carried by its messages (6 characters classic, 16 hex
+//     digits sharded, as Node draws them);
 //   - the requests in flight (by request id) and the broadcasts with acks
-//     awaiting other servers' answers.
+//     awaiting other servers' answers, shared by both modes;
+//   - its wire, the part that differs (classic.go, sharded.go,
+//     sharded_message.go): subscriptions, publish command, server count,
+//     encoding. Received messages are decoded into the same request,
+//     response and broadcast values and handled by the same code.
+//   - classic: one subscriber connection (go-redis PubSub) with PSUBSCRIBE
+//     K#N#* and SUBSCRIBE K-request#N#, K-response#N#,
+//     K-response#N#<uid>#: so PUBSUB NUMSUB K-request#N# counts each
+//     server exactly once (the server count requests wait for).
+//   - sharded: SSUBSCRIBE K#N# (counted by PUBSUB SHARDNUMSUB K#N#, summed
+//     over the masters as Node does), K#N#<uid># (answers to this server)
+//     and, in SubscribeDynamic mode (Node's default), K#N#<room># for each
+//     public room with local members. One go-redis PubSub, so one
+//     connection, per channel: go-redis binds a sharded PubSub to the
+//     shard of its first channel and re-subscribes all its channels in one
+//     command, which Redis refuses across slots.
+//
+// Publishing uses the shared client.
 //
 // # Concurrency
 //
-// One goroutine per adapter reads the subscription and handles messages
-// in order: broadcasts are delivered through the MemoryAdapter (no
+// One goroutine per subscription (classic: one per adapter; sharded: one
+// per channel, so per-channel order only) handles messages in order: broadcasts are delivered through the MemoryAdapter (no
 // blocking: the engine queues), requests are answered by publishing from a
 // short-lived goroutine (so a slow Redis never stalls the reader; these
 // and the reader are tracked by a WaitGroup that Close waits for).
@@ -71,8 +93,22 @@
 //     Redis is down local delivery works and publishes fail fast. Build the
 //     client with ContextTimeoutEnabled so that deadlines interrupt a hung
 //     Redis.
-//   - Only classic pub/sub is implemented. Node's sharded adapter
-//     (SSUBSCRIBE, envelopes {uid, nsp, type, data}) is a different format;
-//     it would be a second transport behind the same Adapter (the local
-//     part, request bookkeeping and codec are shared), chosen by Config.
+//   - Sharded mode follows socket.io-adapter's ClusterAdapter: messages
+//     of its own uid or another namespace are ignored; join/leave/
+//     disconnect are applied locally and published (as in classic mode);
+//     fetchSockets and serverSideEmit with acks wait for SHARDNUMSUB-1
+//     answers, a broadcast with acks for every server's client count; all
+//     answers go to the requester's K#N#<uid>#. A message is JSON unless
+//     its data holds binary, then msgpack (binary inline), so binary
+//     serverSideEmit arguments are carried in this mode. There is no
+//     heartbeat (createShardedAdapter extends ClusterAdapter, not
+//     ClusterAdapterWithHeartbeat): types 1, 2 and 13 are ignored, and
+//     liveness is the subscription, as in classic mode. allRooms has no
+//     sharded message: AllRooms fails with an error.
+//   - Dynamic subscriptions follow the local rooms asynchronously (a room
+//     created or deleted wakes one goroutine that subscribes or closes the
+//     room channels; failures are retried after a second): a broadcast
+//     sent to a room in the instant after its first local member joined
+//     may miss this server, as with Node, whose SSUBSCRIBE is
+//     asynchronous too.
 package redis

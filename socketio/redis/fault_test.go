@@ -20,10 +20,10 @@ func TestAdapter_MalformedIgnored(t *testing.T) {
 	raw := r.Client(t)
 	ad := b.adapter("/")
 	junk := map[string][]string{
-		ad.broadcastCh:        {"", "\xc1", "\x93\xa1a", "\x93\xa1a\x83\xa4type\x09\xa4data\x90\xa3nsp\xa1/\x80", "{}"},
-		ad.broadcastCh + "r#": {"\x92\x01\x02"},
-		ad.requestCh:          {"{", `{"type":99}`, `{"type":4}`, "\x81\xa4type\x07", `{"type":6,"data":[1]}`},
-		ad.responseCh:         {"{", `{"requestId":"nobody","sockets":[]}`, "\xc1"},
+		ad.w.(*classic).broadcastCh:        {"", "\xc1", "\x93\xa1a", "\x93\xa1a\x83\xa4type\x09\xa4data\x90\xa3nsp\xa1/\x80", "{}"},
+		ad.w.(*classic).broadcastCh + "r#": {"\x92\x01\x02"},
+		ad.w.(*classic).requestCh:          {"{", `{"type":99}`, `{"type":4}`, "\x81\xa4type\x07", `{"type":6,"data":[1]}`},
+		ad.w.(*classic).responseCh:         {"{", `{"requestId":"nobody","sockets":[]}`, "\xc1"},
 	}
 	sent := 0
 	ctx := testCtx(t)

@@ -20,7 +20,7 @@ import (
 type node struct {
 	srv *socketio.Server
 	url string // .../socket.io/
-	rdb *goredis.Client
+	rdb goredis.UniversalClient
 }
 
 // adapter returns the Redis adapter of namespace ns.
@@ -36,7 +36,12 @@ func testConfig() Config {
 // their data is {"name": auth.name}.
 func startNode(t *testing.T, r *testenv.RedisServer, cfg Config, namespaces ...string) *node {
 	t.Helper()
-	rdb := r.Client(t)
+	return startNodeOn(t, r.Client(t), cfg, namespaces...)
+}
+
+// startNodeOn is startNode on any client (a cluster's).
+func startNodeOn(t *testing.T, rdb goredis.UniversalClient, cfg Config, namespaces ...string) *node {
+	t.Helper()
 	srv, err := socketio.Open(socketio.Config{Adapter: NewAdapter(rdb, cfg), AckTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -93,16 +98,101 @@ func connect(t *testing.T, n *node, ns, name string, rooms ...string) *client {
 	}
 	cl := &client{Client: c, id: id, ns: ns}
 	// OnConnection has joined the rooms once the socket is in the
-	// namespace's room of its id on its server: wait for that.
+	// namespace's room of its id on its server: wait for that, and (sharded
+	// dynamic mode) for the rooms' subscriptions.
 	testenv.WaitFor(t, 2*time.Second, func() error {
 		for _, r := range rooms {
 			if n.srv.Of(ns).Adapter().RoomSize(r) == 0 {
 				return fmt.Errorf("%s not in room %s yet", id, r)
 			}
 		}
-		return nil
+		return roomsSubscribed(n.adapter(ns), rooms)
 	})
 	return cl
+}
+
+// roomsSubscribed reports whether a sharded adapter in a dynamic mode has
+// subscribed the channels of rooms (always nil in the other modes).
+func roomsSubscribed(a *Adapter, rooms []string) error {
+	s, ok := a.w.(*sharded)
+	if !ok || s.mode == SubscribeStatic {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range rooms {
+		if s.subs[s.mainCh+r+"#"] == nil {
+			return fmt.Errorf("room channel of %s not subscribed yet", r)
+		}
+	}
+	return nil
+}
+
+// deployment starts sockgate servers on one Redis deployment: a private
+// redis-server (classic mode) or a private Redis Cluster (sharded mode).
+type deployment struct {
+	mode Mode
+	// start starts a server; servers started under one test share their
+	// channels (the key prefix is the test's name).
+	start func(t *testing.T, cfg Config) *node
+	// mute subscribes a connection that counts as a server for a but
+	// never answers.
+	mute func(t *testing.T, a *Adapter)
+	// urls are the redis:// URLs of the server or of the cluster's nodes.
+	urls []string
+}
+
+// servers starts n servers with cfg and waits until they count each other.
+func (d deployment) servers(t *testing.T, cfg Config, n int) []*node {
+	t.Helper()
+	var out []*node
+	for range n {
+		out = append(out, d.start(t, cfg))
+	}
+	waitServers(t, "/", n, out...)
+	return out
+}
+
+func classicDeployment(t *testing.T) deployment {
+	r := testenv.StartRedisServer(t)
+	return deployment{
+		mode:  ModeClassic,
+		urls:  []string{r.URL()},
+		start: func(t *testing.T, cfg Config) *node { return startNode(t, r, cfg) },
+		mute: func(t *testing.T, a *Adapter) {
+			muteOn(t, r.Client(t).Subscribe(context.Background(), a.w.(*classic).requestCh))
+		},
+	}
+}
+
+func shardedDeployment(t *testing.T) deployment {
+	c := testenv.StartRedisCluster(t)
+	var urls []string
+	for _, a := range c.Addrs {
+		urls = append(urls, "redis://"+a)
+	}
+	return deployment{
+		mode: ModeSharded,
+		urls: urls,
+		start: func(t *testing.T, cfg Config) *node {
+			cfg.Mode = ModeSharded
+			if cfg.Key == "" {
+				cfg.Key = t.Name()
+			}
+			return startNodeOn(t, c.Client(t), cfg)
+		},
+		mute: func(t *testing.T, a *Adapter) {
+			muteOn(t, c.Client(t).SSubscribe(context.Background(), a.w.(*sharded).mainCh))
+		},
+	}
+}
+
+func muteOn(t *testing.T, ps *goredis.PubSub) {
+	t.Helper()
+	t.Cleanup(func() { ps.Close() })
+	if _, err := ps.Receive(context.Background()); err != nil { // the confirmation
+		t.Fatal(err)
+	}
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -18,23 +18,60 @@ import (
 // emitter. Clients: ga (a, room r), gb (b, room r), gx (a, room x), nr (n,
 // room r), nx (n, room x).
 type interop struct {
-	r          *testenv.RedisServer
+	d          deployment
 	a, b       *node
 	n          *nodeServer
 	ga, gb, gx *client
 	nr, nx     *nodeClient
 }
 
-func newInterop(t *testing.T) *interop {
-	r := testenv.StartRedisServer(t)
+func newInterop(t *testing.T, d deployment) *interop {
 	cfg := testConfig()
 	cfg.Key = "interop"
-	x := &interop{r: r, a: startNode(t, r, cfg), b: startNode(t, r, cfg)}
-	x.n = startNodeServer(t, r, cfg.Key)
+	x := &interop{d: d, a: d.start(t, cfg), b: d.start(t, cfg)}
+	x.n = startNodeServer(t, d, cfg.Key)
 	waitServers(t, "/", 3, x.a, x.b)
 	x.ga, x.gb, x.gx = connect(t, x.a, "/", "ga", "r"), connect(t, x.b, "/", "gb", "r"), connect(t, x.a, "/", "gx", "x")
 	x.nr, x.nx = x.n.client(t, "nr", "r"), x.n.client(t, "nx", "x")
+	if d.mode == ModeSharded { // the Node server's room subscriptions (dynamic mode)
+		x.roomServers(t, "r", 3)
+		x.roomServers(t, "x", 2)
+	}
 	return x
+}
+
+// roomServers waits until n servers subscribe room's sharded channel.
+func (x *interop) roomServers(t *testing.T, room string, n int) {
+	t.Helper()
+	ch := "interop#/#" + room + "#"
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		got, err := shardNumSub(testCtx(t), x.a.rdb, ch)
+		if err != nil || got != n {
+			return fmt.Errorf("%s: %d subscribers (%v), want %d", ch, got, err, n)
+		}
+		return nil
+	})
+}
+
+// third sends op (emit, join, leave, disconnect, sse) through the emitter
+// in classic mode; the emitter does not speak the sharded format, so in
+// sharded mode the Node server sends it.
+func (x *interop) third(t *testing.T, op map[string]any) {
+	t.Helper()
+	if x.d.mode == ModeSharded {
+		x.n.call(t, op, nil)
+		return
+	}
+	x.n.emitter(t, op)
+}
+
+// from names a subtest of the third sender ("FromEmitter", or
+// "FromNodeAgain" in sharded mode).
+func (x *interop) from() string {
+	if x.d.mode == ModeSharded {
+		return "FromNodeAgain"
+	}
+	return "FromEmitter"
 }
 
 // fence broadcasts "fence" to everyone from a: each client's next event
@@ -60,8 +97,16 @@ func expectBinary(t *testing.T, c *client, event, first string, bin []byte) {
 	}
 }
 
-func TestInterop(t *testing.T) {
-	x := newInterop(t)
+// TestInterop: two sockgate servers, a Node socket.io server with
+// createAdapter and the emitter on one private Redis.
+func TestInterop(t *testing.T) { testInterop(t, classicDeployment(t)) }
+
+// TestInteropSharded: two sockgate servers in sharded mode and a Node
+// socket.io server with createShardedAdapter on a private Redis Cluster.
+func TestInteropSharded(t *testing.T) { testInterop(t, shardedDeployment(t)) }
+
+func testInterop(t *testing.T, d deployment) {
+	x := newInterop(t, d)
 	t.Run("Broadcasts", x.broadcasts)
 	t.Run("FetchSockets", x.fetchSockets)
 	t.Run("RoomOps", x.roomOps)
@@ -96,8 +141,8 @@ func (x *interop) broadcasts(t *testing.T) {
 		x.nx.expect(t, "m", `[{"k":1,"f":1.5}]`)
 		x.fence(t)
 	})
-	t.Run("FromEmitter", func(t *testing.T) {
-		x.n.emitter(t, map[string]any{"op": "emit", "rooms": []string{"r"}, "event": "m", "args": []any{"emitter", map[string]string{"bin": "05"}}})
+	t.Run(x.from(), func(t *testing.T) {
+		x.third(t, map[string]any{"op": "emit", "rooms": []string{"r"}, "event": "m", "args": []any{"emitter", map[string]string{"bin": "05"}}})
 		expectBinary(t, x.ga, "m", `"emitter"`, []byte{5})
 		expectBinary(t, x.gb, "m", `"emitter"`, []byte{5})
 		x.nr.expect(t, "m", `["emitter",{"bin":"05"}]`)
@@ -175,12 +220,12 @@ func (x *interop) roomOps(t *testing.T) {
 		x.n.call(t, map[string]any{"op": "join", "rooms": []string{"r"}, "room": "j"}, nil)
 		x.members(t, "j", x.ga.id, x.gb.id, x.nr.id)
 	})
-	t.Run("LeaveFromEmitter", func(t *testing.T) {
-		x.n.emitter(t, map[string]any{"op": "leave", "rooms": []string{"j"}, "except": []string{x.ga.id}, "room": "j"})
+	t.Run("Leave"+x.from(), func(t *testing.T) {
+		x.third(t, map[string]any{"op": "leave", "rooms": []string{"j"}, "except": []string{x.ga.id}, "room": "j"})
 		x.members(t, "j", x.ga.id)
 	})
-	t.Run("JoinFromEmitter", func(t *testing.T) {
-		x.n.emitter(t, map[string]any{"op": "join", "rooms": []string{"x"}, "room": "j"})
+	t.Run("Join"+x.from(), func(t *testing.T) {
+		x.third(t, map[string]any{"op": "join", "rooms": []string{"x"}, "room": "j"})
 		x.members(t, "j", x.ga.id, x.gx.id, x.nx.id)
 	})
 	t.Run("LeaveFromSockgate", func(t *testing.T) {
@@ -309,8 +354,8 @@ func (x *interop) serverSideEmit(t *testing.T) {
 			t.Fatalf("handler saw %s", got)
 		}
 	})
-	t.Run("FromEmitter", func(t *testing.T) {
-		x.n.emitter(t, map[string]any{"op": "sse", "event": "hello", "args": []any{"from emitter"}})
+	t.Run(x.from(), func(t *testing.T) {
+		x.third(t, map[string]any{"op": "sse", "event": "hello", "args": []any{"from emitter"}})
 		got := []string{<-seen, <-seen}
 		sort.Strings(got)
 		if !slices.Equal(got, []string{`a:"from emitter"`, `b:"from emitter"`}) {
@@ -340,8 +385,8 @@ func (x *interop) disconnect(t *testing.T) {
 		x.n.call(t, map[string]any{"op": "disconnect", "rooms": []string{x.gx.id}}, nil)
 		waitGone(t, x.a, x.gx.id)
 	})
-	t.Run("FromEmitter", func(t *testing.T) {
-		x.n.emitter(t, map[string]any{"op": "disconnect", "rooms": []string{x.gb.id}, "close": true})
+	t.Run(x.from(), func(t *testing.T) {
+		x.third(t, map[string]any{"op": "disconnect", "rooms": []string{x.gb.id}, "close": true})
 		waitGone(t, x.b, x.gb.id)
 	})
 }

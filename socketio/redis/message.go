@@ -64,6 +64,7 @@ type request struct {
 
 	packet *wirePacket
 	flags  socketio.BroadcastFlags
+	bins   [][]byte // attachments indexed by Data's placeholders (sharded)
 }
 
 // response is any response received on a response channel. packet holds
@@ -77,6 +78,7 @@ type response struct {
 	Data        json.RawMessage `json:"data"`
 
 	packet *wirePacket
+	bins   [][]byte // attachments indexed by Data's placeholders (sharded)
 }
 
 // wirePacket is a Socket.IO packet as Node's adapter publishes it
@@ -144,25 +146,34 @@ func encodeBroadcastAck(requestID string, reply socketio.Args) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals := reply.Values() // binary as []byte: re-marshal to find attachments
-	var first []any
-	if len(vals) > 0 {
-		first = vals[:1]
-	}
-	data, bins, err := parser.MarshalArray(first)
+	arg, bins, err := firstArg(reply)
 	if err != nil {
 		return nil, err
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(data, &elems); err != nil {
-		return nil, err
-	}
-	if len(elems) == 0 {
+	if arg == nil {
 		err = enc.EncodeNil()
 	} else {
-		err = encodeJSON(enc, elems[0], bins)
+		err = encodeJSON(enc, arg, bins)
 	}
 	return buf.Bytes(), err
+}
+
+// firstArg returns a client's first reply argument as JSON whose
+// placeholders index bins; nil when the reply has no argument.
+func firstArg(reply socketio.Args) (json.RawMessage, [][]byte, error) {
+	vals := reply.Values() // binary as []byte: re-marshal to find attachments
+	if len(vals) == 0 {
+		return nil, nil, nil
+	}
+	data, bins, err := parser.MarshalArray(vals[:1])
+	if err != nil {
+		return nil, nil, err
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(data, &elems); err != nil || len(elems) == 0 {
+		return nil, nil, errMalformed
+	}
+	return elems[0], bins, nil
 }
 
 func firstErr(errs ...error) error {

@@ -35,11 +35,14 @@ type nodeEvent struct {
 	Args  json.RawMessage `json:"args"`
 }
 
-func startNodeServer(t *testing.T, r *testenv.RedisServer, key string) *nodeServer {
+// startNodeServer starts the Node server on d's Redis (classic: with
+// createAdapter; sharded: createShardedAdapter on the cluster).
+func startNodeServer(t *testing.T, d deployment, key string) *nodeServer {
 	t.Helper()
-	n := &nodeServer{redis: r.URL(), key: key, results: make(map[int]chan nodeResult),
+	n := &nodeServer{redis: d.urls[0], key: key, results: make(map[int]chan nodeResult),
 		clients: make(map[string]chan nodeEvent), ready: make(chan int, 1)}
-	n.p = testenv.StartNode(t, filepath.Join("testdata", "node_server.js"), n.redis, key)
+	args := append([]string{key, d.mode.String()}, d.urls...)
+	n.p = testenv.StartNode(t, filepath.Join("testdata", "node_server.js"), args...)
 	go n.route(t)
 	select {
 	case <-n.ready:

@@ -10,24 +10,12 @@ import (
 
 func errorsIsTimeout(err error) bool { return errors.Is(err, ErrTimeout) }
 
-// onRequest handles a request from the request channel: JSON when it
-// starts with '{', else msgpack (BROADCAST). Requests whose uid is this
-// adapter's are its own coming back and are skipped: this server applied
-// its join/leave/disconnect locally before publishing them, and answers
-// its own fetch/allRooms/serverSideEmit/broadcast itself.
-func (a *Adapter) onRequest(payload []byte) {
-	var r *request
-	var err error
-	if len(payload) > 0 && payload[0] == '{' {
-		r = &request{Type: -1}
-		err = json.Unmarshal(payload, r)
-	} else {
-		r, err = decodeBroadcastRequest(payload)
-	}
-	if err != nil {
-		a.malformed("request", err)
-		return
-	}
+// onRequest handles a decoded request of another server. Requests whose
+// uid is this adapter's are its own coming back and are skipped: this
+// server applied its join/leave/disconnect locally before publishing
+// them, and answers its own fetch/allRooms/serverSideEmit/broadcast
+// itself.
+func (a *Adapter) onRequest(r *request) {
 	if r.UID != nil && *r.UID == a.uid {
 		return
 	}
@@ -35,7 +23,7 @@ func (a *Adapter) onRequest(payload []byte) {
 	case typeSockets:
 		a.answerSockets(r)
 	case typeAllRooms:
-		a.answer(r, map[string]any{"requestId": r.RequestID, "rooms": a.Rooms()})
+		a.reply(r, &answer{typ: typeAllRooms, rooms: a.Rooms()})
 	case typeRemoteJoin, typeRemoteLeave, typeRemoteDisconnect:
 		a.applyRoomOp(r)
 	case typeRemoteFetch:
@@ -49,35 +37,13 @@ func (a *Adapter) onRequest(payload []byte) {
 	}
 }
 
-// answerChannel is where answers to r go.
-func (a *Adapter) answerChannel(r *request) string {
-	if a.cfg.PublishOnSpecificResponseChannel && r.UID != nil {
-		return a.responseCh + *r.UID + "#"
-	}
-	return a.responseCh
-}
-
-func (a *Adapter) answer(r *request, v any) {
-	a.publishJSON(a.answerChannel(r), v)
-}
-
-// publishJSON publishes v as JSON without blocking the caller.
-func (a *Adapter) publishJSON(channel string, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		a.log.Debug("redis adapter: answer not encoded", "err", err)
-		return
-	}
-	a.publishAsync(channel, body)
-}
-
 func (a *Adapter) answerSockets(r *request) {
 	socks, _ := a.MemoryAdapter.FetchSockets(context.Background(), socketio.BroadcastOptions{Rooms: r.Rooms})
 	ids := make([]string, 0, len(socks))
 	for _, s := range socks {
 		ids = append(ids, s.ID)
 	}
-	a.answer(r, map[string]any{"requestId": r.RequestID, "sockets": ids})
+	a.reply(r, &answer{typ: typeSockets, sockets: ids})
 }
 
 // answerFetch answers a REMOTE_FETCH exactly once, even with no match.
@@ -87,7 +53,7 @@ func (a *Adapter) answerFetch(r *request) {
 		opts = r.Opts.options()
 	}
 	socks, _ := a.MemoryAdapter.FetchSockets(context.Background(), opts)
-	a.answer(r, map[string]any{"requestId": r.RequestID, "sockets": nonNilInfos(socks)})
+	a.reply(r, &answer{typ: typeRemoteFetch, sockets: nonNilInfos(socks)})
 }
 
 func nonNilInfos(s []socketio.SocketInfo) []socketio.SocketInfo {
@@ -130,31 +96,29 @@ func (a *Adapter) applyLegacyRoomOp(r *request) {
 	case typeRemoteDisconnect:
 		s.Disconnect(r.Close)
 	}
-	a.answer(r, map[string]any{"requestId": r.RequestID})
+	a.reply(r, &answer{typ: r.Type})
 }
 
 // onServerSideEmit raises another server's event; with a requestId the
-// first reply of a handler is published as {type: 6, requestId, data} on
-// the shared response channel (as Node does, whatever its options).
+// first reply of a handler is published (classic: {type: 6, requestId,
+// data} on the shared response channel, as Node does whatever its
+// options).
 func (a *Adapter) onServerSideEmit(r *request) {
-	event, rest, err := splitEvent(r.Data)
+	event, rest, err := splitEvent(r.Data, r.bins)
 	if err != nil {
 		a.malformed("serverSideEmit", err)
 		return
 	}
 	var reply func(v any)
 	if r.RequestID != "" {
-		id := r.RequestID
-		reply = func(v any) {
-			a.publishJSON(a.responseCh, map[string]any{"type": typeServerSideEmit, "requestId": id, "data": v})
-		}
+		reply = func(v any) { a.reply(r, &answer{typ: typeServerSideEmit, data: v}) }
 	}
 	a.ns.DispatchServerSideEmit(event, rest, reply)
 }
 
 // splitEvent splits [event, ...args] into the event name and the
-// arguments.
-func splitEvent(data json.RawMessage) (string, socketio.Args, error) {
+// arguments, whose placeholders index bins.
+func splitEvent(data json.RawMessage, bins [][]byte) (string, socketio.Args, error) {
 	var elems []json.RawMessage
 	if err := json.Unmarshal(data, &elems); err != nil {
 		return "", socketio.Args{}, err
@@ -167,25 +131,13 @@ func splitEvent(data json.RawMessage) (string, socketio.Args, error) {
 	if err != nil {
 		return "", socketio.Args{}, err
 	}
-	args, err := socketio.NewArgs(rest, nil)
+	args, err := socketio.NewArgs(rest, bins)
 	return event, args, err
 }
 
-// onResponse routes a response to the request it answers; responses to
-// other servers' requests are ignored.
-func (a *Adapter) onResponse(payload []byte) {
-	var r *response
-	var err error
-	if len(payload) > 0 && payload[0] == '{' {
-		r = &response{Type: -1}
-		err = json.Unmarshal(payload, r)
-	} else {
-		r, err = decodeBroadcastAck(payload)
-	}
-	if err != nil {
-		a.malformed("response", err)
-		return
-	}
+// onResponse routes a decoded response to the request it answers;
+// responses to other servers' requests are ignored.
+func (a *Adapter) onResponse(r *response) {
 	if a.onAckResponse(r) {
 		return
 	}

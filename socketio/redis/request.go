@@ -46,15 +46,15 @@ func (c *call) finish(err error) {
 	}
 }
 
-// roundTrip publishes the JSON request req (its requestId set here) and
-// waits for want answers, within ctx and Config.RequestsTimeout. answer
-// is called under the call's lock. The request is forgotten on return,
+// roundTrip publishes the request m (its requestId set here) and waits
+// for want answers, within ctx and Config.RequestsTimeout. answer is
+// called under the call's lock. The request is forgotten on return,
 // whatever the outcome; the error wraps ErrTimeout when answers are
 // missing.
-func (a *Adapter) roundTrip(ctx context.Context, req map[string]any, want int, answer func(*response) bool) (got int, err error) {
+func (a *Adapter) roundTrip(ctx context.Context, m *outMsg, want int, answer func(*response) bool) (got int, err error) {
 	id := newUID()
-	req["uid"], req["requestId"] = a.uid, id
-	body, err := json.Marshal(req)
+	m.id = id
+	channel, body, err := a.w.encode(m)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +71,7 @@ func (a *Adapter) roundTrip(ctx context.Context, req map[string]any, want int, a
 		delete(a.requests, id)
 		a.mu.Unlock()
 	}()
-	if err := a.publish(ctx, a.requestCh, body); err != nil {
+	if err := a.publish(ctx, channel, body); err != nil {
 		return 0, err
 	}
 	t := time.NewTimer(a.cfg.RequestsTimeout)
@@ -114,8 +114,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 		return local, err
 	}
 	out := local
-	req := map[string]any{"type": typeRemoteFetch, "opts": toWireOpts(opts)}
-	_, err = a.roundTrip(ctx, req, n, func(r *response) bool {
+	_, err = a.roundTrip(ctx, &outMsg{typ: typeRemoteFetch, opts: opts}, n, func(r *response) bool {
 		var socks []socketio.SocketInfo
 		if r.Sockets == nil || json.Unmarshal(r.Sockets, &socks) != nil {
 			return false
@@ -141,7 +140,7 @@ func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	if n > 0 {
-		_, err = a.roundTrip(ctx, map[string]any{"type": typeAllRooms}, n, func(r *response) bool {
+		_, err = a.roundTrip(ctx, &outMsg{typ: typeAllRooms}, n, func(r *response) bool {
 			if r.Rooms == nil {
 				return false
 			}
@@ -166,43 +165,34 @@ func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
 // comes back).
 func (a *Adapter) AddSockets(ctx context.Context, opts socketio.BroadcastOptions, rooms []string) error {
 	_ = a.MemoryAdapter.AddSockets(ctx, opts, rooms)
-	return a.fireAndForget(ctx, opts, map[string]any{"type": typeRemoteJoin, "rooms": nonNil(rooms)})
+	return a.fireAndForget(ctx, &outMsg{typ: typeRemoteJoin, opts: opts, rooms: rooms})
 }
 
 // DelSockets implements socketio.Adapter (REMOTE_LEAVE, like AddSockets).
 func (a *Adapter) DelSockets(ctx context.Context, opts socketio.BroadcastOptions, rooms []string) error {
 	_ = a.MemoryAdapter.DelSockets(ctx, opts, rooms)
-	return a.fireAndForget(ctx, opts, map[string]any{"type": typeRemoteLeave, "rooms": nonNil(rooms)})
+	return a.fireAndForget(ctx, &outMsg{typ: typeRemoteLeave, opts: opts, rooms: rooms})
 }
 
 // DisconnectSockets implements socketio.Adapter (REMOTE_DISCONNECT, like
 // AddSockets).
 func (a *Adapter) DisconnectSockets(ctx context.Context, opts socketio.BroadcastOptions, close bool) error {
 	_ = a.MemoryAdapter.DisconnectSockets(ctx, opts, close)
-	return a.fireAndForget(ctx, opts, map[string]any{"type": typeRemoteDisconnect, "close": close})
+	return a.fireAndForget(ctx, &outMsg{typ: typeRemoteDisconnect, opts: opts, close: close})
 }
 
-func (a *Adapter) fireAndForget(ctx context.Context, opts socketio.BroadcastOptions, req map[string]any) error {
-	if opts.Flags.Local {
+func (a *Adapter) fireAndForget(ctx context.Context, m *outMsg) error {
+	if m.opts.Flags.Local {
 		return nil
 	}
-	req["uid"], req["opts"] = a.uid, toWireOpts(opts)
-	body, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	return a.publish(ctx, a.requestCh, body)
+	return a.send(ctx, m)
 }
 
 // ServerSideEmit implements socketio.ServerSideEmitter: a SERVER_SIDE_EMIT
-// request with data [event, ...args] (JSON: binary arguments are not
-// carried, as in Node).
+// request with data [event, ...args] (classic: JSON, so binary arguments
+// are not carried, as in Node; sharded: msgpack when they hold binary).
 func (a *Adapter) ServerSideEmit(ctx context.Context, p *parser.Packet) error {
-	body, err := json.Marshal(map[string]any{"uid": a.uid, "type": typeServerSideEmit, "data": p.Data})
-	if err != nil {
-		return err
-	}
-	return a.publish(ctx, a.requestCh, body)
+	return a.send(ctx, &outMsg{typ: typeServerSideEmit, packet: p})
 }
 
 // ServerSideEmitWithAck implements socketio.ServerSideEmitter: one reply
@@ -214,8 +204,7 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, p *parser.Packet) (
 		return []socketio.Args{}, err
 	}
 	var replies []socketio.Args
-	req := map[string]any{"type": typeServerSideEmit, "data": p.Data}
-	got, err := a.roundTrip(ctx, req, n, func(r *response) bool {
+	got, err := a.roundTrip(ctx, &outMsg{typ: typeServerSideEmit, packet: p}, n, func(r *response) bool {
 		if r.Type != typeServerSideEmit {
 			return false
 		}
@@ -223,7 +212,7 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, p *parser.Packet) (
 		if data == nil {
 			data = json.RawMessage("null")
 		}
-		args, err := socketio.NewArgs(append(append([]byte{'['}, data...), ']'), nil)
+		args, err := socketio.NewArgs(append(append([]byte{'['}, data...), ']'), r.bins)
 		if err != nil {
 			return false
 		}

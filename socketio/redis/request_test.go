@@ -35,10 +35,11 @@ func sorted(cs ...*client) []string {
 
 // TestAdapter_RoomOps: FetchSockets, SocketsJoin, SocketsLeave and
 // DisconnectSockets from one server act on the sockets of every server.
-func TestAdapter_RoomOps(t *testing.T) {
-	r := testenv.StartRedisServer(t)
-	a, b := startNode(t, r, testConfig()), startNode(t, r, testConfig())
-	waitServers(t, "/", 2, a, b)
+func TestAdapter_RoomOps(t *testing.T) { testRoomOps(t, classicDeployment(t)) }
+
+func testRoomOps(t *testing.T, d deployment) {
+	nodes := d.servers(t, testConfig(), 2)
+	a, b := nodes[0], nodes[1]
 	a1, b1 := connect(t, a, "/", "a1", "r"), connect(t, b, "/", "b1", "r")
 	b2 := connect(t, b, "/", "b2")
 	io := a.srv.Of("/")
@@ -108,6 +109,12 @@ func TestAdapter_RoomOps(t *testing.T) {
 		})
 	})
 	t.Run("AllRooms", func(t *testing.T) {
+		if d.mode == ModeSharded {
+			if _, err := a.adapter("/").AllRooms(ctx); !errors.Is(err, errNotSharded) {
+				t.Fatalf("sharded AllRooms: %v, want errNotSharded", err)
+			}
+			return
+		}
 		rooms, err := a.adapter("/").AllRooms(ctx)
 		if err != nil || !slices.Contains(rooms, "r") || !slices.Contains(rooms, b1.id) {
 			t.Fatalf("all rooms = %v, %v", rooms, err)
@@ -117,10 +124,10 @@ func TestAdapter_RoomOps(t *testing.T) {
 
 // TestAdapter_ServerSideEmit: events with and without acks reach the other
 // servers' handlers (never the sender's), and the acks come back.
-func TestAdapter_ServerSideEmit(t *testing.T) {
-	r := testenv.StartRedisServer(t)
-	nodes := []*node{startNode(t, r, testConfig()), startNode(t, r, testConfig()), startNode(t, r, testConfig())}
-	waitServers(t, "/", 3, nodes...)
+func TestAdapter_ServerSideEmit(t *testing.T) { testServerSideEmit(t, classicDeployment(t)) }
+
+func testServerSideEmit(t *testing.T, d deployment) {
+	nodes := d.servers(t, testConfig(), 3)
 	got := make(chan string, 10)
 	for i, n := range nodes {
 		n.srv.Of("/").OnServerSideEmit("hello", func(args socketio.Args, ack func(any)) {
@@ -164,10 +171,11 @@ func TestAdapter_ServerSideEmit(t *testing.T) {
 // TestAdapter_BroadcastWithAck: EmitWithAck collects the replies of every
 // server's clients within the timeout, and ends at the timeout with the
 // replies so far when a client does not answer.
-func TestAdapter_BroadcastWithAck(t *testing.T) {
-	r := testenv.StartRedisServer(t)
-	a, b := startNode(t, r, testConfig()), startNode(t, r, testConfig())
-	waitServers(t, "/", 2, a, b)
+func TestAdapter_BroadcastWithAck(t *testing.T) { testBroadcastWithAck(t, classicDeployment(t)) }
+
+func testBroadcastWithAck(t *testing.T, d deployment) {
+	nodes := d.servers(t, testConfig(), 2)
+	a, b := nodes[0], nodes[1]
 	clients := []*client{connect(t, a, "/", "a1", "r"), connect(t, b, "/", "b1", "r"), connect(t, b, "/", "b2", "r")}
 	answer := func(c *client, reply any) {
 		go func() {
@@ -240,16 +248,13 @@ func pendingRequests(a *Adapter) int {
 // TestAdapter_RequestTimeout: a server that is subscribed but never
 // answers makes requests fail after RequestsTimeout, leaving nothing
 // pending.
-func TestAdapter_RequestTimeout(t *testing.T) {
-	r := testenv.StartRedisServer(t)
+func TestAdapter_RequestTimeout(t *testing.T) { testRequestTimeout(t, classicDeployment(t)) }
+
+func testRequestTimeout(t *testing.T, d deployment) {
 	cfg := testConfig()
 	cfg.RequestsTimeout = 300 * time.Millisecond
-	a := startNode(t, r, cfg)
-	mute := r.Client(t).Subscribe(context.Background(), a.adapter("/").requestCh)
-	t.Cleanup(func() { mute.Close() })
-	if _, err := mute.Receive(context.Background()); err != nil { // the confirmation
-		t.Fatal(err)
-	}
+	a := d.start(t, cfg)
+	d.mute(t, a.adapter("/"))
 	waitServers(t, "/", 2, a)
 	io := a.srv.Of("/")
 	ctx := testCtx(t)
@@ -265,7 +270,7 @@ func TestAdapter_RequestTimeout(t *testing.T) {
 		if !errors.Is(err, socketio.ErrAckTimeout) || len(replies) != 0 {
 			t.Fatalf("ServerSideEmitWithAck = %v, %v", replies, err)
 		}
-		if _, err := a.adapter("/").AllRooms(ctx); !errors.Is(err, ErrTimeout) {
+		if _, err := a.adapter("/").AllRooms(ctx); d.mode == ModeClassic && !errors.Is(err, ErrTimeout) {
 			t.Fatalf("AllRooms err = %v", err)
 		}
 	}
@@ -277,7 +282,11 @@ func TestAdapter_RequestTimeout(t *testing.T) {
 	if n := pendingRequests(a.adapter("/")); n != 0 {
 		t.Fatalf("%d requests pending after timeouts", n)
 	}
-	if st := a.adapter("/").Stats(); st.RequestTimeouts != 10 {
-		t.Fatalf("stats %+v, want 10 request timeouts", st)
+	want := uint64(10) // fetch, serverSideEmit and allRooms 3 times, then fetch
+	if d.mode == ModeSharded {
+		want = 7 // no allRooms
+	}
+	if st := a.adapter("/").Stats(); st.RequestTimeouts != want {
+		t.Fatalf("stats %+v, want %d request timeouts", st, want)
 	}
 }

@@ -2,16 +2,18 @@
 // interop tests: one JSON command per stdin line ({id, op, ...}), one JSON
 // line per result ({id, result} or {id, error}) and per event seen by its
 // own socket.io-client clients ({client, event, args}) on stdout.
-// Usage: node node_server.js <redis url> <key prefix>
+// Usage: node node_server.js <key prefix> classic <redis url>
+//        node node_server.js <key prefix> sharded <cluster node url>...
+// (sharded: createShardedAdapter on a node-redis createCluster client).
 "use strict";
 const http = require("http");
 const readline = require("readline");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
-const { createClient } = require("redis");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { createClient, createCluster } = require("redis");
 const ioc = require("socket.io-client");
 
-const [redisURL, key] = process.argv.slice(2);
+const [key, mode, ...redisURLs] = process.argv.slice(2);
 const out = (v) => process.stdout.write(JSON.stringify(v) + "\n");
 
 // Binary values print as {bin: hex} so that the Go side can check them.
@@ -96,14 +98,21 @@ const ops = {
   async serverCount(io) { return io.of("/").adapter.serverCount(); },
 };
 
-async function main() {
-  const pub = createClient({ url: redisURL });
+async function adapter() {
+  const pub = mode === "sharded"
+    ? createCluster({ rootNodes: redisURLs.map((url) => ({ url })) })
+    : createClient({ url: redisURLs[0] });
   const sub = pub.duplicate();
   pub.on("error", () => {});
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
+  if (mode === "sharded") return createShardedAdapter(pub, sub, { channelPrefix: key });
+  return createAdapter(pub, sub, { key, requestsTimeout: 2000 });
+}
+
+async function main() {
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key, requestsTimeout: 2000 }) });
+  const io = new Server(httpServer, { adapter: await adapter() });
   io.on("connection", (socket) => {
     socket.join(socket.handshake.auth.rooms || []);
     socket.data = { name: socket.handshake.auth.name };
