@@ -187,11 +187,11 @@ func TestMain_RedisRateLimits(t *testing.T) {
 
 func TestToken(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := runToken([]string{"-sub", "user-1", "-name", "Ada", "-username", "ada", "-ttl", "1h"}, env("JWT_SECRET", "s3cret"), &out, &errOut)
+	code := runToken([]string{"-sub", "user-1", "-name", "Ada", "-username", "ada", "-ttl", "1h"}, env("JWT_SECRET", "s3cret-token-test-0123456789abcdef"), &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte("s3cret")})
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte("s3cret-token-test-0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,10 +227,10 @@ func TestToken(t *testing.T) {
 // on "/chat" (-auth-chat required), joins with one and exchanges a message.
 func TestMain_StoredChats(t *testing.T) {
 	dir := t.TempDir()
-	m, _ := runMain(t, "-jwt-secret", "e2e-secret-0123456789abcdef0123", "-data-dir", dir, "-auth-chat", "required")
+	m, _ := runMain(t, "-jwt-secret", "e2e-secret-0123456789abcdef01234", "-data-dir", dir, "-auth-chat", "required")
 	url := "http://" + m.Addr()
 	mint := func(id string) string {
-		tok, err := auth.Mint([]byte("e2e-secret-0123456789abcdef0123"), auth.Identity{ID: id, Name: strings.ToUpper(id)}, time.Hour, time.Now())
+		tok, err := auth.Mint([]byte("e2e-secret-0123456789abcdef01234"), auth.Identity{ID: id, Name: strings.ToUpper(id)}, time.Hour, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
