@@ -35,6 +35,8 @@ type Pipeline struct {
 	metrics *Metrics
 	cfg     Config
 	log     *slog.Logger
+	// refusals limits the Info lines of refusals clients can repeat.
+	refusals *LogLimiter
 
 	// ctx is the parent of every event's context; cancelled by Close.
 	ctx    context.Context
@@ -52,7 +54,7 @@ func New(io *socketio.Server, lim *ratelimit.Limiter, m *Metrics, cfg Config) *P
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger}
+	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger, refusals: NewLogLimiter(time.Minute, nil)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
 }
@@ -62,6 +64,22 @@ func (p *Pipeline) Now() time.Time { return p.cfg.Now() }
 
 // Logger returns the pipeline's logger.
 func (p *Pipeline) Logger() *slog.Logger { return p.log }
+
+// LogRefusal logs at Info a refusal that a client may repeat at will (a
+// foreign origin, a bad token), at most once a minute per key: the line
+// then carries "suppressed", the number held back since the previous one.
+// Refusals are client mistakes, but the operator of a new deployment needs
+// to see them once (SPEC §5: a refusal says why).
+func (p *Pipeline) LogRefusal(key, msg string, args ...any) {
+	ok, n := p.refusals.Allow(key)
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	p.log.Info(msg, args...)
+}
 
 // Timeout is the deadline of one event.
 func (p *Pipeline) Timeout() time.Duration { return p.cfg.Timeout }
