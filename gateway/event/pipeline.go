@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/sockgate/sockgate/ratelimit"
@@ -79,6 +80,28 @@ func (p *Pipeline) LogRefusal(key, msg string, args ...any) {
 		args = append(args, "suppressed", n)
 	}
 	p.log.Info(msg, args...)
+}
+
+// maxLoggedOrigin bounds an Origin header as logged (clients choose it).
+const maxLoggedOrigin = 200
+
+// OriginRefused returns the engine.CORS OnRefuse hook of a policy allowing
+// allowed: it logs (LogRefusal, once a minute per origin) the origin, the
+// allowed list and the hosts a same-origin request would have named, so
+// that the operator of a dev server on another port sees at once what to
+// add to the configuration. msg says what the refusal does.
+func (p *Pipeline) OriginRefused(msg string, allowed []string) func(r *http.Request, origin string, hosts []string) {
+	list := strings.Join(allowed, ",")
+	if list == "" {
+		list = "(none: same origin only)"
+	}
+	return func(r *http.Request, origin string, hosts []string) {
+		if len(origin) > maxLoggedOrigin {
+			origin = origin[:maxLoggedOrigin] + "…"
+		}
+		p.LogRefusal("origin|"+origin, msg, "origin", origin, "allowed_origins", list,
+			"same_origin_hosts", strings.Join(hosts, ","), "path", r.URL.Path, "ip", p.ClientIP(r))
+	}
 }
 
 // Timeout is the deadline of one event.
