@@ -11,7 +11,7 @@ NAME ?= $(SUB)
 # `make run` listens on loopback only (a development server with a development secret); set SOCKGATE_ADDR to open it.
 RUN_ADDR ?= 127.0.0.1:3000
 
-.PHONY: run token build test check unit fuzz services node-modules bench clean
+.PHONY: run token build test check unit cluster fuzz services node-modules bench clean
 
 ## run: the server on 127.0.0.1:3000 with the embedded defaults (SQLite under ./data, in-memory adapter and
 ## limiter). Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the
@@ -49,11 +49,16 @@ services:
 	@bash .ci/services.sh
 
 node-modules:
-	@test -f $(NODE_DIR)/node_modules/socket.io-client/package.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
+	@test $(NODE_DIR)/node_modules/.package-lock.json -nt $(NODE_DIR)/package-lock.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
 
 unit:
 	$(GO) test -race -count=1 -timeout 12m ./...
 	cd bench && $(GO) test -race -count=1 -timeout 5m ./...
+
+## cluster: the docker-compose.yml topology without Docker (nginx running deploy/nginx.conf, two sockgate
+## processes, a private Redis, a PostgreSQL database) driven by socket.io-client; `unit` runs it too.
+cluster: services node-modules
+	$(GO) test -race -count=1 -timeout 5m -v -run 'TestCluster' ./internal/clustertest/
 
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \

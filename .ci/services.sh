@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests use run on their default local ports:
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth on loopback) and
-# Redis on 127.0.0.1:6379. On a machine that lacks them it installs them from
+# Redis on 127.0.0.1:6379, and that the redis-server and nginx binaries of the
+# topology test exist. On a machine that lacks them it installs them from
 # Debian's packages and starts them. It never fails the build by itself: a
 # test that then cannot reach a service skips locally and fails under CI=true.
 set -u
@@ -41,4 +42,13 @@ if ! redis_up; then
   for _ in $(seq 1 30); do redis_up && break; sleep 1; done
 fi
 redis_up && echo "services: redis ready on 127.0.0.1:6379" || echo "services: redis NOT reachable"
+
+# The topology test (internal/clustertest) runs private redis-server and nginx
+# processes of its own on free loopback ports: only the binaries are needed.
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+has redis-server || { echo "services: installing redis-server"; apt_install redis-server; }
+# Debian's package may try to start a system nginx on port 80; the test never
+# uses it, and the binary is installed even when that start fails.
+has nginx || { echo "services: installing nginx"; apt_install nginx; }
+has nginx && echo "services: nginx available" || echo "services: nginx NOT available"
 exit 0

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/tutorial"
 	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/store"
 	"github.com/sockgate/sockgate/store/storetest"
@@ -60,7 +61,7 @@ func shutdown(t *testing.T, servers ...*Server) {
 // Shutdown leaves nothing of either instance in Redis.
 func TestCluster_TutorialRegistry(t *testing.T) {
 	rc, prefix := clusterRedis(t)
-	cfg := Config{Redis: rc, RedisPrefix: prefix}
+	cfg := Config{Redis: rc, RedisPrefix: prefix, AdapterKey: prefix}
 	a, b := newTestServer(t, unlimited(), cfg), newTestServer(t, unlimited(), cfg)
 	onB := func(s step) step { s.Base = b.URL; return s }
 	rs := run(t, a.URL,
@@ -102,7 +103,7 @@ func clusterChat(t *testing.T, st *store.Store, rc *redis.Client, prefix string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(st, v, nil, Config{Files: store.Files{Dir: t.TempDir()}, Redis: rc, RedisPrefix: prefix})
+	s, err := New(st, v, nil, Config{Files: store.Files{Dir: t.TempDir()}, Redis: rc, RedisPrefix: prefix, AdapterKey: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +202,91 @@ func TestNew_ClusterTTL(t *testing.T) {
 				t.Errorf("New: %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestCluster_AcrossInstances: with Config.Redis (the Redis adapter and the
+// shared registry) the products behave as one server over two instances:
+// a tutorial chat and a kick by a host on A of a user on B, /rooms member
+// counts, the lobby's online users, and a stored /chat message sent on B
+// to a member on A.
+func TestCluster_AcrossInstances(t *testing.T) {
+	rc, prefix := clusterRedis(t)
+	st := storetest.Open(t, store.DialectSQLite)
+	_, urlA := clusterChat(t, st, rc, prefix)
+	_, urlB := clusterChat(t, st, rc, prefix)
+	jsA, jsB := startJS(t, urlA), startJS(t, urlB)
+	t.Run("TutorialKick", func(t *testing.T) { clusterKick(t, jsA, jsB) })
+	t.Run("RoomsAndLobby", func(t *testing.T) { clusterRoomsAndLobby(t, jsA, jsB) })
+	t.Run("StoredMessage", func(t *testing.T) { clusterStoredMessage(t, st, jsA, jsB) })
+}
+
+func clusterKick(t *testing.T, jsA, jsB *jsClient) {
+	host := tutorial.User{UserID: "u-h", UserName: "Hana", SocketID: jsA.mustConnect("h", "/", nil).ID}
+	guest := tutorial.User{UserID: "u-g", UserName: "Gus", SocketID: jsB.mustConnect("g", "/", nil).ID}
+	jsA.emit("h", "join_room", tutorial.JoinRoom{User: host, RoomName: "kickroom", EventName: "join_room"})
+	jsB.emit("g", "join_room", tutorial.JoinRoom{User: guest, RoomName: "kickroom", EventName: "join_room"})
+	jsA.emit("h", "chat", tutorial.ChatMessage{User: host, TimeSent: 1, Message: "hi Gus", RoomName: "kickroom", EventName: "chat"})
+	var msg tutorial.ChatMessage
+	jsB.expect("g", "chat").arg(t, 0, &msg)
+	if msg.Message != "hi Gus" || msg.User != host {
+		t.Fatalf("chat on B = %+v", msg)
+	}
+	jsA.emit("h", "kick_user", tutorial.KickUser{User: host, UserToKick: guest, RoomName: "kickroom", EventName: "kick_user"})
+	var kick tutorial.KickUser
+	jsB.expect("g", "kick_user").arg(t, 0, &kick)
+	if kick.UserToKick != guest {
+		t.Fatalf("kick_user on B = %+v", kick)
+	}
+	jsA.expect("h", "chat") // its own "hi Gus"
+	var sys struct{ Message string }
+	jsA.expect("h", "chat").arg(t, 0, &sys)
+	if sys.Message != "Gus was kicked." {
+		t.Fatalf("system message on A = %+v", sys)
+	}
+	// The kicked socket on B left the Socket.IO room before the system
+	// message: it never gets it.
+	jsB.absent("g", "chat", 300)
+}
+
+func clusterRoomsAndLobby(t *testing.T, jsA, jsB *jsClient) {
+	jsA.mustConnect("x", "/rooms", nil)
+	jsB.mustConnect("y", "/rooms", nil)
+	jsA.emit("x", "joinRoom", map[string]any{"room": "r1", "username": "xena"})
+	var joined struct{ Members int }
+	jsB.emit("y", "joinRoom", map[string]any{"room": "r1", "username": "yan"}).arg(t, 0, &joined)
+	var members struct{ MemberCount int }
+	jsA.emit("x", "getRoomMembers", map[string]any{"room": "r1"}).arg(t, 0, &members)
+	if joined.Members != 2 || members.MemberCount != 2 {
+		t.Errorf("members across instances: join ack %d, getRoomMembers %d; want 2 and 2", joined.Members, members.MemberCount)
+	}
+	jsA.mustConnect("p", "/chat", nil)
+	jsB.mustConnect("q", "/chat", nil)
+	jsA.emit("p", "joinChat", map[string]any{"username": "pat"})
+	jsB.emit("q", "joinChat", map[string]any{"username": "quinn"})
+	var online struct{ Users []string }
+	jsB.expect("q", "onlineUsers").arg(t, 0, &online)
+	if !slices.Equal(online.Users, []string{"pat", "quinn"}) {
+		t.Errorf("onlineUsers on B = %v, want [pat quinn]", online.Users)
+	}
+}
+
+func clusterStoredMessage(t *testing.T, st *store.Store, jsA, jsB *jsClient) {
+	c, err := st.CreateChat(context.Background(), store.NewChat{Kind: store.KindGeneral, Title: "t", CreatorID: "carol", MemberIDs: []string{"dave"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsA.mustConnect("carol", "/chat", authOpts(mintToken(t, "carol", time.Hour)))
+	jsB.mustConnect("dave", "/chat", authOpts(mintToken(t, "dave", time.Hour)))
+	jsA.emit("carol", "join", map[string]any{"chatId": c.ID})
+	jsB.emit("dave", "join", map[string]any{"chatId": c.ID})
+	jsB.emit("dave", "chat message", map[string]any{"chatId": c.ID, "content": "sent on B"})
+	var m struct {
+		Content  string `json:"content"`
+		SenderID string `json:"senderId"`
+	}
+	jsA.expect("carol", "message").arg(t, 0, &m)
+	if m.Content != "sent on B" || m.SenderID != "dave" {
+		t.Errorf("message on A = %+v", m)
 	}
 }

@@ -40,8 +40,10 @@ func checkConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
 	if st != nil && v == nil {
 		errs = append(errs, errors.New("gateway: a store needs a verifier: stored chats belong to authenticated users"))
 	}
-	if st != nil && cfg.Files.Dir == "" {
-		errs = append(errs, errors.New("gateway: a store needs Config.Files.Dir for attachments"))
+	if _, err := ParseAttachmentStore(string(cfg.Attachments)); err != nil {
+		errs = append(errs, err)
+	} else if st != nil && cfg.Attachments.resolve(st) == AttachmentsDisk && cfg.Files.Dir == "" {
+		errs = append(errs, errors.New("gateway: attachments on disk need Config.Files.Dir"))
 	}
 	if cfg.ClusterTTL != 0 {
 		beat := cfg.ClusterHeartbeat

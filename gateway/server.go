@@ -22,6 +22,7 @@ import (
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/socketio"
 	"github.com/sockgate/sockgate/socketio/engine"
+	sioredis "github.com/sockgate/sockgate/socketio/redis"
 	"github.com/sockgate/sockgate/store"
 )
 
@@ -52,9 +53,14 @@ type Config struct {
 	// ReadyChecks are run by GET /readyz, by name (e.g. "store", "redis");
 	// any error makes the instance unready (503).
 	ReadyChecks map[string]func(ctx context.Context) error
-	// Adapter builds each namespace's Socket.IO adapter. Nil means in-memory
-	// (single instance).
+	// Adapter builds each namespace's Socket.IO adapter. Nil means the
+	// Node-compatible Redis adapter (socketio/redis) on Config.Redis when
+	// that is set, else in-memory (single instance).
 	Adapter socketio.AdapterFactory
+	// AdapterKey is the channel prefix of the Redis adapter (Node's key
+	// option): servers, Node's included, share rooms when they share it.
+	// Zero means "socket.io", Node's default.
+	AdapterKey string
 	// PingInterval and PingTimeout are Engine.IO's heartbeat. Zero means
 	// 25s and 20s (Node's defaults).
 	PingInterval, PingTimeout time.Duration
@@ -67,7 +73,13 @@ type Config struct {
 	// "/chat"); a namespace not listed is AuthOptional. AuthRequired needs
 	// a Verifier. Without a Verifier every socket is anonymous.
 	Auth map[string]AuthMode
-	// Files holds attachment bytes (Files.Dir); required with a store.
+	// Attachments is where attachment bytes live: AttachmentsDB (the
+	// store's database, read by every instance), AttachmentsDisk (Files).
+	// Zero means AttachmentsAuto: the database on PostgreSQL, the disk on
+	// SQLite.
+	Attachments AttachmentStore
+	// Files holds attachment bytes (Files.Dir) when they live on disk;
+	// required then.
 	Files store.Files
 	// MaxUpload caps one attachment, in bytes. Zero means 10 MiB.
 	MaxUpload int64
@@ -143,7 +155,8 @@ func DefaultRateRules() map[string]ratelimit.Rule {
 // anonymous and Config.Auth must not require auth. Without st the stored
 // chats are off: "/chat" keeps its anonymous lobby, its stored-chat events
 // answer `unavailable`, and the REST chat API is not served. A store needs
-// a verifier (stored chats belong to authenticated users) and Config.Files.
+// a verifier (stored chats belong to authenticated users) and, for
+// attachments on disk, Config.Files.
 // lim may be nil (no rate limits, for tests and embedding). The lifetimes
 // of st, v and lim are the caller's: Shutdown closes none of them.
 func New(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config) (*Server, error) {
@@ -156,7 +169,10 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	if err := checkConfig(st, v, cfg); err != nil {
 		return nil, err
 	}
-	s := newServer(lim, withDefaults(cfg))
+	s, err := newServer(lim, withDefaults(cfg))
+	if err != nil {
+		return nil, err
+	}
 	s.authenticate(v)
 	s.tutorial = tutorial.New(s.root, s.metrics, s.cluster())
 	if s.cfg.Redis != nil {
@@ -205,7 +221,8 @@ func withDefaults(cfg Config) Config {
 }
 
 // newServer builds the Socket.IO server, the pipeline and the namespaces.
-func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
+// With a Redis adapter, it fails when Redis cannot be subscribed.
+func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: event.NewMetrics(), restCORS: engine.CORS{
 		AllowedOrigins:   cfg.CORSOrigins,
 		AllowCredentials: cfg.CORSCredentials,
@@ -221,7 +238,7 @@ func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
 	)
 	ioCORS := engine.CORS{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: cfg.CORSCredentials, TrustedProxies: cfg.TrustedProxies,
 		OnRefuse: func(r *http.Request, origin string, hosts []string) { onRefuse(r, origin, hosts) }}
-	s.io = socketio.New(socketio.Config{
+	io, err := socketio.Open(socketio.Config{
 		Engine: engine.Config{
 			PingInterval: cfg.PingInterval,
 			PingTimeout:  cfg.PingTimeout,
@@ -230,9 +247,13 @@ func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
 			AllowRequest: func(r *http.Request) error { return p.AllowConnect(r) },
 			Logger:       cfg.Logger,
 		},
-		Adapter: cfg.Adapter,
+		Adapter: adapterOf(cfg),
 		Logger:  cfg.Logger,
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.io = io
 	p = event.New(s.io, lim, s.metrics, event.Config{
 		Timeout: cfg.EventTimeout, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger, Now: cfg.Now,
 	})
@@ -240,10 +261,32 @@ func newServer(lim *ratelimit.Limiter, cfg Config) *Server {
 	onRefuse = p.OriginRefused(engineRefusal, cfg.CORSOrigins)
 	s.restCORS.OnRefuse = p.OriginRefused(restRefusal, cfg.CORSOrigins)
 	s.metrics.ConnectionsGauge(s.io.Clients)
-	s.root = p.Namespace("/", event.StyleTutorial)
-	s.rooms = p.Namespace("/rooms", event.StyleObject)
-	s.chat = p.Namespace("/chat", event.StyleObject)
-	return s
+	if err := s.namespaces(); err != nil {
+		_ = s.io.Shutdown(context.Background())
+		return nil, err
+	}
+	s.metrics.Register(adapterStats{s.io, []string{"/", "/rooms", "/chat"}})
+	return s, nil
+}
+
+// namespaces opens the three namespaces (their adapters subscribe).
+func (s *Server) namespaces() (err error) {
+	if s.root, err = s.p.Namespace("/", event.StyleTutorial); err != nil {
+		return err
+	}
+	if s.rooms, err = s.p.Namespace("/rooms", event.StyleObject); err != nil {
+		return err
+	}
+	s.chat, err = s.p.Namespace("/chat", event.StyleObject)
+	return err
+}
+
+// adapterOf is the Socket.IO adapter of cfg (see Config.Adapter).
+func adapterOf(cfg Config) socketio.AdapterFactory {
+	if cfg.Adapter != nil || cfg.Redis == nil {
+		return cfg.Adapter
+	}
+	return sioredis.NewAdapter(cfg.Redis, sioredis.Config{Key: cfg.AdapterKey, Logger: cfg.Logger})
 }
 
 // What an origin refusal does, as logged: the engine answers 403; the REST
@@ -281,7 +324,7 @@ func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
 		return nil
 	}
 	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay, Cluster: s.cluster()})
-	api, err := chats.NewAPI(s.p, st, s.cfg.Files, v, s.chats, chats.APIConfig{
+	api, err := chats.NewAPI(s.p, st, s.blobs(st), v, s.chats, chats.APIConfig{
 		MaxUpload:      s.cfg.MaxUpload,
 		AllowedTypes:   s.cfg.UploadTypes,
 		TrustedOrigins: trustedOrigins(s.cfg.CORSOrigins),

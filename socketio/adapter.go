@@ -28,6 +28,9 @@ import (
 //   - serverSideEmit: a cluster adapter implements ServerSideEmitter
 //     (publishing the packet) and calls Namespace.DispatchServerSideEmit for
 //     events other servers sent.
+//   - An AdapterFactory may fail (and may do I/O, e.g. subscribe): the
+//     error reaches Open / Server.OfErr for static namespaces and refuses
+//     the connection for dynamic ones.
 //   - A cluster adapter receiving a broadcast from another server decodes
 //     it into a parser.Packet and calls MemoryAdapter.Broadcast (or
 //     BroadcastWithAck, relaying replies built with NewArgs).
@@ -61,12 +64,17 @@ type Adapter interface {
 	RoomSize(room string) int
 
 	// Broadcast sends p to every matching socket. p must not be modified
-	// afterwards: it is shared by every receiver.
-	Broadcast(p *parser.Packet, opts BroadcastOptions) error
+	// afterwards: it is shared by every receiver. A cluster adapter
+	// publishes within ctx's deadline and returns the publishing error
+	// (local delivery happens regardless).
+	Broadcast(ctx context.Context, p *parser.Packet, opts BroadcastOptions) error
 	// BroadcastWithAck sends p (whose ID is set) and registers ack as the
 	// acknowledgement callback of every receiver; clientCount is called
 	// once per server with the number of receivers it reached.
-	BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, clientCount func(n int), ack func(args Args)) error
+	// opts.Flags.Timeout is the time the caller waits for replies (always
+	// set by BroadcastOperator.EmitWithAck): receivers' acks are forgotten
+	// after it, and a cluster adapter stops relaying replies then.
+	BroadcastWithAck(ctx context.Context, p *parser.Packet, opts BroadcastOptions, clientCount func(n int), ack func(args Args)) error
 	// ServerCount returns the number of servers that answer broadcasts
 	// with acks (1 for the memory adapter).
 	ServerCount(ctx context.Context) (int, error)
@@ -80,8 +88,9 @@ type Adapter interface {
 	// DisconnectSockets disconnects the matching sockets.
 	DisconnectSockets(ctx context.Context, opts BroadcastOptions, close bool) error
 
-	// Close releases the adapter's resources (called by Server.Shutdown).
-	Close() error
+	// Close releases the adapter's resources (called by Server.Shutdown
+	// with its context).
+	Close(ctx context.Context) error
 }
 
 // SessionAdapter is the optional capability of adapters that would support
@@ -119,6 +128,7 @@ type BroadcastFlags struct {
 	Volatile bool
 	// Local restricts the operation to this server.
 	Local bool
-	// Timeout bounds the wait for acknowledgements (0: none set).
+	// Timeout bounds the wait for acknowledgements (0: none set); Node's
+	// flags.timeout. EmitWithAck passes its effective timeout here.
 	Timeout time.Duration
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/sockgate/sockgate/socketio/engine"
 	"github.com/sockgate/sockgate/socketio/parser"
@@ -105,7 +106,7 @@ func (a *MemoryAdapter) RoomSize(room string) int {
 
 // Broadcast implements Adapter: the packet is encoded once and the same
 // messages are queued on every receiving connection.
-func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) error {
+func (a *MemoryAdapter) Broadcast(_ context.Context, p *parser.Packet, opts BroadcastOptions) error {
 	msgs := encodeMessages(p)
 	for _, s := range a.match(opts) {
 		s.client.write(msgs, opts.Flags.Volatile)
@@ -113,22 +114,49 @@ func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) error
 	return nil
 }
 
-// BroadcastWithAck implements Adapter.
-func (a *MemoryAdapter) BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, clientCount func(int), ack func(Args)) error {
+// BroadcastWithAck implements Adapter. The receivers' ack callbacks are
+// forgotten after opts.Flags.Timeout (Config.AckTimeout when unset).
+func (a *MemoryAdapter) BroadcastWithAck(_ context.Context, p *parser.Packet, opts BroadcastOptions, clientCount func(int), ack func(Args)) error {
 	msgs := encodeMessages(p)
+	ss := a.match(opts)
 	n := 0
-	for _, s := range a.match(opts) {
+	for _, s := range ss {
 		if !s.registerAck(p.ID, ack) {
 			continue
 		}
 		if s.client.write(msgs, opts.Flags.Volatile) {
+			ss[n] = s
 			n++
 		} else {
 			s.cancelAck(p.ID)
 		}
 	}
 	clientCount(n)
+	if n > 0 {
+		timeout := opts.Flags.Timeout
+		if timeout <= 0 {
+			timeout = a.ns.srv.cfg.AckTimeout
+		}
+		reached := ss[:n]
+		time.AfterFunc(timeout, func() {
+			for _, s := range reached {
+				s.cancelAck(p.ID)
+			}
+		})
+	}
 	return nil
+}
+
+// Rooms returns every room of this server's sockets (socket-id rooms
+// included): Node's adapter.rooms keys, for a cluster adapter's allRooms.
+func (a *MemoryAdapter) Rooms() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.rooms))
+	for r := range a.rooms {
+		out = append(out, r)
+	}
+	return out
 }
 
 // ServerCount implements Adapter.
@@ -171,7 +199,7 @@ func (a *MemoryAdapter) DisconnectSockets(_ context.Context, opts BroadcastOptio
 }
 
 // Close implements Adapter.
-func (a *MemoryAdapter) Close() error { return nil }
+func (a *MemoryAdapter) Close(context.Context) error { return nil }
 
 // match returns the connected local sockets selected by opts. The lock is
 // released before the caller acts on them (sending may close a connection,

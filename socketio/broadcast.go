@@ -73,13 +73,21 @@ func (b *BroadcastOperator) opts() BroadcastOptions {
 	return BroadcastOptions{Rooms: b.rooms, Except: b.except, Flags: b.flags}
 }
 
-// Emit encodes the event once and sends it to every matching socket.
+// Emit encodes the event once and sends it to every matching socket. With a
+// cluster adapter it also publishes the event to the other servers, bounded
+// by the adapter's own publish timeout; EmitContext bounds it by ctx.
 func (b *BroadcastOperator) Emit(event string, args ...any) error {
+	return b.EmitContext(context.Background(), event, args...)
+}
+
+// EmitContext is Emit whose publishing to other servers (with a cluster
+// adapter) obeys ctx. Local delivery does not wait for it.
+func (b *BroadcastOperator) EmitContext(ctx context.Context, event string, args ...any) error {
 	p, err := b.ns.eventPacket(event, args)
 	if err != nil {
 		return err
 	}
-	return b.ns.adapter.Broadcast(p, b.opts())
+	return b.ns.adapter.Broadcast(ctx, p, b.opts())
 }
 
 // EmitWithAck broadcasts and collects one ack per receiver until the timeout
@@ -92,16 +100,14 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 	if err != nil {
 		return nil, err
 	}
-	p.HasID, p.ID = true, b.ns.ackID.Add(1)-1
-	timeout, stop := b.ackTimer(ctx) // counts from before the broadcast
-	defer stop()
-	defer func() {
-		for _, s := range b.ns.LocalSockets() {
-			s.cancelAck(p.ID)
-		}
-	}()
+	p.HasID, p.ID = true, b.ns.NextAckID()
+	d := b.ackTimeout(ctx)
+	t := time.NewTimer(d) // counts from before the broadcast
+	defer t.Stop()
+	opts := b.opts()
+	opts.Flags.Timeout = d
 	acks := newAckCollector()
-	if err := b.ns.adapter.BroadcastWithAck(p, b.opts(), acks.clientCount, acks.reply); err != nil {
+	if err := b.ns.adapter.BroadcastWithAck(ctx, p, opts, acks.clientCount, acks.reply); err != nil {
 		return nil, err
 	}
 	n, err := b.ns.adapter.ServerCount(ctx)
@@ -109,23 +115,23 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		return nil, err
 	}
 	acks.serverCount(n)
-	return acks.wait(ctx, timeout)
+	return acks.wait(ctx, t.C)
 }
 
-// ackTimer returns the channel of EmitWithAck's own timeout (nil when ctx's
-// deadline is the only bound) and the function that releases its timer.
-func (b *BroadcastOperator) ackTimer(ctx context.Context) (<-chan time.Time, func()) {
-	timeout := b.flags.Timeout
-	if timeout <= 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			timeout = b.ns.srv.cfg.AckTimeout
+// ackTimeout returns how long EmitWithAck waits: Timeout, else the time
+// left before ctx's deadline, else Config.AckTimeout; the shortest of
+// Timeout and ctx's deadline when both are set.
+func (b *BroadcastOperator) ackTimeout(ctx context.Context) time.Duration {
+	d := b.flags.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); d <= 0 || left < d {
+			d = max(left, time.Millisecond)
 		}
 	}
-	if timeout <= 0 {
-		return nil, func() {}
+	if d <= 0 {
+		d = b.ns.srv.cfg.AckTimeout
 	}
-	t := time.NewTimer(timeout)
-	return t.C, func() { t.Stop() }
+	return d
 }
 
 // ackCollector gathers the replies to a broadcast with acks. It is

@@ -120,7 +120,12 @@ func (c *client) connect(p *parser.Packet) {
 	if len(p.Data) > 0 {
 		auth = p.Data
 	}
-	ns := c.srv.namespaceFor(p.Namespace, auth)
+	ns, err := c.srv.namespaceFor(p.Namespace, auth)
+	if err != nil {
+		c.logger().Error("socketio: create namespace", "ns", p.Namespace, "err", err)
+		c.writePacket(&parser.Packet{Type: parser.ConnectError, Namespace: p.Namespace, Data: json.RawMessage(`{"message":"server error"}`)}, false)
+		return
+	}
 	if ns == nil {
 		c.writePacket(&parser.Packet{Type: parser.ConnectError, Namespace: p.Namespace, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}, false)
 		return

@@ -2,6 +2,8 @@ package socketio
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,16 +22,25 @@ type Namespace struct {
 	sockets      map[string]*Socket
 	middleware   []Middleware
 	onConn       []func(*Socket)
-	onServerSide []func(event string, args Args)
+	onServerSide map[string][]ServerSideHandler
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-func (s *Server) newNamespace(name string) *Namespace {
+// newNamespace builds namespace name and its adapter; the factory's error
+// is returned with the namespace named.
+func (s *Server) newNamespace(name string) (*Namespace, error) {
 	n := &Namespace{name: name, srv: s, sockets: make(map[string]*Socket)}
-	n.adapter = s.cfg.Adapter(n)
-	return n
+	a, err := s.cfg.Adapter(n)
+	if err != nil {
+		return nil, fmt.Errorf("socketio: adapter of namespace %s: %w", name, err)
+	}
+	if a == nil {
+		return nil, fmt.Errorf("socketio: adapter of namespace %s: factory returned nil", name)
+	}
+	n.adapter = a
+	return n, nil
 }
 
 // Name returns the namespace's name, e.g. "/" or "/chat".
@@ -109,10 +120,15 @@ func (n *Namespace) hooks() ([]Middleware, []func(*Socket)) {
 	return n.middleware, n.onConn
 }
 
-func (n *Namespace) closeAdapter() error {
-	n.closeOnce.Do(func() { n.closeErr = n.adapter.Close() })
+func (n *Namespace) closeAdapter(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.adapter.Close(ctx) })
 	return n.closeErr
 }
+
+// NextAckID returns a fresh acknowledgement id of the namespace (ids are
+// shared by its sockets so that a broadcast's acks use one id): for a
+// cluster adapter delivering another server's broadcast with acks.
+func (n *Namespace) NextAckID() uint64 { return n.ackID.Add(1) - 1 }
 
 func (n *Namespace) operator() *BroadcastOperator { return &BroadcastOperator{ns: n} }
 
@@ -128,6 +144,12 @@ func (n *Namespace) Timeout(d time.Duration) *BroadcastOperator { return n.opera
 
 // Emit sends an event to every socket of the namespace.
 func (n *Namespace) Emit(event string, args ...any) error { return n.operator().Emit(event, args...) }
+
+// EmitWithAck sends an event to every socket of the namespace and collects
+// their acks (BroadcastOperator.EmitWithAck).
+func (n *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return n.operator().EmitWithAck(ctx, event, args...)
+}
 
 // eventPacket builds the EVENT packet of event(args...).
 func (n *Namespace) eventPacket(event string, args []any) (*parser.Packet, error) {
@@ -166,40 +188,94 @@ func (n *Namespace) DisconnectSockets(ctx context.Context, close bool) error {
 }
 
 // ServerSideEmitter is the optional Adapter capability behind Node's
-// serverSideEmit: sending an event to the other servers of a cluster.
+// serverSideEmit: sending an event (p, an EVENT packet) to the namespace on
+// the other servers of a cluster. ServerSideEmitWithAck waits for one reply
+// per other server until ctx ends or the adapter's request timeout, and
+// returns the replies received so far with an error wrapping ErrAckTimeout
+// when some are missing.
 type ServerSideEmitter interface {
 	ServerSideEmit(ctx context.Context, p *parser.Packet) error
+	ServerSideEmitWithAck(ctx context.Context, p *parser.Packet) ([]Args, error)
 }
 
+// ServerSideHandler handles an event another server sent with
+// ServerSideEmit. ack is nil when the sender wants no reply; otherwise its
+// first call (by any of the event's handlers) sends v, JSON-encoded, as
+// this server's reply, and later calls do nothing.
+type ServerSideHandler func(args Args, ack func(v any))
+
 // ServerSideEmit sends an event to the namespace on the other servers of the
-// cluster. It returns ErrNotSupported when the adapter has no cluster.
+// cluster (Node's serverSideEmit). It returns ErrNotSupported when the
+// adapter has no cluster.
 func (n *Namespace) ServerSideEmit(ctx context.Context, event string, args ...any) error {
-	sse, ok := n.adapter.(ServerSideEmitter)
-	if !ok {
-		return ErrNotSupported
-	}
-	p, err := n.eventPacket(event, args)
+	sse, p, err := n.serverSidePacket(event, args)
 	if err != nil {
 		return err
 	}
 	return sse.ServerSideEmit(ctx, p)
 }
 
-// OnServerSideEmit registers the handler of events other servers send with
-// ServerSideEmit. It runs on the adapter's goroutine: it must not block.
-func (n *Namespace) OnServerSideEmit(h func(event string, args Args)) {
+// ServerSideEmitWithAck sends an event to the other servers and returns
+// their replies (one per server that answered, each with one argument).
+// When some servers do not answer in time the replies received so far come
+// with an error wrapping ErrAckTimeout.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	sse, p, err := n.serverSidePacket(event, args)
+	if err != nil {
+		return nil, err
+	}
+	return sse.ServerSideEmitWithAck(ctx, p)
+}
+
+func (n *Namespace) serverSidePacket(event string, args []any) (ServerSideEmitter, *parser.Packet, error) {
+	sse, ok := n.adapter.(ServerSideEmitter)
+	if !ok {
+		return nil, nil, ErrNotSupported
+	}
+	p, err := n.eventPacket(event, args)
+	return sse, p, err
+}
+
+// OnServerSideEmit registers a handler of event sent by other servers with
+// ServerSideEmit (Node's io.on(event) for server-side events). Handlers run
+// on the adapter's goroutine: they must not block (ack may be called
+// later, from any goroutine).
+func (n *Namespace) OnServerSideEmit(event string, h ServerSideHandler) {
 	n.mu.Lock()
-	n.onServerSide = append(n.onServerSide, h)
+	if n.onServerSide == nil {
+		n.onServerSide = make(map[string][]ServerSideHandler)
+	}
+	n.onServerSide[event] = append(n.onServerSide[event], h)
 	n.mu.Unlock()
 }
 
 // DispatchServerSideEmit is called by a cluster adapter with an event
-// another server emitted.
-func (n *Namespace) DispatchServerSideEmit(event string, args Args) {
+// another server emitted; reply is nil when the sender wants no reply, else
+// it is called at most once, with the first value a handler acknowledges.
+// It reports whether the event has a handler (a server without one does
+// not answer, as in Node).
+func (n *Namespace) DispatchServerSideEmit(event string, args Args, reply func(v any)) bool {
 	n.mu.RLock()
-	hs := n.onServerSide
+	hs := n.onServerSide[event]
 	n.mu.RUnlock()
-	for _, h := range hs {
-		h(event, args)
+	var ack func(v any)
+	if reply != nil {
+		var once sync.Once
+		ack = func(v any) { once.Do(func() { reply(v) }) }
 	}
+	for _, h := range hs {
+		n.safeServerSide(event, func() { h(args, ack) })
+	}
+	return len(hs) > 0
+}
+
+// safeServerSide runs a server-side handler, turning a panic into a log
+// line so that the adapter's goroutine survives.
+func (n *Namespace) safeServerSide(event string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.srv.log.Error("socketio: server-side handler panic", "ns", n.name, "event", event, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
 }

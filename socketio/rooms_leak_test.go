@@ -58,12 +58,12 @@ func (g *gateAdapter) DelAll(id string) {
 func newGateServer(t *testing.T) (*gateAdapter, *Socket, *lifecycle) {
 	t.Helper()
 	var gate *gateAdapter
-	cfg := Config{Adapter: func(n *Namespace) Adapter {
+	cfg := Config{Adapter: func(n *Namespace) (Adapter, error) {
 		a := &gateAdapter{MemoryAdapter: NewMemoryAdapter(n)}
 		if n.Name() == "/" {
 			gate = a
 		}
-		return a
+		return a, nil
 	}}
 	var conns *sockets
 	_, url := newTestServer(t, cfg, func(s *Server) { conns = collect(s.Of("/")) })

@@ -82,8 +82,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// AdapterFactory builds the adapter of one namespace.
-type AdapterFactory func(n *Namespace) Adapter
+// AdapterFactory builds the adapter of one namespace. It may fail (a
+// cluster adapter that cannot subscribe): Open and OfErr return the error
+// for static namespaces; a dynamic namespace whose adapter fails is not
+// created and the client is refused. It runs with Server locks held: it
+// must not call back into the Server.
+type AdapterFactory func(n *Namespace) (Adapter, error)
 
 // Server is a Socket.IO v5 server. It is an http.Handler meant to be mounted
 // at "/socket.io/".
@@ -111,8 +115,20 @@ type dynamicNamespace struct {
 	setup  func(n *Namespace)
 }
 
-// New returns a Server. The main namespace "/" always exists.
+// New returns a Server. The main namespace "/" always exists. New panics
+// if the adapter of "/" cannot be built: with an AdapterFactory that can
+// fail, use Open.
 func New(cfg Config) *Server {
+	s, err := Open(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Open returns a Server and builds the adapter of its main namespace "/",
+// returning the factory's error.
+func Open(cfg Config) (*Server, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 45 * time.Second
 	}
@@ -120,7 +136,7 @@ func New(cfg Config) *Server {
 		cfg.AckTimeout = 10 * time.Second
 	}
 	if cfg.Adapter == nil {
-		cfg.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
+		cfg.Adapter = func(n *Namespace) (Adapter, error) { return NewMemoryAdapter(n), nil }
 	}
 	if cfg.InboundQueue <= 0 {
 		cfg.InboundQueue = 256
@@ -155,8 +171,12 @@ func New(cfg Config) *Server {
 	s.eng = engine.New(cfg.Engine, func(c *engine.Conn) {
 		c.SetHandler(s.newClient(c))
 	})
-	s.Of("/")
-	return s
+	if _, err := s.OfErr("/"); err != nil {
+		s.cancel()
+		s.workers.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // ServeHTTP serves Engine.IO requests.
@@ -172,22 +192,39 @@ func normalizeNamespace(name string) string {
 // Clients returns the number of open Engine.IO connections.
 func (s *Server) Clients() int { return s.eng.Count() }
 
-// Of returns the static namespace name, creating it on first use.
+// Of returns the static namespace name, creating it on first use. It
+// panics if the namespace's adapter cannot be built: with an
+// AdapterFactory that can fail, create namespaces with OfErr at start-up.
 func (s *Server) Of(name string) *Namespace {
+	n, err := s.OfErr(name)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// OfErr returns the static namespace name, creating it (and its adapter)
+// on first use; it returns the adapter factory's error, and a later call
+// tries again.
+func (s *Server) OfErr(name string) (*Namespace, error) {
 	name = normalizeNamespace(name)
 	s.mu.RLock()
 	n := s.nsps[name]
 	s.mu.RUnlock()
 	if n != nil {
-		return n
+		return n, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n = s.nsps[name]; n == nil {
-		n = s.newNamespace(name)
-		s.nsps[name] = n
+	if n = s.nsps[name]; n != nil {
+		return n, nil
 	}
-	return n
+	n, err := s.newNamespace(name)
+	if err != nil {
+		return nil, err
+	}
+	s.nsps[name] = n
+	return n, nil
 }
 
 // OfFunc registers a dynamic namespace: a client connecting to an unknown
@@ -202,14 +239,15 @@ func (s *Server) OfFunc(accept func(name string, auth json.RawMessage) bool, set
 }
 
 // namespaceFor resolves the namespace a CONNECT packet asks for: a known one,
-// or a dynamic one created now. It returns nil for an invalid namespace.
-func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
+// or a dynamic one created now. It returns nil for an invalid namespace, and
+// the adapter factory's error when a dynamic namespace cannot be created.
+func (s *Server) namespaceFor(name string, auth json.RawMessage) (*Namespace, error) {
 	s.mu.RLock()
 	n := s.nsps[name]
 	dyn := s.dynamic
 	s.mu.RUnlock()
 	if n != nil {
-		return n
+		return n, nil
 	}
 	for _, d := range dyn {
 		if !d.accept(name, auth) {
@@ -223,15 +261,18 @@ func (s *Server) namespaceFor(name string, auth json.RawMessage) *Namespace {
 		n = s.nsps[name]
 		s.mu.RUnlock()
 		if n == nil {
-			n = s.newNamespace(name)
+			var err error
+			if n, err = s.newNamespace(name); err != nil {
+				return nil, err
+			}
 			d.setup(n)
 			s.mu.Lock()
 			s.nsps[name] = n
 			s.mu.Unlock()
 		}
-		return n
+		return n, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // Shutdown disconnects every socket (reason "server shutting down"), closes
@@ -280,7 +321,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.RUnlock()
 	for _, n := range nsps {
-		if err := n.closeAdapter(); err != nil {
+		if err := n.closeAdapter(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

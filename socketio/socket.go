@@ -15,14 +15,18 @@ import (
 	"github.com/sockgate/sockgate/socketio/parser"
 )
 
-// Handshake is what the client sent when it connected.
+// Handshake is what the client sent when it connected. Its JSON form is
+// Node's socket.handshake (see MarshalJSON), which FetchSockets exchanges
+// with the other servers of a cluster.
 type Handshake struct {
 	Headers http.Header // shared by the sockets of one connection: read-only
 	Query   url.Values
 	Auth    json.RawMessage // the CONNECT packet's payload; nil if none
 	Address string          // remote address (ip:port) of the handshake request
-	Time    time.Time
+	Time    time.Time       // when the socket was created (Node's time and issued)
 	Secure  bool
+	URL     string // the handshake request's URL (path and query), Node's url
+	XDomain bool   // the request had an Origin header, Node's xdomain
 }
 
 // AckFunc answers an event that requested an acknowledgement. It may be
@@ -81,6 +85,8 @@ func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 		hs.Headers = r.Header
 		hs.Query = r.URL.Query()
 		hs.Secure = r.TLS != nil
+		hs.URL = r.URL.RequestURI()
+		hs.XDomain = r.Header.Get("Origin") != ""
 	}
 	s.hs = hs
 	s.in.init(s, ns.srv.cfg.InboundQueue, ns.srv.cfg.InboundBytes)
@@ -514,10 +520,24 @@ func (s *Socket) safe(fn func()) (ok bool) {
 
 func (s *Socket) enqueue(t task) { s.in.push(t) }
 
-// SocketInfo is a snapshot of a (possibly remote) socket.
+// SocketInfo is a snapshot of a (possibly remote) socket. Its JSON form is
+// Node's RemoteSocket: {id, handshake, rooms, data}, data {} when nil.
 type SocketInfo struct {
-	ID        string
-	Rooms     []string
-	Handshake Handshake
-	Data      json.RawMessage // JSON form of the socket's Data (for remote sockets)
+	ID        string          `json:"id"`
+	Rooms     []string        `json:"rooms"`
+	Handshake Handshake       `json:"handshake"`
+	Data      json.RawMessage `json:"data"` // JSON form of the socket's Data (for remote sockets)
+}
+
+// MarshalJSON implements json.Marshaler.
+func (si SocketInfo) MarshalJSON() ([]byte, error) {
+	type plain SocketInfo
+	p := plain(si)
+	if len(p.Data) == 0 {
+		p.Data = json.RawMessage(`{}`)
+	}
+	if p.Rooms == nil {
+		p.Rooms = []string{}
+	}
+	return json.Marshal(p)
 }

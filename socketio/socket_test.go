@@ -441,12 +441,49 @@ func TestNamespace_ServerSideEmitNeedsCluster(t *testing.T) {
 	if err := srv.Of("/").ServerSideEmit(context.Background(), "hello"); !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("err = %v, want ErrNotSupported", err)
 	}
-	got := make(chan string, 1)
-	srv.Of("/").OnServerSideEmit(func(event string, args Args) { got <- event })
-	srv.Of("/").DispatchServerSideEmit("remote", Args{})
-	if ev := <-got; ev != "remote" {
-		t.Fatalf("event = %q", ev)
+	if _, err := srv.Of("/").ServerSideEmitWithAck(context.Background(), "hello"); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("with ack: err = %v, want ErrNotSupported", err)
 	}
+}
+
+func TestNamespace_DispatchServerSideEmit(t *testing.T) {
+	srv := New(Config{})
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	ns := srv.Of("/")
+	got := make(chan string, 2)
+	for _, name := range []string{"first", "second"} {
+		ns.OnServerSideEmit("remote", func(args Args, ack func(v any)) {
+			var s string
+			_ = args.Decode(0, &s)
+			got <- name + ":" + s
+			if ack != nil {
+				ack(name)
+			}
+		})
+	}
+	t.Run("NoAck", func(t *testing.T) {
+		args, _ := NewArgs(json.RawMessage(`["x"]`), nil)
+		if !ns.DispatchServerSideEmit("remote", args, nil) {
+			t.Fatal("no handler reported")
+		}
+		if a, b := <-got, <-got; a != "first:x" || b != "second:x" {
+			t.Fatalf("handlers saw %q %q", a, b)
+		}
+	})
+	t.Run("AckOnce", func(t *testing.T) {
+		var replies []any
+		ns.DispatchServerSideEmit("remote", Args{}, func(v any) { replies = append(replies, v) })
+		<-got
+		<-got
+		if len(replies) != 1 || replies[0] != "first" {
+			t.Fatalf("replies = %v, want [first]", replies)
+		}
+	})
+	t.Run("Unhandled", func(t *testing.T) {
+		if ns.DispatchServerSideEmit("other", Args{}, func(any) { t.Error("reply without handler") }) {
+			t.Fatal("handler reported for an unhandled event")
+		}
+	})
 }
 
 func TestNamespace_RoomOpsOnAll(t *testing.T) {

@@ -534,7 +534,10 @@ func TestCompat_Heartbeat(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var tr *tracker
 			cs := startCompat(t, socketio.Config{Engine: engine.Config{
-				PingInterval: 150 * time.Millisecond, PingTimeout: 300 * time.Millisecond,
+				// A short interval gives many heartbeats quickly; the timeout
+				// is generous so that a loaded machine delaying one pong (a
+				// race-enabled run on 2 cores) is not a ping timeout.
+				PingInterval: 150 * time.Millisecond, PingTimeout: 1500 * time.Millisecond,
 			}}, func(srv *socketio.Server) {
 				ns := srv.Of("/")
 				tr = track(ns)

@@ -14,7 +14,7 @@ const attachmentColumns = "id, chat_id, uploader_id, message_id, name, size, con
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // CreateAttachment records an uploaded file's metadata (the bytes are
-// already in Files). An empty ID is generated; CreatedAt and MessageID are
+// already in Files or Blobs). An empty ID is generated; CreatedAt and MessageID are
 // set by the store. The uploader must be a member (ErrForbidden) of an
 // existing (ErrNotFound), non-archived (ErrArchived) chat.
 func (s *Store) CreateAttachment(ctx context.Context, a Attachment) (Attachment, error) {

@@ -1,8 +1,9 @@
 // Package store keeps sockgate's persistent chats (SPEC §3 and §6, storage
 // contract §8): users, chats (general or order-specific, archivable),
 // memberships with roles, messages, attachment metadata and read marks, in
-// SQLite or PostgreSQL through GORM, plus Files, a content-addressed store
-// for attachment bytes outside the database.
+// SQLite or PostgreSQL through GORM, plus two content-addressed stores for
+// attachment bytes: Files, a local directory (one instance), and Blobs, in
+// the database (every instance of a cluster reads them).
 //
 // # Drivers
 //
@@ -107,4 +108,23 @@
 // timeout. Reads never wait for writes (WAL, PostgreSQL MVCC). Files is safe
 // for concurrent use: uploads land in a temporary file and are renamed into
 // place atomically.
+//
+// # Blobs
+//
+// Blobs keeps each content once, as a blobs row (sha256, size, chunk_size)
+// and its bytes in blob_chunks rows of 256 KiB (migration 0002). Put
+// streams: it holds one chunk in memory, writes each chunk with its own
+// short statement (COPY on PostgreSQL, where pgx would copy a bytea
+// parameter twice; an INSERT on SQLite, whose driver copies it outside the
+// Go heap), and learns the SHA-256 only at the end, so a blob is written
+// under a random id with sha256 NULL ("pending") and gets its sum in one
+// transaction at the end, unless that content exists already (the copy is
+// then deleted; a concurrent identical Put loses on the unique index the
+// same way). One statement per chunk rather than one transaction per
+// upload: a slow client holds no pooled connection and, on SQLite, no
+// write lock between its chunks. A failed Put (over the cap, a broken
+// body, a done ctx) deletes its rows before returning, with a context of
+// its own; what a dead process leaves pending is deleted by the first Put
+// 24 hours later. Readers fetch one chunk per Read that needs it, so a
+// Range reads only the chunks it covers.
 package store

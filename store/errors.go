@@ -29,7 +29,7 @@ var (
 	// ErrForbidden: the user is not allowed to do this (not a member, not the
 	// owner, not the uploader of an attachment).
 	ErrForbidden = errors.New("store: forbidden")
-	// ErrTooLarge: a file exceeded the size limit given to Files.Put.
+	// ErrTooLarge: a file exceeded the size limit given to Files.Put or Blobs.Put.
 	ErrTooLarge = errors.New("store: too large")
 	// ErrInvalid: an argument is malformed (empty content, unknown chat kind
 	// or role, a malformed message id).

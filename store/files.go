@@ -73,8 +73,9 @@ func (f Files) Put(ctx context.Context, r io.Reader, maxBytes int64) (sum string
 
 // Open opens the file with the given SHA-256 (lower-case hex). ErrNotFound
 // if absent, ErrInvalid if sum is not a SHA-256 (so a sum can never name a
-// path outside Dir).
-func (f Files) Open(sum string) (io.ReadSeekCloser, error) {
+// path outside Dir). ctx is not used (a local file waits on nothing it
+// could bound); it is there so that Files and Blobs open alike.
+func (f Files) Open(_ context.Context, sum string) (io.ReadSeekCloser, error) {
 	if !sha256Hex.MatchString(sum) || f.Dir == "" {
 		return nil, fmt.Errorf("%w: sha256 %q in %q", ErrInvalid, sum, f.Dir)
 	}

@@ -33,7 +33,7 @@ func TestFiles_Put(t *testing.T) {
 		if err != nil || sum2 != sum {
 			t.Fatalf("second Put = %s %v", sum2, err)
 		}
-		r, err := f.Open(sum)
+		r, err := f.Open(ctx, sum)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,9 +82,9 @@ func TestFiles_Put(t *testing.T) {
 		}
 	})
 	t.Run("OpenErrors", func(t *testing.T) {
-		_, err := f.Open(strings.Repeat("0", 64))
+		_, err := f.Open(ctx, strings.Repeat("0", 64))
 		wantErr(t, err, store.ErrNotFound)
-		_, err = f.Open("../../etc/passwd")
+		_, err = f.Open(ctx, "../../etc/passwd")
 		wantErr(t, err, store.ErrInvalid)
 		_, _, err = store.Files{}.Put(ctx, strings.NewReader("x"), 0)
 		wantErr(t, err, store.ErrInvalid)

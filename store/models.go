@@ -65,7 +65,7 @@ type Message struct {
 }
 
 // Attachment is the metadata of an uploaded file; the bytes live in Files
-// under SHA256.
+// or Blobs under SHA256.
 type Attachment struct {
 	ID          string
 	ChatID      string

@@ -182,6 +182,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 	}
 	m.gw, err = gateway.New(st, v, lim, gateway.Config{
 		Auth:              modes,
+		Attachments:       gateway.AttachmentStore(c.Attachments),
 		Files:             store.Files{Dir: filepath.Join(c.DataDir, "attachments")},
 		MaxUpload:         c.MaxUpload,
 		UploadTypes:       c.uploadTypes(),
@@ -195,6 +196,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		PingTimeout:       c.PingTimeout,
 		Redis:             m.redis,
 		RedisPrefix:       c.RedisPrefix,
+		AdapterKey:        c.AdapterKey,
 		Logger:            m.log,
 	})
 	if err != nil {

@@ -26,8 +26,10 @@ type Config struct {
 	Addr              string        // -addr, SOCKGATE_ADDR
 	DatabaseURL       string        // -db, DATABASE_URL; empty: <DataDir>/sockgate.db
 	DataDir           string        // -data-dir, SOCKGATE_DATA_DIR: SQLite file and attachments
+	Attachments       string        // -attachments, SOCKGATE_ATTACHMENTS: auto|db|disk
 	RedisURL          string        // -redis, REDIS_URL
 	RedisPrefix       string        // -redis-prefix, SOCKGATE_REDIS_PREFIX
+	AdapterKey        string        // -redis-adapter-key, SOCKGATE_REDIS_ADAPTER_KEY
 	JWTSecret         string        // -jwt-secret, JWT_SECRET
 	JWTAlg            string        // -jwt-alg, SOCKGATE_JWT_ALG: HS256|RS256|ES256
 	JWTPublicKey      string        // -jwt-public-key, SOCKGATE_JWT_PUBLIC_KEY (PEM file)
@@ -60,6 +62,7 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:              ":3000",
 		DataDir:           "./data",
+		Attachments:       string(gateway.AttachmentsAuto),
 		JWTAlg:            "HS256",
 		JWTLeeway:         auth.DefaultLeeway,
 		JWTUserClaim:      auth.DefaultUserClaim,
@@ -69,6 +72,7 @@ func DefaultConfig() Config {
 		AuthChat:          "optional",
 		MaxUpload:         10 << 20,
 		RedisPrefix:       "sockgate",
+		AdapterKey:        "socket.io",
 		MaxHTTPBufferSize: 1_000_000,
 		PingInterval:      25 * time.Second,
 		PingTimeout:       20 * time.Second,
@@ -92,6 +96,9 @@ func (c Config) Validate() error {
 	}
 	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{}") {
 		errs = append(errs, fmt.Errorf("-redis-prefix must be non-empty and without braces (they pick Redis Cluster slots), not %q", c.RedisPrefix))
+	}
+	if c.AdapterKey == "" || strings.Contains(c.AdapterKey, "#") {
+		errs = append(errs, fmt.Errorf("-redis-adapter-key must be non-empty and without '#' (it separates the channel names), not %q", c.AdapterKey))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout must be positive"))
@@ -119,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUpload <= 0 {
 		errs = append(errs, fmt.Errorf("-max-upload must be positive, not %d", c.MaxUpload))
+	}
+	if _, err := gateway.ParseAttachmentStore(c.Attachments); err != nil {
+		errs = append(errs, fmt.Errorf("-attachments must be auto, db or disk, not %q", c.Attachments))
 	}
 	return errors.Join(errs...)
 }
@@ -369,9 +379,11 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e := newEnvFlags("sockgate", out)
 	e.str(&c.Addr, "addr", "SOCKGATE_ADDR", "HTTP listen address")
 	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "store: a SQLite file path, sqlite:PATH, file:PATH, or a postgres:// URL; empty: <data-dir>/sockgate.db")
-	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments (<data-dir>/attachments)")
+	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments on disk (<data-dir>/attachments)")
+	e.str(&c.Attachments, "attachments", "SOCKGATE_ATTACHMENTS", "where attachment bytes live: db (the store's database, every instance), disk (<data-dir>/attachments) or auto (db on PostgreSQL, disk on SQLite)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
 	e.str(&c.RedisPrefix, "redis-prefix", "SOCKGATE_REDIS_PREFIX", "prefix of every Redis key (deployments sharing a Redis use distinct ones)")
+	e.str(&c.AdapterKey, "redis-adapter-key", "SOCKGATE_REDIS_ADAPTER_KEY", "channel prefix of the Socket.IO Redis adapter (Node's key option; servers sharing it share rooms)")
 	e.str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret of the JWTs (also used by the token subcommand)")
 	e.str(&c.JWTAlg, "jwt-alg", "SOCKGATE_JWT_ALG", "the one accepted JWT algorithm: HS256, RS256 or ES256")
 	e.str(&c.JWTPublicKey, "jwt-public-key", "SOCKGATE_JWT_PUBLIC_KEY", "PEM file of the RS256/ES256 verification key")

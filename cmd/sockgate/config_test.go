@@ -76,6 +76,8 @@ func TestConfig_Precedence(t *testing.T) {
 				return len(got) == 2 && got[0] == "image/png" && got[1] == "application/pdf"
 			}},
 		{"UploadTypesDefault", nil, env(), func(c Config) bool { return c.uploadTypes() == nil }},
+		{"AttachmentsDefault", nil, env(), func(c Config) bool { return c.Attachments == "auto" }},
+		{"AttachmentsEnv", nil, env("SOCKGATE_ATTACHMENTS", "db"), func(c Config) bool { return c.Attachments == "db" }},
 		{"AuthModes", []string{"-auth-chat", "required"}, env("JWT_SECRET", testSecret, "SOCKGATE_AUTH_ROOT", "required"),
 			func(c Config) bool {
 				m, err := c.authModes()
@@ -147,7 +149,9 @@ func TestConfig_Invalid(t *testing.T) {
 		{"Several", []string{"-addr", "nonsense", "-log-format", "xml", "-log-level", "loud", "-max-http-buffer-size", "0",
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
+		{"AdapterKeyHash", []string{"-redis-adapter-key", "a#b"}, env(), []string{"-redis-adapter-key must be non-empty and without '#'"}},
 		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
+		{"Attachments", []string{"-attachments", "s3"}, env(), []string{`-attachments must be auto, db or disk, not "s3"`}},
 		{"StrayArgument", []string{"serve"}, env(), []string{"unexpected arguments: serve"}},
 		{"JWT", []string{"-jwt-alg", "PS256", "-auth-chat", "always", "-auth-rooms", "required", "-max-upload", "0", "-data-dir", ""}, env(),
 			[]string{"-jwt-alg must be HS256, RS256 or ES256", "-auth-chat: must be optional or required", "auth is required on /rooms but no JWT key", "-max-upload", "-data-dir"}},

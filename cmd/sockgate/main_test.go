@@ -159,7 +159,7 @@ func TestMain_RedisRateLimits(t *testing.T) {
 		redisURL = testenv.DefaultRedisURL
 	}
 	prefix = strings.TrimSuffix(prefix, ":")
-	m, _ := runMain(t, "-redis", redisURL, "-redis-prefix", prefix, "-rate-limits", "http:GET /api/rooms=1/1m")
+	m, _ := runMain(t, "-redis", redisURL, "-redis-prefix", prefix, "-redis-adapter-key", prefix, "-rate-limits", "http:GET /api/rooms=1/1m")
 	url := "http://" + m.Addr()
 	res, err := http.Get(url + "/readyz")
 	if err != nil {
@@ -171,7 +171,7 @@ func TestMain_RedisRateLimits(t *testing.T) {
 		t.Errorf("readyz: %d %s", res.StatusCode, b)
 	}
 	// A second instance on the same Redis shares the count.
-	m2, _ := runMain(t, "-redis", redisURL, "-redis-prefix", prefix, "-rate-limits", "http:GET /api/rooms=1/1m")
+	m2, _ := runMain(t, "-redis", redisURL, "-redis-prefix", prefix, "-redis-adapter-key", prefix, "-rate-limits", "http:GET /api/rooms=1/1m")
 	codes := []int{}
 	for _, u := range []string{url, "http://" + m2.Addr()} {
 		res, err := http.Get(u + "/api/rooms")

@@ -2,6 +2,7 @@ package chats
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,16 +19,18 @@ import (
 )
 
 // Attachments over REST (SPEC §6): uploaded as multipart/form-data (field
-// "file") by a member of a non-archived chat, kept in store.Files outside the
-// database, downloaded by members only.
+// "file") by a member of a non-archived chat, their bytes kept in a Blobs
+// (store.Files on the local disk, or store.Blobs in the database for a
+// cluster: see the package doc), downloaded by members only.
 //
 // Memory: the body is read part by part with multipart.Reader (never
 // ParseMultipartForm, which would spill to temp files of its own and buffer
-// fields) and the file part is streamed to disk by Files.Put; only the first
-// 512 bytes are held at once, for sniffing. The body is capped by
+// fields) and the file part is streamed to the blob store by Blobs.Put;
+// only the first 512 bytes are held at once for sniffing, and the blob
+// store holds at most one chunk (store.Blobs: 256 KiB). The body is capped by
 // http.MaxBytesReader at MaxUpload plus multipartOverhead, and the file
 // itself at MaxUpload; past either, the reply is 413 payload_too_large and
-// Put has removed its temporary file. A Content-Length already over the cap
+// Put has removed what it wrote. A Content-Length already over the cap
 // is refused before any byte is read.
 //
 // Content types (the decision SPEC §6 leaves to us). The content is sniffed
@@ -51,10 +54,30 @@ import (
 // Content-Security-Policy, and Content-Disposition: attachment for anything
 // but raster images, so that no upload ever runs as a page of our origin.
 //
-// An upload refused after its bytes reached Files (the chat archived between
-// the membership check and CreateAttachment) leaves an unreferenced file:
-// Files is content-addressed and shared, so it cannot be removed safely
-// without a reference count; that race is rare and costs only disk.
+// An upload refused after its bytes reached the blob store (the chat
+// archived between the membership check and CreateAttachment) leaves an
+// unreferenced blob: blobs are content-addressed and shared, so one cannot
+// be removed safely without a reference count; that race is rare and costs
+// only space.
+
+// Blobs is where attachment bytes live, by content address (SHA-256 in
+// lower-case hex): store.Files (a local directory, one instance) or
+// store.Blobs (the database, every instance of a cluster).
+type Blobs interface {
+	// Put streams r into the store without holding it in memory and
+	// returns its SHA-256 and size; identical contents share one blob.
+	// More than maxBytes fails with store.ErrTooLarge; on any failure
+	// nothing is left behind.
+	Put(ctx context.Context, r io.Reader, maxBytes int64) (sum string, size int64, err error)
+	// Open returns a reader of the blob sum (store.ErrNotFound if there
+	// is none) that seeks, for ranges; it may use ctx until closed.
+	Open(ctx context.Context, sum string) (io.ReadSeekCloser, error)
+}
+
+var (
+	_ Blobs = store.Files{}
+	_ Blobs = store.Blobs{}
+)
 
 // defaultMaxUpload is the attachment size limit when APIConfig.MaxUpload
 // is zero.
@@ -144,7 +167,7 @@ func (a *API) uploadAttachment(w http.ResponseWriter, r *http.Request, me auth.I
 	if err != nil {
 		return err
 	}
-	sum, size, err := a.files.Put(ctx, br, a.maxUpload)
+	sum, size, err := a.blobs.Put(ctx, br, a.maxUpload)
 	if err != nil {
 		return a.bodyError(body, err, false)
 	}
@@ -325,7 +348,9 @@ func cleanFileName(s string) string {
 
 // getAttachment serves an attachment to members of its chat, with ranges
 // and conditional requests (http.ServeContent; the ETag is the content's
-// SHA-256, which never changes).
+// SHA-256, which never changes). A blob store failing mid-body (the
+// database going away) can only cut the response short: the status is
+// sent already.
 func (a *API) getAttachment(w http.ResponseWriter, r *http.Request, me auth.Identity) error {
 	ctx := r.Context()
 	att, err := a.st.AttachmentByID(ctx, r.PathValue("id"))
@@ -341,11 +366,13 @@ func (a *API) getAttachment(w http.ResponseWriter, r *http.Request, me auth.Iden
 	if !ok {
 		return errNotChatMember
 	}
-	f, err := a.files.Open(att.SHA256)
-	if err != nil {
-		// Metadata without bytes: the file store lost a file. Ours, not the
-		// client's; logged by renderError as an unknown error.
-		return fmt.Errorf("gateway: attachment %s: %w", att.ID, err)
+	f, err := a.blobs.Open(ctx, att.SHA256)
+	if errors.Is(err, store.ErrNotFound) {
+		// Metadata without bytes: the blob store lost a blob. Ours (500,
+		// logged), not a missing chat, so the sentinel is not kept.
+		return fmt.Errorf("chats: attachment %s: bytes missing: %v", att.ID, err)
+	} else if err != nil {
+		return fmt.Errorf("chats: attachment %s: %w", att.ID, err) // a store down: 503
 	}
 	defer f.Close()
 	h := w.Header()

@@ -32,4 +32,27 @@
 // users that instance had: nobody is left to send it, and another
 // instance would have to notice the expiry itself (not built). Close
 // forgets this instance's sockets at once, also without offline events.
+//
+// # Attachments
+//
+// Attachment bytes live in the Blobs given to NewAPI, an interface of this
+// package with two implementations: store.Files, a content-addressed
+// directory on this instance's disk, and store.Blobs, the same in the
+// database in 256 KiB chunks. Both stream an upload in constant memory
+// under the MaxUpload cap, leave nothing behind when it fails, share one
+// copy between identical uploads and serve ranges. The wiring picks one
+// (gateway.Config.Attachments, flag -attachments): by default the database
+// when the store is PostgreSQL, because that is the production shape, a
+// cluster behind a load balancer, where an upload taken by one instance
+// must download from every other (SPEC §9) and the database is the one
+// thing they all share; and the disk when the store is SQLite, which is one
+// instance anyway, where files keep the database file small and are served
+// straight from the file system. Either can be forced: disk on PostgreSQL
+// when every instance mounts one shared directory, the database on SQLite
+// to keep a single file to back up. Switching does not move bytes already
+// stored: their downloads fail (500) until they are copied over. (SPEC §6
+// says files are stored outside the database; §9 says every instance
+// reads them. With PostgreSQL the database is the one service every
+// instance already shares, so §9 wins by default; -attachments disk with a
+// shared directory honours both.)
 package chats

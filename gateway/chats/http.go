@@ -101,7 +101,7 @@ type APIConfig struct {
 type API struct {
 	p         *event.Pipeline
 	st        *store.Store
-	files     store.Files
+	blobs     Blobs
 	verifier  *auth.Verifier
 	presence  Online // nil: everyone offline
 	csrf      *http.CrossOriginProtection
@@ -109,17 +109,18 @@ type API struct {
 	allowed   map[string]bool
 }
 
-// NewAPI builds the API on pipeline p. st, files and v are required;
-// presence may be nil. It fails on a malformed trusted origin or allowed
-// type.
-func NewAPI(p *event.Pipeline, st *store.Store, files store.Files, v *auth.Verifier, presence Online, cfg APIConfig) (*API, error) {
-	if st == nil || v == nil || files.Dir == "" {
-		return nil, errors.New("chats: api: store, files directory and verifier are required")
+// NewAPI builds the API on pipeline p. st, blobs (where attachment bytes
+// live: store.Files or store.Blobs, see attachments.go) and v are
+// required; presence may be nil. It fails on a malformed trusted origin or
+// allowed type.
+func NewAPI(p *event.Pipeline, st *store.Store, blobs Blobs, v *auth.Verifier, presence Online, cfg APIConfig) (*API, error) {
+	if st == nil || v == nil || blobs == nil {
+		return nil, errors.New("chats: api: store, blob store and verifier are required")
 	}
 	a := &API{
 		p:         p,
 		st:        st,
-		files:     files,
+		blobs:     blobs,
 		verifier:  v,
 		presence:  presence,
 		csrf:      http.NewCrossOriginProtection(),

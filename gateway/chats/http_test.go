@@ -40,7 +40,7 @@ func (o apiOnline) Online(_ context.Context, ids []string) (map[string]bool, err
 type apiEnv struct {
 	t       *testing.T
 	st      *store.Store
-	files   store.Files
+	blobs   Blobs
 	api     *API
 	metrics *event.Metrics
 	url     string
@@ -48,8 +48,15 @@ type apiEnv struct {
 }
 
 // newAPIEnv serves NewAPI over st with rules (nil: none) and cfg, on a
-// pipeline of its own (no Socket.IO server: routes only).
+// pipeline of its own (no Socket.IO server: routes only), with attachment
+// bytes in a directory of its own.
 func newAPIEnv(t *testing.T, st *store.Store, rules map[string]ratelimit.Rule, online Online, cfg APIConfig) *apiEnv {
+	t.Helper()
+	return newAPIEnvOn(t, st, store.Files{Dir: t.TempDir()}, rules, online, cfg)
+}
+
+// newAPIEnvOn is newAPIEnv with attachment bytes in blobs.
+func newAPIEnvOn(t *testing.T, st *store.Store, blobs Blobs, rules map[string]ratelimit.Rule, online Online, cfg APIConfig) *apiEnv {
 	t.Helper()
 	v, err := auth.NewVerifier(auth.Config{Secret: apiSecret})
 	if err != nil {
@@ -60,9 +67,8 @@ func newAPIEnv(t *testing.T, st *store.Store, rules map[string]ratelimit.Rule, o
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = lim.Close() })
-	files := store.Files{Dir: t.TempDir()}
 	m := event.NewMetrics()
-	api, err := NewAPI(event.New(nil, lim, m, event.Config{}), st, files, v, online, cfg)
+	api, err := NewAPI(event.New(nil, lim, m, event.Config{}), st, blobs, v, online, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,7 @@ func newAPIEnv(t *testing.T, st *store.Store, rules map[string]ratelimit.Rule, o
 	api.Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &apiEnv{t: t, st: st, files: files, api: api, metrics: m, url: srv.URL, http: srv.Client()}
+	return &apiEnv{t: t, st: st, blobs: blobs, api: api, metrics: m, url: srv.URL, http: srv.Client()}
 }
 
 // token mints a valid token for user id.
@@ -689,8 +695,8 @@ func TestChatAPI_New(t *testing.T) {
 	if _, err := NewAPI(p, nil, files, v, nil, APIConfig{}); err == nil {
 		t.Fatal("nil store accepted")
 	}
-	if _, err := NewAPI(p, st, store.Files{}, v, nil, APIConfig{}); err == nil {
-		t.Fatal("empty files dir accepted")
+	if _, err := NewAPI(p, st, nil, v, nil, APIConfig{}); err == nil {
+		t.Fatal("nil blob store accepted")
 	}
 }
 

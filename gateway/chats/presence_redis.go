@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
 
@@ -31,41 +29,25 @@ var (
 // No offline `presence` event is sent for the users a dead instance had
 // (nobody is left to send it); Online stops reporting them. The braces
 // make every key hash to one Redis Cluster slot, which scripts need.
-type redisPresence struct {
-	rc   redis.UniversalClient
-	base string // "<prefix>:{presence}"
-	inst string
-	ttl  time.Duration
-	hb   *cluster.Heartbeat
-
-	closeOnce sync.Once
-	closeErr  error
-}
+type redisPresence struct{ ks *cluster.Keyspace }
 
 // newRedisPresence returns the presence of cfg.Redis and starts this
 // instance's heartbeat; Close stops it. cfg has its defaults applied.
 func newRedisPresence(cfg cluster.Config, log *slog.Logger) *redisPresence {
-	p := &redisPresence{
-		rc:   cfg.Redis,
-		base: cfg.Prefix + ":{presence}",
-		inst: cfg.InstanceID,
-		ttl:  cfg.TTL,
-	}
-	p.hb = cluster.StartHeartbeat(cfg, p.base+":alive:"+p.inst, log)
-	return p
+	return &redisPresence{ks: cluster.NewKeyspace(cfg, "presence", "instances", log)}
 }
 
 // run runs script: KEYS[1] is the instances SET (it routes the call to
 // the presence's slot), ARGV[1] the key base.
 func (p *redisPresence) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
-	return s.Run(ctx, p.rc, []string{p.base + ":instances"}, append([]any{p.base}, args...)...)
+	return p.ks.Run(ctx, s, args...)
 }
 
 // Connect implements presence. It also refreshes this instance's
 // heartbeat, so that a socket counted before the first heartbeat is not
 // swept at once.
 func (p *redisPresence) Connect(ctx context.Context, userID, socketID string) (bool, error) {
-	first, err := p.run(ctx, connectScript, p.inst, p.ttl.Milliseconds(), userID, socketID).Bool()
+	first, err := p.run(ctx, connectScript, p.ks.Instance(), p.ks.TTL().Milliseconds(), userID, socketID).Bool()
 	if err != nil {
 		return false, fmt.Errorf("chats: presence: connect: %w", err)
 	}
@@ -106,15 +88,7 @@ func (p *redisPresence) Online(ctx context.Context, userIDs []string) (map[strin
 // Close stops the heartbeat, then removes this instance's sockets and its
 // heartbeat key, within ctx. Should that fail, the sockets stop counting
 // once the key's TTL runs out. No offline events are sent. Idempotent.
-func (p *redisPresence) Close(ctx context.Context) error {
-	p.closeOnce.Do(func() {
-		p.hb.Stop()
-		if err := p.run(ctx, purgePresenceScript, p.inst).Err(); err != nil {
-			p.closeErr = fmt.Errorf("chats: presence: remove instance %s: %w", p.inst, err)
-		}
-	})
-	return p.closeErr
-}
+func (p *redisPresence) Close(ctx context.Context) error { return p.ks.Close(ctx, purgePresenceScript) }
 
 // presenceLib holds the helpers of every presence script.
 const presenceLib = `

@@ -125,7 +125,7 @@ func TestRedisPresence_DeadInstanceExpires(t *testing.T) {
 		}
 	}
 	died := time.Now()
-	a.hb.Stop()
+	a.ks.StopHeartbeat()
 	testenv.WaitFor(t, 5*time.Second, func() error {
 		if got := online(t, b, "u1", "u2"); !slices.Equal(got, []string{"u1"}) {
 			return fmt.Errorf("online %v", got)

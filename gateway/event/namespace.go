@@ -43,11 +43,17 @@ type binding struct {
 	fn    func(c *Conn, args socketio.Args, ack socketio.AckFunc)
 }
 
-// Namespace returns the pipeline's side of Socket.IO namespace name.
-func (p *Pipeline) Namespace(name string, style Style) *Namespace {
-	n := &Namespace{p: p, io: p.io.Of(name), name: name, style: style}
+// Namespace returns the pipeline's side of Socket.IO namespace name. It
+// fails when the namespace's adapter cannot be built (a cluster adapter
+// that cannot reach Redis).
+func (p *Pipeline) Namespace(name string, style Style) (*Namespace, error) {
+	io, err := p.io.OfErr(name)
+	if err != nil {
+		return nil, err
+	}
+	n := &Namespace{p: p, io: io, name: name, style: style}
 	p.metrics.socketsGauge(name, n.io.Len)
-	return n
+	return n, nil
 }
 
 // Name returns the namespace's name ("/chat").

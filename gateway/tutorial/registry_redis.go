@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
 
@@ -32,34 +30,18 @@ var _ registry = (*redisRegistry)(nil)
 // and rooms left empty deleted, so no read ever reports a dead instance's
 // sockets. The braces make every key hash to one Redis Cluster slot, which
 // scripts need.
-type redisRegistry struct {
-	rc   redis.UniversalClient
-	base string // "<prefix>:{tutorial}"
-	inst string
-	ttl  time.Duration
-	hb   *cluster.Heartbeat
-
-	closeOnce sync.Once
-	closeErr  error
-}
+type redisRegistry struct{ ks *cluster.Keyspace }
 
 // newRedisRegistry returns the registry of cfg.Redis and starts this
 // instance's heartbeat; Close stops it. cfg has its defaults applied.
 func newRedisRegistry(cfg cluster.Config, log *slog.Logger) *redisRegistry {
-	r := &redisRegistry{
-		rc:   cfg.Redis,
-		base: cfg.Prefix + ":{tutorial}",
-		inst: cfg.InstanceID,
-		ttl:  cfg.TTL,
-	}
-	r.hb = cluster.StartHeartbeat(cfg, r.base+":alive:"+r.inst, log)
-	return r
+	return &redisRegistry{ks: cluster.NewKeyspace(cfg, "tutorial", "rooms", log)}
 }
 
 // run runs script with the registry's keys: KEYS[1] is the rooms ZSET
 // (it routes the call to the registry's slot), ARGV[1] the key base.
 func (r *redisRegistry) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
-	return s.Run(ctx, r.rc, []string{r.base + ":rooms"}, append([]any{r.base}, args...)...)
+	return r.ks.Run(ctx, s, args...)
 }
 
 // redisRoom is a room as the scripts store it.
@@ -91,7 +73,7 @@ func (r *redisRegistry) Join(ctx context.Context, name string, u User) (Room, er
 	if err != nil {
 		return Room{}, err
 	}
-	res, err := r.run(ctx, joinScript, r.inst, r.ttl.Milliseconds(), name, b).StringSlice()
+	res, err := r.run(ctx, joinScript, r.ks.Instance(), r.ks.TTL().Milliseconds(), name, b).StringSlice()
 	if err != nil {
 		return Room{}, fmt.Errorf("tutorial: registry: join: %w", err)
 	}
@@ -168,12 +150,4 @@ func (r *redisRegistry) Count(ctx context.Context) (int, error) {
 // left empty are deleted) and its heartbeat key, within ctx. Should that
 // fail, the members expire by themselves once the key's TTL runs out.
 // Idempotent.
-func (r *redisRegistry) Close(ctx context.Context) error {
-	r.closeOnce.Do(func() {
-		r.hb.Stop()
-		if err := r.run(ctx, purgeScript, r.inst).Err(); err != nil {
-			r.closeErr = fmt.Errorf("tutorial: registry: remove instance %s: %w", r.inst, err)
-		}
-	})
-	return r.closeErr
-}
+func (r *redisRegistry) Close(ctx context.Context) error { return r.ks.Close(ctx, purgeScript) }

@@ -139,7 +139,7 @@ func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 	wantUsers(t, b, "r1", "sa", "sb")
 
 	died := time.Now()
-	a.hb.Stop()
+	a.ks.StopHeartbeat()
 	testenv.WaitFor(t, 5*time.Second, func() error {
 		if n, err := b.Count(ctx); n != 1 || err != nil {
 			return fmt.Errorf("count %d, %v", n, err)
@@ -173,8 +173,8 @@ func TestRedisRegistry_HeartbeatKeyGone(t *testing.T) {
 	e := newRedisEnv(t)
 	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
 	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
-	a.hb.Stop() // its next beat would bring the key back
-	if err := e.rc.Del(ctx, a.base+":alive:a").Err(); err != nil {
+	a.ks.StopHeartbeat() // its next beat would bring the key back
+	if err := e.rc.Del(ctx, e.prefix+":{tutorial}:alive:a").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if rooms, err := b.Rooms(ctx); len(rooms) != 0 || err != nil {

@@ -3,8 +3,10 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +53,7 @@ func ensureModules(dir string) error {
 		return err
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err == nil {
+	if modulesInstalled(dir) {
 		return nil
 	}
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
@@ -62,12 +64,51 @@ func ensureModules(dir string) error {
 	return nil
 }
 
-// NodeScript is a running Node.js script whose stdout lines are read by the test.
+// modulesInstalled reports whether every dependency of dir's package.json
+// is in node_modules (a node_modules older than a new dependency is not).
+func modulesInstalled(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return false
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if json.Unmarshal(b, &pkg) != nil || len(pkg.Dependencies) == 0 {
+		return false
+	}
+	for name := range pkg.Dependencies {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", name, "package.json")); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// NodeScript is a running Node.js script: the test reads its stdout lines
+// and may write it JSON commands on stdin (Send).
 type NodeScript struct {
 	cmd   *exec.Cmd
 	Lines <-chan string // stdout, one line at a time; closed when the script exits
 	done  chan struct{}
 	err   error
+
+	mu    sync.Mutex
+	stdin io.WriteCloser
+}
+
+// Send writes v as one JSON line on the script's stdin.
+func (n *NodeScript) Send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := n.stdin.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("testenv: node stdin: %w", err)
+	}
+	return nil
 }
 
 // StartNode runs `node script args...` with NODE_PATH set so the script can
@@ -80,6 +121,11 @@ func StartNode(t testing.TB, script string, args ...string) *NodeScript {
 	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
 	cmd.Stderr = testWriter{t}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		t.Fatalf("testenv: node stdin: %v", err)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
@@ -89,8 +135,8 @@ func StartNode(t testing.TB, script string, args ...string) *NodeScript {
 		cancel()
 		t.Fatalf("testenv: start node: %v", err)
 	}
-	lines := make(chan string, 1024)
-	ns := &NodeScript{cmd: cmd, Lines: lines, done: make(chan struct{})}
+	lines := make(chan string, 4096)
+	ns := &NodeScript{cmd: cmd, Lines: lines, done: make(chan struct{}), stdin: stdin}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64*1024), 16*1024*1024)

@@ -250,7 +250,7 @@ func TestSend_QueueOverflow(t *testing.T) {
 }
 
 func TestHeartbeat_Polling(t *testing.T) {
-	ts := newTestServer(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	ts := newTestServer(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 500 * time.Millisecond})
 	sid := ts.handshake(t).SID
 	rec := ts.nextConn(t)
 	q := "transport=polling&sid=" + sid

@@ -150,7 +150,7 @@ func TestWebSocket_CloseFlushes(t *testing.T) {
 }
 
 func TestHeartbeat_WebSocket(t *testing.T) {
-	cfg := Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond}
+	cfg := Config{PingInterval: 50 * time.Millisecond, PingTimeout: 500 * time.Millisecond}
 	t.Run("PongKeepsAlive", func(t *testing.T) {
 		ts := newTestServer(t, cfg)
 		c := ts.dialWS(t, "transport=websocket")

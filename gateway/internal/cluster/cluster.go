@@ -14,7 +14,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -113,3 +115,55 @@ func (h *Heartbeat) Stop() {
 	h.cancel()
 	<-h.done
 }
+
+// Keyspace is one product's part of the shared state: its keys under
+// "<prefix>:{<name>}" (one Redis Cluster slot), this instance's heartbeat
+// there, and the one way to run the product's Lua scripts on it.
+type Keyspace struct {
+	rc    redis.UniversalClient
+	base  string // "<prefix>:{<name>}"
+	route string // KEYS[1] of every script: routes the call to the slot
+	inst  string
+	ttl   time.Duration
+	hb    *Heartbeat
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewKeyspace starts this instance's heartbeat in product name's keys (c
+// with its defaults applied); route names the key (under the base) that
+// every script gets as KEYS[1]. Close stops it.
+func NewKeyspace(c Config, name, route string, log *slog.Logger) *Keyspace {
+	base := c.Prefix + ":{" + name + "}"
+	k := &Keyspace{rc: c.Redis, base: base, route: base + ":" + route, inst: c.InstanceID, ttl: c.TTL}
+	k.hb = StartHeartbeat(c, base+":alive:"+c.InstanceID, log)
+	return k
+}
+
+// Instance is this instance's id; TTL its heartbeat key's lifetime.
+func (k *Keyspace) Instance() string   { return k.inst }
+func (k *Keyspace) TTL() time.Duration { return k.ttl }
+
+// Run runs s with KEYS[1] the route key and ARGV[1] the key base, then args.
+func (k *Keyspace) Run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+	return s.Run(ctx, k.rc, []string{k.route}, append([]any{k.base}, args...)...)
+}
+
+// Close stops the heartbeat and runs purge (ARGV[2] = this instance) to
+// remove this instance's entries at once, within ctx; what it cannot
+// remove expires after the TTL. Idempotent.
+func (k *Keyspace) Close(ctx context.Context, purge *redis.Script) error {
+	k.closeOnce.Do(func() {
+		k.hb.Stop()
+		if err := k.Run(ctx, purge, k.inst).Err(); err != nil {
+			k.closeErr = fmt.Errorf("cluster: remove instance %s from %s: %w", k.inst, k.base, err)
+		}
+	})
+	return k.closeErr
+}
+
+// StopHeartbeat stops refreshing the heartbeat key without removing
+// anything: the instance then looks dead to the others once the key
+// expires (tests simulate a killed instance with it). Close still works.
+func (k *Keyspace) StopHeartbeat() { k.hb.Stop() }

@@ -1,0 +1,146 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sockgate/sockgate/internal/testenv"
+	"github.com/sockgate/sockgate/socketio"
+	"github.com/sockgate/sockgate/socketio/internal/sioclient"
+)
+
+// node is one sockgate server of a test cluster.
+type node struct {
+	srv *socketio.Server
+	url string // .../socket.io/
+	rdb *goredis.Client
+}
+
+// adapter returns the Redis adapter of namespace ns.
+func (n *node) adapter(ns string) *Adapter { return n.srv.Of(ns).Adapter().(*Adapter) }
+
+// testConfig is the adapter configuration of the tests: short timeouts.
+func testConfig() Config {
+	return Config{RequestsTimeout: 2 * time.Second, PublishTimeout: time.Second}
+}
+
+// startNode starts a sockgate server whose adapters use r. Its sockets
+// join the rooms listed in their auth payload ({"rooms": [...]}) and
+// their data is {"name": auth.name}.
+func startNode(t *testing.T, r *testenv.RedisServer, cfg Config, namespaces ...string) *node {
+	t.Helper()
+	rdb := r.Client(t)
+	srv, err := socketio.Open(socketio.Config{Adapter: NewAdapter(rdb, cfg), AckTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append([]string{"/"}, namespaces...) {
+		ns, err := srv.OfErr(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.OnConnection(joinFromAuth)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	return &node{srv: srv, url: hs.URL + "/socket.io/", rdb: rdb}
+}
+
+func joinFromAuth(s *socketio.Socket) {
+	var auth struct {
+		Rooms []string `json:"rooms"`
+		Name  string   `json:"name"`
+	}
+	_ = json.Unmarshal(s.Handshake().Auth, &auth)
+	s.Join(auth.Rooms...)
+	if auth.Name != "" {
+		s.SetData(map[string]string{"name": auth.Name})
+	}
+}
+
+// client is a test client connected to one namespace of one node.
+type client struct {
+	*sioclient.Client
+	id string
+	ns string
+}
+
+func connect(t *testing.T, n *node, ns, name string, rooms ...string) *client {
+	t.Helper()
+	ctx := testCtx(t)
+	c, err := sioclient.Dial(ctx, n.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	id, err := c.Connect(ctx, ns, map[string]any{"rooms": rooms, "name": name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &client{Client: c, id: id, ns: ns}
+	// OnConnection has joined the rooms once the socket is in the
+	// namespace's room of its id on its server: wait for that.
+	testenv.WaitFor(t, 2*time.Second, func() error {
+		for _, r := range rooms {
+			if n.srv.Of(ns).Adapter().RoomSize(r) == 0 {
+				return fmt.Errorf("%s not in room %s yet", id, r)
+			}
+		}
+		return nil
+	})
+	return cl
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// expect reads the client's next event: it must be event with the JSON
+// arguments want (joined by commas).
+func (c *client) expect(t *testing.T, event, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, name, args, err := c.NextEvent(ctx, c.ns)
+	if err != nil {
+		t.Fatalf("%s: waiting for %s: %v", c.id, event, err)
+	}
+	got := make([]string, len(args))
+	for i, a := range args {
+		got[i] = string(a)
+	}
+	if name != event || strings.Join(got, ",") != want {
+		t.Fatalf("%s: got %s(%s), want %s(%s)", c.id, name, strings.Join(got, ","), event, want)
+	}
+}
+
+// waitServers waits until every adapter of ns counts n servers.
+func waitServers(t *testing.T, ns string, n int, nodes ...*node) {
+	t.Helper()
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		for _, nd := range nodes {
+			got, err := nd.adapter(ns).ServerCount(context.Background())
+			if err != nil || got != n {
+				return fmt.Errorf("server count %d (%v), want %d", got, err, n)
+			}
+		}
+		return nil
+	})
+}
