@@ -7,19 +7,28 @@ FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePaylo
             ./socketio/parser:FuzzDecode ./socketio/parser:FuzzSplitArray ./socketio:FuzzClientMessages
 
 SUB ?= alice
-NAME ?= Alice
+NAME ?= $(SUB)
+# `make run` listens on loopback only (a development server with a development secret); set SOCKGATE_ADDR to open it.
+RUN_ADDR ?= 127.0.0.1:3000
 
 .PHONY: run token build test check unit cluster fuzz services node-modules bench clean
 
-## run: the server on :3000 with the embedded defaults (SQLite under ./data, in-memory adapter and limiter).
-## Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the stored
-## chats work at once (mint a token with `make token SUB=alice`); the binary itself has no default secret.
+## run: the server on 127.0.0.1:3000 with the embedded defaults (SQLite under ./data, in-memory adapter and
+## limiter). Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the
+## stored chats work at once (mint a token with `make token SUB=alice`); the binary itself has no default
+## secret. It builds bin/sockgate, then execs it: Ctrl-C or stopping make stops the server itself.
 run: data/dev-jwt-secret
-	JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" $(GO) run ./cmd/sockgate
+	@echo "make run: building bin/sockgate (the first build compiles every dependency: a few minutes)..." >&2
+	@CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
+	@echo "make run: starting bin/sockgate on $${SOCKGATE_ADDR:-$(RUN_ADDR)} (Ctrl-C stops it)" >&2
+	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" SOCKGATE_ADDR="$${SOCKGATE_ADDR:-$(RUN_ADDR)}" exec ./bin/sockgate
 
-## token: a development JWT for SUB (and NAME) signed with the same secret as `make run`.
+## token: a development JWT for SUB (named NAME, by default SUB) signed with the same secret as `make run`;
+## SOCKGATE_JWT_USER_CLAIM / SOCKGATE_JWT_NAME_CLAIM put them in the claims the server reads.
 token: data/dev-jwt-secret
-	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" $(GO) run ./cmd/sockgate token -sub "$(SUB)" -name "$(NAME)"
+	@test -x bin/sockgate || echo "make token: building bin/sockgate (the first build compiles every dependency: a few minutes)..." >&2
+	@CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
+	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" exec ./bin/sockgate token -sub "$(SUB)" -name "$(NAME)"
 
 data/dev-jwt-secret:
 	@mkdir -p data && umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' > $@

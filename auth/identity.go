@@ -7,9 +7,11 @@ import (
 
 // Identity is the authenticated user a verified token speaks for.
 type Identity struct {
-	// ID is the token's sub claim; never empty in a verified Identity.
+	// ID is the token's user claim (sub by default, Config.UserClaim);
+	// never empty in a verified Identity.
 	ID string
-	// Name is the "name" claim, else "fullName" (the NestJS seeds' spelling).
+	// Name is the first of Config.NameClaims present: "name", else
+	// "fullName" (the NestJS seeds' spelling) by default.
 	Name string
 	// Username is the "username" claim, when present.
 	Username string

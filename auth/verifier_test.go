@@ -198,10 +198,39 @@ func TestVerifier_Verify(t *testing.T) {
 		}, ErrInvalidToken},
 		{"NumericSub", hs, func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, testSecret, with(baseClaims(), "sub", 42), "")
+		}, nil},
+		{"BooleanSub", hs, func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(baseClaims(), "sub", true), "")
 		}, ErrInvalidToken},
 		{"MissingExp", hs, func(t *testing.T) string {
 			return sign(t, jwt.SigningMethodHS256, testSecret, with(baseClaims(), "exp", nil), "")
 		}, ErrInvalidToken},
+	}
+	// What the client is told for each refusal (TokenError.Reason).
+	reasons := map[string]string{
+		"Malformed":                 "Malformed token",
+		"TooLong":                   "Token too large",
+		"Garbage":                   "Malformed token",
+		"BadSignatureHS256":         "Invalid token signature",
+		"BadSignatureRS256":         "Invalid token signature",
+		"TamperedPayload":           "Invalid token signature",
+		"AlgNoneHS256Pinned":        "Token algorithm none is not accepted (expected HS256)",
+		"AlgNoneRS256Pinned":        "Token algorithm none is not accepted (expected RS256)",
+		"HS256TokenWhenRS256Pinned": "Token algorithm HS256 is not accepted (expected RS256)",
+		"RS256TokenWhenHS256Pinned": "Token algorithm RS256 is not accepted (expected HS256)",
+		"ES256TokenWhenRS256Pinned": "Token algorithm ES256 is not accepted (expected RS256)",
+		"HS512TokenWhenHS256Pinned": "Token algorithm HS512 is not accepted (expected HS256)",
+		"Expired":                   "Token expired",
+		"ExpiredNoLeeway":           "Token expired",
+		"NotValidYet":               "Token not valid yet",
+		"NotValidYetNoLeeway":       "Token not valid yet",
+		"WrongIssuer":               "Token issuer is not accepted",
+		"MissingIssuer":             "Token is missing claim iss",
+		"WrongAudience":             "Token audience is not accepted",
+		"MissingSub":                "Token is missing claim sub",
+		"EmptySub":                  "Token is missing claim sub",
+		"BooleanSub":                "Token claim sub must be a string or an integer",
+		"MissingExp":                "Token is missing claim exp",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,6 +239,7 @@ func TestVerifier_Verify(t *testing.T) {
 				t.Fatalf("NewVerifier: %v", err)
 			}
 			id, err := v.Verify(context.Background(), tt.token(t))
+			checkReason(t, err, reasons[tt.name], tt.wantErr)
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
@@ -238,6 +268,29 @@ func TestVerifier_Verify(t *testing.T) {
 	}
 }
 
+// checkReason asserts that a refusal other than ErrNoToken is a
+// *TokenError with the reason the client should read, and that neither the
+// reason nor the error text carries the secret.
+func checkReason(t *testing.T, err error, want string, kind error) {
+	t.Helper()
+	if err == nil || errors.Is(err, ErrNoToken) {
+		return
+	}
+	var te *TokenError
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v is not a *TokenError", err)
+	}
+	if te.Reason != want {
+		t.Errorf("reason %q, want %q", te.Reason, want)
+	}
+	if !errors.Is(err, kind) {
+		t.Errorf("error %v does not wrap %v", err, kind)
+	}
+	if strings.Contains(err.Error(), string(testSecret)) {
+		t.Errorf("error text reveals the secret: %v", err)
+	}
+}
+
 func TestVerifier_Claims(t *testing.T) {
 	v, err := NewVerifier(Config{Secret: testSecret, Now: func() time.Time { return testNow }})
 	if err != nil {
@@ -258,6 +311,74 @@ func TestVerifier_Claims(t *testing.T) {
 	tok = sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"sub": "u1", "name": "N", "fullName": "F", "exp": exp.Unix()}, "")
 	if id, err = v.Verify(context.Background(), tok); err != nil || id.Name != "N" {
 		t.Fatalf("name precedence: %+v, %v", id, err)
+	}
+}
+
+// TestVerifier_UserClaim: the tokens NestJS apps sign ({sub: 42},
+// JwtService.sign({userId: 1}), {id: "u1"}) authenticate with the matching
+// UserClaim; numbers become their digits; the reason names the claim.
+func TestVerifier_UserClaim(t *testing.T) {
+	exp := testNow.Add(time.Hour).Unix()
+	tests := []struct {
+		name   string
+		cfg    Config
+		claims jwt.MapClaims
+		want   string // the identity's ID; "" = refused
+		reason string
+	}{
+		{"NumericSub", Config{}, jwt.MapClaims{"sub": 42}, "42", ""},
+		{"NestUserID", Config{UserClaim: "userId"}, jwt.MapClaims{"userId": 1}, "1", ""},
+		{"StringID", Config{UserClaim: "id"}, jwt.MapClaims{"id": "u1"}, "u1", ""},
+		{"LargeIntegerKeepsDigits", Config{UserClaim: "id"}, jwt.MapClaims{"id": json.Number("123456789012345678901234567890")}, "123456789012345678901234567890", ""},
+		{"IntegralFloat", Config{UserClaim: "id"}, jwt.MapClaims{"id": json.Number("7.0")}, "7", ""},
+		{"Exponent", Config{UserClaim: "id"}, jwt.MapClaims{"id": json.Number("4.2e1")}, "42", ""},
+		{"Negative", Config{UserClaim: "id"}, jwt.MapClaims{"id": -3}, "-3", ""},
+		{"Fraction", Config{UserClaim: "userId"}, jwt.MapClaims{"userId": 1.5}, "", "Token claim userId must be a string or an integer"},
+		{"HugeExponent", Config{UserClaim: "userId"}, jwt.MapClaims{"userId": json.Number("1e400")}, "", "Token claim userId must be a string or an integer"},
+		{"Object", Config{UserClaim: "userId"}, jwt.MapClaims{"userId": map[string]any{"id": 1}}, "", "Token claim userId must be a string or an integer"},
+		{"SubWhenUserIDConfigured", Config{UserClaim: "userId"}, jwt.MapClaims{"sub": "1"}, "", "Token is missing claim userId"},
+		{"UserIDWhenSubConfigured", Config{}, jwt.MapClaims{"userId": 1}, "", "Token is missing claim sub"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Secret, tt.cfg.Now = testSecret, func() time.Time { return testNow }
+			v, err := NewVerifier(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.claims["exp"] = exp
+			id, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, testSecret, tt.claims, ""))
+			if tt.want != "" {
+				if err != nil || id.ID != tt.want {
+					t.Fatalf("Verify = %+v, %v; want id %q", id, err, tt.want)
+				}
+				return
+			}
+			checkReason(t, err, tt.reason, ErrInvalidToken)
+		})
+	}
+}
+
+// TestVerifier_NameClaims: NameClaims are tried in order.
+func TestVerifier_NameClaims(t *testing.T) {
+	claims := jwt.MapClaims{"sub": "u1", "name": "N", "fullName": "F", "displayName": "D", "exp": testNow.Add(time.Hour).Unix()}
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		{nil, "N"},
+		{[]string{"displayName", "name"}, "D"},
+		{[]string{"nickname", "fullName"}, "F"},
+		{[]string{"nickname"}, ""},
+	} {
+		v, err := NewVerifier(Config{Secret: testSecret, NameClaims: tt.names, Now: func() time.Time { return testNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, testSecret, claims, ""))
+		if err != nil || id.Name != tt.want {
+			t.Errorf("NameClaims %v: %+v, %v; want name %q", tt.names, id, err, tt.want)
+		}
 	}
 }
 
@@ -346,9 +467,16 @@ func TestVerifier_JWKS(t *testing.T) {
 		{"NoKidSeveralKeys", sign(t, jwt.SigningMethodRS256, testKeys.rsa, baseClaims(), ""), ErrInvalidToken},
 		{"ECKeyKidWithRS256", sign(t, jwt.SigningMethodES256, testKeys.ec, baseClaims(), "ec1"), ErrInvalidToken},
 	}
+	reasons := map[string]string{
+		"KidMismatch":       "Invalid token signature",
+		"UnknownKid":        "Token key id (kid) is unknown",
+		"NoKidSeveralKeys":  "Token has no key id (kid)",
+		"ECKeyKidWithRS256": "Token algorithm ES256 is not accepted (expected RS256)",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := v.Verify(context.Background(), tt.token)
+			checkReason(t, err, reasons[tt.name], tt.wantErr)
 			if tt.wantErr == nil && (err != nil || id.ID != "42") {
 				t.Fatalf("Verify = %+v, %v", id, err)
 			}
@@ -431,6 +559,7 @@ func TestNewVerifier_Errors(t *testing.T) {
 		cfg  Config
 	}{
 		{"HS256NoSecret", Config{}},
+		{"HS256ShortSecret", Config{Secret: testSecret[:MinSecretLen-1]}},
 		{"HS256WithKeyFile", Config{Secret: testSecret, PublicKeyFile: rsaPEM}},
 		{"UnknownAlg", Config{Algorithm: "HS512", Secret: testSecret}},
 		{"AlgNone", Config{Algorithm: "none", Secret: testSecret}},
@@ -490,12 +619,36 @@ func TestMint(t *testing.T) {
 
 	for name, f := range map[string]func() (string, error){
 		"EmptySecret": func() (string, error) { return Mint(nil, id, time.Hour, testNow) },
+		"ShortSecret": func() (string, error) { return Mint(testSecret[:MinSecretLen-1], id, time.Hour, testNow) },
 		"EmptyID":     func() (string, error) { return Mint(testSecret, Identity{}, time.Hour, testNow) },
 		"ZeroTTL":     func() (string, error) { return Mint(testSecret, id, 0, testNow) },
 	} {
 		if _, err := f(); err == nil {
 			t.Errorf("Mint %s: no error", name)
 		}
+	}
+}
+
+// TestMintWith: a token minted into other claims verifies with a Verifier
+// reading those claims.
+func TestMintWith(t *testing.T) {
+	tok, err := MintWith(testSecret, MintConfig{UserClaim: "userId", NameClaim: "fullName"}, Identity{ID: "7", Name: "Dev"}, time.Hour, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c["userId"] != "7" || c["fullName"] != "Dev" || c["sub"] != nil || c["name"] != nil {
+		t.Fatalf("claims %v", c)
+	}
+	v, err := NewVerifier(Config{Secret: testSecret, UserClaim: "userId", Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := v.Verify(context.Background(), tok); err != nil || id.ID != "7" || id.Name != "Dev" {
+		t.Fatalf("Verify = %+v, %v", id, err)
 	}
 }
 

@@ -86,10 +86,10 @@ func TestAuth_Handshake(t *testing.T) {
 	}{
 		{"NoToken", "Authentication required", map[string]any{}},
 		{"Expired", "Token expired", map[string]any{"auth": map[string]any{"token": expired}}},
-		{"Forged", "Invalid token", map[string]any{"auth": map[string]any{"token": forged}}},
-		{"Garbage", "Invalid token", map[string]any{"query": map[string]any{"token": "not.a.jwt"}}},
+		{"Forged", "Invalid token signature", map[string]any{"auth": map[string]any{"token": forged}}},
+		{"Garbage", "Malformed token", map[string]any{"query": map[string]any{"token": "not.a.jwt"}}},
 		// The first source present wins: a bad auth.token is not rescued by a good cookie.
-		{"BadTokenBeforeGoodCookie", "Invalid token", map[string]any{
+		{"BadTokenBeforeGoodCookie", "Invalid token signature", map[string]any{
 			"auth":         map[string]any{"token": forged},
 			"extraHeaders": map[string]any{"Cookie": "Authentication=" + good},
 		}},
@@ -139,15 +139,15 @@ func TestAuth_OptionalMode(t *testing.T) {
 
 	for _, ns := range []string{"/chat", "/rooms"} {
 		r := js.connect("bad"+ns, ns, bad)
-		if r.Op != "connect_error" || r.Message != "Invalid token" {
-			t.Errorf("%s: got %s %q, want connect_error Invalid token", ns, r.Op, r.Message)
+		if r.Op != "connect_error" || r.Message != "Invalid token signature" {
+			t.Errorf("%s: got %s %q, want connect_error Invalid token signature", ns, r.Op, r.Message)
 		}
 	}
 
 	js.mustConnect("root", "/", bad)
 	var ae authError
 	js.expect("root", "authError").arg(t, 0, &ae)
-	if ae != (authError{Message: "Authentication failed", Error: "Invalid token"}) {
+	if ae != (authError{Message: "Authentication failed", Error: "Invalid token signature"}) {
 		t.Errorf("authError = %+v", ae)
 	}
 	var reason string

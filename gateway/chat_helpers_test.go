@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,8 @@ type chatEnvConfig struct {
 	dialect string // store dialect; "" means SQLite
 	modes   map[string]AuthMode
 	rules   map[string]ratelimit.Rule // nil: none
+	auth    auth.Config               // the verifier's; a zero Secret means chatTestSecret
+	log     io.Writer                 // the gateway's text log at Info; nil: none
 }
 
 // newChatEnv starts a gateway whose "/chat" has stored chats on a fresh
@@ -48,7 +51,10 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 		ec.dialect = store.DialectSQLite
 	}
 	st := storetest.Open(t, ec.dialect)
-	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
+	if ec.auth.Secret == nil {
+		ec.auth.Secret = chatTestSecret
+	}
+	v, err := auth.NewVerifier(ec.auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +64,11 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 			t.Fatal(err)
 		}
 	}
-	s, err := New(st, v, lim, Config{Auth: ec.modes, Files: store.Files{Dir: t.TempDir()}})
+	cfg := Config{Auth: ec.modes, Files: store.Files{Dir: t.TempDir()}}
+	if ec.log != nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(ec.log, nil))
+	}
+	s, err := New(st, v, lim, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
@@ -52,6 +53,9 @@ func checkConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
 		if cfg.ClusterTTL <= beat {
 			errs = append(errs, fmt.Errorf("gateway: ClusterTTL %v must exceed the heartbeat period %v", cfg.ClusterTTL, beat))
 		}
+	}
+	if cfg.CORSCredentials && slices.Contains(cfg.CORSOrigins, "*") {
+		errs = append(errs, errors.New(`gateway: CORSCredentials cannot be combined with the origin "*": every site could make credentialed requests; list the origins`))
 	}
 	for ns, m := range cfg.Auth {
 		switch ns {

@@ -50,4 +50,10 @@
 //   - The REST API (/api/*, /chats*, /attachments/*) gets CORS for the
 //     configured origins; every body but Socket.IO's and attachment
 //     uploads' is capped at Config.MaxBodyBytes.
+//   - Socket.IO and REST share one origin policy: Config.CORSOrigins,
+//     Config.CORSCredentials (never with "*"), and the same-origin check
+//     believing X-Forwarded-Host / Forwarded host= from TrustedProxies. A
+//     foreign origin is logged at Info, once a minute per origin, with the
+//     allowed list: refused with 403 by the engine, answered without CORS
+//     headers by the REST API (the browser then hides the answer).
 package gateway

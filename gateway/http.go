@@ -62,8 +62,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			if s.api == nil || !chats.IsAttachmentUpload(r) {
 				r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 			}
-			if (strings.HasPrefix(r.URL.Path, "/api/") || chats.IsAPIPath(r.URL.Path)) && s.restCORS.Apply(w, r) {
-				return
+			if strings.HasPrefix(r.URL.Path, "/api/") || chats.IsAPIPath(r.URL.Path) {
+				s.restCORS.Allowed(r) // logs a foreign origin (OnRefuse); the browser refuses it
+				if s.restCORS.Apply(w, r) {
+					return
+				}
 			}
 		}
 		next.ServeHTTP(w, r)

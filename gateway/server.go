@@ -38,8 +38,14 @@ type Config struct {
 	// CORSOrigins lists the origins allowed cross-origin requests (Socket.IO
 	// polling and the REST API); "*" allows any. Empty means same-origin only.
 	CORSOrigins []string
+	// CORSCredentials sends Access-Control-Allow-Credentials: true to the
+	// CORSOrigins (cookies and withCredentials from those sites). It cannot
+	// be combined with "*".
+	CORSCredentials bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
-	// finding a client's address (rate-limit keys). Empty means none.
+	// finding a client's address (rate-limit keys), and whose
+	// X-Forwarded-Host / Forwarded host= name the site for the same-origin
+	// check of cross-origin requests. Empty means none.
 	TrustedProxies []netip.Prefix
 	// StaticDir, when set, is served at "/" with SPA fallback to index.html
 	// (never for /api* and /socket.io/*): e.g. the tutorial's built client.
@@ -218,19 +224,26 @@ func withDefaults(cfg Config) Config {
 // With a Redis adapter, it fails when Redis cannot be subscribed.
 func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: event.NewMetrics(), restCORS: engine.CORS{
-		AllowedOrigins: cfg.CORSOrigins,
-		ExposeHeaders:  []string{"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
-		AllowMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
-		AllowHeaders:   []string{"Authorization", "Content-Type"},
-		MaxAge:         10 * time.Minute,
+		AllowedOrigins:   cfg.CORSOrigins,
+		AllowCredentials: cfg.CORSCredentials,
+		ExposeHeaders:    []string{"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:     []string{"Authorization", "Content-Type"},
+		MaxAge:           10 * time.Minute,
+		TrustedProxies:   cfg.TrustedProxies,
 	}}
-	var p *event.Pipeline
+	var (
+		p        *event.Pipeline
+		onRefuse func(r *http.Request, origin string, hosts []string) // set with p, before any request
+	)
+	ioCORS := engine.CORS{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: cfg.CORSCredentials, TrustedProxies: cfg.TrustedProxies,
+		OnRefuse: func(r *http.Request, origin string, hosts []string) { onRefuse(r, origin, hosts) }}
 	io, err := socketio.Open(socketio.Config{
 		Engine: engine.Config{
 			PingInterval: cfg.PingInterval,
 			PingTimeout:  cfg.PingTimeout,
 			MaxPayload:   cfg.MaxHTTPBufferSize,
-			CORS:         engine.CORS{AllowedOrigins: cfg.CORSOrigins},
+			CORS:         ioCORS,
 			AllowRequest: func(r *http.Request) error { return p.AllowConnect(r) },
 			Logger:       cfg.Logger,
 		},
@@ -245,6 +258,8 @@ func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 		Timeout: cfg.EventTimeout, TrustedProxies: cfg.TrustedProxies, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	s.p = p
+	onRefuse = p.OriginRefused(engineRefusal, cfg.CORSOrigins)
+	s.restCORS.OnRefuse = p.OriginRefused(restRefusal, cfg.CORSOrigins)
 	s.metrics.ConnectionsGauge(s.io.Clients)
 	if err := s.namespaces(); err != nil {
 		_ = s.io.Shutdown(context.Background())
@@ -273,6 +288,13 @@ func adapterOf(cfg Config) socketio.AdapterFactory {
 	}
 	return sioredis.NewAdapter(cfg.Redis, sioredis.Config{Key: cfg.AdapterKey, Logger: cfg.Logger})
 }
+
+// What an origin refusal does, as logged: the engine answers 403; the REST
+// API answers without CORS headers, and the browser hides the answer.
+const (
+	engineRefusal = "cross-origin Socket.IO request refused (403): origin not allowed"
+	restRefusal   = "cross-origin REST request from an origin not allowed: answered without CORS headers, the browser blocks it"
+)
 
 // authenticate installs JWT authentication on every namespace (v non-nil),
 // before any product's middleware.

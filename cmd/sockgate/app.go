@@ -80,6 +80,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	m.log = newLogger(m.stderr(), c.LogFormat, c.LogLevel)
+	for _, w := range c.warnings() {
+		m.log.Warn(w)
+	}
 	ready := map[string]func(context.Context) error{}
 	lim, err := m.openLimiter(ctx, ready)
 	if err != nil {
@@ -156,7 +159,11 @@ func (m *Main) openStore(ctx context.Context, ready map[string]func(context.Cont
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, store.Config{DSN: c.storeDSN(), Logger: m.log})
+	dsn, err := c.storeDSN()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, store.Config{DSN: dsn, Logger: m.log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -185,6 +192,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		UploadTypes:       c.uploadTypes(),
 		MaxHTTPBufferSize: c.MaxHTTPBufferSize,
 		CORSOrigins:       c.corsOrigins(),
+		CORSCredentials:   c.CORSCredentials,
 		TrustedProxies:    trusted,
 		StaticDir:         c.StaticDir,
 		ReadyChecks:       ready,
@@ -279,8 +287,13 @@ func (m *Main) Close() error {
 			<-m.done
 		}
 		m.closeErr = errors.Join(errs...)
-		if m.log != nil {
-			m.log.Info("sockgate stopped", "err", m.closeErr)
+		switch {
+		case m.ln == nil:
+			// Run failed before listening: its caller reports why, once.
+		case m.closeErr != nil:
+			m.log.Error("sockgate stopped", "err", m.closeErr)
+		default:
+			m.log.Info("sockgate stopped")
 		}
 	})
 	return m.closeErr

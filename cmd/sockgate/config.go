@@ -2,18 +2,21 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"net"
+	"net/url"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/ratelimit"
+	"github.com/sockgate/sockgate/store"
 )
 
 // Config is the whole configuration of the server process. Every field has
@@ -34,6 +37,8 @@ type Config struct {
 	JWTIssuer         string        // -jwt-issuer, SOCKGATE_JWT_ISSUER
 	JWTAudience       string        // -jwt-audience, SOCKGATE_JWT_AUDIENCE
 	JWTLeeway         time.Duration // -jwt-leeway, SOCKGATE_JWT_LEEWAY
+	JWTUserClaim      string        // -jwt-user-claim, SOCKGATE_JWT_USER_CLAIM: the claim holding the user id
+	JWTNameClaim      string        // -jwt-name-claim, SOCKGATE_JWT_NAME_CLAIM: display-name claims, in order (comma-separated)
 	AuthRoot          string        // -auth-root, SOCKGATE_AUTH_ROOT: optional|required for "/"
 	AuthRooms         string        // -auth-rooms, SOCKGATE_AUTH_ROOMS: for "/rooms"
 	AuthChat          string        // -auth-chat, SOCKGATE_AUTH_CHAT: for "/chat"
@@ -41,6 +46,7 @@ type Config struct {
 	UploadTypes       string        // -upload-types, SOCKGATE_UPLOAD_TYPES: attachment media types (comma-separated)
 	StaticDir         string        // -static, SOCKGATE_STATIC
 	CORSOrigins       string        // -cors-origins, SOCKGATE_CORS_ORIGINS (comma-separated)
+	CORSCredentials   bool          // -cors-credentials, SOCKGATE_CORS_CREDENTIALS
 	TrustedProxies    string        // -trusted-proxies, SOCKGATE_TRUSTED_PROXIES (CIDRs/addresses)
 	RateLimits        string        // -rate-limits, SOCKGATE_RATE_LIMITS (ratelimit.ParseRules syntax)
 	RateLimitFailure  string        // -ratelimit-redis-failure, SOCKGATE_RATELIMIT_REDIS_FAILURE: open|closed
@@ -60,6 +66,8 @@ func DefaultConfig() Config {
 		Attachments:       string(gateway.AttachmentsAuto),
 		JWTAlg:            "HS256",
 		JWTLeeway:         auth.DefaultLeeway,
+		JWTUserClaim:      auth.DefaultUserClaim,
+		JWTNameClaim:      strings.Join(auth.DefaultNameClaims, ","),
 		AuthRoot:          "optional",
 		AuthRooms:         "optional",
 		AuthChat:          "optional",
@@ -97,7 +105,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout must be positive"))
 	}
-	if _, err := ratelimit.ParseRules(c.RateLimits); err != nil {
+	if _, err := parseRateLimits(c.RateLimits); err != nil {
 		errs = append(errs, fmt.Errorf("-rate-limits: %w", err))
 	}
 	if _, err := ratelimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
@@ -108,11 +116,7 @@ func (c Config) Validate() error {
 	} else if _, err := ratelimit.ParseFailureMode(c.RateLimitFailure); err != nil {
 		errs = append(errs, fmt.Errorf("-ratelimit-redis-failure: %w", err))
 	}
-	for _, o := range c.corsOrigins() {
-		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
-			errs = append(errs, fmt.Errorf("-cors-origins: %q is not an origin (scheme://host[:port]) or *", o))
-		}
-	}
+	errs = append(errs, c.validateCORS()...)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format must be text or json, not %q", c.LogFormat))
 	}
@@ -120,8 +124,12 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.validateAuth()...)
+	errs = append(errs, c.validateClaims()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("-data-dir must not be empty"))
+	}
+	if _, err := c.storeDSN(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxUpload <= 0 {
 		errs = append(errs, fmt.Errorf("-max-upload must be positive, not %d", c.MaxUpload))
@@ -132,6 +140,50 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// warnings are the settings that are legal but probably not what was
+// meant; Run logs each at Warn.
+func (c Config) warnings() []string {
+	var w []string
+	if c.DatabaseURL != "" && !c.jwtConfigured() {
+		w = append(w, "-db (DATABASE_URL) is set but no JWT key is configured (-jwt-secret, -jwt-public-key or -jwt-jwks): "+
+			"the store is not opened, stored chats are off")
+	}
+	if c.CORSCredentials && len(c.corsOrigins()) == 0 {
+		w = append(w, "-cors-credentials has no effect without -cors-origins: same-origin requests need no CORS header")
+	}
+	return w
+}
+
+// validateCORS checks -cors-origins and -cors-credentials.
+func (c Config) validateCORS() []error {
+	var errs []error
+	for _, o := range c.corsOrigins() {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			errs = append(errs, fmt.Errorf("-cors-origins: %q is not an origin (scheme://host[:port]) or *", o))
+		}
+	}
+	if c.CORSCredentials && slices.Contains(c.corsOrigins(), "*") {
+		errs = append(errs, errors.New(`-cors-credentials cannot be combined with -cors-origins "*": `+
+			"every site could make requests with the user's cookies; list the origins instead"))
+	}
+	return errs
+}
+
+// validateClaims checks -jwt-user-claim and -jwt-name-claim.
+func (c Config) validateClaims() []error {
+	var errs []error
+	switch u := c.JWTUserClaim; {
+	case u == "" || strings.ContainsAny(u, ", "):
+		errs = append(errs, fmt.Errorf("-jwt-user-claim must be one claim name (sub, userId, id, ...), not %q", u))
+	case slices.Contains([]string{"exp", "nbf", "iat", "iss", "aud", "jti"}, u):
+		errs = append(errs, fmt.Errorf("-jwt-user-claim %q is a registered claim with another meaning; name the claim holding the user id", u))
+	}
+	if len(splitList(c.JWTNameClaim)) == 0 {
+		errs = append(errs, errors.New("-jwt-name-claim must name at least one claim (default name,fullName)"))
+	}
+	return errs
+}
+
 // validateAuth checks the JWT and auth-mode flags. Key files are read (and
 // checked) by Run.
 func (c Config) validateAuth() []error {
@@ -140,6 +192,9 @@ func (c Config) validateAuth() []error {
 	case "HS256":
 		if c.JWTPublicKey != "" || c.JWTJWKS != "" {
 			errs = append(errs, errors.New("-jwt-public-key and -jwt-jwks are for RS256/ES256; HS256 uses -jwt-secret"))
+		}
+		if err := checkSecret(c.JWTSecret); err != nil {
+			errs = append(errs, err)
 		}
 	case "RS256", "ES256":
 		if (c.JWTPublicKey == "") == (c.JWTJWKS == "") {
@@ -186,6 +241,16 @@ func (c Config) authModes() (map[string]gateway.AuthMode, error) {
 	return modes, errors.Join(errs...)
 }
 
+// checkSecret refuses a set HS256 secret shorter than auth.MinSecretLen
+// (an empty one means no JWT key, which is legal).
+func checkSecret(secret string) error {
+	if secret == "" || len(secret) >= auth.MinSecretLen {
+		return nil
+	}
+	return fmt.Errorf("-jwt-secret (JWT_SECRET) is %d bytes; HS256 needs at least %d (RFC 7518 §3.2: a shorter secret "+
+		"can be guessed from any token it signed). Generate one: head -c 32 /dev/urandom | base64", len(secret), auth.MinSecretLen)
+}
+
 // verifierConfig is the auth.Config of the JWT flags.
 func (c Config) verifierConfig() auth.Config {
 	return auth.Config{
@@ -196,15 +261,56 @@ func (c Config) verifierConfig() auth.Config {
 		Issuer:        c.JWTIssuer,
 		Audience:      c.JWTAudience,
 		Leeway:        c.JWTLeeway,
+		UserClaim:     c.JWTUserClaim,
+		NameClaims:    splitList(c.JWTNameClaim),
 	}
 }
 
-// storeDSN is -db, else the SQLite file in -data-dir.
-func (c Config) storeDSN() string {
-	if c.DatabaseURL != "" {
-		return c.DatabaseURL
+// dbForms names the accepted -db forms, for error messages.
+const dbForms = "a SQLite file path (./data/sockgate.db), sqlite:PATH, file:PATH, or a postgres:// or postgresql:// URL"
+
+// storeDSN is the store's DSN for -db: empty means the SQLite file in
+// -data-dir; postgres:// and postgresql:// URLs are PostgreSQL; sqlite:PATH,
+// sqlite://PATH, file:PATH and file://PATH are the SQLite file PATH (a
+// "?query" kept); any other "scheme://" is refused, so that a misspelt
+// URL (postgress://) does not become a stray SQLite file. Errors never
+// repeat the value, which may hold a password.
+func (c Config) storeDSN() (string, error) {
+	v := c.DatabaseURL
+	switch {
+	case v == "":
+		return filepath.Join(c.DataDir, "sockgate.db"), nil
+	case store.IsPostgresDSN(v):
+		if _, err := url.Parse(v); err != nil {
+			return "", errors.New("-db (DATABASE_URL): the postgres:// URL does not parse; want postgres://user:password@host:5432/db?sslmode=disable")
+		}
+		return v, nil
 	}
-	return filepath.Join(c.DataDir, "sockgate.db")
+	for _, prefix := range []string{"sqlite://", "sqlite:", "file://", "file:"} {
+		if rest, ok := strings.CutPrefix(v, prefix); ok {
+			v = rest
+			break
+		}
+	}
+	if scheme, _, ok := strings.Cut(v, "://"); ok && isScheme(scheme) {
+		return "", fmt.Errorf("-db (DATABASE_URL): unknown scheme %q; want %s", scheme+"://", dbForms)
+	}
+	if file, _, _ := strings.Cut(v, "?"); file == "" || file == ":memory:" {
+		return "", fmt.Errorf("-db (DATABASE_URL): the SQLite store needs a file path (in-memory databases are not supported); want %s", dbForms)
+	}
+	return v, nil
+}
+
+// isScheme reports whether s is a URL scheme (RFC 3986: a letter, then
+// letters, digits, '+', '-' or '.').
+func isScheme(s string) bool {
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // corsOrigins splits CORSOrigins.
@@ -233,7 +339,7 @@ func splitList(s string) []string {
 
 // rateRules are the gateway's defaults overridden by -rate-limits.
 func (c Config) rateRules() (map[string]ratelimit.Rule, error) {
-	rules, err := ratelimit.ParseRules(c.RateLimits)
+	rules, err := parseRateLimits(c.RateLimits)
 	if err != nil {
 		return nil, err
 	}
@@ -242,64 +348,44 @@ func (c Config) rateRules() (map[string]ratelimit.Rule, error) {
 	return all, nil
 }
 
-// envFlags is a FlagSet whose flags fall back to environment variables.
-type envFlags struct {
-	fs  *flag.FlagSet
-	env map[string]string // flag name → variable
-}
-
-func newEnvFlags(name string, out io.Writer) *envFlags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	return &envFlags{fs: fs, env: map[string]string{}}
-}
-
-func (e *envFlags) str(p *string, name, env, usage string) {
-	e.env[name] = env
-	e.fs.StringVar(p, name, *p, usage+" (env "+env+")")
-}
-
-func (e *envFlags) int64(p *int64, name, env, usage string) {
-	e.env[name] = env
-	e.fs.Int64Var(p, name, *p, usage+" (env "+env+")")
-}
-
-func (e *envFlags) duration(p *time.Duration, name, env, usage string) {
-	e.env[name] = env
-	e.fs.DurationVar(p, name, *p, usage+" (env "+env+")")
-}
-
-// parse parses args, then sets every flag not given on the command line
-// from its environment variable when that is set (flag > env > default).
-func (e *envFlags) parse(args []string, getenv func(string) string) error {
-	if err := e.fs.Parse(args); err != nil {
-		return err
-	}
-	given := map[string]bool{}
-	e.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	e.fs.VisitAll(func(f *flag.Flag) {
-		env := e.env[f.Name]
-		if given[f.Name] || env == "" {
-			return
+// parseRateLimits is ratelimit.ParseRules plus what the README promises:
+// "name=0" (no period) switches a rule off, and a name that is no rule of
+// the gateway is refused with the list of those that are (a misspelt rule
+// would otherwise change nothing).
+func parseRateLimits(s string) (map[string]ratelimit.Rule, error) {
+	items := strings.Split(s, ",")
+	for i, item := range items {
+		if j := strings.LastIndexByte(item, '='); j >= 0 && strings.TrimSpace(item[j+1:]) == "0" {
+			items[i] = item[:j] + "=0/1s" // the period of an unlimited rule is never used
 		}
-		if v := getenv(env); v != "" {
-			if err := e.fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-		}
-	})
-	if e.fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(e.fs.Args(), " ")))
 	}
-	return errors.Join(errs...)
+	rules, err := ratelimit.ParseRules(strings.Join(items, ","))
+	if err != nil {
+		return nil, err
+	}
+	known := gateway.DefaultRateRules()
+	var unknown []string
+	for name := range rules {
+		if _, ok := known[name]; !ok {
+			unknown = append(unknown, strconv.Quote(name))
+		}
+	}
+	if len(unknown) == 0 {
+		return rules, nil
+	}
+	slices.Sort(unknown)
+	word := "rule"
+	if len(unknown) > 1 {
+		word = "rules"
+	}
+	return nil, fmt.Errorf("unknown %s %s; the rules are: %s", word, strings.Join(unknown, ", "), strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 }
 
 // serverFlags registers the server's flags on c.
 func serverFlags(c *Config, out io.Writer) *envFlags {
 	e := newEnvFlags("sockgate", out)
 	e.str(&c.Addr, "addr", "SOCKGATE_ADDR", "HTTP listen address")
-	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "SQLite file or postgres:// URL of the store; empty: <data-dir>/sockgate.db")
+	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "store: a SQLite file path, sqlite:PATH, file:PATH, or a postgres:// URL; empty: <data-dir>/sockgate.db")
 	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments on disk (<data-dir>/attachments)")
 	e.str(&c.Attachments, "attachments", "SOCKGATE_ATTACHMENTS", "where attachment bytes live: db (the store's database, every instance), disk (<data-dir>/attachments) or auto (db on PostgreSQL, disk on SQLite)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
@@ -312,6 +398,8 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.JWTIssuer, "jwt-issuer", "SOCKGATE_JWT_ISSUER", "required iss claim; empty: not checked")
 	e.str(&c.JWTAudience, "jwt-audience", "SOCKGATE_JWT_AUDIENCE", "required aud claim; empty: not checked")
 	e.duration(&c.JWTLeeway, "jwt-leeway", "SOCKGATE_JWT_LEEWAY", "clock skew allowed on exp and nbf")
+	e.str(&c.JWTUserClaim, "jwt-user-claim", "SOCKGATE_JWT_USER_CLAIM", "the claim holding the user id, e.g. userId for NestJS's JwtService.sign({userId})")
+	e.str(&c.JWTNameClaim, "jwt-name-claim", "SOCKGATE_JWT_NAME_CLAIM", "display-name claims, comma-separated, the first present wins")
 	e.str(&c.AuthRoot, "auth-root", "SOCKGATE_AUTH_ROOT", "auth on namespace /: optional or required")
 	e.str(&c.AuthRooms, "auth-rooms", "SOCKGATE_AUTH_ROOMS", "auth on namespace /rooms: optional or required")
 	e.str(&c.AuthChat, "auth-chat", "SOCKGATE_AUTH_CHAT", "auth on namespace /chat: optional or required")
@@ -319,7 +407,8 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.UploadTypes, "upload-types", "SOCKGATE_UPLOAD_TYPES", "comma-separated media types attachments may have; empty: images, PDF and plain text")
 	e.str(&c.StaticDir, "static", "SOCKGATE_STATIC", "directory served at / with SPA fallback to index.html")
 	e.str(&c.CORSOrigins, "cors-origins", "SOCKGATE_CORS_ORIGINS", "comma-separated origins allowed cross-origin, or *; empty: same origin only")
-	e.str(&c.TrustedProxies, "trusted-proxies", "SOCKGATE_TRUSTED_PROXIES", "comma-separated CIDRs/addresses whose X-Forwarded-For is believed")
+	e.bool(&c.CORSCredentials, "cors-credentials", "SOCKGATE_CORS_CREDENTIALS", "send Access-Control-Allow-Credentials: true to the -cors-origins (cookies, withCredentials); not with *")
+	e.str(&c.TrustedProxies, "trusted-proxies", "SOCKGATE_TRUSTED_PROXIES", "comma-separated CIDRs/addresses of reverse proxies whose X-Forwarded-For, X-Forwarded-Host and Forwarded are believed")
 	e.str(&c.RateLimits, "rate-limits", "SOCKGATE_RATE_LIMITS", "rate-limit overrides, e.g. \"/:chat=10/30s,connect=60/1m\" (0 disables a rule)")
 	e.str(&c.RateLimitFailure, "ratelimit-redis-failure", "SOCKGATE_RATELIMIT_REDIS_FAILURE", "when Redis cannot check a rate limit within 250ms: open (allow, log, count) or closed (refuse unavailable)")
 	e.int64(&c.MaxHTTPBufferSize, "max-http-buffer-size", "SOCKGATE_MAX_HTTP_BUFFER_SIZE", "largest Socket.IO message or polling body, bytes")
@@ -328,5 +417,16 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SOCKGATE_SHUTDOWN_TIMEOUT", "graceful shutdown deadline")
 	e.str(&c.LogFormat, "log-format", "SOCKGATE_LOG_FORMAT", "log format: text or json")
 	e.str(&c.LogLevel, "log-level", "SOCKGATE_LOG_LEVEL", "log level: debug, info, warn or error")
+	e.fs.Usage = func() {
+		fmt.Fprint(e.fs.Output(), `Usage:
+  sockgate [flags]                  serve Socket.IO, the REST API and health checks
+  sockgate token -sub ID [flags]    print a development HS256 JWT signed with -jwt-secret (sockgate token -h)
+
+Every flag has an environment variable, named in its line; a flag beats its variable.
+
+Flags:
+`)
+		e.fs.PrintDefaults()
+	}
 	return e
 }

@@ -38,10 +38,38 @@ func TestConfig_Precedence(t *testing.T) {
 			func(c Config) bool { return c.Addr == ":5000" && c.MaxHTTPBufferSize == 42 }},
 		{"FlagEqualToDefaultStillBeatsEnv", []string{"-log-level", "info"}, env("SOCKGATE_LOG_LEVEL", "debug"),
 			func(c Config) bool { return c.LogLevel == "info" }},
-		{"DatabaseURLAndSecret", nil, env("DATABASE_URL", "postgres://db/x", "JWT_SECRET", "s3"),
-			func(c Config) bool { return c.DatabaseURL == "postgres://db/x" && c.JWTSecret == "s3" }},
-		{"DefaultStoreInDataDir", []string{"-data-dir", "/var/lib/sg"}, env(),
-			func(c Config) bool { return c.storeDSN() == "/var/lib/sg/sockgate.db" }},
+		{"DatabaseURLAndSecret", nil, env("DATABASE_URL", "postgres://db/x", "JWT_SECRET", testSecret),
+			func(c Config) bool { return c.DatabaseURL == "postgres://db/x" && c.JWTSecret == testSecret }},
+		{"DefaultStoreInDataDir", []string{"-data-dir", "/var/lib/sg"}, env(), dsnIs("/var/lib/sg/sockgate.db")},
+		{"DBFilePath", []string{"-db", "/srv/chat.db"}, env(), dsnIs("/srv/chat.db")},
+		{"DBRelativePath", []string{"-db", "chat.db"}, env(), dsnIs("chat.db")},
+		{"DBSQLiteScheme", []string{"-db", "sqlite:./data/x.db"}, env(), dsnIs("./data/x.db")},
+		{"DBSQLiteURL", []string{"-db", "sqlite:///var/x.db?_pragma=cache_size(-2000)"}, env(), dsnIs("/var/x.db?_pragma=cache_size(-2000)")},
+		{"DBFileScheme", []string{"-db", "file:x.db"}, env(), dsnIs("x.db")},
+		{"DBFileURL", []string{"-db", "file:///var/x.db"}, env(), dsnIs("/var/x.db")},
+		{"DBPostgres", []string{"-db", "postgres://u:p@db:5432/x?sslmode=disable"}, env(), dsnIs("postgres://u:p@db:5432/x?sslmode=disable")},
+		{"DBPostgresql", nil, env("DATABASE_URL", "postgresql:///x?host=/run/postgresql"), dsnIs("postgresql:///x?host=/run/postgresql")},
+		{"UserClaim", []string{"-jwt-user-claim", "userId", "-jwt-name-claim", "fullName"}, env(),
+			func(c Config) bool {
+				v := c.verifierConfig()
+				return v.UserClaim == "userId" && len(v.NameClaims) == 1 && v.NameClaims[0] == "fullName"
+			}},
+		{"UserClaimEnv", nil, env("SOCKGATE_JWT_USER_CLAIM", "id"), func(c Config) bool { return c.JWTUserClaim == "id" }},
+		{"DefaultClaims", nil, env(), func(c Config) bool {
+			v := c.verifierConfig()
+			return v.UserClaim == "sub" && strings.Join(v.NameClaims, ",") == "name,fullName"
+		}},
+		{"CORSCredentialsFlag", []string{"-cors-credentials", "-cors-origins", "http://localhost:5173"}, env(),
+			func(c Config) bool { return c.CORSCredentials }},
+		{"CORSCredentialsEnv", nil, env("SOCKGATE_CORS_CREDENTIALS", "true", "SOCKGATE_CORS_ORIGINS", "http://localhost:5173"),
+			func(c Config) bool { return c.CORSCredentials }},
+		{"CORSCredentialsFlagFalseBeatsEnv", []string{"-cors-credentials=false"}, env("SOCKGATE_CORS_CREDENTIALS", "1"),
+			func(c Config) bool { return !c.CORSCredentials }},
+		{"RateLimitZeroDisables", []string{"-rate-limits", "/:chat=0, connect = 0 ,/:join_room=3/1m"}, env(),
+			func(c Config) bool {
+				r, err := c.rateRules()
+				return err == nil && r["/:chat"].Limit == 0 && r["connect"].Limit == 0 && r["/:join_room"].Limit == 3
+			}},
 		{"UploadTypes", []string{"-upload-types", " image/png, application/pdf ,"}, env(),
 			func(c Config) bool {
 				got := c.uploadTypes()
@@ -50,7 +78,7 @@ func TestConfig_Precedence(t *testing.T) {
 		{"UploadTypesDefault", nil, env(), func(c Config) bool { return c.uploadTypes() == nil }},
 		{"AttachmentsDefault", nil, env(), func(c Config) bool { return c.Attachments == "auto" }},
 		{"AttachmentsEnv", nil, env("SOCKGATE_ATTACHMENTS", "db"), func(c Config) bool { return c.Attachments == "db" }},
-		{"AuthModes", []string{"-auth-chat", "required"}, env("JWT_SECRET", "s", "SOCKGATE_AUTH_ROOT", "required"),
+		{"AuthModes", []string{"-auth-chat", "required"}, env("JWT_SECRET", testSecret, "SOCKGATE_AUTH_ROOT", "required"),
 			func(c Config) bool {
 				m, err := c.authModes()
 				return err == nil && m["/chat"] == gateway.AuthRequired && m["/"] == gateway.AuthRequired && m["/rooms"] == gateway.AuthOptional
@@ -69,6 +97,17 @@ func TestConfig_Precedence(t *testing.T) {
 	}
 }
 
+// testSecret is a secret long enough for HS256.
+const testSecret = "config-test-secret-0123456789abcdef"
+
+// dsnIs checks the store DSN of a configuration.
+func dsnIs(want string) func(Config) bool {
+	return func(c Config) bool {
+		got, err := c.storeDSN()
+		return err == nil && got == want
+	}
+}
+
 func TestConfig_Invalid(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -76,7 +115,37 @@ func TestConfig_Invalid(t *testing.T) {
 		getenv func(string) string
 		want   []string // substrings of the error, all reported at once
 	}{
-		{"EnvNotADuration", nil, env("SOCKGATE_PING_TIMEOUT", "soon"), []string{`SOCKGATE_PING_TIMEOUT="soon"`}},
+		{"EnvNotADuration", nil, env("SOCKGATE_PING_TIMEOUT", "soon"),
+			[]string{`SOCKGATE_PING_TIMEOUT="soon" (for -ping-timeout): not a duration: want a number with a unit, e.g. 30s, 5m, 1h30m`}},
+		{"EnvDurationWithoutUnit", nil, env("SOCKGATE_SHUTDOWN_TIMEOUT", "10"),
+			[]string{`SOCKGATE_SHUTDOWN_TIMEOUT="10" (for -shutdown-timeout): not a duration: want a number with a unit`}},
+		{"EnvNotANumber", nil, env("SOCKGATE_MAX_UPLOAD", "10MB"),
+			[]string{`SOCKGATE_MAX_UPLOAD="10MB" (for -max-upload): not a whole number: want digits only`}},
+		{"EnvNotABool", nil, env("SOCKGATE_CORS_CREDENTIALS", "yes"),
+			[]string{`SOCKGATE_CORS_CREDENTIALS="yes" (for -cors-credentials): not a boolean: want true or false`}},
+		{"FlagNotADuration", []string{"-jwt-leeway", "half a minute"}, env(),
+			[]string{`invalid value "half a minute" for flag -jwt-leeway: not a duration: want a number with a unit`}},
+		{"FlagNotANumber", []string{"-max-http-buffer-size", "1e6"}, env(),
+			[]string{`invalid value "1e6" for flag -max-http-buffer-size: not a whole number`}},
+		{"DBMisspeltScheme", []string{"-db", "postgress://u:hunter2@db/x"}, env(),
+			[]string{`-db (DATABASE_URL): unknown scheme "postgress://"; want a SQLite file path (./data/sockgate.db), sqlite:PATH, file:PATH, or a postgres:// or postgresql:// URL`}},
+		{"DBOtherScheme", nil, env("DATABASE_URL", "mysql://db/x"), []string{`unknown scheme "mysql://"`}},
+		{"DBSQLiteWithoutPath", []string{"-db", "sqlite:"}, env(), []string{"-db (DATABASE_URL): the SQLite store needs a file path"}},
+		{"DBMemory", []string{"-db", "sqlite::memory:"}, env(), []string{"in-memory databases are not supported"}},
+		{"DBBadPostgresURL", []string{"-db", "postgres://db:port/x"}, env(), []string{"-db (DATABASE_URL): the postgres:// URL does not parse"}},
+		{"ShortSecret", []string{"-jwt-secret", "x"}, env(),
+			[]string{"-jwt-secret (JWT_SECRET) is 1 bytes; HS256 needs at least 32", "head -c 32 /dev/urandom | base64"}},
+		{"ShortSecretEnv", nil, env("JWT_SECRET", strings.Repeat("s", 31)), []string{"is 31 bytes; HS256 needs at least 32"}},
+		{"UnknownRateRule", []string{"-rate-limits", "/:chats=5/1m,/chat:chat mesage=1/1s"}, env(),
+			[]string{`-rate-limits: unknown rules "/:chats", "/chat:chat mesage"; the rules are: /:chat, /:join_room,`, "connect, http:GET /api/rooms"}},
+		{"UnknownRateRuleZero", []string{"-rate-limits", "/:caht=0"}, env(), []string{`-rate-limits: unknown rule "/:caht"; the rules are: /:chat,`}},
+		{"RateRuleWithoutPeriod", []string{"-rate-limits", "/:chat=5"}, env(), []string{`-rate-limits: ratelimit: rule "/:chat=5": want limit/period`}},
+		{"CORSCredentialsWithStar", []string{"-cors-credentials", "-cors-origins", "*"}, env(),
+			[]string{`-cors-credentials cannot be combined with -cors-origins "*"`}},
+		{"UserClaimEmpty", []string{"-jwt-user-claim", ""}, env(), []string{`-jwt-user-claim must be one claim name (sub, userId, id, ...), not ""`}},
+		{"UserClaimList", []string{"-jwt-user-claim", "userId,id"}, env(), []string{`-jwt-user-claim must be one claim name`}},
+		{"UserClaimRegistered", []string{"-jwt-user-claim", "exp"}, env(), []string{`-jwt-user-claim "exp" is a registered claim`}},
+		{"NameClaimEmpty", []string{"-jwt-name-claim", " , "}, env(), []string{"-jwt-name-claim must name at least one claim"}},
 		{"Several", []string{"-addr", "nonsense", "-log-format", "xml", "-log-level", "loud", "-max-http-buffer-size", "0",
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
@@ -88,7 +157,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"JWT", []string{"-jwt-alg", "PS256", "-auth-chat", "always", "-auth-rooms", "required", "-max-upload", "0", "-data-dir", ""}, env(),
 			[]string{"-jwt-alg must be HS256, RS256 or ES256", "-auth-chat: must be optional or required", "auth is required on /rooms but no JWT key", "-max-upload", "-data-dir"}},
 		{"RS256WithoutKey", []string{"-jwt-alg", "RS256"}, env(), []string{"-jwt-alg RS256 needs exactly one of -jwt-public-key and -jwt-jwks"}},
-		{"RS256WithSecret", []string{"-jwt-alg", "ES256", "-jwt-jwks", "k.json"}, env("JWT_SECRET", "s"), []string{"-jwt-secret is for HS256"}},
+		{"RS256WithSecret", []string{"-jwt-alg", "ES256", "-jwt-jwks", "k.json"}, env("JWT_SECRET", testSecret), []string{"-jwt-secret is for HS256"}},
 		{"HS256WithKeyFile", []string{"-jwt-public-key", "k.pem"}, env(), []string{"-jwt-public-key and -jwt-jwks are for RS256/ES256"}},
 	}
 	for _, tt := range tests {
@@ -157,9 +226,7 @@ func TestFlagsDocumented(t *testing.T) {
 	}
 	c := DefaultConfig()
 	check(serverFlags(&c, io.Discard))
-	var s1, s2, s3, s4, s5 string
-	ttl := 24 * time.Hour
-	check(tokenFlags(&s1, &s2, &s3, &s4, &s5, &ttl, io.Discard))
+	check(tokenFlags(&tokenOptions{ttl: 24 * time.Hour, userClaim: "sub", nameClaim: "name,fullName"}, io.Discard))
 	// Every documented default rule is a real one.
 	for name, r := range gateway.DefaultRateRules() {
 		if !strings.Contains(string(doc), "| `"+name+"` | "+itoa(r.Limit)+" per ") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/internal/testenv"
 )
@@ -185,13 +186,16 @@ func TestMain_RedisRateLimits(t *testing.T) {
 	}
 }
 
+// tokenSecret is long enough for HS256 (auth.MinSecretLen).
+const tokenSecret = "token-test-secret-0123456789abcdef"
+
 func TestToken(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := runToken([]string{"-sub", "user-1", "-name", "Ada", "-username", "ada", "-ttl", "1h"}, env("JWT_SECRET", "s3cret"), &out, &errOut)
+	code := runToken([]string{"-sub", "user-1", "-name", "Ada", "-username", "ada", "-ttl", "1h"}, env("JWT_SECRET", tokenSecret), &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	v, err := auth.NewVerifier(auth.Config{Secret: []byte("s3cret")})
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte(tokenSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +213,13 @@ func TestToken(t *testing.T) {
 		want string
 	}{
 		{"NoSecret", []string{"-sub", "x"}, env(), "-jwt-secret (or JWT_SECRET) is required"},
-		{"NoSub", []string{"-jwt-secret", "s"}, env(), "-sub is required"},
-		{"BadTTL", []string{"-jwt-secret", "s", "-sub", "x", "-ttl", "-1h"}, env(), "-ttl must be positive"},
+		{"ShortSecret", []string{"-sub", "x"}, env("JWT_SECRET", "s"), "-jwt-secret (JWT_SECRET) is 1 bytes; HS256 needs at least 32"},
+		{"NoSub", []string{"-jwt-secret", tokenSecret}, env(), "-sub is required"},
+		{"BadTTL", []string{"-jwt-secret", tokenSecret, "-sub", "x", "-ttl", "-1h"}, env(), "-ttl must be positive"},
+		{"TTLNotADuration", []string{"-jwt-secret", tokenSecret, "-sub", "x", "-ttl", "1day"}, env(),
+			`invalid value "1day" for flag -ttl: not a duration: want a number with a unit, e.g. 30s, 5m, 1h30m`},
+		{"RegisteredUserClaim", []string{"-jwt-secret", tokenSecret, "-sub", "x"}, env("SOCKGATE_JWT_USER_CLAIM", "exp"),
+			`-jwt-user-claim "exp" is a registered claim`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -221,16 +230,34 @@ func TestToken(t *testing.T) {
 	}
 }
 
+// TestToken_Claims: with the server's claim settings (the same
+// variables), the token carries the id and the name where the server reads
+// them, e.g. {userId, fullName} for a NestJS-shaped deployment.
+func TestToken_Claims(t *testing.T) {
+	var out, errOut bytes.Buffer
+	getenv := env("JWT_SECRET", tokenSecret, "SOCKGATE_JWT_USER_CLAIM", "userId", "SOCKGATE_JWT_NAME_CLAIM", "fullName,name")
+	if code := runToken([]string{"-sub", "7", "-name", "Ada"}, getenv, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var c jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(strings.TrimSpace(out.String()), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c["userId"] != "7" || c["fullName"] != "Ada" || c["sub"] != nil || c["name"] != nil {
+		t.Errorf("claims %v, want userId 7 and fullName Ada only", c)
+	}
+}
+
 // TestMain_StoredChats runs the server with a JWT secret and a data
 // directory: the SQLite store opens there, /readyz checks it, the REST API
 // creates a chat, and the real socket.io-client is refused without a token
 // on "/chat" (-auth-chat required), joins with one and exchanges a message.
 func TestMain_StoredChats(t *testing.T) {
 	dir := t.TempDir()
-	m, _ := runMain(t, "-jwt-secret", "e2e-secret-0123456789abcdef0123", "-data-dir", dir, "-auth-chat", "required")
+	m, _ := runMain(t, "-jwt-secret", "e2e-secret-0123456789abcdef01234", "-data-dir", dir, "-auth-chat", "required")
 	url := "http://" + m.Addr()
 	mint := func(id string) string {
-		tok, err := auth.Mint([]byte("e2e-secret-0123456789abcdef0123"), auth.Identity{ID: id, Name: strings.ToUpper(id)}, time.Hour, time.Now())
+		tok, err := auth.Mint([]byte("e2e-secret-0123456789abcdef01234"), auth.Identity{ID: id, Name: strings.ToUpper(id)}, time.Hour, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

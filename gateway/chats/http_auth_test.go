@@ -73,8 +73,8 @@ func TestChatAPI_Auth(t *testing.T) {
 	for _, rt := range routes {
 		t.Run(rt.method+rt.path, func(t *testing.T) {
 			e.request(rt.method, rt.path, "", nil).wantError(t, http.StatusUnauthorized, "Authentication required", event.CodeUnauthorized)
-			e.request(rt.method, rt.path, "not-a-jwt", nil).wantError(t, http.StatusUnauthorized, "Invalid token", event.CodeUnauthorized)
-			e.request(rt.method, rt.path, forged, nil).wantError(t, http.StatusUnauthorized, "Invalid token", event.CodeUnauthorized)
+			e.request(rt.method, rt.path, "not-a-jwt", nil).wantError(t, http.StatusUnauthorized, "Malformed token", event.CodeUnauthorized)
+			e.request(rt.method, rt.path, forged, nil).wantError(t, http.StatusUnauthorized, "Invalid token signature", event.CodeUnauthorized)
 			e.request(rt.method, rt.path, expired, nil).wantError(t, http.StatusUnauthorized, "Token expired", event.CodeUnauthorized)
 		})
 	}
@@ -87,7 +87,7 @@ func TestChatAPI_Auth(t *testing.T) {
 	})
 	t.Run("CookieBadToken", func(t *testing.T) {
 		e.request("GET", "/chats", "", nil, "Cookie: "+auth.CookieName+"=garbage").
-			wantError(t, http.StatusUnauthorized, "Invalid token", event.CodeUnauthorized)
+			wantError(t, http.StatusUnauthorized, "Malformed token", event.CodeUnauthorized)
 	})
 	t.Run("CookieWriteSameOrigin", func(t *testing.T) {
 		var c jsonChat

@@ -30,6 +30,12 @@ func UserRoom(userID string) string { return "user:" + userID }
 //     at the handshake exactly like a missing token in required mode, since
 //     those namespaces have no seed behaviour to keep and a connect_error
 //     reaches the client before it can act.
+//   - The refusal says why: connect_error's message and data.message (and
+//     authError's error on "/") are the token's auth.TokenError.Reason
+//     ("Token expired", "Invalid token signature", "Token is missing claim
+//     userId", ...). The operator sees each refusal at Info, once a minute
+//     per namespace and reason (Pipeline.LogRefusal), since a client with a
+//     stale token retries for ever.
 //   - A token whose exp has passed is refused even within the verifier's
 //     clock-skew leeway: the socket would be disconnected at exp anyway.
 //   - At exp the socket gets `authError {message:"Authentication failed",
@@ -106,8 +112,8 @@ func (a *SocketAuth) Install(n *Namespace, required bool) {
 		case n.name == "/" && !required:
 			return nil // authError after connecting (onConnect below)
 		default:
-			c.Logger().Debug("handshake refused", "err", err)
-			return err // ReplyOf: unauthorized
+			a.logRefusal(n, c, "socket handshake refused: unauthorized", err)
+			return err // ReplyOf: unauthorized, with the reason
 		}
 		c.SetIdentity(id)
 		return nil
@@ -126,7 +132,7 @@ func (a *SocketAuth) connected(c *Conn) {
 		if err == nil || errors.Is(err, auth.ErrNoToken) {
 			return // anonymous
 		}
-		e, _ := ReplyOf(err)
+		e := a.logRefusal(c.ns, c, "socket authentication failed: disconnected", err)
 		c.Emit("authError", authError{Message: "Authentication failed", Error: e.Message})
 		c.s.Disconnect(false)
 		return
@@ -137,6 +143,15 @@ func (a *SocketAuth) connected(c *Conn) {
 		Timestamp: Time(a.now()),
 	})
 	a.expireAt(c, id.ExpiresAt)
+}
+
+// logRefusal logs a refused token at Info (rate limited per namespace and
+// reason: a client retrying with the same bad token logs once a minute)
+// and returns what the client is told.
+func (a *SocketAuth) logRefusal(n *Namespace, c *Conn, msg string, err error) Error {
+	e, _ := ReplyOf(err)
+	n.p.LogRefusal("socket|"+n.name+"|"+e.Message, msg, "ns", n.name, "sid", c.s.ID(), "ip", c.IP(), "reason", e.Message, "err", err)
+	return e
 }
 
 // expireAt disconnects c when its token expires. The timer costs no

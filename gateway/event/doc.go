@@ -47,7 +47,13 @@
 //     unsupported_media_type, which exists only over HTTP.
 //   - A presented but invalid token is never ignored: on "/" in optional mode
 //     the socket gets the seed's authError and is disconnected; elsewhere it
-//     is refused at the handshake (SocketAuth).
+//     is refused at the handshake (SocketAuth). Clients are told why
+//     (auth.TokenError.Reason), in connect_error, authError and HTTP 401
+//     bodies alike.
+//   - Refusals a client can repeat at will (bad tokens on sockets and REST,
+//     foreign origins) are logged at Info through Pipeline.LogRefusal, at
+//     most once a minute per key (LogLimiter), with the count suppressed
+//     since; other client mistakes stay at Debug.
 //
 // # Metrics (GET /metrics, a registry of the gateway's own)
 //

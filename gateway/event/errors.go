@@ -70,6 +70,7 @@ func Refuse(reply *Error, err error) error { return &refusal{reply: reply, err: 
 func ReplyOf(err error) (e Error, known bool) {
 	var (
 		ge  *Error
+		te  *auth.TokenError
 		ve  *ValidationError
 		le  *ratelimit.LimitedError
 		mbe *http.MaxBytesError
@@ -83,11 +84,15 @@ func ReplyOf(err error) (e Error, known bool) {
 		return Error{CodeRateLimited, "Too many requests, retry in " + roundUp(le.RetryAfter) + "."}, true
 	case errors.As(err, &mbe):
 		return Error{CodePayloadTooLarge, fmt.Sprintf("The request body exceeds %d bytes.", mbe.Limit)}, true
+	case errors.As(err, &te):
+		return Error{CodeUnauthorized, te.Reason}, true
 	case errors.Is(err, auth.ErrNoToken):
 		return Error{CodeUnauthorized, "Authentication required"}, true
 	case errors.Is(err, auth.ErrExpired):
 		return Error{CodeUnauthorized, "Token expired"}, true
-	case errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrNotValidYet):
+	case errors.Is(err, auth.ErrNotValidYet):
+		return Error{CodeUnauthorized, "Token not valid yet"}, true
+	case errors.Is(err, auth.ErrInvalidToken):
 		return Error{CodeUnauthorized, "Invalid token"}, true
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, socketio.ErrAckTimeout):
 		return *ErrTimeout, true

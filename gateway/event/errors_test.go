@@ -33,7 +33,8 @@ func TestReplyOf(t *testing.T) {
 		{"NoToken", auth.ErrNoToken, CodeUnauthorized, "Authentication required", true},
 		{"InvalidToken", fmt.Errorf("%w: bad signature", auth.ErrInvalidToken), CodeUnauthorized, "Invalid token", true},
 		{"ExpiredToken", auth.ErrExpired, CodeUnauthorized, "Token expired", true},
-		{"NotValidYet", auth.ErrNotValidYet, CodeUnauthorized, "Invalid token", true},
+		{"NotValidYet", auth.ErrNotValidYet, CodeUnauthorized, "Token not valid yet", true},
+		{"TokenErrorReason", fmt.Errorf("handshake: %w", tokenError(t)), CodeUnauthorized, "Malformed token", true},
 		{"Deadline", fmt.Errorf("store: %w", context.DeadlineExceeded), CodeUnavailable, "The request timed out.", true},
 		{"Canceled", context.Canceled, CodeUnavailable, "The server is shutting down.", true},
 		{"Unknown", errors.New("pq: connection refused to 10.0.0.5"), CodeInternal, "Internal server error", false},
@@ -46,6 +47,21 @@ func TestReplyOf(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenError is the *auth.TokenError of a malformed token.
+func tokenError(t *testing.T) error {
+	t.Helper()
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte("event-test-secret-0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), "not.a.jwt")
+	var te *auth.TokenError
+	if !errors.As(err, &te) {
+		t.Fatalf("Verify error %v is not a *auth.TokenError", err)
+	}
+	return err
 }
 
 func TestHTTPBodyOf(t *testing.T) {

@@ -66,9 +66,13 @@ func (p *Pipeline) serveRoute(w http.ResponseWriter, r *http.Request, rule strin
 // unforeseen errors are logged here, once, and sent as `internal`.
 func (p *Pipeline) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e, known := ReplyOf(err)
-	if known {
+	switch {
+	case known && e.Code == CodeUnauthorized:
+		p.LogRefusal("http|"+e.Message, "http request refused: unauthorized", "method", r.Method, "path", r.URL.Path,
+			"reason", e.Message, "ip", p.ClientIP(r), "err", err)
+	case known:
 		p.log.Debug("http request refused", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
-	} else {
+	default:
 		p.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	p.metrics.errors.WithLabelValues(e.Code).Inc()

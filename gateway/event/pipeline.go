@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,8 @@ type Pipeline struct {
 	metrics *Metrics
 	cfg     Config
 	log     *slog.Logger
+	// refusals limits the Info lines of refusals clients can repeat.
+	refusals *LogLimiter
 
 	// limiterLogged is when a limiter failure was last logged (Unix ns);
 	// limiterSuppressed counts those not logged since.
@@ -57,7 +60,7 @@ func New(io *socketio.Server, lim *ratelimit.Limiter, m *Metrics, cfg Config) *P
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger}
+	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger, refusals: NewLogLimiter(time.Minute, nil)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
 }
@@ -67,6 +70,44 @@ func (p *Pipeline) Now() time.Time { return p.cfg.Now() }
 
 // Logger returns the pipeline's logger.
 func (p *Pipeline) Logger() *slog.Logger { return p.log }
+
+// LogRefusal logs at Info a refusal that a client may repeat at will (a
+// foreign origin, a bad token), at most once a minute per key: the line
+// then carries "suppressed", the number held back since the previous one.
+// Refusals are client mistakes, but the operator of a new deployment needs
+// to see them once (SPEC §5: a refusal says why).
+func (p *Pipeline) LogRefusal(key, msg string, args ...any) {
+	ok, n := p.refusals.Allow(key)
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	p.log.Info(msg, args...)
+}
+
+// maxLoggedOrigin bounds an Origin header as logged (clients choose it).
+const maxLoggedOrigin = 200
+
+// OriginRefused returns the engine.CORS OnRefuse hook of a policy allowing
+// allowed: it logs (LogRefusal, once a minute per origin) the origin, the
+// allowed list and the hosts a same-origin request would have named, so
+// that the operator of a dev server on another port sees at once what to
+// add to the configuration. msg says what the refusal does.
+func (p *Pipeline) OriginRefused(msg string, allowed []string) func(r *http.Request, origin string, hosts []string) {
+	list := strings.Join(allowed, ",")
+	if list == "" {
+		list = "(none: same origin only)"
+	}
+	return func(r *http.Request, origin string, hosts []string) {
+		if len(origin) > maxLoggedOrigin {
+			origin = origin[:maxLoggedOrigin] + "…"
+		}
+		p.LogRefusal("origin|"+origin, msg, "origin", origin, "allowed_origins", list,
+			"same_origin_hosts", strings.Join(hosts, ","), "path", r.URL.Path, "ip", p.ClientIP(r))
+	}
+}
 
 // Timeout is the deadline of one event.
 func (p *Pipeline) Timeout() time.Duration { return p.cfg.Timeout }

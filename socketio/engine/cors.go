@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,15 +49,97 @@ type CORS struct {
 	// (Access-Control-Max-Age, whole seconds). Zero means 24h; negative
 	// sends no Max-Age.
 	MaxAge time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-Host and
+	// Forwarded "host=" name the site the browser sees, for the same-origin
+	// check (a proxy on :8080 forwarding to :3000 with "Host: $host" drops
+	// the port). Only the last value is believed: the one the proxy next
+	// to us wrote. Empty means r.Host only.
+	TrustedProxies []netip.Prefix
+	// OnRefuse, when set, is called by Allowed each time it refuses a
+	// request, with the request's origin and the hosts a same-origin
+	// request would have named (for a log line). It must be safe for
+	// concurrent use and cheap: clients choose how often it runs.
+	OnRefuse func(r *http.Request, origin string, hosts []string)
 }
 
 // Allowed reports whether r may be served: it carries no Origin (not a
 // browser's cross-origin request), or its origin is allowed, or it is
-// same-origin (the origin names r.Host; browsers send Origin on same-origin
-// POSTs and WebSocket handshakes too).
+// same-origin (the origin names r.Host, or the host a trusted proxy
+// forwarded; browsers send Origin on same-origin POSTs and WebSocket
+// handshakes too). A refusal is reported to OnRefuse.
 func (p CORS) Allowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	return origin == "" || p.allowsOrigin(origin) || sameOrigin(origin, r.Host)
+	if origin == "" || p.allowsOrigin(origin) {
+		return true
+	}
+	hosts := p.SiteHosts(r)
+	for _, h := range hosts {
+		if sameOrigin(origin, h) {
+			return true
+		}
+	}
+	if p.OnRefuse != nil {
+		p.OnRefuse(r, origin, hosts)
+	}
+	return false
+}
+
+// SiteHosts returns the hosts that name this site for r: r.Host, then the
+// host forwarded by a trusted proxy (X-Forwarded-Host, Forwarded host=)
+// when r comes from one.
+func (p CORS) SiteHosts(r *http.Request) []string {
+	hosts := []string{r.Host}
+	if len(p.TrustedProxies) == 0 || !p.fromTrustedProxy(r) {
+		return hosts
+	}
+	if h := lastListValue(r.Header.Values("X-Forwarded-Host")); h != "" {
+		hosts = append(hosts, h)
+	}
+	if h := forwardedHost(lastListValue(r.Header.Values("Forwarded"))); h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+// fromTrustedProxy reports whether r's peer is one of TrustedProxies.
+func (p CORS) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, pfx := range p.TrustedProxies {
+		if pfx.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastListValue is the last element of a comma-separated header whose
+// lines are values: what the nearest proxy wrote (earlier elements may
+// come from the client).
+func lastListValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	v := values[len(values)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// forwardedHost is the host parameter of one RFC 7239 Forwarded element
+// ("for=1.2.3.4;proto=https;host=example.com:8080"), unquoted.
+func forwardedHost(elem string) string {
+	for _, pair := range strings.Split(elem, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if ok && strings.EqualFold(k, "host") {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
 }
 
 // Apply writes the CORS headers of r's response when r is a cross-origin
@@ -118,7 +201,7 @@ func (p CORS) allowsOrigin(origin string) bool {
 func sameOrigin(origin, host string) bool {
 	for _, p := range []string{"http://", "https://"} {
 		if len(origin) > len(p) && origin[:len(p)] == p {
-			return origin[len(p):] == host
+			return strings.EqualFold(origin[len(p):], host) // hosts are case-insensitive
 		}
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,10 @@ func TestCORS(t *testing.T) {
 			allowed: true, wantHdrs: http.Header{"Vary": {"Origin"}, "Access-Control-Allow-Origin": {"*"}}},
 		{name: "StarAndListedSendsStar", cors: withOrigins(CORS{}, app, "*"), method: "GET", origin: app,
 			allowed: true, wantHdrs: http.Header{"Vary": {"Origin"}, "Access-Control-Allow-Origin": {"*"}}},
+		{name: "ListedWithCredentials", cors: CORS{AllowedOrigins: []string{app}, AllowCredentials: true}, method: "GET", origin: app,
+			allowed: true, wantHdrs: http.Header{"Vary": {"Origin"}, "Access-Control-Allow-Origin": {app}, "Access-Control-Allow-Credentials": {"true"}}},
+		{name: "NotListedWithCredentials", cors: CORS{AllowedOrigins: []string{app}, AllowCredentials: true}, method: "GET", origin: evil,
+			allowed: false, wantHdrs: http.Header{}},
 		{name: "StarWithCredentialsEchoes", cors: CORS{AllowedOrigins: []string{"*"}, AllowCredentials: true}, method: "GET", origin: evil,
 			allowed: true, wantHdrs: http.Header{"Vary": {"Origin"}, "Access-Control-Allow-Origin": {evil}, "Access-Control-Allow-Credentials": {"true"}}},
 		{name: "EnginePreflightDefaults", cors: withOrigins(CORS{}, app), method: "OPTIONS", origin: app, preflight: "POST", reqHdrs: "content-type",
@@ -159,4 +164,60 @@ func dumpHeaders(h http.Header) string {
 	var b strings.Builder
 	h.Write(&b)
 	return b.String()
+}
+
+// TestCORS_ForwardedHost: behind a trusted reverse proxy (a browser on
+// :8080, sockgate on :3000, nginx sending "Host: $host"), the host the
+// proxy forwards makes the request same-origin; the same headers from any
+// other peer, or written by the client before the proxy's, do not.
+func TestCORS_ForwardedHost(t *testing.T) {
+	const site = "http://chat.example:8080" // what the browser sees
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name    string
+		peer    string
+		headers map[string]string
+		allowed bool
+		hosts   []string // what OnRefuse is told
+	}{
+		{"XForwardedHost", "10.1.2.3:5555", map[string]string{"X-Forwarded-Host": "chat.example:8080"}, true, nil},
+		{"XForwardedHostCase", "10.1.2.3:5555", map[string]string{"X-Forwarded-Host": "Chat.Example:8080"}, true, nil},
+		{"ForwardedQuoted", "10.1.2.3:5555", map[string]string{"Forwarded": `for=192.0.2.60;proto=http;host="chat.example:8080"`}, true, nil},
+		{"ForwardedLastElement", "10.1.2.3:5555", map[string]string{"Forwarded": "host=evil.example, for=192.0.2.60;host=chat.example:8080"}, true, nil},
+		{"IPv4MappedPeer", "[::ffff:10.1.2.3]:5555", map[string]string{"X-Forwarded-Host": "chat.example:8080"}, true, nil},
+		{"UntrustedPeer", "192.0.2.7:5555", map[string]string{"X-Forwarded-Host": "chat.example:8080"}, false, []string{"chat.example"}},
+		{"ClientValueBeforeProxys", "10.1.2.3:5555", map[string]string{"X-Forwarded-Host": "chat.example:8080, chat.example"},
+			false, []string{"chat.example", "chat.example"}},
+		{"OtherForwardedHost", "10.1.2.3:5555", map[string]string{"X-Forwarded-Host": "other.example:8080"},
+			false, []string{"chat.example", "other.example:8080"}},
+		{"NoForwardedHost", "10.1.2.3:5555", nil, false, []string{"chat.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var refused []string
+			calls := 0
+			p := CORS{TrustedProxies: proxies, OnRefuse: func(r *http.Request, origin string, hosts []string) {
+				calls++
+				if origin != site {
+					t.Errorf("OnRefuse origin %q", origin)
+				}
+				refused = hosts
+			}}
+			r := httptest.NewRequest("GET", "http://chat.example/socket.io/?EIO=4&transport=polling", nil)
+			r.RemoteAddr = tt.peer
+			r.Header.Set("Origin", site)
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			if got := p.Allowed(r); got != tt.allowed {
+				t.Fatalf("Allowed = %v, want %v", got, tt.allowed)
+			}
+			if want := map[bool]int{true: 0, false: 1}[tt.allowed]; calls != want {
+				t.Fatalf("OnRefuse called %d times, want %d", calls, want)
+			}
+			if !tt.allowed && strings.Join(refused, ",") != strings.Join(tt.hosts, ",") {
+				t.Errorf("OnRefuse hosts %q, want %q", refused, tt.hosts)
+			}
+		})
+	}
 }
