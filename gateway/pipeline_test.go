@@ -24,15 +24,15 @@ func TestHandle_Failures(t *testing.T) {
 		EventTimeout: 100 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
 	}, func(s *Server) {
-		event.On(s.rooms, "boom", "", func(ctx context.Context, c *event.Conn, _ empty) (event.OK, error) {
+		event.On(s.rooms, "boom", "", func(ctx context.Context, c *event.Client, _ empty) (event.OK, error) {
 			return event.OK{}, errors.New("pq: password authentication failed for user secret")
 		})
-		event.On(s.rooms, "panic", "", func(ctx context.Context, c *event.Conn, _ empty) (event.OK, error) {
+		event.On(s.rooms, "panic", "", func(ctx context.Context, c *event.Client, _ empty) (event.OK, error) {
 			var m map[string]int
 			m["x"] = 1 // nil map write
 			return event.OK{}, nil
 		})
-		event.On(s.rooms, "slow", "", func(ctx context.Context, c *event.Conn, _ empty) (event.OK, error) {
+		event.On(s.rooms, "slow", "", func(ctx context.Context, c *event.Client, _ empty) (event.OK, error) {
 			if _, ok := ctx.Deadline(); !ok {
 				return event.OK{}, errors.New("no deadline")
 			}
@@ -64,7 +64,7 @@ func TestHandle_Failures(t *testing.T) {
 // middleware keys the rate limits per user instead of per IP.
 func TestNamespace_Middleware(t *testing.T) {
 	// A stand-in for authentication: the identity is the handshake's auth.user.
-	identify := func(ctx context.Context, c *event.Conn) error {
+	identify := func(ctx context.Context, c *event.Client) error {
 		var hs struct {
 			User string `json:"user"`
 		}

@@ -340,7 +340,7 @@ type typingReq struct {
 	IsTyping bool    `json:"isTyping"`
 }
 
-func (s *Server) typing(ctx context.Context, c *event.Conn, req typingReq) (event.OK, error) {
+func (s *Server) typing(ctx context.Context, c *event.Client, req typingReq) (event.OK, error) {
 	if req.ChatID == nil {
 		return s.lobby.Typing(ctx, c, req.IsTyping)
 	}

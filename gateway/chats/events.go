@@ -150,7 +150,7 @@ func (ch *Chats) Close(ctx context.Context) error {
 // each answers ErrDisabled, so a client gets a reply rather than an ack
 // timeout.
 func Disable(n *event.Namespace) {
-	off := func(context.Context, *event.Conn, struct{}) (event.OK, error) { return event.OK{}, ErrDisabled }
+	off := func(context.Context, *event.Client, struct{}) (event.OK, error) { return event.OK{}, ErrDisabled }
 	for _, ev := range []string{"join", "chat message", "read", "sync"} {
 		event.On(n, ev, "/chat:"+ev, off)
 	}
@@ -161,7 +161,7 @@ func Disable(n *event.Namespace) {
 // the same per write); "/" and "/rooms" cost no database write. A store
 // failure is logged and does not refuse the socket: the identity is the
 // token's, and events that need the store fail on their own.
-func (ch *Chats) recordUser(ctx context.Context, c *event.Conn) error {
+func (ch *Chats) recordUser(ctx context.Context, c *event.Client) error {
 	id, ok := c.Identity()
 	if !ok {
 		return nil
@@ -175,7 +175,7 @@ func (ch *Chats) recordUser(ctx context.Context, c *event.Conn) error {
 
 // ---- handlers ----
 
-func (ch *Chats) join(ctx context.Context, c *event.Conn, req joinReq) (joinReply, error) {
+func (ch *Chats) join(ctx context.Context, c *event.Client, req joinReq) (joinReply, error) {
 	id, err := c.User()
 	if err != nil {
 		return joinReply{}, err
@@ -193,7 +193,7 @@ func (ch *Chats) join(ctx context.Context, c *event.Conn, req joinReq) (joinRepl
 	return joinReply{Success: true, ChatID: req.ChatID}, nil
 }
 
-func (ch *Chats) send(ctx context.Context, c *event.Conn, req sendReq) (sendReply, error) {
+func (ch *Chats) send(ctx context.Context, c *event.Client, req sendReq) (sendReply, error) {
 	id, err := c.User()
 	if err != nil {
 		return sendReply{}, err
@@ -218,7 +218,7 @@ func (ch *Chats) send(ctx context.Context, c *event.Conn, req sendReq) (sendRepl
 // Typing is "typing {chatId, isTyping}" (the wiring dispatches: without a
 // chatId it is the lobby's indicator): to the chat's room except every
 // socket of the typing user.
-func (ch *Chats) Typing(_ context.Context, c *event.Conn, chatID string, isTyping bool) (event.OK, error) {
+func (ch *Chats) Typing(_ context.Context, c *event.Client, chatID string, isTyping bool) (event.OK, error) {
 	if err := validID("chatId", chatID); err != nil {
 		return event.OK{}, err
 	}
@@ -235,7 +235,7 @@ func (ch *Chats) Typing(_ context.Context, c *event.Conn, chatID string, isTypin
 	return event.OK{Success: true}, nil
 }
 
-func (ch *Chats) read(ctx context.Context, c *event.Conn, req readReq) (readReply, error) {
+func (ch *Chats) read(ctx context.Context, c *event.Client, req readReq) (readReply, error) {
 	id, err := c.User()
 	if err != nil {
 		return readReply{}, err
@@ -255,7 +255,7 @@ func (ch *Chats) read(ctx context.Context, c *event.Conn, req readReq) (readRepl
 
 // connected counts an authenticated socket and announces its user online
 // on their first socket, then replays what it missed (recovery.go).
-func (ch *Chats) connected(c *event.Conn) {
+func (ch *Chats) connected(c *event.Client) {
 	id, ok := c.Identity()
 	if !ok || !c.Socket().Connected() {
 		return
@@ -274,7 +274,7 @@ func (ch *Chats) connected(c *event.Conn) {
 
 // disconnected forgets the socket and announces its user offline when it
 // was their last socket.
-func (ch *Chats) disconnected(ctx context.Context, c *event.Conn, _ string) {
+func (ch *Chats) disconnected(ctx context.Context, c *event.Client, _ string) {
 	id, ok := c.Identity()
 	if !ok {
 		return

@@ -90,7 +90,7 @@ func lastMessageID(hsAuth json.RawMessage) string {
 
 // recover replays what c's user missed since the handshake's
 // auth.lastMessageId (see above). It runs on c's worker before any event.
-func (ch *Chats) recover(ctx context.Context, c *event.Conn, id auth.Identity) {
+func (ch *Chats) recover(ctx context.Context, c *event.Client, id auth.Identity) {
 	since := lastMessageID(c.Socket().Handshake().Auth)
 	if since == "" {
 		return
@@ -112,7 +112,7 @@ func (ch *Chats) recover(ctx context.Context, c *event.Conn, id auth.Identity) {
 // replay is one socket's recovery in progress.
 type replay struct {
 	ch     *Chats
-	c      *event.Conn
+	c      *event.Client
 	userID string
 	users  *restUsers
 	done   recoveredEvent
@@ -203,7 +203,7 @@ type syncReply struct {
 }
 
 // sync returns one page of what the user missed since req.LastMessageID.
-func (ch *Chats) sync(ctx context.Context, c *event.Conn, req syncReq) (syncReply, error) {
+func (ch *Chats) sync(ctx context.Context, c *event.Client, req syncReq) (syncReply, error) {
 	id, err := c.User()
 	if err != nil {
 		return syncReply{}, err

@@ -99,11 +99,11 @@ func (a *SocketAuth) verify(ctx context.Context, s *socketio.Socket) (auth.Ident
 
 // Install adds authentication to namespace n: required refuses sockets
 // without a valid token at the handshake; otherwise anonymous sockets are
-// admitted and events that need an identity refuse them (Conn.User). It
+// admitted and events that need an identity refuse them (Client.User). It
 // must come before the namespace's other middleware, which may then read
-// Conn.Identity.
+// Client.Identity.
 func (a *SocketAuth) Install(n *Namespace, required bool) {
-	n.Use(func(ctx context.Context, c *Conn) error {
+	n.Use(func(ctx context.Context, c *Client) error {
 		id, err := a.verify(ctx, c.s)
 		switch {
 		case err == nil:
@@ -125,7 +125,7 @@ func (a *SocketAuth) Install(n *Namespace, required bool) {
 
 // connected greets an authenticated socket, or drops one on "/" whose
 // token was refused.
-func (a *SocketAuth) connected(c *Conn) {
+func (a *SocketAuth) connected(c *Client) {
 	id, ok := c.Identity()
 	if !ok {
 		_, err := a.verify(c.Context(), c.s)
@@ -148,7 +148,7 @@ func (a *SocketAuth) connected(c *Conn) {
 // logRefusal logs a refused token at Info (rate limited per namespace and
 // reason: a client retrying with the same bad token logs once a minute)
 // and returns what the client is told.
-func (a *SocketAuth) logRefusal(n *Namespace, c *Conn, msg string, err error) Error {
+func (a *SocketAuth) logRefusal(n *Namespace, c *Client, msg string, err error) Error {
 	e, _ := ReplyOf(err)
 	n.p.LogRefusal("socket|"+n.name+"|"+e.Message, msg, "ns", n.name, "sid", c.s.ID(), "ip", c.IP(), "reason", e.Message, "err", err)
 	return e
@@ -156,7 +156,7 @@ func (a *SocketAuth) logRefusal(n *Namespace, c *Conn, msg string, err error) Er
 
 // expireAt disconnects c when its token expires. The timer costs no
 // goroutine while it waits and is stopped when the socket disconnects first.
-func (a *SocketAuth) expireAt(c *Conn, exp time.Time) {
+func (a *SocketAuth) expireAt(c *Client, exp time.Time) {
 	t := time.AfterFunc(exp.Sub(a.now()), func() {
 		if !c.s.Connected() {
 			return

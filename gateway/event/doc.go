@@ -13,7 +13,7 @@
 //     `internal`, their detail logged once and never sent.
 //   - Check collects validation issues in zod's words (JSLength counts like
 //     JavaScript), so one mistake reads the same on every namespace and route.
-//   - Conn is a socket as the gateway sees it: identity bound at the
+//   - Client is a socket as the gateway sees it: identity bound at the
 //     handshake (SocketAuth, never from a payload), the client address, and
 //     each product's per-socket state in a typed Local.
 //   - Metrics are the gateway's Prometheus series.
@@ -24,7 +24,7 @@
 // # Concurrency
 //
 // The core runs one socket's handlers one at a time, in order; handlers of
-// different sockets run concurrently. Conn.mu guards the identity and the
+// different sockets run concurrently. Client.mu guards the identity and the
 // Locals; it is held only for field access, never across I/O or another
 // lock. Event contexts derive from the Pipeline's, which Close cancels after
 // the Socket.IO server drained. Token-expiry timers are time.AfterFunc (no

@@ -12,7 +12,7 @@ import (
 
 // Handler handles one decoded, validated event. It returns the ack's reply
 // or an error; it never writes an error reply itself.
-type Handler[Req, Reply any] func(ctx context.Context, c *Conn, req Req) (Reply, error)
+type Handler[Req, Reply any] func(ctx context.Context, c *Client, req Req) (Reply, error)
 
 // OK is the reply {success:true} of events that return nothing else.
 type OK struct {
@@ -31,7 +31,7 @@ type OK struct {
 //  4. render: the reply as ack, or the error through ReplyOf, in the
 //     namespace's Style; a DisconnectAfter error then disconnects.
 func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply]) {
-	n.bindings = append(n.bindings, binding{event: event, fn: func(c *Conn, args socketio.Args, ack socketio.AckFunc) {
+	n.bindings = append(n.bindings, binding{event: event, fn: func(c *Client, args socketio.Args, ack socketio.AckFunc) {
 		n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
 		reply, err := invoke(n, c, event, rule, args, h)
 		if err != nil {
@@ -47,7 +47,7 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 	}})
 }
 
-func invoke[Req, Reply any](n *Namespace, c *Conn, event, rule string, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
+func invoke[Req, Reply any](n *Namespace, c *Client, event, rule string, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("event: panic in %s %s: %v\n%s", n.name, event, r, debug.Stack())
@@ -71,7 +71,7 @@ func invoke[Req, Reply any](n *Namespace, c *Conn, event, rule string, args sock
 }
 
 // fail renders err for the client in the namespace's style.
-func (n *Namespace) fail(c *Conn, event string, ack socketio.AckFunc, err error) {
+func (n *Namespace) fail(c *Client, event string, ack socketio.AckFunc, err error) {
 	e := n.p.report(c, "event", err, "event", event)
 	n.p.metrics.acks.WithLabelValues(n.name, event, "error").Inc()
 	if n.style == StyleObject && ack != nil {
@@ -94,14 +94,14 @@ func (n *Namespace) fail(c *Conn, event string, ack socketio.AckFunc, err error)
 // Fail tells c's client about a failure outside an event (e.g. during a
 // connection hook): logged and counted like an event's, sent as an
 // `exception` event.
-func (c *Conn) Fail(err error) {
+func (c *Client) Fail(err error) {
 	e := c.ns.p.report(c, "hook", err)
 	c.Emit("exception", exception{Status: "error", Message: e.Message})
 }
 
 // report logs and counts err once and returns what the client is told:
 // refusals at Debug, unforeseen failures (detail never sent) at Error.
-func (p *Pipeline) report(c *Conn, what string, err error, attrs ...any) Error {
+func (p *Pipeline) report(c *Client, what string, err error, attrs ...any) Error {
 	e, known := ReplyOf(err)
 	if known {
 		c.Logger().Debug(what+" refused", append(attrs, "code", e.Code, "err", err)...)

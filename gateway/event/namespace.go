@@ -31,16 +31,16 @@ type Namespace struct {
 	name  string
 	style Style
 
-	middleware   []func(ctx context.Context, c *Conn) error
+	middleware   []func(ctx context.Context, c *Client) error
 	bindings     []binding
-	onConnect    []func(c *Conn)
-	onDisconnect []func(ctx context.Context, c *Conn, reason string)
+	onConnect    []func(c *Client)
+	onDisconnect []func(ctx context.Context, c *Client, reason string)
 }
 
 // binding is one registered event of a namespace.
 type binding struct {
 	event string
-	fn    func(c *Conn, args socketio.Args, ack socketio.AckFunc)
+	fn    func(c *Client, args socketio.Args, ack socketio.AckFunc)
 }
 
 // Namespace returns the pipeline's side of Socket.IO namespace name. It
@@ -66,18 +66,18 @@ func (n *Namespace) IO() *socketio.Namespace { return n.io }
 func (n *Namespace) Pipeline() *Pipeline { return n.p }
 
 // Use appends a connection middleware: it vets a connecting socket (e.g.
-// authentication attaching an identity with Conn.SetIdentity); an error
+// authentication attaching an identity with Client.SetIdentity); an error
 // refuses the connection with connect_error {message, data:{code, message}}.
-func (n *Namespace) Use(m func(ctx context.Context, c *Conn) error) {
+func (n *Namespace) Use(m func(ctx context.Context, c *Client) error) {
 	n.middleware = append(n.middleware, m)
 }
 
 // OnConnect appends a hook run on the socket's worker once it connected,
 // before any of its events. first puts it before the hooks registered so
 // far (authentication greets or drops a socket before anything else).
-func (n *Namespace) OnConnect(h func(c *Conn), first bool) {
+func (n *Namespace) OnConnect(h func(c *Client), first bool) {
 	if first {
-		n.onConnect = append([]func(*Conn){h}, n.onConnect...)
+		n.onConnect = append([]func(*Client){h}, n.onConnect...)
 		return
 	}
 	n.onConnect = append(n.onConnect, h)
@@ -85,7 +85,7 @@ func (n *Namespace) OnConnect(h func(c *Conn), first bool) {
 
 // OnDisconnect appends a hook run after the socket disconnected, with a
 // context of its own (a short deadline even during shutdown).
-func (n *Namespace) OnDisconnect(h func(ctx context.Context, c *Conn, reason string)) {
+func (n *Namespace) OnDisconnect(h func(ctx context.Context, c *Client, reason string)) {
 	n.onDisconnect = append(n.onDisconnect, h)
 }
 
@@ -97,7 +97,7 @@ func (n *Namespace) Attach() {
 
 // vet runs the middleware chain for a connecting socket.
 func (n *Namespace) vet(s *socketio.Socket) error {
-	c := newConn(n, s)
+	c := newClient(n, s)
 	s.SetData(c)
 	for _, m := range n.middleware {
 		if err := m(s.Context(), c); err != nil {
@@ -115,7 +115,7 @@ func (n *Namespace) vet(s *socketio.Socket) error {
 
 // connected binds the events and hooks of a connected socket.
 func (n *Namespace) connected(s *socketio.Socket) {
-	c := ConnOf(s)
+	c := ClientOf(s)
 	n.p.metrics.connects.WithLabelValues(n.name).Inc()
 	for _, b := range n.bindings {
 		fn := b.fn
@@ -129,7 +129,7 @@ func (n *Namespace) connected(s *socketio.Socket) {
 	}
 }
 
-func (n *Namespace) disconnected(c *Conn, reason string) {
+func (n *Namespace) disconnected(c *Client, reason string) {
 	n.p.metrics.disconnects.WithLabelValues(n.name).Inc()
 	if len(n.onDisconnect) == 0 {
 		return

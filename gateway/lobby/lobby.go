@@ -60,7 +60,7 @@ type Lobby struct {
 // dispatches it to Typing when it carries no chatId.
 func New(n *event.Namespace) *Lobby {
 	l := &Lobby{n: n, member: event.NewPublicLocal[member]("lobby")}
-	n.OnConnect(func(c *event.Conn) {
+	n.OnConnect(func(c *event.Client) {
 		c.Emit("welcome", Welcome{Message: "Welcome to the chat!", Timestamp: l.now()})
 	}, false)
 	event.On(n, "joinChat", "/chat:joinChat", l.join)
@@ -71,7 +71,7 @@ func New(n *event.Namespace) *Lobby {
 
 func (l *Lobby) now() event.Time { return event.Time(l.n.Pipeline().Now()) }
 
-func (l *Lobby) join(ctx context.Context, c *event.Conn, req JoinChat) (joinReply, error) {
+func (l *Lobby) join(ctx context.Context, c *event.Client, req JoinChat) (joinReply, error) {
 	l.member.Update(c, func(m *member) {
 		m.Name = req.Username
 		if m.JoinedAt == 0 {
@@ -117,7 +117,7 @@ func (l *Lobby) online(ctx context.Context) ([]string, error) {
 	return users, nil
 }
 
-func (l *Lobby) send(_ context.Context, c *event.Conn, req SendMessage) (event.OK, error) {
+func (l *Lobby) send(_ context.Context, c *event.Client, req SendMessage) (event.OK, error) {
 	name := l.member.Get(c).Name
 	if name == "" {
 		return event.OK{}, errNotJoined
@@ -128,7 +128,7 @@ func (l *Lobby) send(_ context.Context, c *event.Conn, req SendMessage) (event.O
 
 // Typing is the lobby's "typing {isTyping}" (no chatId): userTyping to all
 // but the sender. The seed ignores typing from sockets that did not join.
-func (l *Lobby) Typing(_ context.Context, c *event.Conn, isTyping bool) (event.OK, error) {
+func (l *Lobby) Typing(_ context.Context, c *event.Client, isTyping bool) (event.OK, error) {
 	name := l.member.Get(c).Name
 	if name == "" {
 		return event.OK{Success: true}, nil
@@ -137,7 +137,7 @@ func (l *Lobby) Typing(_ context.Context, c *event.Conn, isTyping bool) (event.O
 	return event.OK{Success: true}, nil
 }
 
-func (l *Lobby) leave(_ context.Context, c *event.Conn, _ string) {
+func (l *Lobby) leave(_ context.Context, c *event.Client, _ string) {
 	name := l.member.Get(c).Name
 	if name == "" {
 		return

@@ -58,7 +58,7 @@ func New(n *event.Namespace) *Rooms {
 
 func (r *Rooms) now() event.Time { return event.Time(r.n.Pipeline().Now()) }
 
-func (r *Rooms) join(ctx context.Context, c *event.Conn, req Join) (joinReply, error) {
+func (r *Rooms) join(ctx context.Context, c *event.Client, req Join) (joinReply, error) {
 	s := c.Socket()
 	for _, room := range s.Rooms() {
 		if strings.HasPrefix(room, roomPrefix) {
@@ -77,7 +77,7 @@ func (r *Rooms) join(ctx context.Context, c *event.Conn, req Join) (joinReply, e
 	return joinReply{Success: true, Room: req.Room, Members: len(socks)}, nil
 }
 
-func (r *Rooms) leave(_ context.Context, c *event.Conn, req Leave) (event.OK, error) {
+func (r *Rooms) leave(_ context.Context, c *event.Client, req Leave) (event.OK, error) {
 	st := r.state.Get(c)
 	room := req.Room
 	if room == "" {
@@ -101,7 +101,7 @@ func (r *Rooms) leave(_ context.Context, c *event.Conn, req Leave) (event.OK, er
 	return event.OK{Success: true}, nil
 }
 
-func (r *Rooms) send(_ context.Context, c *event.Conn, req Message) (event.OK, error) {
+func (r *Rooms) send(_ context.Context, c *event.Client, req Message) (event.OK, error) {
 	if !c.InRoom(roomPrefix + req.Room) {
 		return event.OK{}, errNotMember
 	}
@@ -115,7 +115,7 @@ func (r *Rooms) send(_ context.Context, c *event.Conn, req Message) (event.OK, e
 	return event.OK{Success: true}, nil
 }
 
-func (r *Rooms) members(ctx context.Context, _ *event.Conn, req Members) (membersReply, error) {
+func (r *Rooms) members(ctx context.Context, _ *event.Client, req Members) (membersReply, error) {
 	socks, err := r.n.IO().In(roomPrefix + req.Room).FetchSockets(ctx)
 	if err != nil {
 		return membersReply{}, err

@@ -94,7 +94,7 @@ func (t *Tutorial) Routes(mux *http.ServeMux) {
 }
 
 // checkSender verifies the payload's user is the connection itself.
-func (t *Tutorial) checkSender(c *event.Conn, u User) error {
+func (t *Tutorial) checkSender(c *event.Client, u User) error {
 	if u.SocketID != c.ID() {
 		return errSpoofedSocketID
 	}
@@ -115,7 +115,7 @@ func regErr(err error) error {
 	return err
 }
 
-func (t *Tutorial) joinRoom(ctx context.Context, c *event.Conn, req JoinRoom) (bool, error) {
+func (t *Tutorial) joinRoom(ctx context.Context, c *event.Client, req JoinRoom) (bool, error) {
 	if err := t.checkSender(c, req.User); err != nil {
 		return false, err
 	}
@@ -132,7 +132,7 @@ func (t *Tutorial) joinRoom(ctx context.Context, c *event.Conn, req JoinRoom) (b
 }
 
 // memberOf returns the registry's record of c in room.
-func (t *Tutorial) memberOf(ctx context.Context, c *event.Conn, roomName string) (Room, User, error) {
+func (t *Tutorial) memberOf(ctx context.Context, c *event.Client, roomName string) (Room, User, error) {
 	room, err := t.reg.Room(ctx, roomName)
 	if err != nil {
 		return room, User{}, regErr(err)
@@ -144,7 +144,7 @@ func (t *Tutorial) memberOf(ctx context.Context, c *event.Conn, roomName string)
 	return room, u, nil
 }
 
-func (t *Tutorial) chat(ctx context.Context, c *event.Conn, req ChatMessage) (bool, error) {
+func (t *Tutorial) chat(ctx context.Context, c *event.Client, req ChatMessage) (bool, error) {
 	if err := t.checkSender(c, req.User); err != nil {
 		return false, err
 	}
@@ -157,7 +157,7 @@ func (t *Tutorial) chat(ctx context.Context, c *event.Conn, req ChatMessage) (bo
 	return true, nil
 }
 
-func (t *Tutorial) kickUser(ctx context.Context, c *event.Conn, req KickUser) (bool, error) {
+func (t *Tutorial) kickUser(ctx context.Context, c *event.Client, req KickUser) (bool, error) {
 	if err := t.checkSender(c, req.User); err != nil {
 		return false, err
 	}
@@ -184,7 +184,7 @@ func (t *Tutorial) kickUser(ctx context.Context, c *event.Conn, req KickUser) (b
 
 // kickable checks that c hosts req's room and may kick req.UserToKick, and
 // puts the registry's records of both users into req.
-func (t *Tutorial) kickable(ctx context.Context, c *event.Conn, req *KickUser) (User, error) {
+func (t *Tutorial) kickable(ctx context.Context, c *event.Client, req *KickUser) (User, error) {
 	room, u, err := t.memberOf(ctx, c, req.RoomName)
 	if err != nil {
 		return User{}, err
@@ -208,7 +208,7 @@ func (t *Tutorial) kickable(ctx context.Context, c *event.Conn, req *KickUser) (
 // room (delivery, on every instance). A join racing its socket's
 // disconnect needs no undoing: the core runs the disconnect hook (leaveAll)
 // after the running handler, and a Join after disconnect is a no-op.
-func (t *Tutorial) enter(ctx context.Context, c *event.Conn, room string, u User) error {
+func (t *Tutorial) enter(ctx context.Context, c *event.Client, room string, u User) error {
 	if _, err := t.reg.Join(ctx, room, u); err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (t *Tutorial) exit(ctx context.Context, room, socketID string) error {
 // leaveAll removes a disconnected socket from every room (empty rooms are
 // deleted by the registry; the core has taken it out of its Socket.IO
 // rooms).
-func (t *Tutorial) leaveAll(ctx context.Context, c *event.Conn, _ string) {
+func (t *Tutorial) leaveAll(ctx context.Context, c *event.Client, _ string) {
 	left, err := t.reg.LeaveAll(ctx, c.ID())
 	if err != nil {
 		c.Logger().Error("leave rooms on disconnect", "err", err)

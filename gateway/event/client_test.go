@@ -13,7 +13,7 @@ func TestLocal(t *testing.T) {
 	}
 	private := NewLocal[string]()
 	public := NewPublicLocal[lobby]("lobby")
-	c := &Conn{}
+	c := &Client{}
 	if got := private.Get(c); got != "" {
 		t.Fatalf("unset Local = %q", got)
 	}
@@ -45,11 +45,11 @@ func TestLocal(t *testing.T) {
 }
 
 func TestConn_MarshalJSONAnonymous(t *testing.T) {
-	b, err := json.Marshal(&Conn{})
+	b, err := json.Marshal(&Client{})
 	if err != nil || string(b) != "{}" {
 		t.Errorf("MarshalJSON = %s, %v; want {}", b, err)
 	}
-	c := &Conn{}
+	c := &Client{}
 	NewPublicLocal[int]("n").Update(c, func(v *int) { *v = 3 })
 	if b, _ := json.Marshal(c); string(b) != `{"n":3}` {
 		t.Errorf("MarshalJSON = %s, want {\"n\":3}", b)

@@ -12,15 +12,15 @@ import (
 	"github.com/sockgate/sockgate/socketio"
 )
 
-// Conn is the gateway's view of one socket in one namespace: the Socket.IO
+// Client is the gateway's view of one socket in one namespace: the Socket.IO
 // socket plus what the gateway knows about its client (address, identity)
 // and each product's per-socket state (Local). Handlers receive it;
 // connection middleware may attach an identity.
 //
-// A Conn's handlers run one at a time (the core's per-socket order), but
+// A Client's handlers run one at a time (the core's per-socket order), but
 // its fields are also read by other sockets' handlers (FetchSockets data,
 // room views), hence the mutex, held only for field access.
-type Conn struct {
+type Client struct {
 	s  *socketio.Socket
 	ns *Namespace
 	ip string
@@ -31,50 +31,50 @@ type Conn struct {
 	locals   map[localKey]any // nil until a product stores state
 }
 
-func newConn(ns *Namespace, s *socketio.Socket) *Conn {
+func newClient(ns *Namespace, s *socketio.Socket) *Client {
 	hs := s.Handshake()
 	ip := ratelimit.ClientIP(hs.Address, hs.Headers, ns.p.cfg.TrustedProxies)
-	return &Conn{s: s, ns: ns, ip: ip}
+	return &Client{s: s, ns: ns, ip: ip}
 }
 
-// ConnOf returns the Conn the pipeline attached to s.
-func ConnOf(s *socketio.Socket) *Conn {
-	c, _ := s.Data().(*Conn)
+// ClientOf returns the Client the pipeline attached to s.
+func ClientOf(s *socketio.Socket) *Client {
+	c, _ := s.Data().(*Client)
 	return c
 }
 
 // ID returns the socket id (20 characters), the id the client sees.
-func (c *Conn) ID() string { return c.s.ID() }
+func (c *Client) ID() string { return c.s.ID() }
 
 // IP returns the client address (X-Forwarded-For only from trusted proxies).
-func (c *Conn) IP() string { return c.ip }
+func (c *Client) IP() string { return c.ip }
 
 // Socket returns the underlying Socket.IO socket.
-func (c *Conn) Socket() *socketio.Socket { return c.s }
+func (c *Client) Socket() *socketio.Socket { return c.s }
 
 // Context is cancelled when the socket disconnects.
-func (c *Conn) Context() context.Context { return c.s.Context() }
+func (c *Client) Context() context.Context { return c.s.Context() }
 
 // Logger returns a logger naming the socket and its namespace. It is built
 // on demand: idle sockets keep no logger.
-func (c *Conn) Logger() *slog.Logger { return c.ns.p.log.With("sid", c.s.ID(), "ns", c.ns.name) }
+func (c *Client) Logger() *slog.Logger { return c.ns.p.log.With("sid", c.s.ID(), "ns", c.ns.name) }
 
 // SetIdentity attaches the authenticated user (connection middleware does).
-func (c *Conn) SetIdentity(id auth.Identity) {
+func (c *Client) SetIdentity(id auth.Identity) {
 	c.mu.Lock()
 	c.identity, c.authed = id, true
 	c.mu.Unlock()
 }
 
 // Identity returns the authenticated user, if any.
-func (c *Conn) Identity() (auth.Identity, bool) {
+func (c *Client) Identity() (auth.Identity, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.identity, c.authed
 }
 
 // User returns the authenticated user or ErrNeedAuth.
-func (c *Conn) User() (auth.Identity, error) {
+func (c *Client) User() (auth.Identity, error) {
 	id, ok := c.Identity()
 	if !ok {
 		return auth.Identity{}, ErrNeedAuth
@@ -83,13 +83,13 @@ func (c *Conn) User() (auth.Identity, error) {
 }
 
 // rateKey is what rate limits count against: the user, else the IP.
-func (c *Conn) rateKey() string {
+func (c *Client) rateKey() string {
 	id, _ := c.Identity()
 	return ratelimit.Key(id.ID, c.ip)
 }
 
 // InRoom reports whether the socket is in room.
-func (c *Conn) InRoom(room string) bool {
+func (c *Client) InRoom(room string) bool {
 	for _, r := range c.s.Rooms() {
 		if r == room {
 			return true
@@ -99,7 +99,7 @@ func (c *Conn) InRoom(room string) bool {
 }
 
 // Emit sends an event to this socket only, counting it.
-func (c *Conn) Emit(event string, v any) {
+func (c *Client) Emit(event string, v any) {
 	c.ns.p.metrics.eventsOut.WithLabelValues(c.ns.name, event).Inc()
 	if err := c.s.Emit(event, v); err != nil {
 		c.Logger().Debug("emit failed", "event", event, "err", err)
@@ -109,7 +109,7 @@ func (c *Conn) Emit(event string, v any) {
 // MarshalJSON implements json.Marshaler (socketio.SocketInfo.Data): what
 // other sockets, on any instance through FetchSockets, may learn about this
 // one: {"userId", and each public Local under its name}.
-func (c *Conn) MarshalJSON() ([]byte, error) {
+func (c *Client) MarshalJSON() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var b bytes.Buffer
@@ -140,12 +140,12 @@ func (c *Conn) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// localKey identifies a Local in a Conn.
+// localKey identifies a Local in a Client.
 type localKey interface{ publicName() string }
 
-// Local is one product's per-socket state, a typed slot in every Conn
+// Local is one product's per-socket state, a typed slot in every Client
 // (like a context key), so products keep what they know of a socket
-// without the Conn knowing the products. A public Local is part of the
+// without the Client knowing the products. A public Local is part of the
 // socket's FetchSockets data under its name.
 type Local[T any] struct{ name string }
 
@@ -159,15 +159,15 @@ func NewLocal[T any]() *Local[T] { return &Local[T]{} }
 func NewPublicLocal[T any](name string) *Local[T] { return &Local[T]{name: name} }
 
 // Get returns c's value (the zero value when unset).
-func (l *Local[T]) Get(c *Conn) T {
+func (l *Local[T]) Get(c *Client) T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, _ := c.locals[l].(T)
 	return v
 }
 
-// Update changes c's value under the Conn's lock and returns the new value.
-func (l *Local[T]) Update(c *Conn, f func(v *T)) T {
+// Update changes c's value under the Client's lock and returns the new value.
+func (l *Local[T]) Update(c *Client, f func(v *T)) T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, _ := c.locals[l].(T)
