@@ -97,13 +97,13 @@ func TestCluster_TutorialRegistry(t *testing.T) {
 
 // clusterChat starts an instance with stored chats on st, sharing state
 // through rc.
-func clusterChat(t *testing.T, st *store.Store, rc *redis.Client, prefix string) (*Server, string) {
+func clusterChat(t *testing.T, st *store.Store, rc redis.UniversalClient, prefix string, mode ...string) (*Server, string) {
 	t.Helper()
 	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(st, v, nil, Config{Files: store.Files{Dir: t.TempDir()}, Redis: rc, RedisPrefix: prefix, AdapterKey: prefix})
+	s, err := New(st, v, nil, Config{Files: store.Files{Dir: t.TempDir()}, Redis: rc, RedisPrefix: prefix, AdapterKey: prefix, AdapterMode: strings.Join(mode, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,9 +212,21 @@ func TestNew_ClusterTTL(t *testing.T) {
 // to a member on A.
 func TestCluster_AcrossInstances(t *testing.T) {
 	rc, prefix := clusterRedis(t)
+	acrossInstances(t, rc, prefix)
+}
+
+// TestCluster_Sharded is TestCluster_AcrossInstances on a real three-node
+// Redis Cluster of the test's own, with the sharded adapter (Node's
+// createShardedAdapter format) and the products' state on the cluster.
+func TestCluster_Sharded(t *testing.T) {
+	rc := testenv.StartRedisCluster(t).Client(t)
+	acrossInstances(t, rc, "sockgate-sharded", "sharded")
+}
+
+func acrossInstances(t *testing.T, rc redis.UniversalClient, prefix string, mode ...string) {
 	st := storetest.Open(t, store.DialectSQLite)
-	_, urlA := clusterChat(t, st, rc, prefix)
-	_, urlB := clusterChat(t, st, rc, prefix)
+	_, urlA := clusterChat(t, st, rc, prefix, mode...)
+	_, urlB := clusterChat(t, st, rc, prefix, mode...)
 	jsA, jsB := startJS(t, urlA), startJS(t, urlB)
 	t.Run("TutorialKick", func(t *testing.T) { clusterKick(t, jsA, jsB) })
 	t.Run("RoomsAndLobby", func(t *testing.T) { clusterRoomsAndLobby(t, jsA, jsB) })

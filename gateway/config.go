@@ -7,6 +7,7 @@ import (
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
+	sioredis "github.com/sockgate/sockgate/socketio/redis"
 	"github.com/sockgate/sockgate/store"
 )
 
@@ -69,6 +70,9 @@ func checkConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
 		if m == AuthRequired && v == nil {
 			errs = append(errs, fmt.Errorf("gateway: namespace %q requires auth but no verifier is configured", ns))
 		}
+	}
+	if _, err := sioredis.ParseMode(cfg.AdapterMode); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -61,6 +61,11 @@ type Config struct {
 	// option): servers, Node's included, share rooms when they share it.
 	// Zero means "socket.io", Node's default.
 	AdapterKey string
+	// AdapterMode is the Redis adapter's format: "classic" (Node's
+	// createAdapter, pub/sub on one Redis) or "sharded" (Node's
+	// createShardedAdapter, sharded pub/sub on a Redis 7 Cluster; Redis
+	// must then be a cluster client). Zero means classic.
+	AdapterMode string
 	// PingInterval and PingTimeout are Engine.IO's heartbeat. Zero means
 	// 25s and 20s (Node's defaults).
 	PingInterval, PingTimeout time.Duration
@@ -286,7 +291,8 @@ func adapterOf(cfg Config) socketio.AdapterFactory {
 	if cfg.Adapter != nil || cfg.Redis == nil {
 		return cfg.Adapter
 	}
-	return sioredis.NewAdapter(cfg.Redis, sioredis.Config{Key: cfg.AdapterKey, Logger: cfg.Logger})
+	mode, _ := sioredis.ParseMode(cfg.AdapterMode) // checked by checkConfig
+	return sioredis.NewAdapter(cfg.Redis, sioredis.Config{Key: cfg.AdapterKey, Mode: mode, Logger: cfg.Logger})
 }
 
 // What an origin refusal does, as logged: the engine answers 403; the REST

@@ -128,7 +128,11 @@ func (m *Main) openLimiter(ctx context.Context, ready map[string]func(context.Co
 	}
 	limCfg := ratelimit.Config{Rules: rules, Prefix: c.RedisPrefix + ":rl", Logger: m.log, Failure: failure}
 	if c.RedisURL != "" {
-		rc, err := redisclient.Dial(ctx, c.RedisURL)
+		dial := redisclient.Dial
+		if c.AdapterMode == "sharded" {
+			dial = redisclient.DialCluster // sharded pub/sub lives on a Redis Cluster
+		}
+		rc, err := dial(ctx, c.RedisURL)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +205,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		Redis:             m.redis,
 		RedisPrefix:       c.RedisPrefix,
 		AdapterKey:        c.AdapterKey,
+		AdapterMode:       c.AdapterMode,
 		Logger:            m.log,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package redisclient_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -97,5 +98,29 @@ func TestDial_Errors(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDialCluster: a cluster URL (a seed and addr parameters) reaches every
+// node of a real three-node Redis Cluster; a URL of nothing fails.
+func TestDialCluster(t *testing.T) {
+	c := testenv.StartRedisCluster(t)
+	url := "redis://" + c.Addrs[0] + "?addr=" + c.Addrs[1] + "&addr=" + c.Addrs[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rc, err := redisclient.DialCluster(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	// Keys of different slots live on different nodes: a single-node
+	// client would get MOVED for some of them.
+	for i := range 20 {
+		if err := rc.Set(ctx, fmt.Sprint("k", i), i, time.Minute).Err(); err != nil {
+			t.Fatalf("SET k%d through the cluster client: %v", i, err)
+		}
+	}
+	if _, err := redisclient.DialCluster(ctx, "redis://127.0.0.1:1"); err == nil {
+		t.Error("a cluster that is not there was dialled")
 	}
 }
