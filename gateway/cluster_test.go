@@ -14,6 +14,7 @@ import (
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/tutorial"
 	"github.com/sockgate/sockgate/internal/testenv"
+	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
 	"github.com/sockgate/sockgate/store/storetest"
 )
@@ -300,5 +301,72 @@ func clusterStoredMessage(t *testing.T, st *store.Store, jsA, jsB *jsClient) {
 	jsA.expect("carol", "message").arg(t, 0, &m)
 	if m.Content != "sent on B" || m.SenderID != "dave" {
 		t.Errorf("message on A = %+v", m)
+	}
+}
+
+// TestCluster_SharedLimitAndRecovery: the "/:chat" limit counts a client's
+// chats on every instance (the limiter's Redis store), and a client that
+// reconnects to B with auth.lastMessageId gets what was sent on A while it
+// was away.
+func TestCluster_SharedLimitAndRecovery(t *testing.T) {
+	rc, prefix := clusterRedis(t)
+	st := storetest.Open(t, store.DialectSQLite)
+	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for range 2 { // each instance with a limiter of its own, on one Redis
+		lim, err := ratelimit.New(ratelimit.Config{Rules: map[string]ratelimit.Rule{"/:chat": {Limit: 2, Period: time.Minute}},
+			Redis: rc, Prefix: prefix + ":rl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(st, v, lim, Config{Files: store.Files{Dir: t.TempDir()}, Redis: rc, RedisPrefix: prefix, AdapterKey: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls = append(urls, serve(t, s))
+	}
+	jsA, jsB := startJS(t, urls[0]), startJS(t, urls[1])
+
+	// Two chats on A, the third (same client address) on B is refused.
+	for i, js := range []*jsClient{jsA, jsA, jsB} {
+		c := fmt.Sprint("t", i)
+		u := tutorial.User{UserID: c, UserName: c, SocketID: js.mustConnect(c, "/", nil).ID}
+		js.emit(c, "join_room", tutorial.JoinRoom{User: u, RoomName: "limited", EventName: "join_room"})
+		r := js.do(map[string]any{"op": "emit", "c": c, "event": "chat", "ack": true,
+			"args": []any{tutorial.ChatMessage{User: u, TimeSent: 1, Message: "m", RoomName: "limited", EventName: "chat"}}})
+		if i < 2 && r.Op != "ack" {
+			t.Fatalf("chat %d within the limit: %s", i, r.Op)
+		}
+		if i == 2 {
+			var ex exception
+			js.expect(c, "exception").arg(t, 0, &ex)
+			if !strings.HasPrefix(ex.Message, "Too many requests") {
+				t.Fatalf("third chat across instances: exception %+v, want rate limited", ex)
+			}
+		}
+	}
+
+	c, err := st.CreateChat(context.Background(), store.NewChat{Kind: store.KindGeneral, Title: "t", CreatorID: "erin", MemberIDs: []string{"finn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsA.mustConnect("erin", "/chat", authOpts(mintToken(t, "erin", time.Hour)))
+	var first struct {
+		Message struct {
+			ID string `json:"id"`
+		} `json:"message"`
+	}
+	jsA.emit("erin", "chat message", map[string]any{"chatId": c.ID, "content": "before"}).arg(t, 0, &first)
+	jsA.emit("erin", "chat message", map[string]any{"chatId": c.ID, "content": "missed on A"})
+	jsB.mustConnect("finn", "/chat", map[string]any{"auth": map[string]any{"token": mintToken(t, "finn", time.Hour), "lastMessageId": first.Message.ID}})
+	var m struct{ Content string }
+	jsB.expect("finn", "message").arg(t, 0, &m)
+	var rec recoveredEvent
+	jsB.expect("finn", "recovered").arg(t, 0, &rec)
+	if m.Content != "missed on A" || rec.Count != 1 || !rec.Complete {
+		t.Errorf("recovery on B: message %q, recovered %+v; want the one sent on A", m.Content, rec)
 	}
 }
