@@ -77,3 +77,21 @@ func TestBench_Median(t *testing.T) {
 		})
 	}
 }
+
+func TestSpliceCluster(t *testing.T) {
+	sec := clusterBegin + "\nnew\n" + clusterEnd + "\n"
+	tests := []struct{ name, report, want string }{
+		{"Append", "# r\n\nbody\n", "# r\n\nbody\n\n" + sec},
+		{"Replace", "# r\n" + clusterBegin + "\nold\n" + clusterEnd + "\ntail\n", "# r\n" + sec + "tail\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := spliceCluster(tt.report, sec); got != tt.want {
+				t.Fatalf("spliceCluster = %q, want %q", got, tt.want)
+			}
+			if got := existingCluster(tt.want); got != sec {
+				t.Fatalf("existingCluster = %q, want %q", got, sec)
+			}
+		})
+	}
+}

@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
-	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack", "workloads to run (fanout1: fanout with one broadcast in flight)")
+	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack", "workloads to run (fanout1: fanout with one broadcast in flight; cluster, cluster-latency: two instances on a private Redis)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
 	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
@@ -121,6 +121,9 @@ type measurement struct {
 	// ServerCPU is the server's CPU use during the measurement window, in
 	// cores; OtherCPU is what other processes used of the server's CPU then.
 	ServerCPU, OtherCPU float64
+	// RedisCPU is the private Redis's part of ServerCPU (cluster workloads,
+	// where ServerCPU is both instances' and Redis's CPU together).
+	RedisCPU float64
 	// Attempts counts the measurements made for this run (see -retries).
 	Attempts int
 	Err      error
@@ -167,7 +170,7 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	var profs []*profile
-	if contains(c.servers, "sockgate") {
+	if contains(c.servers, "sockgate") && !onlyCluster(c.workloads) {
 		for _, w := range c.profile {
 			profs = append(profs, b.profileWorkload(ctx, w))
 		}
@@ -201,8 +204,18 @@ func (b *bench) prepare(ctx context.Context) error {
 			return fmt.Errorf("build %s: %w", name, err)
 		}
 	}
+	if anyCluster(b.cfg.workloads) {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			return fmt.Errorf("the cluster workloads need redis-server: %w", err)
+		}
+	}
 	if contains(b.cfg.servers, "node") {
-		if _, err := os.Stat(filepath.Join(b.dir, "node", "node_modules", "socket.io", "package.json")); err != nil {
+		_, err := os.Stat(filepath.Join(b.dir, "node", "node_modules", "socket.io", "package.json"))
+		if err == nil {
+			// A node_modules from before the Redis adapter was added.
+			_, err = os.Stat(filepath.Join(b.dir, "node", "node_modules", "@socket.io", "redis-adapter", "package.json"))
+		}
+		if err != nil {
 			fmt.Println("benchrun: npm ci in node/")
 			cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
 			cmd.Dir, cmd.Stdout, cmd.Stderr = filepath.Join(b.dir, "node"), os.Stderr, os.Stderr
@@ -231,8 +244,11 @@ func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 func (b *bench) loadgenArgs(workload, addr string) []string {
 	c := b.cfg
 	lw := workload
-	if workload == "fanout1" {
+	switch workload {
+	case "fanout1", "cluster":
 		lw = "fanout"
+	case "cluster-latency":
+		lw = "latency"
 	}
 	args := []string{"-addr", addr, "-workload", lw,
 		"-warmup", c.warmup.String(), "-duration", c.duration.String()}
@@ -248,6 +264,11 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 			"-duration", (2 * c.duration).String())
 	case "ack":
 		args = append(args, "-n", fmt.Sprint(c.ackClients))
+	case "cluster":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window), "-verify")
+	case "cluster-latency":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprint(c.rate),
+			"-duration", (2 * c.duration).String(), "-verify")
 	}
 	return args
 }
@@ -274,6 +295,9 @@ func (b *bench) measureRetrying(ctx context.Context, workload, kind string, run 
 }
 
 func (b *bench) measure(ctx context.Context, workload, kind string, run int) measurement {
+	if isCluster(workload) {
+		return b.measureCluster(ctx, workload, kind, run)
+	}
 	m := measurement{Workload: workload, Server: kind, Run: run, Attempts: 1}
 	argv, err := b.serverArgv(kind)
 	if err != nil {
@@ -348,6 +372,12 @@ func logMeasurement(m measurement) {
 	case "latency":
 		fmt.Printf("run %d %-8s %-8s p50 %.2f ms p99 %.2f ms max %.2f ms (%d samples, %d lost, server %.2f cores)\n",
 			m.Run, m.Workload, m.Server, r.P50, r.P99, r.Max, r.Samples, r.Lost, m.ServerCPU)
+	case "cluster":
+		fmt.Printf("run %d %-8s %-8s %.0f/s p50 %.1f ms p99 %.1f ms (cluster %.2f cores of which redis %.2f, loadgen %.2f, others %.2f, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, r.P50, r.P99, m.ServerCPU, m.RedisCPU, r.LoadgenCPU, m.OtherCPU, r.Verified)
+	case "cluster-latency":
+		fmt.Printf("run %d %-8s %-8s p50 %.2f ms p99 %.2f ms max %.2f ms (%d samples, cluster %.2f cores of which redis %.2f, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.P50, r.P99, r.Max, r.Samples, m.ServerCPU, m.RedisCPU, r.Verified)
 	}
 }
 

@@ -184,6 +184,22 @@ func (b *bench) writeReport(profs []*profile) error {
 	c := b.cfg
 	var w strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
+	path := filepath.Join(b.dir, c.out)
+	old, _ := os.ReadFile(path)
+	if js, err := json.MarshalIndent(b.jsonResults(), "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(b.dir, "results", "runs.json"), js, 0o644)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if onlyCluster(c.workloads) {
+		// Keep the rest of the report: replace (or add) its cluster section.
+		b.writeClusterSection(p)
+		if len(old) == 0 {
+			return os.WriteFile(path, []byte("# sockgate vs Node socket.io: benchmark results\n\n"+w.String()), 0o644)
+		}
+		return os.WriteFile(path, []byte(spliceCluster(string(old), w.String())), 0o644)
+	}
 	title := "sockgate vs Node socket.io: benchmark results"
 	if c.quick {
 		title += " (quick run, not representative)"
@@ -203,41 +219,7 @@ func (b *bench) writeReport(profs []*profile) error {
 	p("## Summary (median of %d runs)\n\n", c.runs)
 	p("| Workload | Metric | sockgate | Node socket.io %s | sockgate/Node | Target | Met |\n", npmVersion(b.dir, "socket.io"))
 	p("|---|---|---:|---:|---:|---|---|\n")
-	for _, r := range b.rows() {
-		if !contains(c.workloads, r.workload) {
-			continue
-		}
-		sg, nsg, okS := b.median(r.workload, "sockgate", r.value)
-		nd, nnd, okN := b.median(r.workload, "node", r.value)
-		cell := func(server string, v float64, n int, ok bool) string {
-			if !contains(c.servers, server) {
-				return "not run"
-			}
-			if !ok {
-				return "failed"
-			}
-			s := fmt.Sprintf(r.format, v)
-			if n < c.runs {
-				s += fmt.Sprintf(" (%d/%d runs)", n, c.runs)
-			}
-			return s
-		}
-		ratio, target, met := "—", "—", "—"
-		if okS && okN && nd != 0 {
-			q := sg / nd
-			ratio = fmt.Sprintf("%.2f×", q)
-			if r.target != 0 {
-				if r.higherBetter {
-					target = fmt.Sprintf("≥ %.1f×", r.target)
-					met = yesNo(q >= r.target)
-				} else {
-					target = fmt.Sprintf("≤ %.1f×", r.target)
-					met = yesNo(q <= r.target)
-				}
-			}
-		}
-		p("| %s | %s | %s | %s | %s | %s | %s |\n", r.label, r.metric, cell("sockgate", sg, nsg, okS), cell("node", nd, nnd, okN), ratio, target, met)
-	}
+	b.summaryRows(p, b.rows())
 	p("\nLower is better for memory and latency, higher for deliveries/s and acks/s. The per-CPU-second rows divide\n")
 	p("each run's rate by the server's measured CPU use in that window: on a shared machine, where other processes\n")
 	p("take part of the server's CPU (column \"Others on server CPU\" below), they compare the servers' efficiency.\n\n")
@@ -247,6 +229,9 @@ func (b *bench) writeReport(profs []*profile) error {
 	p("At saturation (fan-out, acks) the server should be near 1.00; a load generator near 1.00 would mean it is the limit.\n\n")
 	p("| Workload | Server | Run | Result | Server CPU | Loadgen CPU | Others on server CPU | Details |\n|---|---|---:|---|---:|---:|---:|---|\n")
 	for _, m := range b.results {
+		if isCluster(m.Workload) {
+			continue // in the cluster section
+		}
 		r := m.Result
 		var res, det string
 		switch {
@@ -313,15 +298,13 @@ func (b *bench) writeReport(profs []*profile) error {
 	p("  carrying its send time; each receiver records receive time − send time (same host clock). The figure includes\n")
 	p("  the load generator's own queueing when 1,000 deliveries land at once.\n")
 	p("- **Acks**: %d clients each emit `echo` with an ack and send the next when the ack arrives; round trips/s over %s.\n\n", c.ackClients, c.duration)
-	p("Raw loadgen results: `results/runs.json` (git-ignored).\n")
-
-	if err := os.MkdirAll(filepath.Dir(filepath.Join(b.dir, c.out)), 0o755); err != nil {
-		return err
+	p("Raw loadgen results: `results/runs.json` (git-ignored).\n\n")
+	if anyCluster(c.workloads) {
+		b.writeClusterSection(p)
+	} else {
+		p("%s", existingCluster(string(old))) // a previous run's cluster figures
 	}
-	if js, err := json.MarshalIndent(b.jsonResults(), "", "  "); err == nil {
-		_ = os.WriteFile(filepath.Join(b.dir, "results", "runs.json"), js, 0o644)
-	}
-	return os.WriteFile(filepath.Join(b.dir, c.out), []byte(w.String()), 0o644)
+	return os.WriteFile(path, []byte(w.String()), 0o644)
 }
 
 func (b *bench) jsonResults() any {

@@ -11,6 +11,12 @@
 //	         the delivery latency from the timestamp in each message
 //	ack      -n clients each emit "echo" with an ack in a closed loop
 //
+// -addr may list several servers (a cluster, comma-separated): connection i
+// of each group (receivers, senders) dials address i mod len, so receivers
+// and senders are split evenly over the instances. -verify makes fanout and
+// latency check, per receiver, that each broadcast arrived exactly once
+// (fanout then also samples the latency of every delivery in the window).
+//
 // For the runner (cmd/benchrun) it prints "MARK <name>" at the points where
 // the server must be measured (base/loaded for idle, start/end of the
 // measurement window otherwise); with -sync it then waits for one line on
@@ -29,6 +35,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +50,8 @@ type Result = result.Result
 
 type config struct {
 	addr        string
+	addrs       []string
+	verify      bool
 	workload    string
 	n           int
 	senders     int
@@ -58,7 +67,8 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.addr, "addr", "127.0.0.1:3000", "server host:port")
+	flag.StringVar(&c.addr, "addr", "127.0.0.1:3000", "server host:port (several, comma-separated: a cluster; connections alternate between them)")
+	flag.BoolVar(&c.verify, "verify", false, "fanout/latency: check per receiver that each broadcast arrived exactly once (fanout: also sample latencies)")
 	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack")
 	flag.IntVar(&c.n, "n", 100, "connections (receivers for fanout/latency)")
 	flag.IntVar(&c.senders, "senders", 4, "fanout: sender connections")
@@ -72,6 +82,15 @@ func main() {
 	flag.BoolVar(&c.sync, "sync", false, "after each MARK line, wait for a line on stdin")
 	cpuprofile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.Parse()
+	for a := range strings.SplitSeq(c.addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.addrs = append(c.addrs, a)
+		}
+	}
+	if len(c.addrs) == 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: -addr is empty")
+		os.Exit(2)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -189,7 +208,7 @@ func (l *loadgen) connect(ctx context.Context, n int, query url.Values, handle f
 				)
 				for attempt := range 3 {
 					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					c, err = sioclient.Dial(dctx, l.cfg.addr, query)
+					c, err = sioclient.Dial(dctx, l.cfg.addrs[i%len(l.cfg.addrs)], query)
 					cancel()
 					if err == nil || ctx.Err() != nil {
 						break

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -53,10 +52,26 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 	var delivered atomic.Int64
 	progress := make(chan struct{}, 1)
 	recvN := int64(c.n)
+	var (
+		rs       []receiver
+		sampling atomic.Bool
+	)
+	if c.verify {
+		rs = make([]receiver, c.n)
+	}
 	t0 := time.Now()
-	_, err := l.connect(ctx, c.n, url.Values{"room": {room}}, func(_ int, _ *sioclient.Conn, p []byte) {
+	_, err := l.connect(ctx, c.n, url.Values{"room": {room}}, func(i int, _ *sioclient.Conn, p []byte) {
 		if !bytes.HasPrefix(p, msgPrefix) {
 			return
+		}
+		if rs != nil {
+			now := time.Now().UnixNano()
+			seq, _ := sioclient.IntField(p, "s")
+			if rs[i].see(seq) && sampling.Load() {
+				if ts, ok := sioclient.IntField(p, "t"); ok {
+					rs[i].lat = append(rs[i].lat, now-ts)
+				}
+			}
 		}
 		if delivered.Add(1)%recvN == 0 {
 			select {
@@ -97,6 +112,7 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 		return fail(err)
 	}
 	cpu := readCPU()
+	sampling.Store(true)
 	d0, s0 := delivered.Load(), sent.Load()
 	select {
 	case err := <-sendErr:
@@ -108,6 +124,7 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 		return fail(ctx.Err())
 	}
 	d1, s1 := delivered.Load(), sent.Load()
+	sampling.Store(false)
 	elapsed := time.Since(cpu.wall).Seconds()
 	r.LoadgenCPU = cpu.cores()
 	if err := l.mark("end"); err != nil {
@@ -139,6 +156,14 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 	if got := delivered.Load(); got != want {
 		r.Lost = want - got
 		return r, fmt.Errorf("%d broadcasts to %d receivers: %d deliveries, want %d", sent.Load(), recvN, got, want)
+	}
+	if rs != nil {
+		var all []int64
+		for i := range rs {
+			all = append(all, rs[i].lat...)
+		}
+		quantiles(all, &r)
+		return r, checkReceivers(rs, sent.Load(), &r)
 	}
 	return r, nil
 }
@@ -207,6 +232,10 @@ func (l *loadgen) latency(ctx context.Context) (Result, error) {
 	samples := make([][]int64, c.n)
 	perRecv := int(total - warm + 1)
 	var delivered atomic.Int64
+	var rs []receiver
+	if c.verify {
+		rs = make([]receiver, c.n)
+	}
 	t0 := time.Now()
 	_, err := l.connect(ctx, c.n, url.Values{"room": {room}}, func(i int, _ *sioclient.Conn, p []byte) {
 		if !bytes.HasPrefix(p, msgPrefix) {
@@ -215,6 +244,9 @@ func (l *loadgen) latency(ctx context.Context) (Result, error) {
 		now := time.Now().UnixNano()
 		delivered.Add(1)
 		seq, ok1 := sioclient.IntField(p, "s")
+		if rs != nil {
+			rs[i].see(seq)
+		}
 		ts, ok2 := sioclient.IntField(p, "t")
 		if !ok1 || !ok2 || seq <= warm {
 			return
@@ -228,7 +260,9 @@ func (l *loadgen) latency(ctx context.Context) (Result, error) {
 		l.closeAll()
 		return Result{}, err
 	}
-	senders, err := l.connect(ctx, 1, nil, func(int, *sioclient.Conn, []byte) {})
+	// One sender per server: against a cluster, broadcasts alternate
+	// between the instances.
+	senders, err := l.connect(ctx, len(c.addrs), nil, func(int, *sioclient.Conn, []byte) {})
 	if err != nil {
 		l.closeAll()
 		return Result{}, err
@@ -253,7 +287,7 @@ func (l *loadgen) latency(ctx context.Context) (Result, error) {
 			cpu = readCPU()
 		}
 		buf = appendFanout(buf[:0], seq, time.Now().UnixNano(), pad)
-		if err := senders[0].WriteBytes(buf); err != nil {
+		if err := senders[int(seq)%len(senders)].WriteBytes(buf); err != nil {
 			l.closeAll()
 			return r, fmt.Errorf("sender: %w", err)
 		}
@@ -277,15 +311,9 @@ func (l *loadgen) latency(ctx context.Context) (Result, error) {
 	for _, s := range samples {
 		all = append(all, s...)
 	}
-	slices.Sort(all)
-	r.Samples = len(all)
-	if len(all) > 0 {
-		q := func(p float64) float64 {
-			i := int(math.Ceil(p*float64(len(all)))) - 1
-			return float64(all[max(i, 0)]) / 1e6
-		}
-		r.P50, r.P90, r.P99, r.P999 = q(0.50), q(0.90), q(0.99), q(0.999)
-		r.Max = float64(all[len(all)-1]) / 1e6
+	quantiles(all, &r)
+	if rs != nil {
+		return r, checkReceivers(rs, total, &r)
 	}
 	return r, nil
 }

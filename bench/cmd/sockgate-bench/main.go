@@ -1,5 +1,7 @@
 // Command sockgate-bench is the benchmark server built from sockgate's
-// Socket.IO core (package socketio, default Config: in-memory adapter).
+// Socket.IO core (package socketio, default Config: in-memory adapter; with
+// -redis host:port the Redis adapter of package socketio/redis, classic
+// pub/sub, on a go-redis client with ContextTimeoutEnabled).
 // It implements exactly the events of ../../node/server.js, the Node
 // reference, so that the load generator does the same work against both:
 //
@@ -25,7 +27,10 @@ import (
 	"syscall"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/sockgate/sockgate/socketio"
+	sioredis "github.com/sockgate/sockgate/socketio/redis"
 )
 
 // message is the fan-out payload: sequence number, send time (Unix ns) and padding.
@@ -44,18 +49,32 @@ type echo struct {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (empty: off)")
+	redisAddr := flag.String("redis", "", "use the Redis adapter on this Redis host:port (empty: in-memory adapter)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *pprofAddr); err != nil {
+	if err := run(ctx, *addr, *pprofAddr, *redisAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "sockgate-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, pprofAddr string) error {
-	srv := socketio.New(socketio.Config{})
-	ns := srv.Of("/")
+func run(ctx context.Context, addr, pprofAddr, redisAddr string) error {
+	var cfg socketio.Config
+	if redisAddr != "" {
+		// The same key as Node's default, so the channels are socket.io#/#...
+		rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr, ContextTimeoutEnabled: true})
+		defer rdb.Close()
+		cfg.Adapter = sioredis.NewAdapter(rdb, sioredis.Config{Key: "socket.io"})
+	}
+	srv, err := socketio.Open(cfg)
+	if err != nil {
+		return err
+	}
+	ns, err := srv.OfErr("/")
+	if err != nil {
+		return err
+	}
 	ns.OnConnection(func(s *socketio.Socket) {
 		if room := s.Handshake().Query.Get("room"); room != "" {
 			s.Join(room)

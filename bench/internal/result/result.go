@@ -23,6 +23,12 @@ type Result struct {
 	P99     float64 `json:"p99_ms,omitempty"`
 	P999    float64 `json:"p999_ms,omitempty"`
 	Max     float64 `json:"max_ms,omitempty"`
+	// Verified is set when each receiver was checked to get each broadcast
+	// exactly once (-verify); Duplicates and ShortReceivers are what that
+	// check found (a run with either is not valid).
+	Verified       bool  `json:"verified,omitempty"`
+	Duplicates     int64 `json:"duplicates,omitempty"`
+	ShortReceivers int   `json:"short_receivers,omitempty"`
 	// LoadgenCPU is the load generator's own CPU use during the window, in
 	// cores (1.0 = one core saturated: then it may be the bottleneck).
 	LoadgenCPU float64 `json:"loadgen_cpu"`
