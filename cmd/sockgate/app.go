@@ -202,6 +202,8 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		ReadyChecks:       ready,
 		PingInterval:      c.PingInterval,
 		PingTimeout:       c.PingTimeout,
+		ClusterHeartbeat:  c.ClusterHeartbeat,
+		ClusterTTL:        c.ClusterTTL,
 		Redis:             m.redis,
 		RedisPrefix:       c.RedisPrefix,
 		AdapterKey:        c.AdapterKey,

@@ -54,6 +54,8 @@ type Config struct {
 	MaxHTTPBufferSize int64         // -max-http-buffer-size, SOCKGATE_MAX_HTTP_BUFFER_SIZE
 	PingInterval      time.Duration // -ping-interval, SOCKGATE_PING_INTERVAL
 	PingTimeout       time.Duration // -ping-timeout, SOCKGATE_PING_TIMEOUT
+	ClusterHeartbeat  time.Duration // -cluster-heartbeat, SOCKGATE_CLUSTER_HEARTBEAT
+	ClusterTTL        time.Duration // -cluster-ttl, SOCKGATE_CLUSTER_TTL
 	ShutdownTimeout   time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
 	LogFormat         string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
 	LogLevel          string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
@@ -80,6 +82,8 @@ func DefaultConfig() Config {
 		MaxHTTPBufferSize: 1_000_000,
 		PingInterval:      25 * time.Second,
 		PingTimeout:       20 * time.Second,
+		ClusterHeartbeat:  5 * time.Second,
+		ClusterTTL:        15 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
 		LogFormat:         "text",
 		LogLevel:          "info",
@@ -94,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHTTPBufferSize <= 0 {
 		errs = append(errs, fmt.Errorf("-max-http-buffer-size must be positive, not %d", c.MaxHTTPBufferSize))
+	}
+	if c.ClusterHeartbeat <= 0 || c.ClusterTTL <= c.ClusterHeartbeat {
+		errs = append(errs, fmt.Errorf("-cluster-ttl (%v) must exceed a positive -cluster-heartbeat (%v): an instance refreshes its key before it expires", c.ClusterTTL, c.ClusterHeartbeat))
 	}
 	if c.PingInterval <= 0 || c.PingTimeout <= 0 {
 		errs = append(errs, errors.New("-ping-interval and -ping-timeout must be positive"))
@@ -420,6 +427,8 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.int64(&c.MaxHTTPBufferSize, "max-http-buffer-size", "SOCKGATE_MAX_HTTP_BUFFER_SIZE", "largest Socket.IO message or polling body, bytes")
 	e.duration(&c.PingInterval, "ping-interval", "SOCKGATE_PING_INTERVAL", "Engine.IO heartbeat interval")
 	e.duration(&c.PingTimeout, "ping-timeout", "SOCKGATE_PING_TIMEOUT", "Engine.IO heartbeat timeout")
+	e.duration(&c.ClusterHeartbeat, "cluster-heartbeat", "SOCKGATE_CLUSTER_HEARTBEAT", "how often an instance refreshes its liveness key in Redis")
+	e.duration(&c.ClusterTTL, "cluster-ttl", "SOCKGATE_CLUSTER_TTL", "how long after its last refresh a dead instance's shared state expires")
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SOCKGATE_SHUTDOWN_TIMEOUT", "graceful shutdown deadline")
 	e.str(&c.LogFormat, "log-format", "SOCKGATE_LOG_FORMAT", "log format: text or json")
 	e.str(&c.LogLevel, "log-level", "SOCKGATE_LOG_LEVEL", "log level: debug, info, warn or error")

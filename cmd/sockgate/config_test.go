@@ -149,6 +149,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"Several", []string{"-addr", "nonsense", "-log-format", "xml", "-log-level", "loud", "-max-http-buffer-size", "0",
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
+		{"ClusterTTL", []string{"-cluster-heartbeat", "5s", "-cluster-ttl", "5s"}, env(), []string{"-cluster-ttl (5s) must exceed a positive -cluster-heartbeat (5s)"}},
 		{"AdapterMode", []string{"-redis-adapter", "streams"}, env(), []string{"-redis-adapter must be classic (one Redis) or sharded (a Redis 7 Cluster), not \"streams\""}},
 		{"AdapterKeyHash", []string{"-redis-adapter-key", "a#b"}, env(), []string{"-redis-adapter-key must be non-empty and without '#'"}},
 		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
