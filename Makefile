@@ -63,7 +63,7 @@ cluster: services node-modules
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+	  bash .ci/fuzz.sh $(GO) $$pkg $$fn $(FUZZTIME); done
 
 ## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md.
 bench:
