@@ -169,7 +169,10 @@ func (t *Tutorial) kickUser(ctx context.Context, c *event.Client, req KickUser) 
 	if err := t.exit(ctx, req.RoomName, victim.SocketID); err != nil {
 		return false, err
 	}
-	t.n.Emit(t.n.IO().To(req.RoomName), EventChat, SystemChat{
+	// Except the victim: on another instance its SocketsLeave and this
+	// broadcast may travel on different channels (the sharded adapter's
+	// room channels), so the order alone does not keep it out.
+	t.n.Emit(t.n.IO().To(req.RoomName).Except(victim.SocketID), EventChat, SystemChat{
 		User: ServerUser,
 		// The reference sends new Date().toLocaleString('en-US'); Node 20
 		// puts U+202F before AM/PM, which browsers' Date parser rejects, so

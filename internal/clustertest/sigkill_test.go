@@ -18,9 +18,10 @@ import (
 // was SIGKILLed, at most TTL (+ one heartbeat of slack) after A's last
 // heartbeat.
 func TestCluster_SIGKILL(t *testing.T) {
-	const beat, ttl = 200 * time.Millisecond, time.Second
+	const beat, ttl = 250 * time.Millisecond, 1500 * time.Millisecond
 	c := testenv.StartCluster(t, testenv.ClusterConfig{Env: []string{
 		"SOCKGATE_CLUSTER_HEARTBEAT=" + beat.String(), "SOCKGATE_CLUSTER_TTL=" + ttl.String(),
+		"SOCKGATE_RATE_LIMITS=http:GET /api/rooms=0", // the test polls the room view
 	}})
 	user := func(cl, id string) map[string]any {
 		return map[string]any{"userId": id, "userName": id, "socketId": "$id:" + cl}
@@ -72,8 +73,12 @@ func roomUsers(t *testing.T, url string) string {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusNotFound {
+	switch res.StatusCode {
+	case http.StatusNotFound:
 		return ""
+	case http.StatusOK:
+	default:
+		t.Fatalf("GET /api/rooms/doomed: %d %s", res.StatusCode, b)
 	}
 	var room struct{ Users []struct{ UserID string } }
 	if err := json.Unmarshal(b, &room); err != nil {
