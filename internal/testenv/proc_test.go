@@ -14,7 +14,7 @@ import (
 func TestProcess(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		Unavailable(t, "sh", err)
 	}
 
 	t.Run("StoppedAtCleanupWithItsGroup", func(t *testing.T) {
