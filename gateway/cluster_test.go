@@ -27,22 +27,6 @@ func clusterRedis(t *testing.T) (*redis.Client, string) {
 	return rc, strings.TrimSuffix(prefix, ":")
 }
 
-// redisKeys lists the keys under prefix, without it, sorted.
-func redisKeys(t *testing.T, rc *redis.Client, prefix string) []string {
-	t.Helper()
-	ctx := context.Background()
-	var out []string
-	iter := rc.Scan(ctx, 0, prefix+":*", 500).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimPrefix(iter.Val(), prefix))
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // shutdown shuts servers down now (their cleanup's Shutdown is then a
 // no-op).
 func shutdown(t *testing.T, servers ...*Server) {
@@ -91,7 +75,7 @@ func TestCluster_TutorialRegistry(t *testing.T) {
 	want(t, "A's view after B's member left", got(2), `404 {"statusCode":404,"message":"Not Found"}`)
 
 	shutdown(t, a.Server, b.Server)
-	if keys := redisKeys(t, rc, prefix); !slices.Equal(keys, []string{":{tutorial}:seq"}) {
+	if keys := testenv.RedisKeys(t, rc, prefix, ""); !slices.Equal(keys, []string{":{tutorial}:seq"}) {
 		t.Errorf("keys after shutdown: %v", keys)
 	}
 }
@@ -176,7 +160,7 @@ func TestCluster_Presence(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, aliceOnline(urlA, false))
 
 	shutdown(t, a, b)
-	if keys := redisKeys(t, rc, prefix); len(keys) != 0 {
+	if keys := testenv.RedisKeys(t, rc, prefix, ""); len(keys) != 0 {
 		t.Errorf("keys after shutdown: %v", keys)
 	}
 }

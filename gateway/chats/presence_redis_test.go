@@ -43,22 +43,6 @@ func (e presenceEnv) presence(t *testing.T, inst string, beat, ttl time.Duration
 	return p
 }
 
-// keys lists the keys of the env, without the prefix, sorted.
-func (e presenceEnv) keys(t *testing.T) []string {
-	t.Helper()
-	ctx := context.Background()
-	var out []string
-	iter := e.rc.Scan(ctx, 0, e.prefix+":*", 500).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimPrefix(iter.Val(), e.prefix))
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestRedisPresence(t *testing.T) {
 	testPresence(t, func(t *testing.T) presence { return newPresenceEnv(t).presence(t, "i1", 0, 0) })
 }
@@ -139,7 +123,7 @@ func TestRedisPresence_DeadInstanceExpires(t *testing.T) {
 	}
 	last, err := b.Disconnect(ctx, "u1", "s2")
 	wantBool(t, "b.Disconnect(s2) last", last, err, true)
-	if got := e.keys(t); !slices.Equal(got, []string{":{presence}:alive:b", ":{presence}:instances"}) {
+	if got := testenv.RedisKeys(t, e.rc, e.prefix, ""); !slices.Equal(got, []string{":{presence}:alive:b", ":{presence}:instances"}) {
 		t.Errorf("keys %v", got)
 	}
 }
@@ -189,7 +173,7 @@ func TestRedisPresence_CloseRemovesSockets(t *testing.T) {
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.keys(t); len(got) != 0 {
+	if got := testenv.RedisKeys(t, e.rc, e.prefix, ""); len(got) != 0 {
 		t.Errorf("keys after every instance closed: %v", got)
 	}
 }

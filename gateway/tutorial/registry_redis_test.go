@@ -43,24 +43,6 @@ func (e redisEnv) registry(t *testing.T, inst string, beat, ttl time.Duration) *
 	return r
 }
 
-// keys lists the keys of the env that contain part, sorted.
-func (e redisEnv) keys(t *testing.T, part string) []string {
-	t.Helper()
-	ctx := context.Background()
-	var out []string
-	iter := e.rc.Scan(ctx, 0, e.prefix+":*", 500).Iterator()
-	for iter.Next(ctx) {
-		if k := strings.TrimPrefix(iter.Val(), e.prefix); strings.Contains(k, part) {
-			out = append(out, k)
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestRedisRegistry(t *testing.T) {
 	testRegistry(t, func(t *testing.T) registry { return newRedisEnv(t).registry(t, "i1", 0, 0) })
 }
@@ -110,7 +92,7 @@ func TestRedisRegistry_TwoInstances(t *testing.T) {
 	if u, ok, err := b.Leave(ctx, "r1", "sa"); !ok || err != nil || u != alice {
 		t.Fatalf("b.Leave(sa) = %+v, %v, %v", u, ok, err)
 	}
-	if got := e.keys(t, ":sock:sa"); len(got) != 0 {
+	if got := testenv.RedisKeys(t, e.rc, e.prefix, ":sock:sa"); len(got) != 0 {
 		t.Errorf("index of a left socket remains: %v", got)
 	}
 	if left, err := b.LeaveAll(ctx, "sb"); err != nil || !slices.Equal(left, []string{"r1"}) {
@@ -158,10 +140,10 @@ func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 	if _, err := b.Room(ctx, "r2"); !errors.Is(err, errRegistryNoRoom) {
 		t.Errorf("r2 of the dead instance: %v", err)
 	}
-	if got := e.keys(t, ":sock:"); !slices.Equal(got, []string{":{tutorial}:sock:sb"}) {
+	if got := testenv.RedisKeys(t, e.rc, e.prefix, ":sock:"); !slices.Equal(got, []string{":{tutorial}:sock:sb"}) {
 		t.Errorf("socket index keys %v", got)
 	}
-	if got := e.keys(t, ":inst:"); !slices.Equal(got, []string{":{tutorial}:inst:b"}) {
+	if got := testenv.RedisKeys(t, e.rc, e.prefix, ":inst:"); !slices.Equal(got, []string{":{tutorial}:inst:b"}) {
 		t.Errorf("instance index keys %v", got)
 	}
 }
@@ -220,14 +202,14 @@ func TestRedisRegistry_CloseRemovesEntries(t *testing.T) {
 		t.Errorf("r2: %v", err)
 	}
 	for _, part := range []string{":alive:a", ":inst:a", ":sock:sa", ":sock:sc", ":room:r2"} {
-		if got := e.keys(t, part); len(got) != 0 {
+		if got := testenv.RedisKeys(t, e.rc, e.prefix, part); len(got) != 0 {
 			t.Errorf("keys of the closed instance remain: %v", got)
 		}
 	}
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.keys(t, ""); !slices.Equal(got, []string{":{tutorial}:seq"}) {
+	if got := testenv.RedisKeys(t, e.rc, e.prefix, ""); !slices.Equal(got, []string{":{tutorial}:seq"}) {
 		t.Errorf("keys after every instance closed: %v", got)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +88,23 @@ func redisGlobEscape(s string) string {
 		out = append(out, s[i])
 	}
 	return string(out)
+}
+
+// RedisKeys lists the keys under prefix (without ":" at its end, as the
+// products take it) that contain part, with the prefix cut off, sorted.
+func RedisKeys(t testing.TB, rc redis.UniversalClient, prefix, part string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	iter := rc.Scan(ctx, 0, prefix+":*", 500).Iterator()
+	for iter.Next(ctx) {
+		if k := strings.TrimPrefix(iter.Val(), prefix); strings.Contains(k, part) {
+			out = append(out, k)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
 }
