@@ -19,14 +19,6 @@ import (
 	"github.com/sockgate/sockgate/store/storetest"
 )
 
-// clusterRedis is the Redis and key prefix the instances of one test
-// share.
-func clusterRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	rc, prefix := testenv.Redis(t)
-	return rc, strings.TrimSuffix(prefix, ":")
-}
-
 // shutdown shuts servers down now (their cleanup's Shutdown is then a
 // no-op).
 func shutdown(t *testing.T, servers ...*Server) {
@@ -45,7 +37,8 @@ func shutdown(t *testing.T, servers ...*Server) {
 // created on A is deleted when its last member, on B, leaves, and
 // Shutdown leaves nothing of either instance in Redis.
 func TestCluster_TutorialRegistry(t *testing.T) {
-	rc, prefix := clusterRedis(t)
+	space := testenv.NewRedisSpace(t)
+	rc, prefix := space.Client, space.Prefix
 	cfg := Config{Redis: rc, RedisPrefix: prefix, AdapterKey: prefix}
 	a, b := newTestServer(t, unlimited(), cfg), newTestServer(t, unlimited(), cfg)
 	onB := func(s step) step { s.Base = b.URL; return s }
@@ -75,7 +68,7 @@ func TestCluster_TutorialRegistry(t *testing.T) {
 	want(t, "A's view after B's member left", got(2), `404 {"statusCode":404,"message":"Not Found"}`)
 
 	shutdown(t, a.Server, b.Server)
-	if keys := testenv.RedisKeys(t, rc, prefix, ""); !slices.Equal(keys, []string{":{tutorial}:seq"}) {
+	if keys := space.Keys(t, ""); !slices.Equal(keys, []string{":{tutorial}:seq"}) {
 		t.Errorf("keys after shutdown: %v", keys)
 	}
 }
@@ -123,7 +116,8 @@ func membersOnline(t *testing.T, url, chatID, token string) (map[string]bool, er
 // instance's REST view while they have a socket on any instance, and
 // offline once their last socket anywhere has gone.
 func TestCluster_Presence(t *testing.T) {
-	rc, prefix := clusterRedis(t)
+	space := testenv.NewRedisSpace(t)
+	rc, prefix := space.Client, space.Prefix
 	st := storetest.Open(t, store.DialectSQLite)
 	a, urlA := clusterChat(t, st, rc, prefix)
 	b, urlB := clusterChat(t, st, rc, prefix)
@@ -160,7 +154,7 @@ func TestCluster_Presence(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, aliceOnline(urlA, false))
 
 	shutdown(t, a, b)
-	if keys := testenv.RedisKeys(t, rc, prefix, ""); len(keys) != 0 {
+	if keys := space.Keys(t, ""); len(keys) != 0 {
 		t.Errorf("keys after shutdown: %v", keys)
 	}
 }
@@ -196,7 +190,8 @@ func TestNew_ClusterTTL(t *testing.T) {
 // counts, the lobby's online users, and a stored /chat message sent on B
 // to a member on A.
 func TestCluster_AcrossInstances(t *testing.T) {
-	rc, prefix := clusterRedis(t)
+	space := testenv.NewRedisSpace(t)
+	rc, prefix := space.Client, space.Prefix
 	acrossInstances(t, rc, prefix)
 }
 
@@ -293,7 +288,8 @@ func clusterStoredMessage(t *testing.T, st *store.Store, jsA, jsB *jsClient) {
 // reconnects to B with auth.lastMessageId gets what was sent on A while it
 // was away.
 func TestCluster_SharedLimitAndRecovery(t *testing.T) {
-	rc, prefix := clusterRedis(t)
+	space := testenv.NewRedisSpace(t)
+	rc, prefix := space.Client, space.Prefix
 	st := storetest.Open(t, store.DialectSQLite)
 	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
 	if err != nil {

@@ -153,12 +153,11 @@ func TestMain_EndToEnd(t *testing.T) {
 }
 
 func TestMain_RedisRateLimits(t *testing.T) {
-	_, prefix := testenv.Redis(t)
+	prefix := testenv.NewRedisSpace(t).Prefix
 	redisURL := os.Getenv("REDIS_URL")
 	if redisURL == "" {
 		redisURL = testenv.DefaultRedisURL
 	}
-	prefix = strings.TrimSuffix(prefix, ":")
 	m, _ := runMain(t, "-redis", redisURL, "-redis-prefix", prefix, "-redis-adapter-key", prefix, "-rate-limits", "http:GET /api/rooms=1/1m")
 	url := "http://" + m.Addr()
 	res, err := http.Get(url + "/readyz")

@@ -6,34 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-// presenceEnv is one Redis key space that several presences (instances)
-// share.
-type presenceEnv struct {
-	rc     *redis.Client
-	prefix string // RedisPrefix of the presences
-}
-
-func newPresenceEnv(t *testing.T) presenceEnv {
-	t.Helper()
-	rc, prefix := testenv.Redis(t)
-	return presenceEnv{rc: rc, prefix: strings.TrimSuffix(prefix, ":")}
-}
-
 // presence starts the presence of instance inst with the given heartbeat
 // (zero: the defaults), closed when the test ends.
-func (e presenceEnv) presence(t *testing.T, inst string, beat, ttl time.Duration) *redisPresence {
+func startPresence(t *testing.T, e testenv.RedisSpace, inst string, beat, ttl time.Duration) *redisPresence {
 	t.Helper()
-	cfg := cluster.Config{Redis: e.rc, Prefix: e.prefix, InstanceID: inst, Heartbeat: beat, TTL: ttl}
+	cfg := cluster.Config{Redis: e.Client, Prefix: e.Prefix, InstanceID: inst, Heartbeat: beat, TTL: ttl}
 	p := newRedisPresence(cfg.WithDefaults(), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	t.Cleanup(func() {
 		if err := p.Close(context.Background()); err != nil {
@@ -44,7 +29,7 @@ func (e presenceEnv) presence(t *testing.T, inst string, beat, ttl time.Duration
 }
 
 func TestRedisPresence(t *testing.T) {
-	testPresence(t, func(t *testing.T) presence { return newPresenceEnv(t).presence(t, "i1", 0, 0) })
+	testPresence(t, func(t *testing.T) presence { return startPresence(t, testenv.NewRedisSpace(t), "i1", 0, 0) })
 }
 
 // online returns the users of ids p reports online, sorted.
@@ -74,8 +59,8 @@ func wantBool(t *testing.T, what string, got bool, err error, want bool) {
 // them online, their last socket anywhere offline.
 func TestRedisPresence_TwoInstances(t *testing.T) {
 	ctx := context.Background()
-	e := newPresenceEnv(t)
-	a, b := e.presence(t, "a", 0, 0), e.presence(t, "b", 0, 0)
+	e := testenv.NewRedisSpace(t)
+	a, b := startPresence(t, e, "a", 0, 0), startPresence(t, e, "b", 0, 0)
 	first, err := a.Connect(ctx, "u1", "s1")
 	wantBool(t, "a.Connect(s1) first", first, err, true)
 	first, err = b.Connect(ctx, "u1", "s2")
@@ -97,9 +82,9 @@ func TestRedisPresence_TwoInstances(t *testing.T) {
 // once the heartbeat's TTL has run out.
 func TestRedisPresence_DeadInstanceExpires(t *testing.T) {
 	ctx := context.Background()
-	e := newPresenceEnv(t)
+	e := testenv.NewRedisSpace(t)
 	ttl := 500 * time.Millisecond
-	a, b := e.presence(t, "a", 50*time.Millisecond, ttl), e.presence(t, "b", 0, 0)
+	a, b := startPresence(t, e, "a", 50*time.Millisecond, ttl), startPresence(t, e, "b", 0, 0)
 	for _, c := range []struct {
 		p          *redisPresence
 		user, sock string
@@ -123,7 +108,7 @@ func TestRedisPresence_DeadInstanceExpires(t *testing.T) {
 	}
 	last, err := b.Disconnect(ctx, "u1", "s2")
 	wantBool(t, "b.Disconnect(s2) last", last, err, true)
-	if got := testenv.RedisKeys(t, e.rc, e.prefix, ""); !slices.Equal(got, []string{":{presence}:alive:b", ":{presence}:instances"}) {
+	if got := e.Keys(t, ""); !slices.Equal(got, []string{":{presence}:alive:b", ":{presence}:instances"}) {
 		t.Errorf("keys %v", got)
 	}
 }
@@ -132,9 +117,9 @@ func TestRedisPresence_DeadInstanceExpires(t *testing.T) {
 // outlast its TTL many times over: the heartbeat refreshes its key.
 func TestRedisPresence_HeartbeatKeepsSockets(t *testing.T) {
 	ctx := context.Background()
-	e := newPresenceEnv(t)
+	e := testenv.NewRedisSpace(t)
 	ttl := 400 * time.Millisecond
-	a, b := e.presence(t, "a", 50*time.Millisecond, ttl), e.presence(t, "b", 0, 0)
+	a, b := startPresence(t, e, "a", 50*time.Millisecond, ttl), startPresence(t, e, "b", 0, 0)
 	if _, err := a.Connect(ctx, "u1", "s1"); err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +139,8 @@ func TestRedisPresence_HeartbeatKeepsSockets(t *testing.T) {
 // sockets at once and leaves no key of it behind.
 func TestRedisPresence_CloseRemovesSockets(t *testing.T) {
 	ctx := context.Background()
-	e := newPresenceEnv(t)
-	a, b := e.presence(t, "a", 0, 0), e.presence(t, "b", 0, 0)
+	e := testenv.NewRedisSpace(t)
+	a, b := startPresence(t, e, "a", 0, 0), startPresence(t, e, "b", 0, 0)
 	for _, c := range []struct {
 		p          *redisPresence
 		user, sock string
@@ -173,7 +158,7 @@ func TestRedisPresence_CloseRemovesSockets(t *testing.T) {
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := testenv.RedisKeys(t, e.rc, e.prefix, ""); len(got) != 0 {
+	if got := e.Keys(t, ""); len(got) != 0 {
 		t.Errorf("keys after every instance closed: %v", got)
 	}
 }
@@ -183,8 +168,8 @@ func TestRedisPresence_CloseRemovesSockets(t *testing.T) {
 // and one "last".
 func TestRedisPresence_ConcurrentConnects(t *testing.T) {
 	ctx := context.Background()
-	e := newPresenceEnv(t)
-	ps := []*redisPresence{e.presence(t, "a", 0, 0), e.presence(t, "b", 0, 0)}
+	e := testenv.NewRedisSpace(t)
+	ps := []*redisPresence{startPresence(t, e, "a", 0, 0), startPresence(t, e, "b", 0, 0)}
 	const n = 40
 	count := func(op func(p presence, sock string) (bool, error)) int {
 		var mu sync.Mutex

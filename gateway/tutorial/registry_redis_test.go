@@ -6,34 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-// redisEnv is one Redis key space that several registries (instances)
-// share.
-type redisEnv struct {
-	rc     *redis.Client
-	prefix string // RedisPrefix of the registries
-}
-
-func newRedisEnv(t *testing.T) redisEnv {
-	t.Helper()
-	rc, prefix := testenv.Redis(t)
-	return redisEnv{rc: rc, prefix: strings.TrimSuffix(prefix, ":")}
-}
-
 // registry starts the registry of instance inst with the given heartbeat
 // (zero: the defaults), closed when the test ends.
-func (e redisEnv) registry(t *testing.T, inst string, beat, ttl time.Duration) *redisRegistry {
+func startRegistry(t *testing.T, e testenv.RedisSpace, inst string, beat, ttl time.Duration) *redisRegistry {
 	t.Helper()
-	cfg := cluster.Config{Redis: e.rc, Prefix: e.prefix, InstanceID: inst, Heartbeat: beat, TTL: ttl}
+	cfg := cluster.Config{Redis: e.Client, Prefix: e.Prefix, InstanceID: inst, Heartbeat: beat, TTL: ttl}
 	r := newRedisRegistry(cfg.WithDefaults(), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	t.Cleanup(func() {
 		if err := r.Close(context.Background()); err != nil {
@@ -44,7 +29,7 @@ func (e redisEnv) registry(t *testing.T, inst string, beat, ttl time.Duration) *
 }
 
 func TestRedisRegistry(t *testing.T) {
-	testRegistry(t, func(t *testing.T) registry { return newRedisEnv(t).registry(t, "i1", 0, 0) })
+	testRegistry(t, func(t *testing.T) registry { return startRegistry(t, testenv.NewRedisSpace(t), "i1", 0, 0) })
 }
 
 // roomUsers returns the socket ids of room's users, or an error.
@@ -73,8 +58,8 @@ func wantUsers(t *testing.T, r registry, room string, ids ...string) {
 // registry.
 func TestRedisRegistry_TwoInstances(t *testing.T) {
 	ctx := context.Background()
-	e := newRedisEnv(t)
-	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
+	e := testenv.NewRedisSpace(t)
+	a, b := startRegistry(t, e, "a", 0, 0), startRegistry(t, e, "b", 0, 0)
 	alice := User{UserID: "u-a", UserName: "Alice", SocketID: "sa"}
 	bob := User{UserID: "u-b", UserName: "Bob", SocketID: "sb"}
 	if _, err := a.Join(ctx, "r1", alice); err != nil {
@@ -92,7 +77,7 @@ func TestRedisRegistry_TwoInstances(t *testing.T) {
 	if u, ok, err := b.Leave(ctx, "r1", "sa"); !ok || err != nil || u != alice {
 		t.Fatalf("b.Leave(sa) = %+v, %v, %v", u, ok, err)
 	}
-	if got := testenv.RedisKeys(t, e.rc, e.prefix, ":sock:sa"); len(got) != 0 {
+	if got := e.Keys(t, ":sock:sa"); len(got) != 0 {
 		t.Errorf("index of a left socket remains: %v", got)
 	}
 	if left, err := b.LeaveAll(ctx, "sb"); err != nil || !slices.Equal(left, []string{"r1"}) {
@@ -111,9 +96,9 @@ func TestRedisRegistry_TwoInstances(t *testing.T) {
 // themselves once the heartbeat's TTL has run out, empty rooms with them.
 func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 	ctx := context.Background()
-	e := newRedisEnv(t)
-	a := e.registry(t, "a", 50*time.Millisecond, 500*time.Millisecond)
-	b := e.registry(t, "b", 0, 0)
+	e := testenv.NewRedisSpace(t)
+	a := startRegistry(t, e, "a", 50*time.Millisecond, 500*time.Millisecond)
+	b := startRegistry(t, e, "b", 0, 0)
 	alice := User{UserID: "u-a", UserName: "Alice", SocketID: "sa"}
 	mustJoin(t, a, "r1", alice)
 	mustJoin(t, b, "r1", User{UserID: "u-b", UserName: "Bob", SocketID: "sb"})
@@ -140,10 +125,10 @@ func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 	if _, err := b.Room(ctx, "r2"); !errors.Is(err, errRegistryNoRoom) {
 		t.Errorf("r2 of the dead instance: %v", err)
 	}
-	if got := testenv.RedisKeys(t, e.rc, e.prefix, ":sock:"); !slices.Equal(got, []string{":{tutorial}:sock:sb"}) {
+	if got := e.Keys(t, ":sock:"); !slices.Equal(got, []string{":{tutorial}:sock:sb"}) {
 		t.Errorf("socket index keys %v", got)
 	}
-	if got := testenv.RedisKeys(t, e.rc, e.prefix, ":inst:"); !slices.Equal(got, []string{":{tutorial}:inst:b"}) {
+	if got := e.Keys(t, ":inst:"); !slices.Equal(got, []string{":{tutorial}:inst:b"}) {
 		t.Errorf("instance index keys %v", got)
 	}
 }
@@ -152,11 +137,11 @@ func TestRedisRegistry_DeadInstanceExpires(t *testing.T) {
 // instance for every read at once.
 func TestRedisRegistry_HeartbeatKeyGone(t *testing.T) {
 	ctx := context.Background()
-	e := newRedisEnv(t)
-	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
+	e := testenv.NewRedisSpace(t)
+	a, b := startRegistry(t, e, "a", 0, 0), startRegistry(t, e, "b", 0, 0)
 	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
 	a.ks.StopHeartbeat() // its next beat would bring the key back
-	if err := e.rc.Del(ctx, e.prefix+":{tutorial}:alive:a").Err(); err != nil {
+	if err := e.Client.Del(ctx, e.Prefix+":{tutorial}:alive:a").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if rooms, err := b.Rooms(ctx); len(rooms) != 0 || err != nil {
@@ -168,10 +153,10 @@ func TestRedisRegistry_HeartbeatKeyGone(t *testing.T) {
 // outlast its TTL many times over: the heartbeat refreshes its key.
 func TestRedisRegistry_HeartbeatKeepsMembers(t *testing.T) {
 	ctx := context.Background()
-	e := newRedisEnv(t)
+	e := testenv.NewRedisSpace(t)
 	ttl := 400 * time.Millisecond
-	a := e.registry(t, "a", 50*time.Millisecond, ttl)
-	b := e.registry(t, "b", 0, 0)
+	a := startRegistry(t, e, "a", 50*time.Millisecond, ttl)
+	b := startRegistry(t, e, "b", 0, 0)
 	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
 	start := time.Now()
 	testenv.WaitFor(t, 10*ttl, func() error {
@@ -189,8 +174,8 @@ func TestRedisRegistry_HeartbeatKeepsMembers(t *testing.T) {
 // members out at once and leaves no key of it behind.
 func TestRedisRegistry_CloseRemovesEntries(t *testing.T) {
 	ctx := context.Background()
-	e := newRedisEnv(t)
-	a, b := e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)
+	e := testenv.NewRedisSpace(t)
+	a, b := startRegistry(t, e, "a", 0, 0), startRegistry(t, e, "b", 0, 0)
 	mustJoin(t, a, "r1", User{UserID: "u-a", UserName: "Alice", SocketID: "sa"})
 	mustJoin(t, b, "r1", User{UserID: "u-b", UserName: "Bob", SocketID: "sb"})
 	mustJoin(t, a, "r2", User{UserID: "u-c", UserName: "Carol", SocketID: "sc"})
@@ -202,14 +187,14 @@ func TestRedisRegistry_CloseRemovesEntries(t *testing.T) {
 		t.Errorf("r2: %v", err)
 	}
 	for _, part := range []string{":alive:a", ":inst:a", ":sock:sa", ":sock:sc", ":room:r2"} {
-		if got := testenv.RedisKeys(t, e.rc, e.prefix, part); len(got) != 0 {
+		if got := e.Keys(t, part); len(got) != 0 {
 			t.Errorf("keys of the closed instance remain: %v", got)
 		}
 	}
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := testenv.RedisKeys(t, e.rc, e.prefix, ""); !slices.Equal(got, []string{":{tutorial}:seq"}) {
+	if got := e.Keys(t, ""); !slices.Equal(got, []string{":{tutorial}:seq"}) {
 		t.Errorf("keys after every instance closed: %v", got)
 	}
 }
@@ -218,8 +203,8 @@ func TestRedisRegistry_CloseRemovesEntries(t *testing.T) {
 // instances elect exactly one host, and every one of them is a member.
 func TestRedisRegistry_ConcurrentJoins(t *testing.T) {
 	ctx := context.Background()
-	e := newRedisEnv(t)
-	regs := []*redisRegistry{e.registry(t, "a", 0, 0), e.registry(t, "b", 0, 0)}
+	e := testenv.NewRedisSpace(t)
+	regs := []*redisRegistry{startRegistry(t, e, "a", 0, 0), startRegistry(t, e, "b", 0, 0)}
 	const n = 40
 	hosts := make([]User, n)
 	var wg sync.WaitGroup

@@ -90,15 +90,30 @@ func redisGlobEscape(s string) string {
 	return string(out)
 }
 
-// RedisKeys lists the keys under prefix (without ":" at its end, as the
-// products take it) that contain part, with the prefix cut off, sorted.
-func RedisKeys(t testing.TB, rc redis.UniversalClient, prefix, part string) []string {
+// RedisSpace is one test's part of the shared Redis: the client and a key
+// prefix unique to the test, without the trailing ":" (the form sockgate's
+// packages take a prefix in). Several instances under test share it as they
+// would share a production Redis.
+type RedisSpace struct {
+	Client *redis.Client
+	Prefix string
+}
+
+// NewRedisSpace returns a RedisSpace on the shared Redis (see Redis).
+func NewRedisSpace(t testing.TB) RedisSpace {
+	t.Helper()
+	rc, prefix := Redis(t)
+	return RedisSpace{Client: rc, Prefix: strings.TrimSuffix(prefix, ":")}
+}
+
+// Keys lists the space's keys that contain part, without the prefix, sorted.
+func (s RedisSpace) Keys(t testing.TB, part string) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string
-	iter := rc.Scan(ctx, 0, prefix+":*", 500).Iterator()
+	iter := s.Client.Scan(ctx, 0, s.Prefix+":*", 500).Iterator()
 	for iter.Next(ctx) {
-		if k := strings.TrimPrefix(iter.Val(), prefix); strings.Contains(k, part) {
+		if k := strings.TrimPrefix(iter.Val(), s.Prefix); strings.Contains(k, part) {
 			out = append(out, k)
 		}
 	}
