@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // TestMain_Help: -h lists the flags and names the token subcommand.
@@ -74,10 +75,7 @@ func TestMain_Warnings(t *testing.T) {
 // stops the server), saying so before the possibly slow build.
 func TestMakefile(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("make is not installed")
-		}
-		t.Skip("make is not installed")
+		testenv.Unavailable(t, "make", err)
 	}
 	dryRun := func(args ...string) string {
 		t.Helper()
