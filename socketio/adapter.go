@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/sockgate/sockgate/socketio/parser"
@@ -37,17 +38,8 @@ import (
 //   - Room membership calls (AddAll, Del, DelAll) are local: each server
 //     knows the rooms of its own sockets, as in Node.
 //
-// Connection-state recovery (Node's connectionStateRecovery) is not
-// implemented. It changes the protocol and the public API, not only the
-// adapter: the CONNECT reply carries a private session id beside the sid
-// ({sid, pid}); every broadcast EVENT carries its offset as an extra last
-// argument, assigned by the adapter, which also keeps the packets a
-// disconnected socket misses; the namespace reads {pid, offset} from the
-// CONNECT payload (and strips them from Handshake.Auth), restores the
-// socket's id, rooms and data and replays the missed packets before any
-// other traffic; the Server needs a Config section (maximum disconnection
-// duration, whether middleware runs again) and Socket a way to tell a
-// recovered socket. SessionAdapter is the adapter's half, a sketch of it.
+// Connection-state recovery (Config.Recovery) is the optional
+// SessionAdapter capability: see there.
 //
 // Methods are called from many goroutines; implementations synchronise
 // themselves. Callbacks must not block.
@@ -93,22 +85,53 @@ type Adapter interface {
 	Close(ctx context.Context) error
 }
 
-// SessionAdapter is the optional capability of adapters that would support
-// connection-state recovery (see Adapter), modelled on Node's
-// persistSession / restoreSession. Nothing calls it yet, and it will likely
-// change when recovery is built (offsets must also be assigned to
-// broadcast packets).
+// SessionAdapter is the capability of adapters that support
+// connection-state recovery (Node's connectionStateRecovery, Socket.IO
+// 4.6+), used when Config.Recovery is set:
+//
+//   - Offsets: Broadcast appends an offset (a string, unique and ordered in
+//     the adapter's log) as the last argument of every EVENT packet that has
+//     no ack id and is not volatile, and keeps the packet with its
+//     BroadcastOptions for Config.Recovery.MaxDisconnectionDuration (Node's
+//     addOffsetIfNecessary). Emits to one socket are routed as broadcasts
+//     to the socket's id room, so they get offsets too. It does so before
+//     local delivery, so every receiver sees the same offset. A cluster
+//     adapter takes the offset from its shared log (e.g. a Redis stream
+//     entry id) and delivers locally with MemoryAdapter.Deliver, which
+//     assigns none.
+//   - PersistSession is called when a socket with recovery disconnects for a
+//     recoverable reason (transport close or error, ping timeout, forced
+//     close, server shutting down); the session lives for
+//     MaxDisconnectionDuration.
+//   - RestoreSession is called for a CONNECT whose auth carries a pid (and
+//     usually an offset, the last one the client saw). It returns the
+//     session with MissedPackets: the logged packets after offset that the
+//     socket's rooms (Session.Rooms, and not in Except) would have
+//     received, in log order, their offsets included. An empty offset means
+//     "none seen yet": the packets after Session.Offset. It returns nil,
+//     nil when the session is unknown or expired or the offset is no longer
+//     in the log (the client then gets a new session). A session is
+//     restored at most once (it is deleted by RestoreSession).
 type SessionAdapter interface {
-	PersistSession(s Session)
+	Adapter
+	PersistSession(ctx context.Context, s *Session) error
 	RestoreSession(ctx context.Context, pid, offset string) (*Session, error)
 }
 
 // Session is the state of a disconnected socket kept for recovery.
 type Session struct {
-	SID           string
-	PID           string
-	Rooms         []string
-	Data          []byte
+	// SID is the socket id the recovered socket keeps; PID the private id
+	// the client proves the session with (never broadcast or logged).
+	SID, PID string
+	// Rooms are the socket's rooms, its own id room included.
+	Rooms []string
+	// Data is the socket's Data, JSON-encoded (Node's socket.data).
+	Data json.RawMessage
+	// Offset is the newest offset of the log when the socket connected:
+	// where replay starts for a client that received no event with an
+	// offset (Node's client then sends none and cannot recover; we can).
+	Offset string
+	// MissedPackets are filled by RestoreSession.
 	MissedPackets []*parser.Packet
 }
 

@@ -107,11 +107,17 @@ func (a *MemoryAdapter) RoomSize(room string) int {
 // Broadcast implements Adapter: the packet is encoded once and the same
 // messages are queued on every receiving connection.
 func (a *MemoryAdapter) Broadcast(_ context.Context, p *parser.Packet, opts BroadcastOptions) error {
+	a.Deliver(p, opts)
+	return nil
+}
+
+// Deliver sends p to the matching local sockets, encoded once, and assigns
+// no offset: what a cluster adapter calls for local delivery.
+func (a *MemoryAdapter) Deliver(p *parser.Packet, opts BroadcastOptions) {
 	msgs := encodeMessages(p)
 	for _, s := range a.match(opts) {
 		s.client.write(msgs, opts.Flags.Volatile)
 	}
-	return nil
 }
 
 // BroadcastWithAck implements Adapter. The receivers' ack callbacks are

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/sockgate/sockgate/socketio/parser"
 )
@@ -13,7 +14,13 @@ import (
 type Args struct {
 	raw  []json.RawMessage
 	bins [][]byte
+	at   time.Time
 }
+
+// ReceivedAt is when the event's packet was read from the connection,
+// before it waited in the socket's inbox (zero for acks and Args built by
+// NewArgs): deadlines count from here, not from when a handler starts.
+func (a Args) ReceivedAt() time.Time { return a.at }
 
 // NewArgs returns the Args of a JSON array payload (binary values as
 // placeholders indexing attachments): for adapters that receive event or

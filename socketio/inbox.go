@@ -3,6 +3,7 @@ package socketio
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/sockgate/sockgate/socketio/parser"
 )
@@ -22,7 +23,8 @@ type task struct {
 	kind   taskKind
 	p      *parser.Packet
 	reason string
-	size   int64 // payload bytes accounted against inbox.maxBytes
+	size   int64     // payload bytes accounted against inbox.maxBytes
+	at     time.Time // when the packet arrived (events), for Args.ReceivedAt
 }
 
 // packetSize is what an inbound packet weighs in its socket's inbox.
@@ -166,7 +168,7 @@ func (b *inbox) run(t task) {
 			}
 		}
 	case taskEvent:
-		s.safe(func() { s.runEvent(t.p) })
+		s.safe(func() { s.runEvent(t.p, t.at) })
 	case taskClose:
 		s.runClose(t.reason)
 	}

@@ -315,7 +315,7 @@ func (s *Socket) info() SocketInfo {
 func (s *Socket) onPacket(p *parser.Packet) {
 	switch p.Type {
 	case parser.Event:
-		s.enqueue(task{kind: taskEvent, p: p, size: packetSize(p)})
+		s.enqueue(task{kind: taskEvent, p: p, size: packetSize(p), at: time.Now()})
 	case parser.Ack:
 		s.onAck(p)
 	case parser.Disconnect:
@@ -436,7 +436,7 @@ func (s *Socket) finish() {
 }
 
 // runEvent dispatches one EVENT packet.
-func (s *Socket) runEvent(p *parser.Packet) {
+func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 	if !s.Connected() {
 		return
 	}
@@ -464,7 +464,7 @@ func (s *Socket) runEvent(p *parser.Packet) {
 	if p.HasID {
 		ack = s.ackFunc(p.ID)
 	}
-	h(s, Args{raw: elems[1:], bins: p.Attachments}, ack)
+	h(s, Args{raw: elems[1:], bins: p.Attachments, at: at}, ack)
 }
 
 func (s *Socket) ackFunc(id uint64) AckFunc {
