@@ -61,4 +61,3 @@ func TestMain_CloseDrainsREST(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
-
