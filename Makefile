@@ -65,9 +65,11 @@ fuzz:
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 	  bash .ci/fuzz.sh $(GO) $$pkg $$fn $(FUZZTIME); done
 
-## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md.
+## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md. Then the
+## reconnect storm on the real binary (bench/cmd/storm: fails when the storm raises other senders' p99 above 2x idle).
 bench:
 	cd bench && $(GO) run ./cmd/benchrun
+	cd bench && $(GO) run ./cmd/storm
 
 clean:
 	rm -rf bin data

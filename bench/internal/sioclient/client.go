@@ -38,8 +38,11 @@ var (
 // maxFrame caps one inbound message; the benchmarks never send more than a few KB.
 const maxFrame = 1 << 20
 
-// Conn is one Socket.IO connection to the main namespace.
+// Conn is one Socket.IO connection to one namespace (the main one unless
+// DialNamespace chose another).
 type Conn struct {
+	nsp  string // "" for "/"; else e.g. "/chat", prefixed to CONNECT
+	auth []byte // the CONNECT payload, or nil
 	nc   net.Conn
 	hbr  *bufio.Reader // bytes gobwas read past the HTTP response, or nil
 	src  io.Reader     // blocking reads during the handshake
@@ -54,6 +57,16 @@ type Conn struct {
 // waits for the Engine.IO open packet, connects to namespace "/" and waits
 // for the CONNECT reply. ctx bounds the whole handshake.
 func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
+	return DialNamespace(ctx, addr, query, "/", nil)
+}
+
+// DialNamespace is Dial for namespace nsp with auth (a JSON object, or nil)
+// as the CONNECT payload. Packets handed to ReadAll then carry the
+// namespace: `2/chat,["message",...]`, `3/chat,5[...]`.
+func DialNamespace(ctx context.Context, addr string, query url.Values, nsp string, auth []byte) (*Conn, error) {
+	if nsp == "/" {
+		nsp = ""
+	}
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
@@ -66,7 +79,7 @@ func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sioclient: dial: %w", err)
 	}
-	c := &Conn{nc: nc, hbr: hbr, src: nc, rbuf: make([]byte, 0, 2048)}
+	c := &Conn{nsp: nsp, auth: auth, nc: nc, hbr: hbr, src: nc, rbuf: make([]byte, 0, 2048)}
 	if hbr != nil {
 		// The server's first frames arrived with the handshake response.
 		c.src = io.MultiReader(hbr, nc)
@@ -106,7 +119,11 @@ func (c *Conn) handshake() error {
 	if len(p) == 0 || p[0] != '0' {
 		return fmt.Errorf("%w: expected open packet, got %.40q", ErrProtocol, p)
 	}
-	if err := c.Write("40"); err != nil {
+	connect := "40"
+	if c.nsp != "" {
+		connect += c.nsp + ","
+	}
+	if err := c.Write(connect + string(c.auth)); err != nil {
 		return fmt.Errorf("sioclient: send connect: %w", err)
 	}
 	// Bounded: the caller's deadline on nc ends this loop.
