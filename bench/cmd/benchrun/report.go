@@ -254,6 +254,9 @@ func (b *bench) writeReport(profs []*profile) error {
 			res = fmt.Sprintf("%.0f acks/s", r.Rate)
 			det = fmt.Sprintf("over %.1fs", r.WindowSecs)
 		}
+		if m.Err == nil && r.Verified {
+			det += "; verified"
+		}
 		srvCPU, lgCPU, other := "—", "—", "—"
 		if m.Workload != "idle" && m.Err == nil {
 			srvCPU, lgCPU, other = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU), fmt.Sprintf("%.2f", m.OtherCPU)

@@ -13,9 +13,14 @@
 //
 // -addr may list several servers (a cluster, comma-separated): connection i
 // of each group (receivers, senders) dials address i mod len, so receivers
-// and senders are split evenly over the instances. -verify makes fanout and
-// latency check, per receiver, that each broadcast arrived exactly once
-// (fanout then also samples the latency of every delivery in the window).
+// and senders are split evenly over the instances.
+//
+// Every workload verifies what it measures, and a run that fails its check
+// exits 1: fanout and latency check per receiver that each broadcast
+// arrived exactly once and each sender's broadcasts in order (so a lost,
+// duplicated or reordered delivery fails the run); ack checks that every
+// ack answers the request in flight with its payload. -sample makes fanout
+// also sample the latency of every delivery in the window.
 //
 // For the runner (cmd/benchrun) it prints "MARK <name>" at the points where
 // the server must be measured (base/loaded for idle, start/end of the
@@ -51,7 +56,7 @@ type Result = result.Result
 type config struct {
 	addr        string
 	addrs       []string
-	verify      bool
+	sample      bool
 	workload    string
 	n           int
 	senders     int
@@ -68,7 +73,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:3000", "server host:port (several, comma-separated: a cluster; connections alternate between them)")
-	flag.BoolVar(&c.verify, "verify", false, "fanout/latency: check per receiver that each broadcast arrived exactly once (fanout: also sample latencies)")
+	flag.BoolVar(&c.sample, "sample", false, "fanout: also sample the latency of every delivery in the window")
 	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack")
 	flag.IntVar(&c.n, "n", 100, "connections (receivers for fanout/latency)")
 	flag.IntVar(&c.senders, "senders", 4, "fanout: sender connections")
