@@ -20,9 +20,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"time"
+
+	"github.com/sockgate/sockgate/bench/internal/chatload"
 )
 
 type config struct {
@@ -72,22 +72,18 @@ func run(ctx context.Context, c config) (result, error) {
 	}
 	defer os.RemoveAll(dir)
 	if c.bin == "" {
-		c.bin = filepath.Join(dir, "sockgate")
-		// Built in the product's module (bench's go.sum does not cover the store's drivers).
-		build := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "./cmd/sockgate")
-		build.Dir, build.Stderr = "..", os.Stderr
-		if err := build.Run(); err != nil {
-			return result{}, fmt.Errorf("build sockgate: %w", err)
+		if c.bin, err = chatload.Build(ctx, dir); err != nil {
+			return result{}, err
 		}
 	}
-	srv, err := startServer(ctx, c, dir)
+	srv, err := chatload.Start(ctx, chatload.Options{Bin: c.bin, DataDir: dir, DB: c.db, RateLimits: c.limits})
 	if err != nil {
 		return result{}, err
 	}
-	defer srv.stop()
-	w := &world{addr: srv.addr, cfg: c}
+	defer srv.Stop()
+	w := &world{srv: srv, cfg: c}
 	if err := w.prepare(ctx); err != nil {
-		return result{}, fmt.Errorf("prepare: %w (server log: %s)", err, srv.tail())
+		return result{}, fmt.Errorf("prepare: %w (server log: %s)", err, srv.Tail())
 	}
 	return w.measure(ctx)
 }

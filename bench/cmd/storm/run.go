@@ -5,14 +5,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sockgate/sockgate/bench/internal/chatload"
 )
+
+// world is the users and chats of one run.
+type world struct {
+	srv *chatload.Server
+	cfg config
+
+	senders []*chatload.Peer // connected, each joined to its pair's chat
+	groups  []group          // the stormers' chats
+	tokens  []string         // stormer i's token
+}
+
+// group is one stormer chat: its members (stormer indexes) and the id of
+// its first message, the lastMessageId every member presents.
+type group struct {
+	chatID  string
+	members []int
+	first   string
+}
 
 // prepare makes every user known (one connection each), creates the chats,
 // writes the stormers' history and connects the senders.
@@ -22,13 +41,13 @@ func (w *world) prepare(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	for i := range c.stormers {
-		w.tokens[i] = token("m" + strconv.Itoa(i))
+		w.tokens[i] = w.srv.Token("m" + strconv.Itoa(i))
 		g.Go(func() error {
-			p, err := w.connect(gctx, authOf(w.tokens[i], ""), nil)
+			p, err := w.srv.Connect(gctx, chatload.Auth(w.tokens[i], ""), nil)
 			if err != nil {
 				return err
 			}
-			return p.c.Close()
+			return p.Close()
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -55,32 +74,28 @@ func (w *world) makeGroups(ctx context.Context) error {
 		for _, m := range gr.members[1:] {
 			others = append(others, "m"+strconv.Itoa(m))
 		}
-		id, err := w.createChat(ctx, owner, others)
+		id, err := w.srv.CreateChat(ctx, owner, others)
 		if err != nil {
 			return err
 		}
 		gr.chatID = id
-		p, err := w.connect(ctx, authOf(w.tokens[gr.members[0]], ""), nil)
+		p, err := w.srv.Connect(ctx, chatload.Auth(w.tokens[gr.members[0]], ""), nil)
 		if err != nil {
 			return err
 		}
-		if _, err := p.call(ctx, "join", map[string]string{"chatId": id}); err != nil {
+		if err := p.Join(ctx, id); err != nil {
 			return err
 		}
 		for n := range c.history {
-			a, err := p.call(ctx, "chat message", map[string]string{"chatId": id, "content": "history " + strconv.Itoa(n), "clientMsgId": fmt.Sprintf("h-%d-%d", gi, n)})
-			if err != nil {
-				return err
-			}
-			r, err := decodeAck(a)
+			mid, err := p.Send(ctx, "history "+strconv.Itoa(n), fmt.Sprintf("h-%d-%d", gi, n))
 			if err != nil {
 				return err
 			}
 			if n == 0 {
-				gr.first = r.Message.ID
+				gr.first = mid
 			}
 		}
-		_ = p.c.Close()
+		_ = p.Close()
 	}
 	return nil
 }
@@ -89,23 +104,22 @@ func (w *world) makeGroups(ctx context.Context) error {
 func (w *world) connectSenders(ctx context.Context) error {
 	for i := 0; i+1 < w.cfg.senders; i += 2 {
 		a, b := "s"+strconv.Itoa(i), "s"+strconv.Itoa(i+1)
-		pb, err := w.connect(ctx, authOf(token(b), ""), nil)
+		pb, err := w.srv.Connect(ctx, chatload.Auth(w.srv.Token(b), ""), nil)
 		if err != nil {
 			return err
 		}
-		id, err := w.createChat(ctx, a, []string{b})
+		id, err := w.srv.CreateChat(ctx, a, []string{b})
 		if err != nil {
 			return err
 		}
-		pa, err := w.connect(ctx, authOf(token(a), ""), nil)
+		pa, err := w.srv.Connect(ctx, chatload.Auth(w.srv.Token(a), ""), nil)
 		if err != nil {
 			return err
 		}
-		for _, p := range []*peer{pa, pb} {
-			if _, err := p.call(ctx, "join", map[string]string{"chatId": id}); err != nil {
+		for _, p := range []*chatload.Peer{pa, pb} {
+			if err := p.Join(ctx, id); err != nil {
 				return err
 			}
-			p.chat = id
 			w.senders = append(w.senders, p)
 		}
 	}
@@ -125,7 +139,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- p.sendLoop(ctx, si, stop, func(d time.Duration) {
+			sendErr <- sendLoop(ctx, p, si, stop, func(d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)
@@ -151,14 +165,15 @@ func (w *world) measure(ctx context.Context) (result, error) {
 			err = e
 		}
 	}
-	res.idleP50, res.idleP99, res.idleN = quantiles(idle)
-	res.stormP50, res.stormP99, res.stormN = quantiles(storm)
+	res.idleP50, res.idleP99 = chatload.Quantiles(idle)
+	res.stormP50, res.stormP99 = chatload.Quantiles(storm)
+	res.idleN, res.stormN = len(idle), len(storm)
 	res.stormers, res.replayed = w.cfg.stormers, replayed
 	return res, err
 }
 
-// sendLoop keeps one `chat message` in flight until stop.
-func (p *peer) sendLoop(ctx context.Context, si int, stop <-chan struct{}, record func(time.Duration)) error {
+// sendLoop keeps one `chat message` of p in flight until stop.
+func sendLoop(ctx context.Context, p *chatload.Peer, si int, stop <-chan struct{}, record func(time.Duration)) error {
 	for n := 0; ; n++ {
 		select {
 		case <-stop:
@@ -166,11 +181,7 @@ func (p *peer) sendLoop(ctx context.Context, si int, stop <-chan struct{}, recor
 		default:
 		}
 		t0 := time.Now()
-		a, err := p.call(ctx, "chat message", map[string]string{"chatId": p.chat, "content": "x", "clientMsgId": fmt.Sprintf("s%d-%d", si, n)})
-		if err != nil {
-			return err
-		}
-		if _, err := decodeAck(a); err != nil {
+		if _, err := p.Send(ctx, "x", fmt.Sprintf("s%d-%d", si, n)); err != nil {
 			return err
 		}
 		record(time.Since(t0))
@@ -198,11 +209,11 @@ func (w *world) storm(ctx context.Context) (int64, error) {
 // recover connects one stormer with lastMessageId and checks its replay.
 func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
 	events := make(chan []byte, 4*w.cfg.history+16)
-	p, err := w.connect(ctx, authOf(tok, last), events)
+	p, err := w.srv.Connect(ctx, chatload.Auth(tok, last), events)
 	if err != nil {
 		return 0, err
 	}
-	defer p.c.Close()
+	defer p.Close()
 	seen := map[string]bool{}
 	want := w.cfg.history - 1
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -210,7 +221,7 @@ func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
 	for {
 		select {
 		case b := <-events:
-			name, arg, ok := eventOf(b)
+			name, arg, ok := chatload.EventOf(b)
 			if !ok {
 				continue
 			}
@@ -226,7 +237,7 @@ func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
 				}
 				_ = json.Unmarshal(arg, &r)
 				if r.Count != want || len(seen) != want || !r.Complete {
-					return len(seen), fmt.Errorf("recovered %+v with %d distinct messages, want %d: %w", r, len(seen), want, errShort)
+					return len(seen), fmt.Errorf("recovered %+v with %d distinct messages, want %d", r, len(seen), want)
 				}
 				return len(seen), nil
 			}
@@ -234,23 +245,6 @@ func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
 			return len(seen), fmt.Errorf("no recovered event: %w", tctx.Err())
 		}
 	}
-}
-
-// eventOf splits `2/chat,["name",arg]`.
-func eventOf(b []byte) (string, json.RawMessage, bool) {
-	const prefix = "2/chat,"
-	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
-		return "", nil, false
-	}
-	var elems []json.RawMessage
-	if json.Unmarshal(b[len(prefix):], &elems) != nil || len(elems) < 2 {
-		return "", nil, false
-	}
-	var name string
-	if json.Unmarshal(elems[0], &name) != nil {
-		return "", nil, false
-	}
-	return name, elems[1], true
 }
 
 // result is one run's figures.
@@ -266,16 +260,4 @@ func (r result) ok(maxRatio float64) bool { return r.stormP99 <= maxRatio*r.idle
 func (r result) String() string {
 	return fmt.Sprintf("storm: verified; idle acks %d p50 %.2f ms p99 %.2f ms; during the storm (%d stormers, %d messages replayed, %.2f s) acks %d p50 %.2f ms p99 %.2f ms; p99 ratio %.2f",
 		r.idleN, r.idleP50, r.idleP99, r.stormers, r.replayed, r.stormTime.Seconds(), r.stormN, r.stormP50, r.stormP99, r.stormP99/math.Max(r.idleP99, 1e-9))
-}
-
-func quantiles(d []time.Duration) (p50, p99 float64, n int) {
-	if len(d) == 0 {
-		return 0, 0, 0
-	}
-	slices.Sort(d)
-	q := func(p float64) float64 {
-		i := int(math.Ceil(p*float64(len(d)))) - 1
-		return float64(d[max(i, 0)]) / 1e6
-	}
-	return q(0.50), q(0.99), len(d)
 }
