@@ -10,6 +10,8 @@ SUB ?= alice
 NAME ?= $(SUB)
 # `make run` listens on loopback only (a development server with a development secret); set SOCKGATE_ADDR to open it.
 RUN_ADDR ?= 127.0.0.1:3000
+# The PostgreSQL server `make bench` creates its durable-messages databases on.
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run token build test check unit cluster fuzz services node-modules bench clean
 
@@ -66,10 +68,12 @@ fuzz:
 	  bash .ci/fuzz.sh $(GO) $$pkg $$fn $(FUZZTIME); done
 
 ## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md. Then the
-## reconnect storm on the real binary (bench/cmd/storm: fails when the storm raises other senders' p99 above 2x idle).
+## reconnect storm on the real binary (bench/cmd/storm: fails when the storm raises other senders' p99 above 2x idle),
+## and durable /chat messages on SQLite and PostgreSQL (bench/cmd/durable).
 bench:
 	cd bench && $(GO) run ./cmd/benchrun
 	cd bench && $(GO) run ./cmd/storm
+	cd bench && $(GO) run ./cmd/durable && $(GO) run ./cmd/durable -db $(BENCH_PG)
 
 clean:
 	rm -rf bin data
