@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
-	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack", "workloads to run (fanout1: fanout with one broadcast in flight; cluster, cluster-latency: two instances on a private Redis)")
+	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack,gateway", "workloads to run (fanout1: fanout with one broadcast in flight; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
 	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
@@ -204,6 +204,11 @@ func (b *bench) prepare(ctx context.Context) error {
 			return fmt.Errorf("build %s: %w", name, err)
 		}
 	}
+	if contains(b.cfg.workloads, "gateway") {
+		if err := b.prepareGateway(ctx); err != nil {
+			return err
+		}
+	}
 	if anyCluster(b.cfg.workloads) {
 		if _, err := exec.LookPath("redis-server"); err != nil {
 			return fmt.Errorf("the cluster workloads need redis-server: %w", err)
@@ -227,6 +232,36 @@ func (b *bench) prepare(ctx context.Context) error {
 	return nil
 }
 
+// prepareGateway builds the products the gateway workload compares: the
+// sockgate binary (in the product's module) and the NestJS app of nest/
+// (npm ci when needed, then tsc).
+func (b *bench) prepareGateway(ctx context.Context) error {
+	if contains(b.cfg.servers, "sockgate") {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(b.bin, "sockgate"), "./cmd/sockgate")
+		cmd.Dir, cmd.Stdout, cmd.Stderr = filepath.Dir(b.dir), os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build sockgate: %w", err)
+		}
+	}
+	if !contains(b.cfg.servers, "node") {
+		return nil
+	}
+	nest := filepath.Join(b.dir, "nest")
+	steps := [][]string{{"npm", "run", "build"}}
+	if _, err := os.Stat(filepath.Join(nest, "node_modules", "@nestjs", "core", "package.json")); err != nil {
+		fmt.Println("benchrun: npm ci in nest/")
+		steps = append([][]string{{"npm", "ci", "--no-audit", "--no-fund"}}, steps...)
+	}
+	for _, st := range steps {
+		cmd := exec.CommandContext(ctx, st[0], st[1:]...)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = nest, os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s in nest/: %w", strings.Join(st, " "), err)
+		}
+	}
+	return nil
+}
+
 // serverArgv is the command line of a server; extra goes to sockgate-bench.
 func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 	switch kind {
@@ -238,6 +273,40 @@ func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 		return []string{filepath.Join(b.bin, "nullserver")}, nil
 	}
 	return nil, fmt.Errorf("unknown server %q", kind)
+}
+
+// gatewayLimits are the rate limits of the gateway workload: every rule
+// of the measured path set high, not off, so the guard chain still runs.
+const gatewayLimits = "/:chat=1000000000/30s,/:join_room=1000000000/1m,connect=1000000000/1m"
+
+// serverCommand is the command line, directory and (when the server prints
+// no LISTEN line) listen address of the server of a workload: the gateway
+// workload runs the products — sockgate's own binary and the NestJS app of
+// nest/ — the others the bare cores.
+func (b *bench) serverCommand(workload, kind string) (argv []string, dir, known string, err error) {
+	if workload != "gateway" {
+		argv, err = b.serverArgv(kind)
+		dir = b.dir
+		if kind == "node" {
+			dir = filepath.Join(b.dir, "node")
+		}
+		return argv, dir, "", err
+	}
+	switch kind {
+	case "sockgate":
+		if known, err = freePort(); err != nil {
+			return nil, "", "", err
+		}
+		data, err := os.MkdirTemp(b.bin, "data-")
+		if err != nil {
+			return nil, "", "", err
+		}
+		return []string{filepath.Join(b.bin, "sockgate"), "-addr", known, "-log-level", "warn", "-data-dir", data,
+			"-rate-limits", gatewayLimits}, b.dir, known, nil
+	case "node":
+		return []string{"node", "dist/main.js"}, filepath.Join(b.dir, "nest"), "", nil
+	}
+	return nil, "", "", fmt.Errorf("the gateway workload has no %q server", kind)
 }
 
 // loadgenArgs is the load generator's command line for a workload.
@@ -264,6 +333,8 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 			"-duration", (2 * c.duration).String())
 	case "ack":
 		args = append(args, "-n", fmt.Sprint(c.ackClients))
+	case "gateway":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-senders", "4", "-window", fmt.Sprint(c.window))
 	case "cluster":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window), "-sample")
 	case "cluster-latency":
@@ -299,17 +370,13 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 		return b.measureCluster(ctx, workload, kind, run)
 	}
 	m := measurement{Workload: workload, Server: kind, Run: run, Attempts: 1}
-	argv, err := b.serverArgv(kind)
+	argv, dir, known, err := b.serverCommand(workload, kind)
 	if err != nil {
 		m.Err = err
 		return m
 	}
-	dir := b.dir
-	if kind == "node" {
-		dir = filepath.Join(b.dir, "node")
-	}
 	waitQuiet(ctx, b.cfg.serverCPU, b.cfg.maxOther, b.cfg.quietWait)
-	srv, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir)
+	srv, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir, known)
 	if err != nil {
 		m.Err = err
 		return m
@@ -366,6 +433,9 @@ func logMeasurement(m measurement) {
 	case "idle":
 		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
 			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
+	case "gateway":
+		fmt.Printf("run %d %-8s %-8s %.0f deliveries/s, %.0f acks/s, p99 %.2f ms (server %.2f cores, loadgen %.2f cores, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, r.AckRate, r.P99, m.ServerCPU, r.LoadgenCPU, r.Verified)
 	case "fanout", "fanout1", "ack":
 		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores, others on server CPU %.2f)\n",
 			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, m.OtherCPU)

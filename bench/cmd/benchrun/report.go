@@ -39,7 +39,7 @@ func (b *bench) profileWorkload(ctx context.Context, workload string) *profile {
 	}
 	argv, _ := b.serverArgv("sockgate", "-pprof", paddr)
 	waitQuiet(ctx, b.cfg.serverCPU, b.cfg.maxOther, b.cfg.quietWait)
-	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, b.cfg.nice, argv, b.dir)
+	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, b.cfg.nice, argv, b.dir, "")
 	if err != nil {
 		p.Err = err
 		return p
@@ -161,6 +161,12 @@ func (b *bench) rows() []row {
 			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
 		{"ack", fmt.Sprintf("Ack round trips, %d clients, closed loop", c.ackClients), "acks/s",
 			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 1.5},
+		{"gateway", fmt.Sprintf("Gateway: tutorial `chat` to a room of %d through the guard chain; Node column: the NestJS 11 gateway (nest/)", c.receivers), "deliveries/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 5},
+		{"gateway", "", "acks/s",
+			func(m measurement) float64 { return m.Result.AckRate }, "%.0f", true, 0},
+		{"gateway", "", "delivery p99 ms",
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0.5},
 		{"fanout", "Fan-out (saturation), per server CPU-second", "deliveries/s ÷ server cores",
 			perCore, "%.0f", true, 2},
 		{"fanout1", "Fan-out (lockstep), per server CPU-second", "deliveries/s ÷ server cores",
@@ -250,6 +256,9 @@ func (b *bench) writeReport(profs []*profile) error {
 		case m.Workload == "latency":
 			res = fmt.Sprintf("p50 %.2f / p99 %.2f ms", r.P50, r.P99)
 			det = fmt.Sprintf("p90 %.2f, p99.9 %.2f, max %.2f ms; %d samples, %d lost", r.P90, r.P999, r.Max, r.Samples, r.Lost)
+		case m.Workload == "gateway":
+			res = fmt.Sprintf("%.0f deliveries/s", r.Rate)
+			det = fmt.Sprintf("%.0f acks/s; delivery p50 %.2f / p99 %.2f ms", r.AckRate, r.P50, r.P99)
 		case m.Workload == "ack":
 			res = fmt.Sprintf("%.0f acks/s", r.Rate)
 			det = fmt.Sprintf("over %.1fs", r.WindowSecs)

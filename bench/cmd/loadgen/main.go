@@ -10,6 +10,9 @@
 //	latency  -n receivers, one sender at -rate broadcasts/s; receivers compute
 //	         the delivery latency from the timestamp in each message
 //	ack      -n clients each emit "echo" with an ack in a closed loop
+//	gateway  the tutorial's chat through a whole gateway: -n receivers and
+//	         -senders join room "bench" (join_room), senders emit "chat"
+//	         with acks, -window broadcasts in flight
 //
 // -addr may list several servers (a cluster, comma-separated): connection i
 // of each group (receivers, senders) dials address i mod len, so receivers
@@ -74,7 +77,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:3000", "server host:port (several, comma-separated: a cluster; connections alternate between them)")
 	flag.BoolVar(&c.sample, "sample", false, "fanout: also sample the latency of every delivery in the window")
-	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack")
+	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack | gateway")
 	flag.IntVar(&c.n, "n", 100, "connections (receivers for fanout/latency)")
 	flag.IntVar(&c.senders, "senders", 4, "fanout: sender connections")
 	flag.IntVar(&c.window, "window", 32, "fanout: broadcasts in flight (not yet delivered to every receiver)")
@@ -128,6 +131,8 @@ func main() {
 		r, err = l.latency(ctx)
 	case "ack":
 		r, err = l.ack(ctx)
+	case "gateway":
+		r, err = l.gateway(ctx)
 	default:
 		err = fmt.Errorf("unknown workload %q", c.workload)
 	}

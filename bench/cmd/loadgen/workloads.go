@@ -90,7 +90,7 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 	sendErr := make(chan error, 1)
 	stopSend := make(chan struct{})
 	go func() {
-		sendErr <- l.sendLoop(ctx, senders, &sent, &delivered, progress, stopSend)
+		sendErr <- l.sendLoop(ctx, senders, &sent, &delivered, progress, stopSend, appendFanout)
 	}()
 
 	fail := func(err error) (Result, error) {
@@ -160,7 +160,10 @@ func (l *loadgen) fanout(ctx context.Context) (Result, error) {
 	return r, checkReceivers(rs, sent.Load(), &r)
 }
 
-func (l *loadgen) sendLoop(ctx context.Context, senders []*sioclient.Conn, sent, delivered *atomic.Int64, progress <-chan struct{}, stop <-chan struct{}) error {
+// sendLoop sends broadcasts round-robin over senders, built by build (seq,
+// the sender's index, the send time), keeping at most -window of them in
+// flight (sent, not yet delivered to every receiver), until stop.
+func (l *loadgen) sendLoop(ctx context.Context, senders []*sioclient.Conn, sent, delivered *atomic.Int64, progress <-chan struct{}, stop <-chan struct{}, build buildFunc) error {
 	c := l.cfg
 	n := int64(c.n)
 	limit := int64(c.window) * n
@@ -195,13 +198,16 @@ func (l *loadgen) sendLoop(ctx context.Context, senders []*sioclient.Conn, sent,
 			}
 			continue
 		}
-		buf = appendFanout(buf[:0], seq+1, int64(i%len(senders)), time.Now().UnixNano(), pad)
+		buf = build(buf[:0], seq+1, int64(i%len(senders)), time.Now().UnixNano(), pad)
 		if err := senders[i%len(senders)].WriteBytes(buf); err != nil {
 			return err
 		}
 		sent.Add(1)
 	}
 }
+
+// buildFunc appends one broadcast request to b.
+type buildFunc func(b []byte, seq, from, ns int64, pad string) []byte
 
 // appendFanout appends `42["fanout","bench",{"s":seq,"p":from,"t":ns,"d":"pad"}]`:
 // the broadcast's sequence number, its sender's index (receivers check

@@ -13,6 +13,8 @@ type Result struct {
 	Disconnects int64 `json:"disconnects"`
 	// Rate is deliveries/s (fanout) or ack round trips/s (ack).
 	Rate float64 `json:"rate,omitempty"`
+	// AckRate is acks/s (gateway: the senders' chat acks).
+	AckRate float64 `json:"ack_rate,omitempty"`
 	// Broadcasts is broadcasts/s (fanout, latency).
 	Broadcasts float64 `json:"broadcasts,omitempty"`
 	// Samples and Lost count latency samples and deliveries that never came.

@@ -12,6 +12,7 @@ package sioclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -43,6 +44,7 @@ const maxFrame = 1 << 20
 type Conn struct {
 	nsp  string // "" for "/"; else e.g. "/chat", prefixed to CONNECT
 	auth []byte // the CONNECT payload, or nil
+	sid  string // the socket id of the CONNECT reply
 	nc   net.Conn
 	hbr  *bufio.Reader // bytes gobwas read past the HTTP response, or nil
 	src  io.Reader     // blocking reads during the handshake
@@ -138,6 +140,7 @@ func (c *Conn) handshake() error {
 				return err
 			}
 		case len(p) >= 2 && p[0] == '4' && p[1] == '0':
+			c.sid = stringField(p, "sid")
 			return nil
 		case len(p) >= 2 && p[0] == '4' && p[1] == '4':
 			return fmt.Errorf("%w: connect_error %.80q", ErrClosed, p)
@@ -358,6 +361,25 @@ func (c *Conn) writeFrame(op ws.OpCode, p []byte) error {
 	c.wbuf = b
 	_, err := c.nc.Write(b)
 	return err
+}
+
+// SID is the socket id the server gave in its CONNECT reply.
+func (c *Conn) SID() string { return c.sid }
+
+// stringField returns the value of the first `"key":"value"` in p (no
+// escapes in value), or "".
+func stringField(p []byte, key string) string {
+	pat := `"` + key + `":"`
+	i := bytes.Index(p, []byte(pat))
+	if i < 0 {
+		return ""
+	}
+	v := p[i+len(pat):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(v[:j])
 }
 
 // Close closes the TCP connection.
