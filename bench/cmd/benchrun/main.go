@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -63,7 +64,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
-	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack,gateway", "workloads to run (fanout1: fanout with one broadcast in flight; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
+	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,latency80,ack,gateway", "workloads to run (fanout1: fanout with one broadcast in flight; latency80: latency at 80% of Node's fanout saturation rate; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
 	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
@@ -316,7 +317,7 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 	switch workload {
 	case "fanout1", "cluster":
 		lw = "fanout"
-	case "cluster-latency":
+	case "cluster-latency", "latency80":
 		lw = "latency"
 	}
 	args := []string{"-addr", addr, "-workload", lw,
@@ -331,6 +332,9 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 	case "latency":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprint(c.rate),
 			"-duration", (2 * c.duration).String())
+	case "latency80":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprintf("%.1f", b.nodeSaturation80()),
+			"-duration", (2 * c.duration).String())
 	case "ack":
 		args = append(args, "-n", fmt.Sprint(c.ackClients))
 	case "gateway":
@@ -342,6 +346,16 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 			"-duration", (2 * c.duration).String())
 	}
 	return args
+}
+
+// nodeSaturation80 is 80% of Node's saturation broadcast rate: the median
+// broadcasts/s of its fanout runs so far (0 when none succeeded).
+func (b *bench) nodeSaturation80() float64 {
+	v, _, ok := b.median("fanout", "node", func(m measurement) float64 { return m.Result.Broadcasts })
+	if !ok {
+		return 0
+	}
+	return 0.8 * v
 }
 
 // measure runs one workload once against a fresh server.
@@ -370,6 +384,10 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 		return b.measureCluster(ctx, workload, kind, run)
 	}
 	m := measurement{Workload: workload, Server: kind, Run: run, Attempts: 1}
+	if workload == "latency80" && b.nodeSaturation80() == 0 {
+		m.Err = errors.New("latency80 needs a successful Node fanout run before it (-workloads fanout,...,latency80 -servers ...,node)")
+		return m
+	}
 	argv, dir, known, err := b.serverCommand(workload, kind)
 	if err != nil {
 		m.Err = err
@@ -439,7 +457,7 @@ func logMeasurement(m measurement) {
 	case "fanout", "fanout1", "ack":
 		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores, others on server CPU %.2f)\n",
 			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, m.OtherCPU)
-	case "latency":
+	case "latency", "latency80":
 		fmt.Printf("run %d %-8s %-8s p50 %.2f ms p99 %.2f ms max %.2f ms (%d samples, %d lost, server %.2f cores)\n",
 			m.Run, m.Workload, m.Server, r.P50, r.P99, r.Max, r.Samples, r.Lost, m.ServerCPU)
 	case "cluster":
