@@ -28,26 +28,28 @@ import (
 )
 
 type config struct {
-	runs       int
-	quick      bool
-	idleConns  int
-	receivers  int
-	ackClients int
-	warmup     time.Duration
-	duration   time.Duration
-	rate       float64
-	servers    []string
-	workloads  []string
-	out        string
-	profile    []string
-	window     int
-	serverCPU  string
-	loadgenCPU string
-	timeout    time.Duration
-	retries    int
-	maxOther   float64
-	quietWait  time.Duration
-	nice       int
+	runs          int
+	quick         bool
+	idleConns     int
+	bigIdle       int
+	bigIdleCapped int // the -big-conns asked for, when nofile capped it
+	receivers     int
+	ackClients    int
+	warmup        time.Duration
+	duration      time.Duration
+	rate          float64
+	servers       []string
+	workloads     []string
+	out           string
+	profile       []string
+	window        int
+	serverCPU     string
+	loadgenCPU    string
+	timeout       time.Duration
+	retries       int
+	maxOther      float64
+	quietWait     time.Duration
+	nice          int
 }
 
 func main() {
@@ -58,13 +60,14 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 3, "runs per workload and server (the report shows medians)")
 	flag.BoolVar(&c.quick, "quick", false, "a short smoke run: 1 run, 2,000 idle connections, 3s windows, report to results/quick.md")
 	flag.IntVar(&c.idleConns, "conns", 10000, "idle workload: connections")
+	flag.IntVar(&c.bigIdle, "big-conns", 100000, "idle100k workload: connections (from several loopback sources)")
 	flag.IntVar(&c.receivers, "receivers", 1000, "fanout/latency workloads: receivers in the room")
 	flag.IntVar(&c.ackClients, "ack-clients", 100, "ack workload: clients")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before each measurement window")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
-	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,latency80,ack,gateway", "workloads to run (fanout1: fanout with one broadcast in flight; latency80: latency at 80% of Node's fanout saturation rate; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
+	flag.StringVar(&workloads, "workloads", "idle,idle100k,fanout,fanout1,latency,latency80,ack,gateway", "workloads to run (idle100k: -big-conns idle connections;fanout1: fanout with one broadcast in flight; latency80: latency at 80% of Node's fanout saturation rate; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
 	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
@@ -77,7 +80,7 @@ func main() {
 	flag.Float64Var(&c.maxOther, "max-other", 0.25, "CPU (in cores) other processes may take of the server's CPU during a window before the measurement is retried")
 	flag.Parse()
 	if c.quick {
-		c.runs, c.idleConns = 1, min(c.idleConns, 2000)
+		c.runs, c.idleConns, c.bigIdle = 1, min(c.idleConns, 2000), min(c.bigIdle, 30000)
 		c.warmup, c.duration = time.Second, 3*time.Second
 		profiles = ""
 	}
@@ -86,6 +89,12 @@ func main() {
 		if c.quick {
 			c.out = filepath.Join("results", "quick.md")
 		}
+	}
+	if limit := int(nofile()) - 500; c.bigIdle > limit {
+		// One process holds every connection of its side: the open-files
+		// hard limit caps what idle100k can show on this machine.
+		fmt.Printf("benchrun: idle100k: %d connections need an open-files limit above the hard limit %d (raising it needs CAP_SYS_RESOURCE): measuring %d\n", c.bigIdle, nofile(), limit)
+		c.bigIdleCapped, c.bigIdle = c.bigIdle, limit
 	}
 	c.servers = splitList(servers)
 	c.workloads = splitList(workloads)
@@ -319,12 +328,16 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 		lw = "fanout"
 	case "cluster-latency", "latency80":
 		lw = "latency"
+	case "idle100k":
+		lw = "idle"
 	}
 	args := []string{"-addr", addr, "-workload", lw,
 		"-warmup", c.warmup.String(), "-duration", c.duration.String()}
 	switch workload {
 	case "idle":
 		args = append(args, "-n", fmt.Sprint(c.idleConns))
+	case "idle100k":
+		args = append(args, "-n", fmt.Sprint(c.bigIdle), "-sources", fmt.Sprint(c.bigIdle/20000+1), "-concurrency", "256")
 	case "fanout":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window))
 	case "fanout1":
@@ -365,7 +378,7 @@ func (b *bench) nodeSaturation80() float64 {
 func (b *bench) measureRetrying(ctx context.Context, workload, kind string, run int) measurement {
 	best := b.measure(ctx, workload, kind, run)
 	logMeasurement(best)
-	for i := 0; i < b.cfg.retries && workload != "idle" && best.Err == nil && best.OtherCPU > b.cfg.maxOther && ctx.Err() == nil; i++ {
+	for i := 0; i < b.cfg.retries && !strings.HasPrefix(workload, "idle") && best.Err == nil && best.OtherCPU > b.cfg.maxOther && ctx.Err() == nil; i++ {
 		fmt.Printf("        others used %.2f of the server CPU: measuring again\n", best.OtherCPU)
 		m := b.measure(ctx, workload, kind, run)
 		m.Attempts = best.Attempts + 1
@@ -435,7 +448,7 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 	if !srv.alive() && m.Err == nil {
 		m.Err = fmt.Errorf("%s server died: %s", kind, tail(srv.stderr))
 	}
-	if workload == "idle" && r.Conns > 0 {
+	if (workload == "idle" || workload == "idle100k") && r.Conns > 0 {
 		m.KBPerConn = float64(m.RSSLoadedKB-m.RSSBaseKB) / float64(r.Conns)
 	}
 	return m
@@ -448,7 +461,7 @@ func logMeasurement(m measurement) {
 	}
 	r := m.Result
 	switch m.Workload {
-	case "idle":
+	case "idle", "idle100k":
 		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
 			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
 	case "gateway":

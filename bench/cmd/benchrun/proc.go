@@ -20,7 +20,8 @@ import (
 )
 
 // nofile is the open-files limit given to servers and the load generator:
-// the hard limit (unprivileged containers cannot go above it).
+// the hard limit (raising it needs CAP_SYS_RESOURCE, which containers such
+// as this project's CI machine lack).
 func nofile() uint64 {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {

@@ -151,6 +151,10 @@ func (b *bench) rows() []row {
 	return []row{
 		{"idle", fmt.Sprintf("Idle memory, %d connections", c.idleConns), "server RSS KB per connection",
 			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 0.5},
+		{"idle100k", bigIdleLabel(c), "server RSS KB per connection",
+			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 0},
+		{"idle100k", "", "seconds to connect them all",
+			func(m measurement) float64 { return m.Result.ConnectSecs }, "%.1f", false, 0},
 		{"fanout", fmt.Sprintf("Room fan-out to %d receivers, saturation (%d broadcasts in flight)", c.receivers, c.window), "deliveries/s",
 			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 2},
 		{"fanout1", fmt.Sprintf("Room fan-out to %d receivers, lockstep (1 broadcast in flight)", c.receivers), "deliveries/s",
@@ -178,6 +182,13 @@ func (b *bench) rows() []row {
 		{"ack", "Acks, per server CPU-second", "acks/s ÷ server cores",
 			perCore, "%.0f", true, 2},
 	}
+}
+
+func bigIdleLabel(c config) string {
+	if c.bigIdleCapped > 0 {
+		return fmt.Sprintf("Idle memory, %d connections (%d asked: capped by the open-files hard limit %d, which needs CAP_SYS_RESOURCE to raise)", c.bigIdle, c.bigIdleCapped, nofile())
+	}
+	return fmt.Sprintf("Idle memory, %d connections", c.bigIdle)
 }
 
 // perCore is a saturation rate divided by the server's CPU use over the same
@@ -251,7 +262,7 @@ func (b *bench) writeReport(profs []*profile) error {
 				det = det[:300] + "..."
 			}
 			det = strings.ReplaceAll(det, "|", "/")
-		case m.Workload == "idle":
+		case m.Workload == "idle" || m.Workload == "idle100k":
 			res = fmt.Sprintf("%.2f KB/conn", m.KBPerConn)
 			det = fmt.Sprintf("RSS %.1f → %.1f MB, %d conns connected in %.1fs", float64(m.RSSBaseKB)/1024, float64(m.RSSLoadedKB)/1024, r.Conns, r.ConnectSecs)
 		case m.Workload == "fanout" || m.Workload == "fanout1":
@@ -271,7 +282,7 @@ func (b *bench) writeReport(profs []*profile) error {
 			det += "; verified"
 		}
 		srvCPU, lgCPU, other := "—", "—", "—"
-		if m.Workload != "idle" && m.Err == nil {
+		if !strings.HasPrefix(m.Workload, "idle") && m.Err == nil {
 			srvCPU, lgCPU, other = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU), fmt.Sprintf("%.2f", m.OtherCPU)
 		}
 		if m.Attempts > 1 {

@@ -38,6 +38,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -70,6 +71,7 @@ type config struct {
 	settle      time.Duration
 	payload     int
 	concurrency int
+	sources     int
 	sync        bool
 }
 
@@ -87,6 +89,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 3*time.Second, "idle: wait after connecting before measuring")
 	flag.IntVar(&c.payload, "payload", 64, "padding bytes in each message")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "connections dialled at once")
+	flag.IntVar(&c.sources, "sources", 1, "spread connections over this many loopback source addresses (127.0.0.1, .2, ...; more than ~28,000 connections need several)")
 	flag.BoolVar(&c.sync, "sync", false, "after each MARK line, wait for a line on stdin")
 	cpuprofile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.Parse()
@@ -218,7 +221,7 @@ func (l *loadgen) connect(ctx context.Context, n int, query url.Values, handle f
 				)
 				for attempt := range 3 {
 					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					c, err = sioclient.Dial(dctx, l.cfg.addrs[i%len(l.cfg.addrs)], query)
+					c, err = sioclient.DialFrom(dctx, l.cfg.addrs[i%len(l.cfg.addrs)], query, "/", nil, l.source(i))
 					cancel()
 					if err == nil || ctx.Err() != nil {
 						break
@@ -258,6 +261,14 @@ func (l *loadgen) connect(ctx context.Context, n int, query url.Values, handle f
 		return nil, first
 	}
 	return conns, ctx.Err()
+}
+
+// source is the local address of connection i (nil with one source).
+func (l *loadgen) source(i int) net.IP {
+	if l.cfg.sources <= 1 {
+		return nil
+	}
+	return net.IPv4(127, 0, 0, byte(1+i%l.cfg.sources))
 }
 
 // closeAll ends the run: closes every connection and waits (bounded) for the readers.

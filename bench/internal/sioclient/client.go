@@ -66,6 +66,13 @@ func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
 // as the CONNECT payload. Packets handed to ReadAll then carry the
 // namespace: `2/chat,["message",...]`, `3/chat,5[...]`.
 func DialNamespace(ctx context.Context, addr string, query url.Values, nsp string, auth []byte) (*Conn, error) {
+	return DialFrom(ctx, addr, query, nsp, auth, nil)
+}
+
+// DialFrom is DialNamespace from local address src (nil: the kernel's
+// choice): clients spread over several loopback sources (127.0.0.x) get
+// past the ~28,000 ephemeral ports one source has to one server address.
+func DialFrom(ctx context.Context, addr string, query url.Values, nsp string, auth []byte, src net.IP) (*Conn, error) {
 	if nsp == "/" {
 		nsp = ""
 	}
@@ -77,6 +84,10 @@ func DialNamespace(ctx context.Context, addr string, query url.Values, nsp strin
 	q.Set("transport", "websocket")
 	u := "ws://" + addr + "/socket.io/?" + q.Encode()
 	d := ws.Dialer{ReadBufferSize: 512, WriteBufferSize: 1024}
+	if src != nil {
+		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
+		d.NetDial = nd.DialContext
+	}
 	nc, hbr, _, err := d.Dial(ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("sioclient: dial: %w", err)
