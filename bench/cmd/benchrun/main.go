@@ -33,6 +33,8 @@ type config struct {
 	idleConns     int
 	bigIdle       int
 	bigIdleCapped int // the -big-conns asked for, when nofile capped it
+	pollers       int
+	pollRate      float64
 	receivers     int
 	ackClients    int
 	warmup        time.Duration
@@ -63,11 +65,13 @@ func main() {
 	flag.IntVar(&c.bigIdle, "big-conns", 100000, "idle100k workload: connections (from several loopback sources)")
 	flag.IntVar(&c.receivers, "receivers", 1000, "fanout/latency workloads: receivers in the room")
 	flag.IntVar(&c.ackClients, "ack-clients", 100, "ack workload: clients")
+	flag.IntVar(&c.pollers, "pollers", 200, "polling workload: long-polling receivers")
+	flag.Float64Var(&c.pollRate, "poll-rate", 50, "polling workload: broadcasts per second")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before each measurement window")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
-	flag.StringVar(&workloads, "workloads", "idle,idle100k,fanout,fanout1,latency,latency80,ack,gateway", "workloads to run (idle100k: -big-conns idle connections;fanout1: fanout with one broadcast in flight; latency80: latency at 80% of Node's fanout saturation rate; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
+	flag.StringVar(&workloads, "workloads", "idle,idle100k,fanout,fanout1,latency,latency80,ack,gateway,churn,churn-polling,polling", "workloads to run (churn, churn-polling: connect/disconnect cycles over WebSocket, or polling then upgrade; polling: latency of long-polling receivers;idle100k: -big-conns idle connections;fanout1: fanout with one broadcast in flight; latency80: latency at 80% of Node's fanout saturation rate; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
 	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
@@ -330,6 +334,8 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 		lw = "latency"
 	case "idle100k":
 		lw = "idle"
+	case "churn-polling":
+		lw = "churn"
 	}
 	args := []string{"-addr", addr, "-workload", lw,
 		"-warmup", c.warmup.String(), "-duration", c.duration.String()}
@@ -352,6 +358,12 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 		args = append(args, "-n", fmt.Sprint(c.ackClients))
 	case "gateway":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-senders", "4", "-window", fmt.Sprint(c.window))
+	case "churn":
+		args = append(args, "-n", "16")
+	case "churn-polling":
+		args = append(args, "-n", "16", "-transport", "polling")
+	case "polling":
+		args = append(args, "-n", fmt.Sprint(c.pollers), "-rate", fmt.Sprint(c.pollRate), "-duration", (2 * c.duration).String())
 	case "cluster":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window), "-sample")
 	case "cluster-latency":
@@ -464,6 +476,12 @@ func logMeasurement(m measurement) {
 	case "idle", "idle100k":
 		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
 			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
+	case "churn", "churn-polling":
+		fmt.Printf("run %d %-8s %-8s %.0f handshakes/s (server %.2f cores, loadgen %.2f cores, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, r.Verified)
+	case "polling":
+		fmt.Printf("run %d %-8s %-8s %.0f messages/s p50 %.2f ms p99 %.2f ms (server %.2f cores, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, r.P50, r.P99, m.ServerCPU, r.Verified)
 	case "gateway":
 		fmt.Printf("run %d %-8s %-8s %.0f deliveries/s, %.0f acks/s, p99 %.2f ms (server %.2f cores, loadgen %.2f cores, verified %v)\n",
 			m.Run, m.Workload, m.Server, r.Rate, r.AckRate, r.P99, m.ServerCPU, r.LoadgenCPU, r.Verified)

@@ -175,6 +175,16 @@ func (b *bench) rows() []row {
 			func(m measurement) float64 { return m.Result.AckRate }, "%.0f", true, 0},
 		{"gateway", "", "delivery p99 ms",
 			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0.5},
+		{"churn", "Connection churn over WebSocket, 16 clients connecting and disconnecting", "handshakes/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+		{"churn-polling", "Connection churn, polling handshake then upgrade (socket.io-client's default)", "handshakes/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+		{"polling", fmt.Sprintf("Long-polling receivers: %d in a room, %g broadcasts/s", c.pollers, c.pollRate), "messages/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+		{"polling", "", "p50 ms",
+			func(m measurement) float64 { return m.Result.P50 }, "%.2f", false, 0},
+		{"polling", "", "p99 ms",
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
 		{"fanout", "Fan-out (saturation), per server CPU-second", "deliveries/s ÷ server cores",
 			perCore, "%.0f", true, 2},
 		{"fanout1", "Fan-out (lockstep), per server CPU-second", "deliveries/s ÷ server cores",
@@ -271,6 +281,12 @@ func (b *bench) writeReport(profs []*profile) error {
 		case m.Workload == "latency" || m.Workload == "latency80":
 			res = fmt.Sprintf("p50 %.2f / p99 %.2f ms", r.P50, r.P99)
 			det = fmt.Sprintf("p90 %.2f, p99.9 %.2f, max %.2f ms; %d samples, %d lost", r.P90, r.P999, r.Max, r.Samples, r.Lost)
+		case m.Workload == "churn" || m.Workload == "churn-polling":
+			res = fmt.Sprintf("%.0f handshakes/s", r.Rate)
+			det = fmt.Sprintf("over %.1fs", r.WindowSecs)
+		case m.Workload == "polling":
+			res = fmt.Sprintf("p50 %.2f / p99 %.2f ms", r.P50, r.P99)
+			det = fmt.Sprintf("%.0f messages/s; p99.9 %.2f, max %.2f ms; %d samples", r.Rate, r.P999, r.Max, r.Samples)
 		case m.Workload == "gateway":
 			res = fmt.Sprintf("%.0f deliveries/s", r.Rate)
 			det = fmt.Sprintf("%.0f acks/s; delivery p50 %.2f / p99 %.2f ms", r.AckRate, r.P50, r.P99)

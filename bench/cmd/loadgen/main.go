@@ -13,6 +13,9 @@
 //	gateway  the tutorial's chat through a whole gateway: -n receivers and
 //	         -senders join room "bench" (join_room), senders emit "chat"
 //	         with acks, -window broadcasts in flight
+//	churn    -n workers connect and disconnect in a loop (-transport
+//	         websocket, or polling: handshake, CONNECT, upgrade): handshakes/s
+//	polling  the latency workload with -n long-polling receivers
 //
 // -addr may list several servers (a cluster, comma-separated): connection i
 // of each group (receivers, senders) dials address i mod len, so receivers
@@ -72,6 +75,7 @@ type config struct {
 	payload     int
 	concurrency int
 	sources     int
+	transport   string
 	sync        bool
 }
 
@@ -79,7 +83,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:3000", "server host:port (several, comma-separated: a cluster; connections alternate between them)")
 	flag.BoolVar(&c.sample, "sample", false, "fanout: also sample the latency of every delivery in the window")
-	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack | gateway")
+	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack | gateway | churn | polling")
 	flag.IntVar(&c.n, "n", 100, "connections (receivers for fanout/latency)")
 	flag.IntVar(&c.senders, "senders", 4, "fanout: sender connections")
 	flag.IntVar(&c.window, "window", 32, "fanout: broadcasts in flight (not yet delivered to every receiver)")
@@ -89,6 +93,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 3*time.Second, "idle: wait after connecting before measuring")
 	flag.IntVar(&c.payload, "payload", 64, "padding bytes in each message")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "connections dialled at once")
+	flag.StringVar(&c.transport, "transport", "websocket", "churn: websocket, or polling (handshake over polling, then upgrade)")
 	flag.IntVar(&c.sources, "sources", 1, "spread connections over this many loopback source addresses (127.0.0.1, .2, ...; more than ~28,000 connections need several)")
 	flag.BoolVar(&c.sync, "sync", false, "after each MARK line, wait for a line on stdin")
 	cpuprofile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
@@ -136,6 +141,10 @@ func main() {
 		r, err = l.ack(ctx)
 	case "gateway":
 		r, err = l.gateway(ctx)
+	case "churn":
+		r, err = l.churn(ctx)
+	case "polling":
+		r, err = l.polling(ctx)
 	default:
 		err = fmt.Errorf("unknown workload %q", c.workload)
 	}
