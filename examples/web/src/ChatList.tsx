@@ -15,8 +15,8 @@ export function ChatList({ client, state, onLogout }: { client: ChatClient; stat
           <strong>{state.me.name}</strong>
           <small>@{state.me.id}</small>
         </div>
-        <button className="ghost" onClick={onLogout} title="Sign out">
-          ⎋
+        <button className="ghost" onClick={onLogout}>
+          Sign out
         </button>
       </header>
       <button className="new-chat" onClick={() => setCreating((v) => !v)}>

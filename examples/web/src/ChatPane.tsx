@@ -16,12 +16,15 @@ export function ChatPane({ client, state, chat }: { client: ChatClient; state: S
         <div>
           <h2>{chat.title || "Untitled chat"}</h2>
           <div className="members" aria-label="Members">
-            {members.map((m) => (
-              <span key={m.userId} className="member" data-testid={`member-${m.userId}`} data-online={!!state.online[m.userId]}>
-                <span className={`dot inline ${state.online[m.userId] ? "on" : "off"}`} />
+            {members.map((m) => {
+              const on = m.userId === state.me.id ? state.conn === "online" : !!state.online[m.userId];
+              return (
+              <span key={m.userId} className="member" data-testid={`member-${m.userId}`} data-online={on}>
+                <span className={`dot inline ${on ? "on" : "off"}`} />
                 {m.userId === state.me.id ? "You" : m.name || m.userId}
               </span>
-            ))}
+              );
+            })}
           </div>
         </div>
         {chat.archived && <span className="pill">archived</span>}
@@ -242,7 +245,7 @@ function Composer({ client, chatId, disabled }: { client: ChatClient; chatId: st
         <div className="pending">
           {files.map((f, i) => (
             <span key={i} className="chip">
-              📎 {f.name} <small>{size(f.size)}</small>
+              {f.name} <small>{size(f.size)}</small>
               <button type="button" onClick={() => setFiles(files.filter((_, j) => j !== i))} aria-label="Remove">
                 ×
               </button>
@@ -252,8 +255,10 @@ function Composer({ client, chatId, disabled }: { client: ChatClient; chatId: st
       )}
       {error && <div className="error">{error}</div>}
       <div className="row">
-        <button type="button" className="ghost attach" onClick={() => fileInput.current?.click()} title="Attach a file">
-          📎
+        <button type="button" className="ghost attach" onClick={() => fileInput.current?.click()} title="Attach a file" aria-label="Attach a file">
+          <svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round" aria-hidden>
+            <path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48" />
+          </svg>
         </button>
         <input
           ref={fileInput}
