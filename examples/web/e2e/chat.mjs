@@ -98,6 +98,7 @@ await main(async (browser, pages) => {
     }
     await message(bob, /^history #1$/).waitFor();
     await bob.locator(".hint", { hasText: "Beginning of the conversation" }).waitFor();
+    await bob.locator('[data-testid="messages"]').evaluate((el) => el.scrollTo(0, 0));
     await shot(bob, "history");
     const seqs = await bob.locator(".msg").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
     assert(seqs.length === 75 && seqs.every((s, i) => s === i + 1), `seqs in order without gaps: ${seqs}`);
