@@ -18,8 +18,12 @@ await main(async (browser, pages) => {
   const alice = a.page, bob = b.page;
   pages.push(alice, bob);
 
-  await step("both sign in with their tokens and connect", async () => {
-    await alice.goto(`${baseURL}/#token=${tokens.alice}`);
+  await step("Alice signs in with the form, Bob with a link; both connect", async () => {
+    await alice.goto(baseURL);
+    await alice.locator("textarea[name=token]").waitFor();
+    await shot(alice, "login");
+    await alice.fill("textarea[name=token]", tokens.alice);
+    await alice.click(".login-card button[type=submit]");
     await bob.goto(`${baseURL}/#token=${tokens.bob}`);
     await Promise.all([online(alice), online(bob)]);
     await alice.locator(".me-name strong", { hasText: "Alice" }).waitFor();

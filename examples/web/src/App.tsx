@@ -61,7 +61,7 @@ function Login({ error, onLogin }: { error?: string; onLogin: (token: string) =>
         </h1>
         <p>
           Paste a development token. With <code>make run</code> going, <code>make token SUB=alice NAME=Alice</code>{" "}
-          prints one; or open <code>/#token=…</code>.
+          prints one, and <code>make login SUB=alice NAME=Alice</code> a sign-in link.
         </p>
         <textarea
           name="token"
@@ -81,8 +81,18 @@ function Login({ error, onLogin }: { error?: string; onLogin: (token: string) =>
 }
 
 function Chat({ token, me, onLogout }: { token: string; me: Me; onLogout: () => void }) {
-  const [client] = useState(() => new ChatClient(token, me));
-  useEffect(() => () => client.close(), [client]);
+  // One client (one socket) per mounted token; created in an effect so that
+  // React's development double mount closes the first one cleanly.
+  const [client, setClient] = useState<ChatClient | null>(null);
+  useEffect(() => {
+    const c = new ChatClient(token, me);
+    setClient(c);
+    return () => c.close();
+  }, [token]); // eslint-disable-line react-hooks/exhaustive-deps
+  return client ? <ChatApp client={client} onLogout={onLogout} /> : null;
+}
+
+function ChatApp({ client, onLogout }: { client: ChatClient; onLogout: () => void }) {
   const state = useSyncExternalStore(client.subscribe, client.snapshot);
   const active = state.chats.find((c) => c.id === state.activeId);
   return (

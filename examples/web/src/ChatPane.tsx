@@ -82,7 +82,9 @@ function Messages({
       if (!p.last || nearBottom || msgs[msgs.length - 1].senderId === state.me.id) el.scrollTop = el.scrollHeight;
     }
     prev.current = { first, last, height: el.scrollHeight, top: el.scrollTop };
-  }, [msgs, state.me.id]);
+    // A page too short to scroll cannot be scrolled up: fetch older at once.
+    if (el.scrollHeight <= el.clientHeight) void client.loadOlder(chat.id);
+  }, [msgs, state.me.id, client, chat.id]);
 
   const others = (state.members[chat.id] ?? []).filter((m) => m.userId !== state.me.id);
   const reads = state.reads[chat.id] ?? {};

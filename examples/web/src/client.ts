@@ -123,7 +123,12 @@ export class ChatClient {
       void this.refreshChats().then(() => this.refreshAllMembers());
     });
     s.on("disconnect", (reason) => {
-      if (reason !== "io client disconnect") this.set({ conn: "reconnecting" });
+      if (reason === "io client disconnect") return;
+      this.set({ conn: "reconnecting" });
+      // socket.io-client does not retry after a server-side disconnect (the
+      // token expired, say); try once more: a refused token then shows as
+      // "refused" through connect_error.
+      if (reason === "io server disconnect") setTimeout(() => this.socket.connect(), 1000);
     });
     s.io.on("reconnect_attempt", () => this.set({ conn: "reconnecting" }));
     s.on("connect_error", (err: Error & { data?: { code?: string; message?: string } }) => {
