@@ -43,10 +43,14 @@ await main(async (browser, pages) => {
     await alice.locator('[data-testid="member-bob"][data-online="true"]').waitFor();
   });
 
-  await step("Alice's message shows on Bob's list as unread", async () => {
+  await step("Alice's message shows on Bob's list as unread, also after a reload", async () => {
     await alice.fill('input[name="message"]', "Hi Bob! Shall we go to the lake on Saturday?");
     await alice.press('input[name="message"]', "Enter");
     await message(alice, "lake on Saturday").waitFor();
+    await chatItem(bob, "Weekend trip").locator('[data-testid="unread"]', { hasText: "1" }).waitFor();
+    // After a reload the count comes from the server (GET /chats unreadCount).
+    await bob.reload();
+    await online(bob);
     await chatItem(bob, "Weekend trip").locator('[data-testid="unread"]', { hasText: "1" }).waitFor();
   });
   await shot(bob, "unread");
@@ -137,7 +141,9 @@ await main(async (browser, pages) => {
       `Bob's last messages ${JSON.stringify(tail)}`);
     assert(new Set(texts).size === texts.length, `duplicates in ${JSON.stringify(texts)}`);
     await alice.locator('[data-testid="member-bob"][data-online="true"]').waitFor();
-    await alice.locator('[data-testid="seen"]', { hasText: "Seen by Bob" }).last().waitFor();
+    // Bob's client marks what it showed him as read: Alice sees it under the last one.
+    const last = alice.locator(".msg", { has: alice.locator(".content", { hasText: "See you at 9!" }) });
+    await last.locator('[data-testid="seen"]', { hasText: "Seen by Bob" }).waitFor();
     await shot(bob, "recovered");
   });
 });

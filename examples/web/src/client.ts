@@ -161,7 +161,7 @@ export class ChatClient {
 
   private notify(text: string) {
     this.set({ notice: text });
-    setTimeout(() => this.state.notice === text && this.set({ notice: undefined }), 4000);
+    setTimeout(() => this.state.notice === text && this.set({ notice: undefined }), 6000);
   }
 
   private setRead(chatId: string, userId: string, messageId: string) {
