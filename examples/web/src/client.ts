@@ -142,7 +142,12 @@ export class ChatClient {
     s.on("message", (m: Message) => this.onMessage(m));
     s.on("recovered", (r: { count: number; lastMessageId: string; complete: boolean }) => {
       if (r.count > 0) this.notify(`Caught up: ${r.count} missed message${r.count === 1 ? "" : "s"}`);
-      if (!r.complete) for (const id of Object.keys(this.state.views)) void this.loadLatest(id);
+      if (!r.complete) {
+        // More was missed than the server replays: start each history afresh
+        // rather than show a gap.
+        this.set({ views: {} });
+        if (this.state.activeId) void this.loadLatest(this.state.activeId);
+      }
     });
     s.on("typing", (t: { chatId: string; userId: string; isTyping: boolean }) => {
       this.set((st) => {
