@@ -26,7 +26,7 @@ export function ChatList({ client, state, onLogout }: { client: ChatClient; stat
       <ul className="chats" aria-label="Chats">
         {state.chats.map((c) => {
           const others = (state.members[c.id] ?? []).filter((m) => m.userId !== state.me.id);
-          const anyOnline = others.some((m) => state.online[m.userId]);
+          const anyOnline = state.conn === "online" && others.some((m) => state.online[m.userId]);
           const typing = Object.keys(state.typing[c.id] ?? {}).length > 0;
           return (
             <li key={c.id}>

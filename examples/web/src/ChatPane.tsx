@@ -17,7 +17,8 @@ export function ChatPane({ client, state, chat }: { client: ChatClient; state: S
           <h2>{chat.title || "Untitled chat"}</h2>
           <div className="members" aria-label="Members">
             {members.map((m) => {
-              const on = m.userId === state.me.id ? state.conn === "online" : !!state.online[m.userId];
+              // Offline, nobody's presence is known: every dot goes grey.
+              const on = state.conn === "online" && (m.userId === state.me.id || !!state.online[m.userId]);
               return (
               <span key={m.userId} className="member" data-testid={`member-${m.userId}`} data-online={on}>
                 <span className={`dot inline ${on ? "on" : "off"}`} />
