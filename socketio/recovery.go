@@ -74,6 +74,50 @@ type socketRecovery struct {
 	gating atomic.Bool
 	mu     sync.Mutex
 	held   []heldWrite
+
+	// ended is set, and done (created by a waiter) closed, once the socket's
+	// end (runClose) is over: its session, if any, is persisted.
+	ended bool
+	done  chan struct{}
+}
+
+// end records that the socket's disconnection is over.
+func (r *socketRecovery) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	if r.done != nil {
+		close(r.done)
+	}
+}
+
+// ending returns a channel closed once end has been called.
+func (r *socketRecovery) ending() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done == nil {
+		r.done = make(chan struct{})
+		if r.ended {
+			close(r.done)
+		}
+	}
+	return r.done
+}
+
+// takeOver ends a connected socket whose client came back on another
+// connection with its pid (proof that it owns the session): the old
+// transport is dead but the server may not know it before its ping timeout
+// (a polling client, a half-open TCP connection), and the session is
+// persisted only when the old socket disconnects. It closes the socket
+// (reason "transport close") and its connection, and waits until its
+// session is persisted or ctx ends.
+func (s *Socket) takeOver(ctx context.Context) {
+	s.onClose(ReasonTransportClose)
+	s.client.close(ReasonTransportClose)
+	select {
+	case <-s.rec.ending():
+	case <-ctx.Done():
+	}
 }
 
 type heldWrite struct {
@@ -349,8 +393,11 @@ type restoring struct {
 func (s *Socket) restore() *restoring {
 	r, n := s.rec, s.ns
 	if r.pid != "" {
-		t := n.startTap()
 		ctx, cancel := context.WithTimeout(n.srv.ctx, recoveryIOTimeout)
+		if old := n.socketByPID(r.pid); old != nil {
+			old.takeOver(ctx)
+		}
+		t := n.startTap()
 		sess, err := n.sessions.RestoreSession(ctx, r.pid, r.offset)
 		cancel()
 		switch {

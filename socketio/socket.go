@@ -199,18 +199,19 @@ func (s *Socket) OnDisconnect(h func(s *Socket, reason string)) {
 
 // Emit sends an event to this socket. []byte arguments travel as binary.
 // With recovery on it is a broadcast to the socket's id room (as in Node),
-// so that it is logged and gets an offset; it then reports
-// ErrNotConnected only when the socket is not connected when called.
+// so that it is logged and gets an offset, even when the socket is not
+// connected (ErrNotConnected then): a recovered successor receives it.
 func (s *Socket) Emit(event string, args ...any) error {
 	p, err := s.ns.eventPacket(event, args)
 	if err != nil {
 		return err
 	}
 	if s.rec != nil {
-		if !s.Connected() {
-			return ErrNotConnected
+		err := s.ns.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []string{s.id}})
+		if err == nil && !s.Connected() {
+			err = ErrNotConnected
 		}
-		return s.ns.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []string{s.id}})
+		return err
 	}
 	return s.send(p)
 }
@@ -562,6 +563,10 @@ func (s *Socket) runClose(reason string) {
 		// After the socket left everything: a recovered successor with the
 		// same id may connect as soon as the session is stored.
 		s.persist(rooms)
+	}
+	if s.rec != nil {
+		s.ns.forgetPID(s)
+		s.rec.end()
 	}
 	s.mu.Lock()
 	s.acks = nil
