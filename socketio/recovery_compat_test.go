@@ -236,14 +236,16 @@ func (rs *recoveryServer) emit(t *testing.T, room, payload string) {
 }
 
 // TestCompat_RecoveryAfterCut: for each transport, with the TCP connection
-// killed by the server or by the client, the client reconnects with the
+// killed by the server or by the client (or the Engine.IO connection
+// closed by the client, the case of socket.io-client's own recovery test),
+// the client reconnects with the
 // same socket.id and socket.recovered, its rooms and data intact, and gets
 // the room broadcasts and direct emits sent while it was away and while
 // its session was being restored, exactly once and in order, before the
 // live ones.
 func TestCompat_RecoveryAfterCut(t *testing.T) {
 	for _, transport := range []string{"websocket", "polling"} {
-		for _, side := range []string{"server", "client"} {
+		for _, side := range []string{"server", "client", "engine-close"} {
 			t.Run(transport+"/"+side, func(t *testing.T) {
 				testRecoveryAfterCut(t, transport, side)
 			})
@@ -266,10 +268,13 @@ func testRecoveryAfterCut(t *testing.T, transport, side string) {
 	c.awaitMsgs("1", "2")
 
 	release := rs.hold()
-	if side == "server" {
+	switch side {
+	case "server":
 		rs.cs.dropConns()
-	} else {
+	case "client":
 		c.send(map[string]any{"op": "cut"})
+	default:
+		c.send(map[string]any{"op": "closeEngine"})
 	}
 	c.disconnect(1)
 	// While the client is away: a room broadcast, a direct emit through

@@ -17,6 +17,7 @@
 // and takes JSON commands on stdin, one a line:
 //
 //   {"op":"cut"}          kill the TCP connection of the current transport (no close packet)
+//   {"op":"closeEngine"}  close the Engine.IO connection cleanly (the client suite's recovery case)
 //   {"op":"emit","event":e,"args":[...],"tag":t}   emit, with an ack printed as done
 //   {"op":"exit"}
 
@@ -84,6 +85,10 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
     case "cut":
       cut();
       out({ ev: "done", tag: cmd.tag || "cut" });
+      return;
+    case "closeEngine":
+      socket.io.engine.close();
+      out({ ev: "done", tag: cmd.tag || "closeEngine" });
       return;
     case "emit":
       socket.emit(cmd.event, ...(cmd.args || []), () => out({ ev: "done", tag: cmd.tag || cmd.event }));
