@@ -197,19 +197,25 @@ func logged(p *parser.Packet, opts BroadcastOptions) bool {
 }
 
 // appendOffset adds off as the last argument of EVENT packet p (whose
-// Data is a JSON array with the event name at least).
+// Data is a JSON array with the event name at least). off needs no JSON
+// escaping (our offsets and Redis stream ids do not).
 func appendOffset(p *parser.Packet, off string) {
-	q, _ := json.Marshal(off)
 	d := bytes.TrimRight(p.Data, " \t\r\n")
-	data := make(json.RawMessage, 0, len(d)+len(q)+1)
+	data := make(json.RawMessage, 0, len(d)+len(off)+3)
 	data = append(data, d[:len(d)-1]...)
 	if len(bytes.TrimSpace(d[1:len(d)-1])) > 0 {
 		data = append(data, ',')
 	}
-	data = append(data, q...)
-	p.Data = append(data, ']')
+	data = append(data, '"')
+	data = append(data, off...)
+	data = append(data, '"', ']')
+	p.Data = data
 	if p.Elems != nil {
-		p.Elems = append(p.Elems[:len(p.Elems):len(p.Elems)], q)
+		q := data[len(data)-len(off)-3 : len(data)-1 : len(data)-1]
+		if q[0] == ',' {
+			q = q[1:]
+		}
+		p.Elems = append(p.Elems[:len(p.Elems):len(p.Elems)], json.RawMessage(q))
 	}
 }
 

@@ -131,7 +131,10 @@ func (a *MemorySessionAdapter) Broadcast(_ context.Context, p *parser.Packet, op
 }
 
 func (a *MemorySessionAdapter) offset(n uint64) string {
-	return a.epoch + "-" + strconv.FormatUint(n, 36)
+	var buf [32]byte
+	b := append(buf[:0], a.epoch...)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, n, 36))
 }
 
 // parseOffset returns the counter of one of our offsets; "" is 0 (before
