@@ -79,9 +79,11 @@
 //     fails and it gets a new session.
 //   - A socket that disconnects for a recoverable reason (transport close
 //     or error, ping timeout, forced close, forced server close, server
-//     shutting down) has its session persisted after its OnDisconnecting
-//     handlers and after it left its rooms: id, pid, rooms, Data as JSON,
-//     and its connect offset.
+//     shutting down) has its session persisted once its disconnect
+//     handlers have run: id, pid, rooms (as OnDisconnecting saw them),
+//     Data as JSON, and its connect offset. Its successor with the same
+//     id therefore connects after the predecessor's OnDisconnect handlers
+//     (a client coming back sooner waits for them, see take-over below).
 //   - A CONNECT whose auth carries pid (and offset, absent when the client
 //     received no event: the replay then starts at the session's connect
 //     offset, where Node gives up) restores the session: same socket id,

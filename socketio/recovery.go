@@ -409,7 +409,7 @@ func (s *Socket) restore() *restoring {
 		switch {
 		case err != nil:
 			s.client.logger().Warn("socketio: restore session", "ns", n.name, "err", err)
-		case sess != nil && sess.SID != "" && t.filter(sess.Rooms):
+		case sess != nil && sess.SID != "" && n.Socket(sess.SID) == nil && t.filter(sess.Rooms):
 			s.id = sess.SID
 			if r.offset == "" {
 				r.offset = sess.Offset

@@ -559,20 +559,21 @@ func (s *Socket) runClose(reason string) {
 	s.state.Store(stateClosed)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
-	if persist {
-		// After the socket left everything: a recovered successor with the
-		// same id may connect as soon as the session is stored.
-		s.persist(rooms)
-	}
-	if s.rec != nil {
-		s.ns.forgetPID(s)
-		s.rec.end()
-	}
 	s.mu.Lock()
 	s.acks = nil
 	s.mu.Unlock()
 	for _, h := range dis {
 		s.safe(func() { h(s, reason) })
+	}
+	if s.rec != nil {
+		// Last: a recovered successor with the same id may connect as
+		// soon as the session is stored, and finds this socket by its pid
+		// (then waits for end) until then.
+		if persist {
+			s.persist(rooms)
+		}
+		s.ns.forgetPID(s)
+		s.rec.end()
 	}
 	s.ns.srv.live.Add(-1)
 }
