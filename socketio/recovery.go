@@ -109,11 +109,13 @@ func (r *socketRecovery) ending() <-chan struct{} {
 // transport is dead but the server may not know it before its ping timeout
 // (a polling client, a half-open TCP connection), and the session is
 // persisted only when the old socket disconnects. It closes the socket
-// (reason "transport close") and its connection, and waits until its
-// session is persisted or ctx ends.
-func (s *Socket) takeOver(ctx context.Context) {
+// (reason "transport close") and, unless the successor uses it too, its
+// connection, and waits until its session is persisted or ctx ends.
+func (s *Socket) takeOver(ctx context.Context, by *client) {
 	s.onClose(ReasonTransportClose)
-	s.client.close(ReasonTransportClose)
+	if s.client != by {
+		s.client.close(ReasonTransportClose)
+	}
 	select {
 	case <-s.rec.ending():
 	case <-ctx.Done():
@@ -401,7 +403,7 @@ func (s *Socket) restore() *restoring {
 	if r.pid != "" {
 		ctx, cancel := context.WithTimeout(n.srv.ctx, recoveryIOTimeout)
 		if old := n.socketByPID(r.pid); old != nil {
-			old.takeOver(ctx)
+			old.takeOver(ctx, s.client)
 		}
 		t := n.startTap()
 		sess, err := n.sessions.RestoreSession(ctx, r.pid, r.offset)

@@ -482,3 +482,46 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecovery_TakeOverSameConnection: a client that joins the namespace
+// again with its pid on the same connection, while its previous socket is
+// still disconnecting, waits for it without losing the connection.
+func TestRecovery_TakeOverSameConnection(t *testing.T) {
+	release := make(chan struct{})
+	connected := make(chan *Socket, 2)
+	_, url := newTestServer(t, Config{Recovery: &RecoveryConfig{}}, func(s *Server) {
+		s.Of("/").OnConnection(func(s *Socket) {
+			s.OnDisconnect(func(*Socket, string) { <-release })
+			connected <- s
+		})
+	})
+	c := dial(t, url)
+	sid, pid, err := c.ConnectSession(testCtx(t), "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := <-connected
+	old.Disconnect(false) // not recoverable; its OnDisconnect blocks
+	if p, err := c.Next(testCtx(t)); err != nil || p.Type != parser.Disconnect {
+		t.Fatalf("got %v %v, want DISCONNECT", p, err)
+	}
+	if err := c.SendPacket(&parser.Packet{Type: parser.Connect, Namespace: "/", Data: json.RawMessage(`{"pid":"` + pid + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		old.rec.mu.Lock()
+		defer old.rec.mu.Unlock()
+		if old.rec.done == nil {
+			return fmt.Errorf("the new socket does not wait for the old one yet")
+		}
+		return nil
+	})
+	close(release)
+	p, err := c.Next(testCtx(t))
+	if err != nil || p.Type != parser.Connect {
+		t.Fatalf("got %v %v, want CONNECT", p, err)
+	}
+	if s := <-connected; s.ID() == sid || s.Recovered() {
+		t.Fatalf("socket %s recovered=%v after a server disconnect", s.ID(), s.Recovered())
+	}
+}
