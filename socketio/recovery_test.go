@@ -324,6 +324,12 @@ func (r *recordingSessions) PersistSession(ctx context.Context, s *Session) erro
 // client sees a transport close, not an "io server disconnect": it would
 // reconnect (elsewhere).
 func TestServer_ShutdownDrainsHandlers(t *testing.T) {
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) { testShutdownDrainsHandlers(t, transport) })
+	}
+}
+
+func testShutdownDrainsHandlers(t *testing.T, transport string) {
 	var rec *recordingSessions
 	running := make(chan *Socket, 1)
 	srv, url := newTestServer(t, Config{
@@ -345,7 +351,7 @@ func TestServer_ShutdownDrainsHandlers(t *testing.T) {
 			})
 		})
 	})
-	c := startNodeClient(t, strings.TrimSuffix(url, "/socket.io/"), `{"name":"a","transports":["websocket"],"reconnectionDelay":60000}`)
+	c := startNodeClient(t, strings.TrimSuffix(url, "/socket.io/"), `{"name":"a","transports":["`+transport+`"],"reconnectionDelay":60000}`)
 	c.await(t, `"ev":"connect"`)
 	if err := c.script.Send(map[string]any{"op": "emit", "event": "slow", "tag": "slow"}); err != nil {
 		t.Fatal(err)
