@@ -108,6 +108,7 @@ type Server struct {
 	closing  atomic.Bool
 	live     atomic.Int64 // sockets whose lifecycle has not finished
 	shutOnce sync.Once
+	obs      atomic.Pointer[observerRef] // see Observe
 }
 
 type dynamicNamespace struct {
@@ -331,6 +332,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // newClient is the Engine.IO connection hook.
 func (s *Server) newClient(c engineConn) *client {
 	cl := newClient(s, c)
+	s.observeConnOpened()
 	s.mu.Lock()
 	s.clients[cl] = struct{}{}
 	s.mu.Unlock()

@@ -202,6 +202,7 @@ func (s *Socket) send(p *parser.Packet) error {
 	if !s.Connected() {
 		return ErrNotConnected
 	}
+	s.ns.observeEventOut(s.id, p)
 	if !s.client.writePacket(p, false) {
 		return ErrNotConnected
 	}
@@ -387,6 +388,7 @@ func (s *Socket) runConnect() {
 	s.ns.add(s)
 	s.ns.adapter.AddAll(s.id, []string{s.id})
 	s.client.connected()
+	s.observeConnected()
 	for _, h := range onConn {
 		if !s.Connected() {
 			return
@@ -454,6 +456,7 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 	if err != nil {
 		return
 	}
+	s.observeEventIn(elems)
 	s.mu.Lock()
 	h := s.handlers[name]
 	s.mu.Unlock()
@@ -499,6 +502,7 @@ func (s *Socket) runClose(reason string) {
 	s.mu.Lock()
 	s.acks = nil
 	s.mu.Unlock()
+	s.observeDisconnected(reason)
 	for _, h := range dis {
 		s.safe(func() { h(s, reason) })
 	}
