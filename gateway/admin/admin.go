@@ -93,7 +93,7 @@ func (cfg Config) Check() error {
 // RateRules are the admin namespace's limits: login attempts per client
 // address (each costs a bcrypt comparison).
 func RateRules() map[string]ratelimit.Rule {
-	return map[string]ratelimit.Rule{"admin:login": {Limit: 10, Period: time.Minute}}
+	return map[string]ratelimit.Rule{"/admin:login": {Limit: 10, Period: time.Minute}}
 }
 
 // Admin is the server side of @socket.io/admin-ui on namespace /admin.

@@ -98,7 +98,7 @@ func (a *Admin) authenticate(s *socketio.Socket) error {
 	ctx, cancel := context.WithTimeout(s.Context(), a.cfg.Timeout)
 	defer cancel()
 	if a.p != nil {
-		if _, err := a.p.Allow(ctx, "admin:login", ip); err != nil {
+		if _, err := a.p.Allow(ctx, "/admin:login", ip); err != nil {
 			var le *ratelimit.LimitedError
 			if errors.As(err, &le) {
 				a.p.LogRefusal("admin-login-limit|"+ip, "admin: login refused: too many attempts", "ip", ip)
