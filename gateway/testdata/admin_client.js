@@ -4,12 +4,13 @@
 //
 // Reads JSON commands on stdin, one a line:
 //   {"op":"connect","c":"a","ns":"/admin","auth":{...},"base":"..."}
-//   {"op":"emit","c":"a","event":"join","args":[...]}
+//   {"op":"emit","c":"a","event":"join","args":[...],"ack":false}
 //   {"op":"disconnect","c":"a"}
 // and prints one JSON line per thing observed:
 //   {"c":"a","op":"connect","id":"..."} / {"c":"a","op":"connect_error","message":"..."}
 //   {"c":"a","op":"event","event":"...","args":[...]}
 //   {"c":"a","op":"disconnect","reason":"..."}
+//   {"c":"a","op":"ack","event":"...","args":[...]} (emits with "ack":true)
 "use strict";
 const { io } = require("socket.io-client");
 const readline = require("readline");
@@ -39,7 +40,11 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
       connect(s);
       break;
     case "emit":
-      clients[s.c].emit(s.event, ...(s.args || []));
+      if (s.ack) {
+        clients[s.c].emit(s.event, ...(s.args || []), (...res) => out({ c: s.c, op: "ack", event: s.event, args: res }));
+      } else {
+        clients[s.c].emit(s.event, ...(s.args || []));
+      }
       break;
     case "disconnect":
       clients[s.c].disconnect();
