@@ -205,3 +205,43 @@ func TestAdmin_Protocol(t *testing.T) {
 type missingLog struct{ s string }
 
 func (m *missingLog) Error() string { return "log lacks " + m.s }
+
+// TestAdmin_Cluster: two instances on the Redis adapter. An admin on A
+// lists a socket of B (FetchSockets across the cluster), gets both
+// instances' server_stats and B's socket events (broadcast through the
+// adapter), disconnects B's socket from A, and its session id logs in on B.
+func TestAdmin_Cluster(t *testing.T) {
+	space := testenv.NewRedisSpace(t)
+	cfg := Config{Redis: space.Client, RedisPrefix: space.Prefix, AdapterKey: space.Prefix, Admin: adminConfig(t)}
+	cfgA, cfgB := cfg, cfg
+	cfgA.Admin.ServerID, cfgB.Admin.ServerID = "server-a", "server-b"
+	a, b := newTestServer(t, unlimited(), cfgA), newTestServer(t, unlimited(), cfgB)
+	c := startAdminClient(t, a.URL)
+
+	c.send(map[string]any{"op": "connect", "c": "ub", "ns": "/", "base": b.URL})
+	onB := c.await("ub connected", func(l adminLine) bool { return l.C == "ub" && l.Op == "connect" }).ID
+	c.connect("admin", "/admin", adminCreds)
+	all := c.event("admin", "all_sockets", nil)
+	if !strings.Contains(string(all[0]), `"id":"`+onB+`"`) {
+		t.Errorf("all_sockets on A lacks B's socket %s: %s", onB, all[0])
+	}
+	session := str(c.event("admin", "session", nil)[0])
+	for _, id := range []string{"server-a", "server-b"} {
+		c.event("admin", "server_stats", func(a []json.RawMessage) bool { return strings.Contains(string(a[0]), `"serverId":"`+id+`"`) })
+	}
+
+	c.send(map[string]any{"op": "connect", "c": "ub2", "ns": "/", "base": b.URL})
+	onB2 := c.await("ub2 connected", func(l adminLine) bool { return l.C == "ub2" && l.Op == "connect" }).ID
+	c.event("admin", "socket_connected", func(a []json.RawMessage) bool { return strings.Contains(string(a[0]), `"id":"`+onB2+`"`) })
+
+	c.send(map[string]any{"op": "emit", "c": "admin", "event": "_disconnect", "args": []any{"/", false, onB}})
+	if l := c.await("ub disconnected", func(l adminLine) bool { return l.C == "ub" && l.Op == "disconnect" }); l.Reason != "io server disconnect" {
+		t.Errorf("B's socket: %q, want io server disconnect", l.Reason)
+	}
+	c.event("admin", "socket_disconnected", func(a []json.RawMessage) bool { return str(a[1]) == onB })
+
+	c.send(map[string]any{"op": "connect", "c": "adminB", "ns": "/admin", "base": b.URL, "auth": map[string]string{"sessionId": session}})
+	if l := c.await("adminB", func(l adminLine) bool { return l.C == "adminB" && l.Op != "event" }); l.Op != "connect" {
+		t.Errorf("A's session id on B: %+v, want connect", l)
+	}
+}
