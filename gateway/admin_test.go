@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sockgate/sockgate/gateway/admin"
 	"github.com/sockgate/sockgate/internal/testenv"
+	"github.com/sockgate/sockgate/ratelimit"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -243,5 +245,48 @@ func TestAdmin_Cluster(t *testing.T) {
 	c.send(map[string]any{"op": "connect", "c": "adminB", "ns": "/admin", "base": b.URL, "auth": map[string]string{"sessionId": session}})
 	if l := c.await("adminB", func(l adminLine) bool { return l.C == "adminB" && l.Op != "event" }); l.Op != "connect" {
 		t.Errorf("A's session id on B: %+v, want connect", l)
+	}
+}
+
+// TestAdmin_ProductionMode: -admin-mode production sends the config
+// (without ALL_EVENTS, so the UI hides its socket pages) and server_stats,
+// and no socket, room or event.
+func TestAdmin_ProductionMode(t *testing.T) {
+	cfg := Config{Admin: adminConfig(t)}
+	cfg.Admin.Mode = admin.Production
+	ts := newTestServer(t, unlimited(), cfg)
+	c := startAdminClient(t, ts.URL)
+	c.connect("admin", "/admin", adminCreds)
+	want(t, "config", compact(c.event("admin", "config", nil)[0]), `{"supportedFeatures":["EMIT","JOIN","LEAVE","DISCONNECT","MJOIN","MLEAVE","MDISCONNECT","AGGREGATED_EVENTS"]}`)
+	c.connect("u", "/", nil)
+	c.send(map[string]any{"op": "emit", "c": "u", "event": "anything"})
+	// Stats from a tick after the connection and the event: the packets
+	// were counted, and nothing else was sent in between.
+	c.event("admin", "server_stats", func(a []json.RawMessage) bool { return strings.Contains(string(a[0]), `"type":"packetsIn"`) })
+	for _, l := range c.seen {
+		if l.C == "admin" && l.Op == "event" && l.Event != "server_stats" && l.Event != "session" {
+			t.Errorf("production mode sent %s %s", l.Event, l.Args)
+		}
+	}
+}
+
+// TestAdmin_LoginRateLimit: logins count under /admin:login per client
+// address; past the limit even the right password is refused.
+func TestAdmin_LoginRateLimit(t *testing.T) {
+	rules := DefaultRateRules()
+	rules["/admin:login"] = ratelimit.Rule{Limit: 2, Period: time.Minute}
+	ts := newTestServer(t, rules, Config{Admin: adminConfig(t)})
+	c := startAdminClient(t, ts.URL)
+	for i, pw := range []string{"wrong", "wrong", "secret"} {
+		name := fmt.Sprint("try", i)
+		c.send(map[string]any{"op": "connect", "c": name, "ns": "/admin", "auth": map[string]string{"username": "admin", "password": pw}})
+		l := c.await(name, func(l adminLine) bool { return l.C == name && (l.Op == "connect" || l.Op == "connect_error") })
+		wantMsg := "invalid credentials"
+		if i == 2 {
+			wantMsg = "too many login attempts, retry later"
+		}
+		if l.Op != "connect_error" || l.Message != wantMsg {
+			t.Errorf("login %d: %+v, want connect_error %q", i, l, wantMsg)
+		}
 	}
 }
