@@ -168,6 +168,19 @@ func TestAdmin_Protocol(t *testing.T) {
 	c.connect("reload", "/admin", map[string]string{"sessionId": session})
 	c.event("a", "socket_connected", func(a []json.RawMessage) bool { return strings.Contains(string(a[0]), `"nsp":"/admin"`) })
 
+	// A transport upgrade is told (noticed at the next stats tick), unless
+	// the socket connected after its upgrade already.
+	c.send(map[string]any{"op": "connect", "c": "late", "ns": "/chat"})
+	late := c.await("late connected", func(l adminLine) bool { return l.C == "late" && l.Op == "connect" }).ID
+	c.await("late on websocket", func(l adminLine) bool {
+		if l.C != "a" || l.Op != "event" || len(l.Args) == 0 {
+			return false
+		}
+		arg := compact(l.Args[0])
+		return l.Event == "socket_updated" && arg == `{"id":"`+late+`","nsp":"/chat","transport":"websocket"}` ||
+			l.Event == "socket_connected" && strings.Contains(arg, `"id":"`+late+`"`) && strings.Contains(arg, `"transport":"websocket"`)
+	})
+
 	// Events of other namespaces are observed (development mode).
 	c.send(map[string]any{"op": "emit", "c": "u", "event": "whatever", "args": []any{"x"}})
 	c.event("a", "event_received", func(a []json.RawMessage) bool { return str(a[1]) == user && compact(a[2]) == `["whatever","x"]` })

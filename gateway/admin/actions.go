@@ -71,6 +71,12 @@ type request struct {
 	log    []any // audit fields
 }
 
+// adminError tells the admin socket why an action was not done.
+type adminError struct {
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
 // refusal is an action refused, with the reason the admin socket is told.
 type refusal struct{ reason string }
 
@@ -101,10 +107,10 @@ func (a *Admin) action(name string, run func(ctx context.Context, r *request) er
 			a.log.Log(context.Background(), a.level(r), "admin: action", fields...)
 		case errors.As(err, &ref):
 			a.log.Warn("admin: action refused", append(fields, "reason", ref.reason)...)
-			_ = s.Emit("admin_error", map[string]string{"action": name, "reason": ref.reason})
+			_ = s.Emit("admin_error", adminError{Action: name, Reason: ref.reason})
 		default:
 			a.log.Error("admin: action failed", append(fields, "err", err)...)
-			_ = s.Emit("admin_error", map[string]string{"action": name, "reason": "failed: " + err.Error()})
+			_ = s.Emit("admin_error", adminError{Action: name, Reason: "failed: " + err.Error()})
 		}
 	}
 }
