@@ -137,7 +137,7 @@ func (a *MemoryAdapter) Broadcast(_ context.Context, p *parser.Packet, opts Broa
 func (a *MemoryAdapter) Deliver(p *parser.Packet, opts BroadcastOptions) {
 	msgs := encodeMessages(p)
 	for _, s := range a.match(opts) {
-		a.ns.observeEventOut(s.id, p)
+		a.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 		s.client.write(msgs, opts.Flags.Volatile)
 	}
 }
@@ -152,7 +152,7 @@ func (a *MemoryAdapter) BroadcastWithAck(_ context.Context, p *parser.Packet, op
 		if !s.registerAck(p.ID, ack) {
 			continue
 		}
-		a.ns.observeEventOut(s.id, p)
+		a.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 		if s.client.write(msgs, opts.Flags.Volatile) {
 			ss[n] = s
 			n++

@@ -43,10 +43,10 @@ type Observer interface {
 	// EventReceived: s received an event; elems are the payload's array
 	// elements, the event name first (binary values as placeholders).
 	EventReceived(s *Socket, elems []json.RawMessage)
-	// EventSent: an EVENT packet p was queued for local socket id of ns
-	// (direct emits and, once per receiver, broadcasts). p.Data is the JSON
-	// array [name, args...] with binary placeholders.
-	EventSent(ns *Namespace, id string, p *parser.Packet)
+	// EventSent: an EVENT packet was queued for local socket id of ns
+	// (direct emits and, once per receiver, broadcasts); payload is its
+	// JSON array [name, args...] with binary placeholders.
+	EventSent(ns *Namespace, id string, payload json.RawMessage)
 }
 
 // observerRef boxes an Observer for atomic.Pointer.
@@ -163,12 +163,18 @@ func (s *Socket) observeEventIn(elems []json.RawMessage) {
 	}
 }
 
-func (n *Namespace) observeEventOut(id string, p *parser.Packet) {
-	if p.Type != parser.Event {
+// observeEventOut takes the packet's fields, not the packet: passing p to
+// an interface method would move every packet sent (acks included) to the
+// heap.
+func (n *Namespace) observeEventOut(id string, typ parser.Type, data json.RawMessage, elems []json.RawMessage) {
+	if typ != parser.Event {
 		return
 	}
 	if o := n.observer(); o != nil {
-		o.EventSent(n, id, p)
+		if data == nil {
+			data, _ = json.Marshal(elems)
+		}
+		o.EventSent(n, id, data)
 	}
 }
 

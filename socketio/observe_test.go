@@ -55,8 +55,8 @@ func (r *recorder) EventReceived(s *Socket, elems []json.RawMessage) {
 	b, _ := json.Marshal(elems)
 	r.add("in %s %s %s", s.Namespace().Name(), s.ID(), b)
 }
-func (r *recorder) EventSent(ns *Namespace, id string, p *parser.Packet) {
-	r.add("out %s %s %s", ns.Name(), id, p.Data)
+func (r *recorder) EventSent(ns *Namespace, id string, payload json.RawMessage) {
+	r.add("out %s %s %s", ns.Name(), id, payload)
 }
 
 func (r *recorder) has(line string) func() error {
@@ -130,7 +130,7 @@ func TestServer_ObserveNone(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		a.AddAll("id", rooms) // no change: the maps allocate nothing either
 		a.Del("id", "c")
-		a.ns.observeEventOut("id", p)
+		a.ns.observeEventOut("id", p.Type, p.Data, p.Elems)
 		a.ns.observeLeftOne("id", "a")
 		s.observePacketIn(10)
 	})

@@ -202,7 +202,7 @@ func (s *Socket) send(p *parser.Packet) error {
 	if !s.Connected() {
 		return ErrNotConnected
 	}
-	s.ns.observeEventOut(s.id, p)
+	s.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 	if !s.client.writePacket(p, false) {
 		return ErrNotConnected
 	}

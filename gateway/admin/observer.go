@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/socketio"
-	"github.com/sockgate/sockgate/socketio/parser"
 )
 
 // aggregatedEvent is one entry of server_stats.aggregatedEvents.
@@ -74,12 +73,12 @@ func (o counterObserver) PacketsOut(n, size int) {
 	o.c.packetsOut.Add(int64(n))
 	o.c.bytesOut.Add(int64(size))
 }
-func (counterObserver) SocketConnected(*socketio.Socket)                      {}
-func (counterObserver) SocketDisconnected(*socketio.Socket, string)           {}
-func (counterObserver) RoomJoined(*socketio.Namespace, string, string)        {}
-func (counterObserver) RoomLeft(*socketio.Namespace, string, string)          {}
-func (counterObserver) EventReceived(*socketio.Socket, []json.RawMessage)     {}
-func (counterObserver) EventSent(*socketio.Namespace, string, *parser.Packet) {}
+func (counterObserver) SocketConnected(*socketio.Socket)                       {}
+func (counterObserver) SocketDisconnected(*socketio.Socket, string)            {}
+func (counterObserver) RoomJoined(*socketio.Namespace, string, string)         {}
+func (counterObserver) RoomLeft(*socketio.Namespace, string, string)           {}
+func (counterObserver) EventReceived(*socketio.Socket, []json.RawMessage)      {}
+func (counterObserver) EventSent(*socketio.Namespace, string, json.RawMessage) {}
 
 // observer is the development mode: the counters plus one admin broadcast
 // per socket connection, disconnection, room change and event, as Node's
@@ -129,15 +128,11 @@ func (o observer) EventReceived(s *socketio.Socket, elems []json.RawMessage) {
 	o.a.broadcast("event_received", s.Namespace().Name(), s.ID(), elems, o.now())
 }
 
-func (o observer) EventSent(ns *socketio.Namespace, id string, p *parser.Packet) {
+func (o observer) EventSent(ns *socketio.Namespace, id string, payload json.RawMessage) {
 	if ns == o.a.ns {
 		return // our own broadcasts (and no loop)
 	}
-	args := p.Data
-	if args == nil {
-		args, _ = json.Marshal(p.Elems)
-	}
-	o.a.broadcast("event_sent", ns.Name(), id, args, o.now())
+	o.a.broadcast("event_sent", ns.Name(), id, payload, o.now())
 }
 
 // transportUpdates sends socket_updated for the local sockets whose
