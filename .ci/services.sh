@@ -51,4 +51,8 @@ has redis-server || { echo "services: installing redis-server"; apt_install redi
 # uses it, and the binary is installed even when that start fails.
 has nginx || { echo "services: installing nginx"; apt_install nginx; }
 has nginx && echo "services: nginx available" || echo "services: nginx NOT available"
+# The Admin UI browser test (gateway TestAdmin_UIInChromium) drives Debian's
+# Chromium with playwright-core; under CI=true a missing browser fails it.
+has chromium || { echo "services: installing chromium"; apt_install chromium; }
+has chromium && echo "services: chromium available" || echo "services: chromium NOT available"
 exit 0
