@@ -220,6 +220,7 @@ func (s *Socket) send(p *parser.Packet) error {
 	if !s.Connected() {
 		return ErrNotConnected
 	}
+	s.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 	if !s.write(encodeMessages(p), false, "") {
 		return ErrNotConnected
 	}
@@ -452,6 +453,7 @@ func (s *Socket) runConnect() {
 		s.replay(rs)
 	}
 	s.client.connected()
+	s.observeConnected()
 	for _, h := range onConn {
 		if !s.Connected() {
 			return
@@ -512,6 +514,7 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 	if err != nil {
 		return
 	}
+	s.observeEventIn(elems)
 	s.mu.Lock()
 	h := s.handlers[name]
 	s.mu.Unlock()
@@ -562,6 +565,7 @@ func (s *Socket) runClose(reason string) {
 	s.mu.Lock()
 	s.acks = nil
 	s.mu.Unlock()
+	s.observeDisconnected(reason)
 	for _, h := range dis {
 		s.safe(func() { h(s, reason) })
 	}
