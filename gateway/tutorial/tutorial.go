@@ -49,6 +49,8 @@ type Tutorial struct {
 	reg    registry
 	rooms  prometheus.Gauge
 	userID *event.Local[string] // the userId fixed by the socket's first join_room
+	// arrivals are the sockets whose first join_room room reads wait for.
+	arrivals *arrivals
 }
 
 // New registers the tutorial's events on n (namespace "/", StyleTutorial)
@@ -65,9 +67,11 @@ func New(n *event.Namespace, m *event.Metrics, cc cluster.Config) *Tutorial {
 		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sockgate_tutorial_rooms", Help: "Rooms of the tutorial namespace \"/\" (as this instance last saw them).",
 		}),
-		userID: event.NewLocal[string](),
+		userID:   event.NewLocal[string](),
+		arrivals: newArrivals(),
 	}
 	m.Register(t.rooms)
+	n.Use(t.arrivals.expect)
 	event.On(n, EventJoinRoom, "/:join_room", t.joinRoom)
 	event.On(n, EventChat, "/:chat", t.chat)
 	event.On(n, EventKickUser, "/:kick_user", t.kickUser)
@@ -116,6 +120,7 @@ func regErr(err error) error {
 }
 
 func (t *Tutorial) joinRoom(ctx context.Context, c *event.Client, req JoinRoom) (bool, error) {
+	defer t.arrivals.joined(c) // room reads waiting for it may go on
 	if err := t.checkSender(c, req.User); err != nil {
 		return false, err
 	}
