@@ -2,10 +2,15 @@ package gateway
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +177,162 @@ func checkEventDoc(t *testing.T, ns string, ev event.EventInfo, sec docSection, 
 	}
 	if !strings.HasPrefix(sec["Rate limit"], limit) {
 		t.Errorf("%s: Rate limit is %q, want %q", where, sec["Rate limit"], limit+".")
+	}
+}
+
+// emitNamespaces are the namespaces whose clients the Emit calls of each
+// package of the gateway reach (gateway/event's: every namespace).
+var emitNamespaces = map[string][]string{
+	"tutorial": {"/"}, "rooms": {"/rooms"}, "lobby": {"/chat"}, "chats": {"/chat"},
+	"event": {"/", "/rooms", "/chat"},
+}
+
+// emittedEvents returns, by namespace, the event names the gateway's code
+// emits: the string argument (a literal or a string constant of the
+// package) of every call of a method named Emit, in the packages of
+// emitNamespaces.
+func emittedEvents(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	fset := token.NewFileSet()
+	for dir, nss := range emitNamespaces {
+		files := parseGoFiles(t, fset, dir)
+		consts := stringConsts(files)
+		for _, f := range files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if sel, isSel := callSelector(call); !ok || !isSel || sel != "Emit" {
+					return true
+				}
+				for _, arg := range call.Args {
+					if name, ok := stringArg(arg, consts); ok {
+						for _, ns := range nss {
+							if !slices.Contains(out[ns], name) {
+								out[ns] = append(out[ns], name)
+							}
+						}
+						break
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+func callSelector(call *ast.CallExpr) (string, bool) {
+	if call == nil {
+		return "", false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", false
+	}
+	return sel.Sel.Name, true
+}
+
+// parseGoFiles parses the non-test Go files of dir.
+func parseGoFiles(t *testing.T, fset *token.FileSet, dir string) []*ast.File {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*ast.File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// stringConsts maps the files' string constants to their values.
+func stringConsts(files []*ast.File) map[string]string {
+	out := map[string]string{}
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if vs, ok := n.(*ast.ValueSpec); ok {
+				for i, name := range vs.Names {
+					if i < len(vs.Values) {
+						if v, ok := stringArg(vs.Values[i], nil); ok {
+							out[name.Name] = v
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+func stringArg(e ast.Expr, consts map[string]string) (string, bool) {
+	switch x := e.(type) {
+	case *ast.BasicLit:
+		if x.Kind == token.STRING {
+			s, err := strconv.Unquote(x.Value)
+			return s, err == nil
+		}
+	case *ast.Ident:
+		v, ok := consts[x.Name]
+		return v, ok
+	}
+	return "", false
+}
+
+// serverEvents returns, by namespace, the first column of the "Server →
+// client on `<ns>`" tables of docs/EVENTS.md.
+func serverEvents(t *testing.T) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/EVENTS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := regexp.MustCompile("^### Server → client on `([^`]+)`")
+	row := regexp.MustCompile("^\\| `([^`]+)` \\|")
+	out := map[string][]string{}
+	ns := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := head.FindStringSubmatch(line); m != nil {
+			ns = m[1]
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			ns = ""
+		}
+		if m := row.FindStringSubmatch(line); m != nil && ns != "" {
+			out[ns] = append(out[ns], m[1])
+		}
+	}
+	return out
+}
+
+// TestEventsDoc_ServerEvents checks the "Server → client" tables of
+// docs/EVENTS.md against the events the code emits on each namespace.
+func TestEventsDoc_ServerEvents(t *testing.T) {
+	emitted, documented := emittedEvents(t), serverEvents(t)
+	if len(emitted) == 0 {
+		t.Fatal("found no Emit calls")
+	}
+	for ns, names := range emitted {
+		for _, name := range names {
+			if !slices.Contains(documented[ns], name) {
+				t.Errorf("EVENTS.md: %s emits %q, not in its Server → client table", ns, name)
+			}
+		}
+	}
+	for ns, names := range documented {
+		for _, name := range names {
+			if !slices.Contains(emitted[ns], name) {
+				t.Errorf("EVENTS.md: %s's Server → client table lists %q, which the code does not emit there", ns, name)
+			}
+		}
 	}
 }
