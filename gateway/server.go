@@ -115,6 +115,14 @@ type Config struct {
 	// 5s and 15s; ClusterTTL must exceed ClusterHeartbeat.
 	ClusterHeartbeat, ClusterTTL time.Duration
 
+	// Recovery turns on Socket.IO connection-state recovery (Node's
+	// connectionStateRecovery; package socketio) on every namespace: a
+	// client cut off for at most MaxDisconnectionDuration comes back with
+	// its socket id, rooms and the packets it missed. Nil means off, as in
+	// Node. In memory on one instance; with the Redis adapter's streams
+	// mode, across instances.
+	Recovery *socketio.RecoveryConfig
+
 	// Admin enables the Socket.IO Admin UI namespace "/admin" when its
 	// User or PasswordHash is set (package admin); zero disables it.
 	Admin admin.Config
@@ -278,8 +286,9 @@ func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 			AllowRequest: func(r *http.Request) error { return p.AllowConnect(r) },
 			Logger:       cfg.Logger,
 		},
-		Adapter: adapterOf(cfg),
-		Logger:  cfg.Logger,
+		Adapter:  adapterOf(cfg),
+		Recovery: cfg.Recovery,
+		Logger:   cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -208,6 +208,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		RedisPrefix:       c.RedisPrefix,
 		AdapterKey:        c.AdapterKey,
 		AdapterMode:       c.AdapterMode,
+		Recovery:          c.recovery(),
 		Admin:             c.adminConfig(),
 		Logger:            m.log,
 	})

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sockgate/sockgate/socketio"
+
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
 	"github.com/sockgate/sockgate/gateway/admin"
@@ -60,10 +62,22 @@ type Config struct {
 	ShutdownTimeout   time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
 	LogFormat         string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
 	LogLevel          string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
+	Recovery          bool          // -recovery, SOCKGATE_RECOVERY
+	RecoveryMaxDisc   time.Duration // -recovery-max-disconnection, SOCKGATE_RECOVERY_MAX_DISCONNECTION
+	RecoverySkipMW    bool          // -recovery-skip-middlewares, SOCKGATE_RECOVERY_SKIP_MIDDLEWARES
+	RecoveryLogBytes  int64         // -recovery-max-log-bytes, SOCKGATE_RECOVERY_MAX_LOG_BYTES
 	AdminUser         string        // -admin-user, SOCKGATE_ADMIN_USER: enables /admin (with the hash)
 	AdminPasswordHash string        // -admin-password-hash, SOCKGATE_ADMIN_PASSWORD_HASH: bcrypt
 	AdminMode         string        // -admin-mode, SOCKGATE_ADMIN_MODE: development|production
 	AdminProtected    bool          // -admin-allow-protected, SOCKGATE_ADMIN_ALLOW_PROTECTED
+}
+
+// recovery is the socketio recovery configuration, nil when -recovery is off.
+func (c Config) recovery() *socketio.RecoveryConfig {
+	if !c.Recovery {
+		return nil
+	}
+	return &socketio.RecoveryConfig{MaxDisconnectionDuration: c.RecoveryMaxDisc, SkipMiddlewares: c.RecoverySkipMW, MaxLogBytes: c.RecoveryLogBytes}
 }
 
 // DefaultConfig returns the defaults: everything embedded, nothing external.
@@ -90,6 +104,8 @@ func DefaultConfig() Config {
 		ClusterHeartbeat:  5 * time.Second,
 		ClusterTTL:        15 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
+		RecoveryMaxDisc:   2 * time.Minute,
+		RecoveryLogBytes:  64 << 20,
 		LogFormat:         "text",
 		LogLevel:          "info",
 		AdminMode:         string(admin.Development),
@@ -104,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHTTPBufferSize <= 0 {
 		errs = append(errs, fmt.Errorf("-max-http-buffer-size must be positive, not %d", c.MaxHTTPBufferSize))
+	}
+	if c.RecoveryMaxDisc <= 0 || c.RecoveryLogBytes <= 0 {
+		errs = append(errs, fmt.Errorf("-recovery-max-disconnection (%v) and -recovery-max-log-bytes (%d) must be positive", c.RecoveryMaxDisc, c.RecoveryLogBytes))
 	}
 	if c.ClusterHeartbeat <= 0 || c.ClusterTTL <= c.ClusterHeartbeat {
 		errs = append(errs, fmt.Errorf("-cluster-ttl (%v) must exceed a positive -cluster-heartbeat (%v): an instance refreshes its key before it expires", c.ClusterTTL, c.ClusterHeartbeat))
@@ -462,6 +481,10 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SOCKGATE_SHUTDOWN_TIMEOUT", "graceful shutdown deadline")
 	e.str(&c.LogFormat, "log-format", "SOCKGATE_LOG_FORMAT", "log format: text or json")
 	e.str(&c.LogLevel, "log-level", "SOCKGATE_LOG_LEVEL", "log level: debug, info, warn or error")
+	e.bool(&c.Recovery, "recovery", "SOCKGATE_RECOVERY", "Socket.IO connection-state recovery: a client cut off comes back with its socket id, rooms and missed packets")
+	e.duration(&c.RecoveryMaxDisc, "recovery-max-disconnection", "SOCKGATE_RECOVERY_MAX_DISCONNECTION", "how long a disconnected socket's session and missed packets are kept (-recovery)")
+	e.bool(&c.RecoverySkipMW, "recovery-skip-middlewares", "SOCKGATE_RECOVERY_SKIP_MIDDLEWARES", "do not re-run connection middleware (authentication) for a recovered socket (-recovery)")
+	e.int64(&c.RecoveryLogBytes, "recovery-max-log-bytes", "SOCKGATE_RECOVERY_MAX_LOG_BYTES", "memory bound of the in-memory packet log per namespace, bytes (-recovery)")
 	e.str(&c.AdminUser, "admin-user", "SOCKGATE_ADMIN_USER", "Socket.IO Admin UI user; with -admin-password-hash enables namespace /admin")
 	e.str(&c.AdminPasswordHash, "admin-password-hash", "SOCKGATE_ADMIN_PASSWORD_HASH", "bcrypt hash of the Admin UI password ($2a$/$2b$/$2y$)")
 	e.str(&c.AdminMode, "admin-mode", "SOCKGATE_ADMIN_MODE", "Admin UI mode: development (sockets, rooms, events) or production (server stats only)")
