@@ -112,6 +112,23 @@ type Adapter interface {
 //     nil when the session is unknown or expired or the offset is no longer
 //     in the log (the client then gets a new session). A session is
 //     restored at most once (it is deleted by RestoreSession).
+//   - Local delivery order is log order: every receiver gets the packets in
+//     offset order (the client remembers only the last offset it saw).
+//   - Session.Offset is filled by the core: the last offset the namespace
+//     delivered locally (through MemoryAdapter.Deliver, or assigned by
+//     MemorySessionAdapter) before the socket connected. A cluster adapter
+//     therefore hands every logged packet to Deliver, matching local
+//     sockets or not, with its offset already appended.
+//   - The core keeps what arrives between RestoreSession and the socket
+//     joining its rooms (a namespace-wide tap in MemoryAdapter.Deliver) and
+//     de-duplicates it with MissedPackets by offset: an adapter needs no
+//     lock of its own around restoring.
+//
+// An adapter that embeds *MemoryAdapter inherits no session capability:
+// MemoryAdapter is not a SessionAdapter (the classic Redis adapter embeds
+// it and has no shared log). MemorySessionAdapter, the default adapter
+// when Config.Recovery is set, is the single-process SessionAdapter. With
+// any other adapter recovery is off for the namespace: no pid, no offsets.
 type SessionAdapter interface {
 	Adapter
 	PersistSession(ctx context.Context, s *Session) error

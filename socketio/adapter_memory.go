@@ -112,11 +112,29 @@ func (a *MemoryAdapter) Broadcast(_ context.Context, p *parser.Packet, opts Broa
 }
 
 // Deliver sends p to the matching local sockets, encoded once, and assigns
-// no offset: what a cluster adapter calls for local delivery.
+// no offset: what a cluster adapter calls for local delivery. With
+// recovery on in the namespace, a packet that carries an offset (see
+// SessionAdapter) records it as the namespace's newest.
 func (a *MemoryAdapter) Deliver(p *parser.Packet, opts BroadcastOptions) {
+	off := ""
+	if a.ns.sessions != nil && logged(p, opts) {
+		off = packetOffset(p)
+	}
+	a.deliver(p, opts, off)
+}
+
+// deliver is Deliver of a packet whose offset (if any) is known. Sockets
+// being restored see it through the namespace's taps first (see tap).
+func (a *MemoryAdapter) deliver(p *parser.Packet, opts BroadcastOptions, off string) {
 	msgs := encodeMessages(p)
+	if off != "" {
+		a.ns.noteOffset(off)
+	}
+	if a.ns.ntaps.Load() > 0 {
+		a.ns.tapDelivery(msgs, opts, off)
+	}
 	for _, s := range a.match(opts) {
-		s.client.write(msgs, opts.Flags.Volatile)
+		s.write(msgs, opts.Flags.Volatile, off)
 	}
 }
 
@@ -130,7 +148,7 @@ func (a *MemoryAdapter) BroadcastWithAck(_ context.Context, p *parser.Packet, op
 		if !s.registerAck(p.ID, ack) {
 			continue
 		}
-		if s.client.write(msgs, opts.Flags.Volatile) {
+		if s.write(msgs, opts.Flags.Volatile, "") {
 			ss[n] = s
 			n++
 		} else {

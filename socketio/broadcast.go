@@ -115,7 +115,7 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		return nil, err
 	}
 	acks.serverCount(n)
-	return acks.wait(ctx, t.C)
+	return acks.wait(ctx, t.C, b.ns.srv.draining)
 }
 
 // ackTimeout returns how long EmitWithAck waits: Timeout, else the time
@@ -187,11 +187,14 @@ func (a *ackCollector) serverCount(n int) {
 // wait returns the replies once complete, or those received when timeout
 // fires or ctx ends, with ErrAckTimeout (ctx's error if it was cancelled).
 // A collection that completes at the same moment counts as complete.
-func (a *ackCollector) wait(ctx context.Context, timeout <-chan time.Time) ([]Args, error) {
+// Shutdown (drain closed) ends the wait like the timeout.
+func (a *ackCollector) wait(ctx context.Context, timeout <-chan time.Time, drain <-chan struct{}) ([]Args, error) {
 	var result error
 	select {
 	case <-a.done:
 	case <-timeout:
+		result = ErrAckTimeout
+	case <-drain:
 		result = ErrAckTimeout
 	case <-ctx.Done():
 		result = ErrAckTimeout

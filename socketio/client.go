@@ -81,6 +81,8 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		c.connect(p)
 	case s != nil && p.Type != parser.Connect && p.Type != parser.ConnectError:
 		s.onPacket(p)
+	case s == nil && c.srv.closing.Load():
+		// A socket drained by Shutdown: the client is told by the close.
 	default:
 		c.logger().Debug("socketio: unexpected packet", "type", p.Type, "ns", p.Namespace)
 		c.close(ReasonForcedServerClose)
@@ -109,6 +111,19 @@ func (c *client) closeSockets(reason string) {
 	c.mu.Unlock()
 	for _, s := range ss {
 		s.onClose(reason)
+	}
+}
+
+// drainSockets starts Shutdown's drain of every socket (see Socket.drain).
+func (c *client) drainSockets(reason string) {
+	c.mu.Lock()
+	ss := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		ss = append(ss, s)
+	}
+	c.mu.Unlock()
+	for _, s := range ss {
+		s.drain(reason)
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	taskConnect taskKind = iota
 	taskEvent
 	taskClose
+	taskDrain // Shutdown: disconnect once the queued events have run
 )
 
 type task struct {
@@ -120,6 +121,20 @@ func (b *inbox) closeWith(t task) {
 	b.mu.Unlock()
 }
 
+// closeAfter takes no more tasks and queues t behind the queued ones
+// (Shutdown's drain: the events already read still run).
+func (b *inbox) closeAfter(t task) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	b.q = append(b.q, t)
+	b.startLocked()
+	b.notFull.Broadcast()
+}
+
 func (b *inbox) startLocked() {
 	if !b.running {
 		b.running = true
@@ -171,5 +186,12 @@ func (b *inbox) run(t task) {
 		s.safe(func() { s.runEvent(t.p, t.at) })
 	case taskClose:
 		s.runClose(t.reason)
+	case taskDrain:
+		// A close of the transport meanwhile replaced this task (closeWith).
+		if s.state.CompareAndSwap(stateConnected, stateClosing) {
+			s.end()
+			s.client.remove(s)
+			s.runClose(t.reason)
+		}
 	}
 }

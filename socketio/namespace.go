@@ -26,6 +26,15 @@ type Namespace struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// Recovery (Config.Recovery with a SessionAdapter; nil: off).
+	rec      *RecoveryConfig
+	sessions SessionAdapter
+	offMu    sync.Mutex
+	lastOff  string // newest offset delivered (see noteOffset)
+	tapMu    sync.Mutex
+	taps     []*tap // copy on write
+	ntaps    atomic.Int32
 }
 
 // newNamespace builds namespace name and its adapter; the factory's error
@@ -40,6 +49,9 @@ func (s *Server) newNamespace(name string) (*Namespace, error) {
 		return nil, fmt.Errorf("socketio: adapter of namespace %s: factory returned nil", name)
 	}
 	n.adapter = a
+	if sa, ok := a.(SessionAdapter); ok && s.cfg.Recovery != nil {
+		n.rec, n.sessions = s.cfg.Recovery, sa
+	}
 	return n, nil
 }
 

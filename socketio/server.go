@@ -80,6 +80,10 @@ type Config struct {
 	MaxAttachments int
 	// Logger receives protocol logs. Nil discards.
 	Logger *slog.Logger
+	// Recovery turns on connection-state recovery (see the package doc)
+	// in the namespaces whose adapter is a SessionAdapter; the default
+	// adapter is then MemorySessionAdapter. Nil means off (as in Node).
+	Recovery *RecoveryConfig
 }
 
 // AdapterFactory builds the adapter of one namespace. It may fail (a
@@ -106,7 +110,8 @@ type Server struct {
 
 	workers  *workpool.Pool[*inbox] // drain the sockets' inboxes (see inbox)
 	closing  atomic.Bool
-	live     atomic.Int64 // sockets whose lifecycle has not finished
+	draining chan struct{} // closed when Shutdown starts
+	live     atomic.Int64  // sockets whose lifecycle has not finished
 	shutOnce sync.Once
 }
 
@@ -135,7 +140,14 @@ func Open(cfg Config) (*Server, error) {
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = 10 * time.Second
 	}
-	if cfg.Adapter == nil {
+	if cfg.Recovery != nil {
+		cfg.Recovery = cfg.Recovery.withDefaults()
+	}
+	switch {
+	case cfg.Adapter != nil:
+	case cfg.Recovery != nil:
+		cfg.Adapter = func(n *Namespace) (Adapter, error) { return NewMemorySessionAdapter(n), nil }
+	default:
 		cfg.Adapter = func(n *Namespace) (Adapter, error) { return NewMemoryAdapter(n), nil }
 	}
 	if cfg.InboundQueue <= 0 {
@@ -158,10 +170,11 @@ func Open(cfg Config) (*Server, error) {
 		cfg.Engine.Logger = cfg.Logger
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		nsps:    make(map[string]*Namespace),
-		clients: make(map[*client]struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		nsps:     make(map[string]*Namespace),
+		clients:  make(map[*client]struct{}),
+		draining: make(chan struct{}),
 	}
 	// A fresh goroutine starts on a 2 KB stack that encoding/json
 	// outgrows: parked workers keep their grown stacks for the next
@@ -275,39 +288,47 @@ func (s *Server) namespaceFor(name string, auth json.RawMessage) (*Namespace, er
 	return nil, nil
 }
 
-// Shutdown disconnects every socket (reason "server shutting down"), closes
-// the Engine.IO connections and the adapters, and obeys ctx's deadline. It is
-// idempotent. It waits for the disconnect handlers of every socket, which run
-// after the socket's current event handler: do not call it from an event
-// handler (it would wait for ctx).
+// Shutdown drains the server within ctx, in an order that loses nothing
+// the server accepted:
+//
+//  1. No new CONNECT is accepted, and the sockets' inboxes take no new
+//     EVENT (the events already queued still run); waits for client acks
+//     (Socket.EmitWithAck, broadcast EmitWithAck) end at once.
+//  2. The running and queued handlers finish; their acks are queued on
+//     the still open connections. Then each socket disconnects with
+//     reason "server shutting down" (its Context is cancelled, its
+//     disconnect handlers run) and, with recovery on, its session is
+//     persisted: the client may recover it on another server.
+//  3. The Engine.IO connections are closed (what is queued is flushed
+//     first) with an Engine.IO close, not a Socket.IO DISCONNECT, so
+//     clients reconnect (elsewhere, behind a load balancer).
+//  4. The adapters are closed.
+//
+// When ctx ends first, the remaining sockets are closed at once and the
+// error says how many were still disconnecting. It is idempotent. Do not
+// call it from an event handler (it would wait for ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var engErr error
 	s.shutOnce.Do(func() {
 		s.closing.Store(true)
-		s.mu.RLock()
-		clients := make([]*client, 0, len(s.clients))
-		for c := range s.clients {
-			clients = append(clients, c)
+		close(s.draining)
+		for _, c := range s.clientList() {
+			c.drainSockets(ReasonServerShuttingDown)
 		}
-		s.mu.RUnlock()
-		for _, c := range clients {
-			c.closeSockets(ReasonServerShuttingDown)
+		left := s.waitSockets(ctx)
+		if left > 0 {
+			for _, c := range s.clientList() {
+				c.closeSockets(ReasonServerShuttingDown)
+			}
 		}
 		if err := s.eng.Shutdown(ctx); err != nil {
 			engErr = fmt.Errorf("socketio: shutdown engine: %w", err)
 		}
 		s.cancel()
 	})
-	// Wait for the disconnect handlers of every socket.
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for s.live.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			s.workers.Close()
-			return fmt.Errorf("socketio: shutdown: %d sockets still disconnecting: %w", s.live.Load(), ctx.Err())
-		case <-t.C:
-		}
+	if n := s.waitSockets(ctx); n > 0 {
+		s.workers.Close()
+		return fmt.Errorf("socketio: shutdown: %d sockets still disconnecting: %w", n, ctx.Err())
 	}
 	s.workers.Close()
 	var errs []error
@@ -326,6 +347,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Server) clientList() []*client {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	clients := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		clients = append(clients, c)
+	}
+	return clients
+}
+
+// waitSockets waits until every socket's lifecycle has finished (its
+// disconnect handlers ran) or ctx ends; it returns how many remain.
+func (s *Server) waitSockets(ctx context.Context) int64 {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.live.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return s.live.Load()
+		case <-t.C:
+		}
+	}
+	return 0
 }
 
 // newClient is the Engine.IO connection hook.

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockgate/sockgate/socketio/engine"
 	"github.com/sockgate/sockgate/socketio/parser"
 )
 
@@ -72,11 +73,18 @@ type Socket struct {
 	onDisconnect    []func(*Socket, string)
 	acks            map[uint64]func(Args) // server→client acks awaited
 
-	in inbox
+	in  inbox
+	rec *socketRecovery // nil unless recovery is on in the namespace
 }
 
 func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 	s := &Socket{id: newID(), ns: ns, client: c, handlers: make(map[string]EventHandler)}
+	if ns.sessions != nil {
+		// pid and offset are the client's, not the application's.
+		pid, offset, rest := splitRecoveryAuth(auth)
+		s.rec = &socketRecovery{pid: pid, offset: offset}
+		auth = rest
+	}
 	r := c.conn.Request()
 	hs := &Handshake{Auth: auth, Address: c.conn.RemoteAddr(), Time: time.Now()}
 	if r != nil {
@@ -190,10 +198,19 @@ func (s *Socket) OnDisconnect(h func(s *Socket, reason string)) {
 }
 
 // Emit sends an event to this socket. []byte arguments travel as binary.
+// With recovery on it is a broadcast to the socket's id room (as in Node),
+// so that it is logged and gets an offset; it then reports
+// ErrNotConnected only when the socket is not connected when called.
 func (s *Socket) Emit(event string, args ...any) error {
 	p, err := s.ns.eventPacket(event, args)
 	if err != nil {
 		return err
+	}
+	if s.rec != nil {
+		if !s.Connected() {
+			return ErrNotConnected
+		}
+		return s.ns.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []string{s.id}})
 	}
 	return s.send(p)
 }
@@ -202,10 +219,20 @@ func (s *Socket) send(p *parser.Packet) error {
 	if !s.Connected() {
 		return ErrNotConnected
 	}
-	if !s.client.writePacket(p, false) {
+	if !s.write(encodeMessages(p), false, "") {
 		return ErrNotConnected
 	}
 	return nil
+}
+
+// write queues the messages of one packet for the socket; off is the
+// packet's offset ("" if none). While a recovered socket's missed packets
+// are being replayed, writes wait behind them (see socketRecovery).
+func (s *Socket) write(msgs []*engine.Message, volatile bool, off string) bool {
+	if r := s.rec; r != nil && r.gating.Load() && r.hold(msgs, volatile, off) {
+		return true
+	}
+	return s.client.write(msgs, volatile)
 }
 
 // EmitWithAck sends an event and waits for the client's ack until ctx ends
@@ -248,13 +275,15 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		}
 		return Args{}, ctx.Err()
 	case <-s.Context().Done():
-		select {
-		case a := <-ch:
-			return a, nil
-		default:
-		}
-		return Args{}, ErrNotConnected
+	case <-s.ns.srv.draining:
+		// Shutdown: the client may never answer, the drain must not wait.
 	}
+	select {
+	case a := <-ch:
+		return a, nil
+	default:
+	}
+	return Args{}, ErrNotConnected
 }
 
 // registerAck records the callback of ack id; false if the socket is gone.
@@ -303,7 +332,7 @@ func (s *Socket) Disconnect(close bool) {
 		return
 	}
 	s.onClose(ReasonServerNamespaceDisconnect) // before the client can answer the packet
-	s.client.writePacket(&parser.Packet{Type: parser.Disconnect, Namespace: s.ns.name}, false)
+	s.write(encodeMessages(&parser.Packet{Type: parser.Disconnect, Namespace: s.ns.name}), false, "")
 }
 
 func (s *Socket) info() SocketInfo {
@@ -365,10 +394,33 @@ func (s *Socket) onClose(reason string) {
 	s.in.closeWith(task{kind: taskClose, reason: reason})
 }
 
+// drain is Shutdown's disconnection: a connected socket takes no new
+// event, runs those queued, then disconnects with reason (taskDrain),
+// still able to send their acks meanwhile. A socket still connecting is
+// closed at once.
+func (s *Socket) drain(reason string) {
+	switch s.state.Load() {
+	case stateConnecting:
+		s.onClose(reason)
+	case stateConnected:
+		s.in.closeAfter(task{kind: taskDrain, reason: reason})
+	}
+}
+
 // runConnect runs the middleware, then connects the socket and runs the
-// connection handlers.
+// connection handlers. With recovery on it first restores the client's
+// session (see restore and replay).
 func (s *Socket) runConnect() {
 	mws, onConn := s.ns.hooks()
+	var rs *restoring
+	if s.rec != nil {
+		if rs = s.restore(); rs != nil {
+			defer s.ns.stopTap(rs.tap) // also when the middleware refuses or panics
+			if s.ns.rec.SkipMiddlewares {
+				mws = nil
+			}
+		}
+	}
 	for _, m := range mws {
 		if s.state.Load() != stateConnecting {
 			break
@@ -383,9 +435,21 @@ func (s *Socket) runConnect() {
 		return
 	}
 	// CONNECT goes out before the socket can receive anything else.
-	s.client.writePacket(&parser.Packet{Type: parser.Connect, Namespace: s.ns.name, Data: connectReply(s.id)}, false)
+	pid := ""
+	if s.rec != nil {
+		pid = s.rec.pid
+	}
+	s.client.writePacket(&parser.Packet{Type: parser.Connect, Namespace: s.ns.name, Data: connectReply(s.id, pid)}, false)
+	rooms := []string{s.id}
+	if rs != nil {
+		s.rec.gating.Store(true) // before anyone can find the socket
+		rooms = append(rooms, rs.sess.Rooms...)
+	}
 	s.ns.add(s)
-	s.ns.adapter.AddAll(s.id, []string{s.id})
+	s.ns.adapter.AddAll(s.id, rooms)
+	if rs != nil {
+		s.replay(rs)
+	}
 	s.client.connected()
 	for _, h := range onConn {
 		if !s.Connected() {
@@ -393,13 +457,6 @@ func (s *Socket) runConnect() {
 		}
 		h(s)
 	}
-}
-
-func connectReply(id string) json.RawMessage {
-	b, _ := json.Marshal(struct {
-		SID string `json:"sid"`
-	}{id})
-	return b
 }
 
 func (s *Socket) refuse(err error) {
@@ -491,11 +548,21 @@ func (s *Socket) runClose(reason string) {
 	for _, h := range dising {
 		s.safe(func() { h(s, reason) })
 	}
+	var rooms []string
+	persist := s.rec != nil && recoverable(reason)
+	if persist {
+		rooms = s.Rooms()
+	}
 	// Closed before the rooms are left: a concurrent Join either precedes
 	// this DelAll or sees the state and undoes itself (see Join).
 	s.state.Store(stateClosed)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
+	if persist {
+		// After the socket left everything: a recovered successor with the
+		// same id may connect as soon as the session is stored.
+		s.persist(rooms)
+	}
 	s.mu.Lock()
 	s.acks = nil
 	s.mu.Unlock()
