@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -82,17 +83,23 @@ func newStreamsPubSub(a *Adapter) *sharded {
 // streamsFactory makes the adapters of one server in streams mode: they
 // share one stream reader, started with the first adapter and stopped
 // with the last.
+//
+// An adapter is routed the stream's entries from its first local socket
+// on (AddAll), not from its creation: the core finishes setting the
+// namespace up after the factory returns, and a namespace without
+// sockets has nothing to deliver or apply.
 type streamsFactory struct {
 	rdb goredis.UniversalClient
 	cfg Config
 
-	mu       sync.RWMutex
-	adapters map[string]*StreamsAdapter // namespace name → adapter
-	reader   *streamReader              // nil while no adapter is open
+	mu     sync.RWMutex
+	open   map[*StreamsAdapter]struct{}
+	routes map[string]*StreamsAdapter // namespace name → adapter
+	reader *streamReader              // nil while no adapter is open
 }
 
 func newStreamsFactory(rdb goredis.UniversalClient, cfg Config) socketio.AdapterFactory {
-	f := &streamsFactory{rdb: rdb, cfg: cfg, adapters: make(map[string]*StreamsAdapter)}
+	f := &streamsFactory{rdb: rdb, cfg: cfg, open: make(map[*StreamsAdapter]struct{}), routes: make(map[string]*StreamsAdapter)}
 	return f.adapter
 }
 
@@ -102,6 +109,7 @@ func (f *streamsFactory) adapter(n *socketio.Namespace) (socketio.Adapter, error
 		return nil, err
 	}
 	a := &StreamsAdapter{Adapter: base, f: f}
+	a.rec, a.recOn = n.Recovery()
 	if err := f.register(a); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), f.cfg.RequestsTimeout)
 		defer cancel()
@@ -111,8 +119,8 @@ func (f *streamsFactory) adapter(n *socketio.Namespace) (socketio.Adapter, error
 	return a, nil
 }
 
-// register adds a to the namespaces the reader serves, starting the
-// reader (at the stream's newest entry) for the first one.
+// register counts a among the open adapters, starting the reader (at the
+// stream's newest entry) for the first one.
 func (f *streamsFactory) register(a *StreamsAdapter) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -126,19 +134,31 @@ func (f *streamsFactory) register(a *StreamsAdapter) error {
 		f.reader = r
 	}
 	a.reader = f.reader
-	f.adapters[a.ns.Name()] = a
+	f.open[a] = struct{}{}
 	return nil
+}
+
+// route makes the reader hand a the entries of its namespace from now
+// on; routedAt is then the newest entry a was not handed.
+func (f *streamsFactory) route(a *StreamsAdapter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.open[a]; ok && f.routes[a.ns.Name()] == nil {
+		a.routedAt.Store(a.reader.current())
+		f.routes[a.ns.Name()] = a
+	}
 }
 
 // unregister removes a; the reader stops with the last adapter (Close
 // waits for it within ctx).
 func (f *streamsFactory) unregister(ctx context.Context, a *StreamsAdapter) error {
 	f.mu.Lock()
-	if f.adapters[a.ns.Name()] == a {
-		delete(f.adapters, a.ns.Name())
+	delete(f.open, a)
+	if f.routes[a.ns.Name()] == a {
+		delete(f.routes, a.ns.Name())
 	}
 	var r *streamReader
-	if len(f.adapters) == 0 {
+	if len(f.open) == 0 {
 		r, f.reader = f.reader, nil
 	}
 	f.mu.Unlock()
@@ -151,13 +171,13 @@ func (f *streamsFactory) unregister(ctx context.Context, a *StreamsAdapter) erro
 func (f *streamsFactory) lookup(nsp string) *StreamsAdapter {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.adapters[nsp]
+	return f.routes[nsp]
 }
 
 func (f *streamsFactory) each(fn func(a *StreamsAdapter)) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	for _, a := range f.adapters {
+	for a := range f.open {
 		fn(a)
 	}
 }
@@ -170,6 +190,13 @@ type StreamsAdapter struct {
 	*Adapter
 	f      *streamsFactory
 	reader *streamReader
+	rec    socketio.RecoveryConfig // the server's, when recOn
+	recOn  bool
+	routed atomic.Bool
+	// routedAt is the newest entry not handed to this adapter (see
+	// streamsFactory.route): where the replay of a session with no offset
+	// at all starts.
+	routedAt atomic.Pointer[streamID]
 }
 
 var (
@@ -243,9 +270,15 @@ func (a *StreamsAdapter) Close(ctx context.Context) error {
 	return err
 }
 
-// LastOffset returns the id of the newest stream entry this server has
-// read ("0-0" for an empty stream): where a new session's replay starts.
-func (a *StreamsAdapter) LastOffset() string { return a.reader.position().String() }
+// AddAll implements socketio.Adapter (local); the first local socket
+// routes the namespace's stream entries to this adapter.
+func (a *StreamsAdapter) AddAll(id string, rooms []string) {
+	if !a.routed.Load() {
+		a.f.route(a)
+		a.routed.Store(true)
+	}
+	a.Adapter.AddAll(id, rooms)
+}
 
 // appendEntry XADDs m as a stream entry {uid, nsp, type, data} within ctx
 // and returns its id. data is JSON, or base64 msgpack (binary inline)
@@ -391,8 +424,13 @@ func withOffset(data json.RawMessage, offset string) (json.RawMessage, error) {
 
 // recovering reports whether the server has connection-state recovery on
 // (broadcasts then carry offsets).
-func (a *StreamsAdapter) recovering() bool { return a.sessionTTL() > 0 }
+func (a *StreamsAdapter) recovering() bool { return a.recOn }
 
 // sessionTTL is the server's MaxDisconnectionDuration, 0 without
 // recovery.
-func (a *StreamsAdapter) sessionTTL() time.Duration { return recoveryTTL(a.ns) }
+func (a *StreamsAdapter) sessionTTL() time.Duration {
+	if !a.recOn {
+		return 0
+	}
+	return a.rec.MaxDisconnectionDuration
+}

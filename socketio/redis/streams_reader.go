@@ -58,6 +58,7 @@ type streamReader struct {
 	mu    sync.Mutex
 	last  streamID      // the newest entry handled
 	moved chan struct{} // closed (and replaced) when last moves
+	cur   streamID      // the entry being dispatched (last before a batch)
 
 	// The reader's own connection (so that stop can CLIENT UNBLOCK its
 	// XREAD), dialled again after an error.
@@ -81,6 +82,7 @@ func startStreamReader(ctx context.Context, f *streamsFactory) (*streamReader, e
 		if r.last, err = parseStreamID(newest[0].ID); err != nil {
 			return nil, err
 		}
+		r.cur = r.last
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.run()
@@ -227,6 +229,9 @@ func (r *streamReader) dispatch(msgs []goredis.XMessage) {
 			continue
 		}
 		last = id
+		r.mu.Lock()
+		r.cur = id
+		r.mu.Unlock()
 		nsp, _ := m.Values["nsp"].(string)
 		if a := r.f.lookup(nsp); a != nil {
 			a.onEntry(m.ID, m.Values)
@@ -237,6 +242,14 @@ func (r *streamReader) dispatch(msgs []goredis.XMessage) {
 	close(r.moved)
 	r.moved = make(chan struct{})
 	r.mu.Unlock()
+}
+
+// current returns the entry being dispatched, or the last handled.
+func (r *streamReader) current() *streamID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := r.cur
+	return &id
 }
 
 func (r *streamReader) position() streamID {

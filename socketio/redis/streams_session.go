@@ -45,7 +45,11 @@ func (a *StreamsAdapter) PersistSession(ctx context.Context, s *socketio.Session
 	if ttl <= 0 {
 		return nil
 	}
-	body, err := json.Marshal(sessionRecord{SID: s.SID, PID: s.PID, Rooms: nonNil(s.Rooms), Data: nullIfEmpty(s.Data), Offset: s.Offset})
+	offset := s.Offset
+	if at := a.routedAt.Load(); offset == "" && at != nil {
+		offset = at.String() // no offset delivered here before the socket connected
+	}
+	body, err := json.Marshal(sessionRecord{SID: s.SID, PID: s.PID, Rooms: nonNil(s.Rooms), Data: nullIfEmpty(s.Data), Offset: offset})
 	if err != nil {
 		return fmt.Errorf("redis: persist session: %w", err)
 	}

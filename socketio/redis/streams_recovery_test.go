@@ -1,0 +1,115 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
+	"github.com/sockgate/sockgate/socketio"
+)
+
+// emitStep is a broadcast of the recovery scenario: from, to rooms, except
+// rooms, one integer argument.
+type emitStep struct {
+	from          func() *socketio.Namespace
+	rooms, except []string
+	arg           int
+}
+
+func (e emitStep) emit(t *testing.T) {
+	t.Helper()
+	op := e.from().To(e.rooms...)
+	if len(e.except) > 0 {
+		op = op.Except(e.except...)
+	}
+	if err := op.EmitContext(testCtx(t), "m", e.arg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStreams_RecoverOnAnotherServer: a real socket.io-client in room r,
+// cut from A, reconnects to B (the proxy now leads there) and keeps its
+// id and rooms; the broadcasts to it sent by A and B while it was away
+// arrive exactly once, in stream order, those to other rooms or excluding
+// r not at all; then it receives live broadcasts from A through B.
+func TestStreams_RecoverOnAnotherServer(t *testing.T) {
+	r := testenv.StartRedisServer(t)
+	a, b := startRecoveryNode(t, r, testConfig()), startRecoveryNode(t, r, testConfig())
+	waitServers(t, "/", 2, a.node, b.node)
+	proxy := startProxy(t, a.addr)
+	js := startStreamsNode(t, r, "socket.io", false)
+	c := js.connect(t, "c", proxy.url(), "r")
+	fromA, fromB := func() *socketio.Namespace { return a.srv.Of("/") }, func() *socketio.Namespace { return b.srv.Of("/") }
+	emitStep{from: fromA, rooms: []string{"r"}, arg: 0}.emit(t)
+	if off := c.expect(t, "m", "[0]"); off == "" {
+		t.Fatal("no offset on a broadcast with recovery on")
+	}
+
+	proxy.cut()
+	waitSession(t, r.Client(t), 1)
+	missed := []emitStep{
+		{from: fromA, rooms: []string{"r"}, arg: 1},
+		{from: fromB, rooms: []string{"r"}, arg: 2},
+		{from: fromA, rooms: []string{"other"}, arg: -1},
+		{from: fromB, except: []string{"r"}, arg: -2},
+		{from: fromA, arg: 3},
+		{from: fromB, rooms: []string{c.id}, arg: 4},
+	}
+	for _, e := range missed {
+		e.emit(t)
+	}
+	proxy.resume(b.addr)
+	c.expectReconnect(t)
+	for _, want := range []string{"[1]", "[2]", "[3]", "[4]"} {
+		c.expect(t, "m", want)
+	}
+	testenv.WaitFor(t, 2*time.Second, func() error { return roomHas(b.srv.Of("/"), "r", c.id) })
+	emitStep{from: fromA, rooms: []string{"r"}, arg: 5}.emit(t)
+	c.expect(t, "m", "[5]")
+}
+
+// TestStreams_RecoverAfterRestart: A's client is cut, A stops and a new
+// server takes its place on the same Redis; the client recovers there
+// with what B broadcast meanwhile.
+func TestStreams_RecoverAfterRestart(t *testing.T) {
+	r := testenv.StartRedisServer(t)
+	a, b := startRecoveryNode(t, r, testConfig()), startRecoveryNode(t, r, testConfig())
+	waitServers(t, "/", 2, a.node, b.node)
+	proxy := startProxy(t, a.addr)
+	js := startStreamsNode(t, r, "socket.io", false)
+	c := js.connect(t, "c", proxy.url(), "r")
+	fromB := func() *socketio.Namespace { return b.srv.Of("/") }
+	emitStep{from: fromB, rooms: []string{"r"}, arg: 0}.emit(t)
+	c.expect(t, "m", "[0]")
+
+	proxy.cut()
+	waitSession(t, r.Client(t), 1)
+	a.stop()
+	emitStep{from: fromB, rooms: []string{"r"}, arg: 1}.emit(t)
+	a2 := startRecoveryNode(t, r, testConfig())
+	emitStep{from: fromB, rooms: []string{"r"}, arg: 2}.emit(t)
+	proxy.resume(a2.addr)
+	c.expectReconnect(t)
+	c.expect(t, "m", "[1]")
+	c.expect(t, "m", "[2]")
+	emitStep{from: func() *socketio.Namespace { return a2.srv.Of("/") }, rooms: []string{"r"}, arg: 3}.emit(t)
+	c.expect(t, "m", "[3]")
+}
+
+// roomHas reports whether socket id is in room on ns's server.
+func roomHas(ns *socketio.Namespace, room, id string) error {
+	socks, err := ns.In(room).Local().FetchSockets(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, s := range socks {
+		if s.ID == id {
+			return nil
+		}
+	}
+	return errNotInRoom
+}
+
+var errNotInRoom = errors.New("not in room yet")
