@@ -179,9 +179,10 @@ func (n *streamsNode) addr() string { return fmt.Sprintf("127.0.0.1:%d", n.port)
 
 // realClient is a socket.io-client of streams_node.js.
 type realClient struct {
-	n    *streamsNode
-	name string
-	id   string
+	n       *streamsNode
+	name    string
+	id      string
+	pending []nodeEvent // events read before a connect event
 }
 
 func (n *streamsNode) connect(t *testing.T, name, url string, rooms ...string) *realClient {
@@ -195,6 +196,11 @@ func (n *streamsNode) connect(t *testing.T, name, url string, rooms ...string) *
 // next returns the client's next event.
 func (c *realClient) next(t *testing.T) nodeEvent {
 	t.Helper()
+	if len(c.pending) > 0 {
+		e := c.pending[0]
+		c.pending = c.pending[1:]
+		return e
+	}
 	select {
 	case e := <-c.n.clientChan(c.name):
 		return e
@@ -228,13 +234,21 @@ func (c *realClient) expect(t *testing.T, event, args string) (offset string) {
 }
 
 // expectReconnect reads the disconnect, then the connect event, which must
-// keep the socket id and say recovered.
+// keep the socket id and say recovered. Events before the connect event
+// are kept for expect: socket.io-client emits the events received with
+// the CONNECT packet before "connect", and Node's server sends the missed
+// packets before its CONNECT packet.
 func (c *realClient) expectReconnect(t *testing.T) {
 	t.Helper()
 	if e := c.next(t); e.Event != "disconnect" {
 		t.Fatalf("client %s: got %s%s, want disconnect", c.name, e.Event, e.Args)
 	}
+	var early []nodeEvent
 	e := c.next(t)
+	for ; e.Event != "connect" && e.Event != "disconnect"; e = c.next(t) {
+		early = append(early, e)
+	}
+	c.pending = append(early, c.pending...)
 	var args []any
 	_ = json.Unmarshal(e.Args, &args)
 	if e.Event != "connect" || len(args) != 2 || args[0] != c.id || args[1] != true {
@@ -242,14 +256,25 @@ func (c *realClient) expectReconnect(t *testing.T) {
 	}
 }
 
-// waitSession waits until the session of a disconnected socket is in
-// Redis (the server that had it has persisted it).
-func waitSession(t *testing.T, rdb goredis.UniversalClient, n int) {
+// sessions returns the number of sessions in Redis.
+func sessions(t *testing.T, rdb goredis.UniversalClient) int {
 	t.Helper()
+	keys, err := rdb.Keys(context.Background(), "sio:session:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
+// cutAndWait cuts the proxy and waits until the server that had the
+// client has persisted its session.
+func cutAndWait(t *testing.T, p *switchProxy, rdb goredis.UniversalClient) {
+	t.Helper()
+	before := sessions(t, rdb)
+	p.cut()
 	testenv.WaitFor(t, 5*time.Second, func() error {
-		keys, err := rdb.Keys(context.Background(), "sio:session:*").Result()
-		if err != nil || len(keys) != n {
-			return fmt.Errorf("%d sessions (%v), want %d", len(keys), err, n)
+		if n := sessions(t, rdb); n != before+1 {
+			return fmt.Errorf("%d sessions, want %d", n, before+1)
 		}
 		return nil
 	})

@@ -47,8 +47,7 @@ func TestStreams_RecoverOnAnotherServer(t *testing.T) {
 		t.Fatal("no offset on a broadcast with recovery on")
 	}
 
-	proxy.cut()
-	waitSession(t, r.Client(t), 1)
+	cutAndWait(t, proxy, r.Client(t))
 	missed := []emitStep{
 		{from: fromA, rooms: []string{"r"}, arg: 1},
 		{from: fromB, rooms: []string{"r"}, arg: 2},
@@ -84,8 +83,7 @@ func TestStreams_RecoverAfterRestart(t *testing.T) {
 	emitStep{from: fromB, rooms: []string{"r"}, arg: 0}.emit(t)
 	c.expect(t, "m", "[0]")
 
-	proxy.cut()
-	waitSession(t, r.Client(t), 1)
+	cutAndWait(t, proxy, r.Client(t))
 	a.stop()
 	emitStep{from: fromB, rooms: []string{"r"}, arg: 1}.emit(t)
 	a2 := startRecoveryNode(t, r, testConfig())
