@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,3 +113,80 @@ func roomHas(ns *socketio.Namespace, room, id string) error {
 }
 
 var errNotInRoom = errors.New("not in room yet")
+
+// TestStreams_OffsetsInStreamOrder: A and B broadcast to a room at the
+// same time; a client on A receives every broadcast once, with offsets
+// strictly increasing (A's own broadcasts are delivered in stream order
+// too, not ahead of B's that its reader has not handed over yet), which
+// is what lets a client's last offset stand for everything before it.
+func TestStreams_OffsetsInStreamOrder(t *testing.T) {
+	r := testenv.StartRedisServer(t)
+	a, b := startRecoveryNode(t, r, testConfig()), startRecoveryNode(t, r, testConfig())
+	waitServers(t, "/", 2, a.node, b.node)
+	c := connect(t, a.node, "/", "c", "r")
+	const each = 150
+	var wg sync.WaitGroup
+	for _, n := range []*recoveryNode{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := n.srv.Of("/").To("r").Emit("m", i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var last streamID
+	for i := range 2 * each {
+		_, _, args, err := c.NextEvent(testCtx(t), "/")
+		if err != nil || len(args) != 2 {
+			t.Fatalf("event %d: %v %s", i, err, args)
+		}
+		var off string
+		_ = json.Unmarshal(args[1], &off)
+		id, err := parseStreamID(off)
+		if err != nil || !last.less(id) {
+			t.Fatalf("event %d: offset %q after %s", i, off, last)
+		}
+		last = id
+	}
+	wg.Wait()
+}
+
+// TestStreams_RecoverWithoutOffset closes a gap of Node's: a client that
+// received no broadcast has no offset to send (socket.io-client then
+// sends its pid alone and Node's adapter recovers nothing); here the
+// session's own offset, the newest entry delivered before the socket
+// connected, is where the replay starts.
+func TestStreams_RecoverWithoutOffset(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		prior int // broadcasts to another room before the client connects
+	}{{"EmptyStream", 0}, {"AfterOtherBroadcasts", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testenv.StartRedisServer(t)
+			a, b := startRecoveryNode(t, r, testConfig()), startRecoveryNode(t, r, testConfig())
+			waitServers(t, "/", 2, a.node, b.node)
+			other := connect(t, a.node, "/", "other", "elsewhere")
+			fromA := func() *socketio.Namespace { return a.srv.Of("/") }
+			for i := range tc.prior {
+				emitStep{from: fromA, rooms: []string{"elsewhere"}, arg: 100 + i}.emit(t)
+				if _, name, args, err := other.NextEvent(testCtx(t), "/"); err != nil || name != "m" || len(args) != 2 {
+					t.Fatalf("other got %v %s%s", err, name, args)
+				}
+			}
+			proxy := startProxy(t, a.addr)
+			js := startStreamsNode(t, r, "socket.io", false)
+			c := js.connect(t, "c", proxy.url(), "r")
+			cutAndWait(t, proxy, r.Client(t))
+			emitStep{from: fromA, rooms: []string{"r"}, arg: 1}.emit(t)
+			emitStep{from: func() *socketio.Namespace { return b.srv.Of("/") }, rooms: []string{"r"}, arg: 2}.emit(t)
+			proxy.resume(b.addr)
+			c.expectReconnect(t)
+			c.expect(t, "m", "[1]")
+			c.expect(t, "m", "[2]")
+		})
+	}
+}
