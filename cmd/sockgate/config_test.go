@@ -150,7 +150,7 @@ func TestConfig_Invalid(t *testing.T) {
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
 		{"ClusterTTL", []string{"-cluster-heartbeat", "5s", "-cluster-ttl", "5s"}, env(), []string{"-cluster-ttl (5s) must exceed a positive -cluster-heartbeat (5s)"}},
-		{"AdapterMode", []string{"-redis-adapter", "streams"}, env(), []string{"-redis-adapter must be classic (one Redis) or sharded (a Redis 7 Cluster), not \"streams\""}},
+		{"AdapterMode", []string{"-redis-adapter", "pubsub"}, env(), []string{"-redis-adapter must be classic (one Redis), sharded (a Redis 7 Cluster) or streams (a Redis stream), not \"pubsub\""}},
 		{"AdapterKeyHash", []string{"-redis-adapter-key", "a#b"}, env(), []string{"-redis-adapter-key must be non-empty and without '#'"}},
 		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
 		{"Attachments", []string{"-attachments", "s3"}, env(), []string{`-attachments must be auto, db or disk, not "s3"`}},
