@@ -14,6 +14,30 @@ const [redisURL, streamName, withServer] = process.argv.slice(2);
 const out = (v) => process.stdout.write(JSON.stringify(v) + "\n");
 const clients = new Map();
 
+// Binary values print as {bin: hex}; {bin: hex} in commands becomes a Buffer.
+const show = (v) => {
+  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    return { bin: Buffer.from(v).toString("hex") };
+  }
+  if (Array.isArray(v)) return v.map(show);
+  if (v && typeof v === "object") {
+    const o = {};
+    for (const k of Object.keys(v)) o[k] = show(v[k]);
+    return o;
+  }
+  return v;
+};
+const unshow = (v) => {
+  if (Array.isArray(v)) return v.map(unshow);
+  if (v && typeof v === "object") {
+    if (typeof v.bin === "string") return Buffer.from(v.bin, "hex");
+    const o = {};
+    for (const k of Object.keys(v)) o[k] = unshow(v[k]);
+    return o;
+  }
+  return v;
+};
+
 const ops = {
   async client(io, cmd) {
     const c = ioc(cmd.url, {
@@ -21,7 +45,11 @@ const ops = {
       reconnectionDelay: 50, reconnectionDelayMax: 200, randomizationFactor: 0,
     });
     clients.set(cmd.name, c);
-    c.onAny((event, ...args) => out({ client: cmd.name, event, args }));
+    c.onAny((event, ...args) => {
+      const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+      out({ client: cmd.name, event, args: show(args) });
+      if (ack) ack({ from: cmd.name });
+    });
     c.on("connect", () => out({ client: cmd.name, event: "connect", args: [c.id, c.recovered] }));
     c.on("disconnect", (reason) => out({ client: cmd.name, event: "disconnect", args: [reason] }));
     await new Promise((resolve, reject) => { c.once("connect", resolve); c.once("connect_error", reject); });
@@ -32,10 +60,29 @@ const ops = {
     let op = io;
     if (cmd.rooms && cmd.rooms.length) op = op.to(cmd.rooms);
     if (cmd.except && cmd.except.length) op = op.except(cmd.except);
-    op.emit(cmd.event, ...(cmd.args || []));
+    op.emit(cmd.event, ...unshow(cmd.args || []));
     return true;
   },
-  async sockets(io) { return io.of("/").sockets.size; },
+  async fetch(io) {
+    return (await io.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms] }));
+  },
+  async join(io, cmd) { io.socketsJoin(cmd.room); return true; },
+  async rooms(io, cmd) { return [...(io.of("/").sockets.get(cmd.sid)?.rooms || [])]; },
+  async sseAck(io, cmd) {
+    try {
+      return { replies: await io.serverSideEmitWithAck(cmd.event, ...(cmd.args || [])) };
+    } catch (err) {
+      return { error: err.message, replies: [] };
+    }
+  },
+  async emitWithAck(io, cmd) {
+    try {
+      return { replies: await io.timeout(cmd.timeout).emitWithAck(cmd.event, ...(cmd.args || [])) };
+    } catch (err) {
+      return { error: err.message, replies: [] };
+    }
+  },
+  async serverCount(io) { return io.of("/").adapter.serverCount(); },
 };
 
 async function server() {
@@ -52,6 +99,11 @@ async function server() {
   });
   io.on("connection", (socket) => {
     if (!socket.recovered) socket.join(socket.handshake.auth.rooms || []);
+  });
+  io.on("hello", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    out({ serverSide: "hello", args });
+    if (ack) ack({ from: "node" });
   });
   await new Promise((r) => httpServer.listen(0, "127.0.0.1", r));
   return { io, port: httpServer.address().port };
