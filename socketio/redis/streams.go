@@ -224,7 +224,9 @@ func (a *StreamsAdapter) Broadcast(ctx context.Context, p *parser.Packet, opts s
 		a.Deliver(p, opts)
 		return err
 	}
-	a.reader.waitPast(ctx, id)
+	wait, cancelWait := context.WithTimeout(ctx, a.cfg.PublishTimeout)
+	defer cancelWait()
+	a.reader.waitPast(wait, id)
 	return nil
 }
 

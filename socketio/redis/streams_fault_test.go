@@ -17,7 +17,8 @@ import (
 // B's broadcasts, published once Redis is back, are in the stream before
 // A's reader has reconnected: A's client still gets every one of them,
 // exactly once and in order (the reader resumes from the last id it read,
-// not from the stream's end as Node's does), then live broadcasts again.
+// not from the stream's end as Node's does, and from the start of a
+// stream whose ids went back), then live broadcasts again.
 func TestStreams_RedisBlip(t *testing.T) {
 	r := testenv.StartRedisServer(t)
 	proxy := startProxy(t, r.Addr)
@@ -47,6 +48,17 @@ func TestStreams_RedisBlip(t *testing.T) {
 
 	proxy.cut()
 	r.Start(t)
+	// The new, empty stream's first entry has an id below those read
+	// before (a Redis whose clock is behind): the readers read the new
+	// stream from its start.
+	err := r.Client(t).XAdd(testCtx(t), &goredis.XAddArgs{Stream: "socket.io", ID: "1-1", Values: []any{
+		"uid", "other", "nsp", "/", "type", "3",
+		"data", `{"packet":{"type":2,"data":["m",0.5],"nsp":"/"},"opts":{"rooms":["r"],"except":[],"flags":{}}}`,
+	}}).Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb.expect(t, "m", "0.5")
 	const n = 20
 	for i := 1; i <= n; i++ {
 		if err := fromB.Emit("m", i); err != nil {
@@ -55,6 +67,7 @@ func TestStreams_RedisBlip(t *testing.T) {
 		cb.expect(t, "m", fmt.Sprint(i))
 	}
 	proxy.resume(r.Addr)
+	ca.expect(t, "m", "0.5")
 	for i := 1; i <= n; i++ {
 		ca.expect(t, "m", fmt.Sprint(i))
 	}

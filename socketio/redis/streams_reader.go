@@ -140,10 +140,36 @@ func (r *streamReader) dial(ctx context.Context) (*goredis.Conn, error) {
 		_ = conn.Close()
 		return nil, err
 	}
+	if err := r.rewind(ctx, conn); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
 	r.connMu.Lock()
 	r.conn, r.node, r.connID = conn, node, id
 	r.connMu.Unlock()
 	return conn, nil
+}
+
+// rewind makes the reader read the stream from its start when the last
+// entry it handled is no longer there: either Redis lost the stream and
+// started it again (every entry is then new to this server, and the new
+// ids may even be below ours if its clock is behind), or MAXLEN trimmed
+// it (every entry left is then after ours anyway).
+func (r *streamReader) rewind(ctx context.Context, conn *goredis.Conn) error {
+	last := r.position()
+	if last == (streamID{}) {
+		return nil
+	}
+	found, err := conn.XRangeN(ctx, r.f.cfg.Streams.Stream, last.String(), last.String(), 1).Result()
+	if err != nil || len(found) > 0 {
+		return err
+	}
+	r.mu.Lock()
+	r.last, r.cur = streamID{}, streamID{}
+	r.mu.Unlock()
+	r.f.cfg.Logger.Warn("redis adapter: last entry read is gone from the stream, reading it from its start",
+		"stream", r.f.cfg.Streams.Stream, "last_read", last.String())
+	return nil
 }
 
 // hangUp closes the reader's connection (after an error, and at the end).
