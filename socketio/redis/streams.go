@@ -398,7 +398,7 @@ func entryPacket(nsp string, d *envelopeData, bins [][]byte) (p *parser.Packet, 
 		Data json.RawMessage `json:"data"`
 		ID   *uint64         `json:"id"`
 	}
-	if d.Opts == nil || json.Unmarshal(d.Packet, &pk) != nil || pk.Data == nil ||
+	if d.Opts == nil || json.Unmarshal(d.Packet, &pk) != nil || !eventData(pk.Data) ||
 		pk.Type != packetEvent && pk.Type != packetBinaryEventNoAck {
 		return nil, opts, false, errMalformed
 	}
@@ -406,6 +406,17 @@ func entryPacket(nsp string, d *envelopeData, bins [][]byte) (p *parser.Packet, 
 	opts.Flags.Local, opts.Flags.Timeout = true, 0
 	p = &parser.Packet{Type: parser.Event, Namespace: nsp, Data: pk.Data, Attachments: bins}
 	return p, opts, pk.ID == nil && !opts.Flags.Volatile, nil
+}
+
+// eventData reports whether data (valid JSON) is an array whose first
+// element is a string: an event's name and arguments.
+func eventData(data json.RawMessage) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 || data[0] != '[' {
+		return false
+	}
+	data = bytes.TrimLeft(data[1:], " \t\r\n")
+	return len(data) > 0 && data[0] == '"'
 }
 
 // withOffset returns the JSON array data with the string offset appended.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
@@ -45,4 +47,44 @@ func TestStreamsCluster(t *testing.T) {
 	}
 	t.Run("Broadcast", func(t *testing.T) { testBroadcast(t, d) })
 	t.Run("RoomOps", func(t *testing.T) { testRoomOps(t, d) })
+}
+
+// TestStreams_MalformedIgnored: junk stream entries (bad type, data, base64,
+// msgpack, packet) and junk pub/sub messages are counted and skipped; the
+// reader goes on and broadcasts still cross.
+func TestStreams_MalformedIgnored(t *testing.T) {
+	r := testenv.StartRedisServer(t)
+	cfg := testConfig()
+	cfg.Mode = ModeStreams
+	a, b := startNode(t, r, cfg), startNode(t, r, cfg)
+	waitServers(t, "/", 2, a, b)
+	cb := connect(t, b, "/", "b1", "r")
+	raw, ctx := r.Client(t), testCtx(t)
+	for _, v := range [][]any{
+		{"uid", "x", "nsp", "/", "type", "three", "data", "{}"},
+		{"uid", "x", "nsp", "/", "type", "3", "data", "{"},
+		{"uid", "x", "nsp", "/", "type", "3", "data", "!!not base64"},
+		{"uid", "x", "nsp", "/", "type", "3", "data", "wQ=="}, // msgpack 0xc1 (never used)
+		{"uid", "x", "nsp", "/", "type", "3", "data", `{"packet":{"type":2,"data":"no array","nsp":"/"},"opts":{"rooms":[]}}`},
+		{"uid", "x", "nsp", "/", "type", "3", "data", `{"packet":{"type":2,"data":["m"]}}`},
+		{"uid", "x", "nsp", "/", "type", "99", "data", "{}"},
+		{"nsp", "/"},
+	} {
+		if err := raw.XAdd(ctx, &goredis.XAddArgs{Stream: "socket.io", Values: v}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := b.adapter("/").w.(*sharded).mainCh
+	for _, m := range []string{"", "\xc1", "{}", "\x81\xa4type\x07"} {
+		if err := raw.Publish(ctx, main, m).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.srv.Of("/").To("r").Emit("m", "still works"); err != nil {
+		t.Fatal(err)
+	}
+	cb.expect(t, "m", `"still works"`)
+	if st := b.adapter("/").Stats(); st.Malformed < 8 {
+		t.Fatalf("stats %+v: want the junk counted as malformed", st)
+	}
 }
