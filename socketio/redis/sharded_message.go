@@ -257,7 +257,7 @@ func (s *sharded) onBroadcast(env *envelope, d *envelopeData, r *request, bins [
 		Type int             `json:"type"`
 		Data json.RawMessage `json:"data"`
 	}
-	if d.Opts == nil || json.Unmarshal(d.Packet, &p) != nil || p.Data == nil {
+	if d.Opts == nil || json.Unmarshal(d.Packet, &p) != nil || !eventData(p.Data) {
 		s.a.malformed("sharded broadcast", errMalformed)
 		return
 	}
