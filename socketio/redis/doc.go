@@ -151,7 +151,9 @@
 // error it reconnects with backoff (50ms doubling to MaxBackoff, 2s) and
 // reads on from the last id it read, so that nothing appended meanwhile
 // is skipped while the stream keeps it (Node reads on from "$" and loses
-// it). Entries go, in stream order, to the adapter of their namespace
+// it); when that id is no longer in the stream (Redis restarted empty,
+// possibly with its clock behind, or MAXLEN trimmed past it) it reads the
+// stream from its start, every entry there being new to it. Entries go, in stream order, to the adapter of their namespace
 // once that namespace has a local socket (the core finishes a namespace
 // after its factory returns).
 //
@@ -203,6 +205,7 @@
 //   - One stream (Node's streamCount 1): Node's streamCount > 1, which
 //     hashes namespaces over several streams, is not supported.
 //   - No allRooms (Node's streams adapter has none either).
-//   - Node's reader starts at "$" and reads on from "$" after an error:
-//     a Node server in the cluster may miss entries sockgate does not.
+//   - Node's reader starts at "$" and reads on from "$" after an error
+//     (and between two empty reads): a Node server in the cluster may miss
+//     entries sockgate does not.
 package redis
