@@ -1,6 +1,7 @@
 # sockgate — see README.md. Needs only Go, Node/npm and Debian packages.
 GO       ?= go
 NODE_DIR := internal/testenv/node
+WEB_DIR  := examples/web
 FUZZTIME ?= 10s
 # Each fuzz target runs briefly in `make test` (seed corpus + FUZZTIME of new inputs).
 FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePayload ./socketio/engine:FuzzReadLoop \
@@ -10,18 +11,21 @@ SUB ?= alice
 NAME ?= $(SUB)
 # `make run` listens on loopback only (a development server with a development secret); set SOCKGATE_ADDR to open it.
 RUN_ADDR ?= 127.0.0.1:3000
+# The PostgreSQL server `make bench` creates its durable-messages databases on.
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run token build test check unit cluster fuzz services node-modules bench clean
+.PHONY: run token login build test check unit cluster fuzz services node-modules web e2e screenshots bench clean
 
 ## run: the server on 127.0.0.1:3000 with the embedded defaults (SQLite under ./data, in-memory adapter and
-## limiter). Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the
+## limiter), serving the web client at / once `make web` has built it (unless SOCKGATE_STATIC says otherwise). Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the
 ## stored chats work at once (mint a token with `make token SUB=alice`); the binary itself has no default
 ## secret. It builds bin/sockgate, then execs it: Ctrl-C or stopping make stops the server itself.
 run: data/dev-jwt-secret
 	@echo "make run: building bin/sockgate (the first build compiles every dependency: a few minutes)..." >&2
 	@CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
 	@echo "make run: starting bin/sockgate on $${SOCKGATE_ADDR:-$(RUN_ADDR)} (Ctrl-C stops it)" >&2
-	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" SOCKGATE_ADDR="$${SOCKGATE_ADDR:-$(RUN_ADDR)}" exec ./bin/sockgate
+	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" SOCKGATE_ADDR="$${SOCKGATE_ADDR:-$(RUN_ADDR)}" \
+	  SOCKGATE_STATIC="$${SOCKGATE_STATIC:-$$(test -f $(WEB_DIR)/dist/index.html && echo $(WEB_DIR)/dist)}" exec ./bin/sockgate
 
 ## token: a development JWT for SUB (named NAME, by default SUB) signed with the same secret as `make run`;
 ## SOCKGATE_JWT_USER_CLAIM / SOCKGATE_JWT_NAME_CLAIM put them in the claims the server reads.
@@ -30,6 +34,10 @@ token: data/dev-jwt-secret
 	@CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
 	@JWT_SECRET="$${JWT_SECRET:-$$(cat data/dev-jwt-secret)}" exec ./bin/sockgate token -sub "$(SUB)" -name "$(NAME)"
 
+## login: a sign-in link to the web client (`make web`, then `make run`) for SUB, named NAME.
+login: data/dev-jwt-secret
+	@tok=$$($(MAKE) -s token SUB="$(SUB)" NAME="$(NAME)") && echo "http://$${SOCKGATE_ADDR:-$(RUN_ADDR)}/#token=$$tok"
+
 data/dev-jwt-secret:
 	@mkdir -p data && umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' > $@
 
@@ -37,8 +45,8 @@ data/dev-jwt-secret:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
 
-## test: the whole suite: format and vet checks, services, npm client, go test -race, short fuzz runs.
-test: check services node-modules unit fuzz
+## test: the whole suite: format and vet checks, services, npm client, browser tests, go test -race, short fuzz runs.
+test: check services node-modules e2e unit fuzz
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -51,9 +59,25 @@ services:
 node-modules:
 	@test $(NODE_DIR)/node_modules/.package-lock.json -nt $(NODE_DIR)/package-lock.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
 
+# unit: every package but the browser tests, which `e2e` runs after building the client.
 unit:
-	$(GO) test -race -count=1 -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 12m $$($(GO) list ./... | grep -v /internal/e2etest)
 	cd bench && $(GO) test -race -count=1 -timeout 5m ./...
+
+## web: examples/web's packages from its lockfile (npm ci), then its build in examples/web/dist
+## (type check and vite build), which `sockgate -static examples/web/dist` serves.
+web:
+	@test $(WEB_DIR)/node_modules/.package-lock.json -nt $(WEB_DIR)/package-lock.json || (cd $(WEB_DIR) && npm ci --no-audit --no-fund)
+	cd $(WEB_DIR) && npm run build
+
+## e2e: the browser tests (internal/e2etest): Debian's Chromium driven by playwright-core against sockgate
+## serving the build: examples/web with two users, and the tutorial's flow. Screenshots: examples/web/e2e/artifacts.
+e2e: services web
+	$(GO) test -race -count=1 -timeout 5m -v ./internal/e2etest/
+
+## screenshots: the e2e run, keeping its screenshots in docs/screenshots (the README shows them).
+screenshots: services web
+	SOCKGATE_E2E_ARTIFACTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -timeout 5m ./internal/e2etest/
 
 ## cluster: the docker-compose.yml topology without Docker (nginx running deploy/nginx.conf, two sockgate
 ## processes, a private Redis, a PostgreSQL database) driven by socket.io-client; `unit` runs it too.
@@ -65,9 +89,13 @@ fuzz:
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 	  bash .ci/fuzz.sh $(GO) $$pkg $$fn $(FUZZTIME); done
 
-## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md.
+## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md. Then the
+## reconnect storm on the real binary (bench/cmd/storm: fails when the storm raises other senders' p99 above 2x idle),
+## and durable /chat messages on SQLite and PostgreSQL (bench/cmd/durable).
 bench:
 	cd bench && $(GO) run ./cmd/benchrun
+	cd bench && $(GO) run ./cmd/storm
+	cd bench && $(GO) run ./cmd/durable && $(GO) run ./cmd/durable -db $(BENCH_PG)
 
 clean:
 	rm -rf bin data

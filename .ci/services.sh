@@ -2,7 +2,7 @@
 # Makes sure the services the tests use run on their default local ports:
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth on loopback) and
 # Redis on 127.0.0.1:6379, and that the redis-server and nginx binaries of the
-# topology test exist. On a machine that lacks them it installs them from
+# topology test and the chromium of the browser tests exist. On a machine that lacks them it installs them from
 # Debian's packages and starts them. It never fails the build by itself: a
 # test that then cannot reach a service skips locally and fails under CI=true.
 set -u
@@ -51,4 +51,9 @@ has redis-server || { echo "services: installing redis-server"; apt_install redi
 # uses it, and the binary is installed even when that start fails.
 has nginx || { echo "services: installing nginx"; apt_install nginx; }
 has nginx && echo "services: nginx available" || echo "services: nginx NOT available"
+
+# The browser tests (internal/e2etest) drive Debian's Chromium through
+# playwright-core; Playwright's own browser download is never used.
+[ -x /usr/bin/chromium ] || { echo "services: installing chromium"; apt_install chromium; }
+[ -x /usr/bin/chromium ] && echo "services: chromium available" || echo "services: chromium NOT available"
 exit 0

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/admin"
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
 	sioredis "github.com/sockgate/sockgate/socketio/redis"
 	"github.com/sockgate/sockgate/store"
@@ -71,11 +72,19 @@ func checkConfig(st *store.Store, v *auth.Verifier, cfg Config) error {
 			errs = append(errs, fmt.Errorf("gateway: namespace %q requires auth but no verifier is configured", ns))
 		}
 	}
+	if adminEnabled(cfg.Admin) {
+		if err := cfg.Admin.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: %w", err))
+		}
+	}
 	if _, err := sioredis.ParseMode(cfg.AdapterMode); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: %w", err))
 	}
 	return errors.Join(errs...)
 }
+
+// adminEnabled: the admin namespace is on when credentials are configured.
+func adminEnabled(c admin.Config) bool { return c.User != "" || c.PasswordHash != "" }
 
 // trustedOrigins are the CORS origins the chat API's CSRF guard trusts
 // for cookie-authenticated writes ("*" trusts nobody extra: a wildcard

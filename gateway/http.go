@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/docs"
 	"github.com/sockgate/sockgate/gateway/chats"
 	"github.com/sockgate/sockgate/gateway/event"
 )
@@ -35,6 +36,10 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(docs.OpenAPI) // the REST API's OpenAPI 3 document
+	})
 	if s.cfg.StaticDir != "" {
 		mux.Handle("/", spa(s.cfg.StaticDir))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/gateway/admin"
 	"github.com/sockgate/sockgate/gateway/chats"
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
@@ -113,6 +114,10 @@ type Config struct {
 	// instance that stopped (SIGKILL, lost Redis) expires. Zero means
 	// 5s and 15s; ClusterTTL must exceed ClusterHeartbeat.
 	ClusterHeartbeat, ClusterTTL time.Duration
+
+	// Admin enables the Socket.IO Admin UI namespace "/admin" when its
+	// User or PasswordHash is set (package admin); zero disables it.
+	Admin admin.Config
 }
 
 // Server is the chat application on the Socket.IO core: it builds each
@@ -135,6 +140,7 @@ type Server struct {
 	tutorial *tutorial.Tutorial
 	lobby    *lobby.Lobby
 	chats    *chats.Chats // nil without a store
+	admin    *admin.Admin // nil unless Config.Admin is set
 	api      *chats.API   // nil without a store
 
 	shutOnce sync.Once
@@ -148,7 +154,7 @@ type Server struct {
 // names are "<namespace>:<event>", "http:<METHOD> <route>" and "connect".
 func DefaultRateRules() map[string]ratelimit.Rule {
 	r := map[string]ratelimit.Rule{"connect": {Limit: 120, Period: time.Minute}}
-	for _, rules := range []map[string]ratelimit.Rule{tutorial.RateRules(), rooms.RateRules(), lobby.RateRules(), chats.RateRules()} {
+	for _, rules := range []map[string]ratelimit.Rule{tutorial.RateRules(), rooms.RateRules(), lobby.RateRules(), chats.RateRules(), admin.RateRules()} {
 		maps.Copy(r, rules)
 	}
 	return r
@@ -198,8 +204,28 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 	for _, n := range []*event.Namespace{s.root, s.rooms, s.chat} {
 		n.Attach()
 	}
+	if err := s.adminUI(); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// adminUI installs the admin namespace when it is configured, after every
+// other namespace exists (its observer sees them all).
+func (s *Server) adminUI() (err error) {
+	if !adminEnabled(s.cfg.Admin) {
+		return nil
+	}
+	ac := s.cfg.Admin
+	ac.TrustedProxies, ac.Logger = s.cfg.TrustedProxies, s.log
+	if s.admin, err = admin.New(s.p, s.io, ac); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.EventTimeout)
+		defer cancel()
+		_ = s.io.Shutdown(ctx)
+		s.closeState(ctx)
+	}
+	return err
 }
 
 func withDefaults(cfg Config) Config {
@@ -367,6 +393,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // does not wait for WebSockets). Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
+		if s.admin != nil {
+			// First: no stats or observed events on adapters closing.
+			_ = s.admin.Close(ctx) // only ctx's error: io's reports it too
+		}
 		err := s.io.Shutdown(ctx)
 		s.p.Close()
 		s.closeState(ctx)

@@ -33,8 +33,15 @@ func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
 	}
 }
 
-// AddAll implements Adapter.
+// AddAll implements Adapter. An Observer is told of the rooms actually
+// joined, after the lock is released.
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	a.ns.observeJoined(id, a.addAll(id, rooms, a.ns.observer() != nil))
+}
+
+// addAll adds id to rooms and, when track is set, returns the rooms it was
+// not in before.
+func (a *MemoryAdapter) addAll(id string, rooms []string, track bool) (joined []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	set := a.sids[id]
@@ -43,6 +50,9 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 		a.sids[id] = set
 	}
 	for _, r := range rooms {
+		if _, in := set[r]; track && !in {
+			joined = append(joined, r)
+		}
 		set[r] = struct{}{}
 		m := a.rooms[r]
 		if m == nil {
@@ -51,16 +61,21 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 		}
 		m[id] = struct{}{}
 	}
+	return joined
 }
 
 // Del implements Adapter.
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	_, in := a.sids[id][room]
 	if set := a.sids[id]; set != nil {
 		delete(set, room)
 	}
 	a.delLocked(room, id)
+	a.mu.Unlock()
+	if in {
+		a.ns.observeLeftOne(id, room)
+	}
 }
 
 func (a *MemoryAdapter) delLocked(room, id string) {
@@ -74,12 +89,18 @@ func (a *MemoryAdapter) delLocked(room, id string) {
 
 // DelAll implements Adapter.
 func (a *MemoryAdapter) DelAll(id string) {
+	track := a.ns.observer() != nil
+	var left []string
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for r := range a.sids[id] {
 		a.delLocked(r, id)
+		if track {
+			left = append(left, r)
+		}
 	}
 	delete(a.sids, id)
+	a.mu.Unlock()
+	a.ns.observeLeft(id, left)
 }
 
 // SocketRooms implements Adapter.
@@ -134,6 +155,7 @@ func (a *MemoryAdapter) deliver(p *parser.Packet, opts BroadcastOptions, off str
 		a.ns.tapDelivery(msgs, opts, off)
 	}
 	for _, s := range a.match(opts) {
+		a.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 		s.write(msgs, opts.Flags.Volatile, off)
 	}
 }
@@ -148,6 +170,7 @@ func (a *MemoryAdapter) BroadcastWithAck(_ context.Context, p *parser.Packet, op
 		if !s.registerAck(p.ID, ack) {
 			continue
 		}
+		a.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 		if s.write(msgs, opts.Flags.Volatile, "") {
 			ss[n] = s
 			n++

@@ -58,6 +58,7 @@ func (c *client) logger() *slog.Logger { return c.srv.log.With("sid", c.conn.ID(
 // resolved inline, CONNECT and EVENT packets are queued on the socket's
 // worker. It blocks only while the socket's inbound queue is full.
 func (c *client) OnMessage(data []byte, binary bool) {
+	c.srv.observePacketIn(len(data))
 	p, err := c.dec.Add(data, binary)
 	if err != nil {
 		// Node closes the connection on a Socket.IO decoding error; the
@@ -91,6 +92,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 
 // OnClose tears down every socket of the connection.
 func (c *client) OnClose(reason string) {
+	c.srv.observeConnClosed(reason)
 	c.closeSockets(reason)
 	c.dec.Reset() // OnMessage is over: the engine calls OnClose after it
 	c.srv.removeClient(c)
@@ -213,6 +215,7 @@ func (c *client) writePacket(p *parser.Packet, volatile bool) bool {
 // write queues the messages of one packet, in one call so that a binary
 // packet's attachments stay contiguous.
 func (c *client) write(msgs []*engine.Message, volatile bool) bool {
+	c.srv.observePacketsOut(msgs)
 	if volatile {
 		return c.conn.SendVolatile(msgs...)
 	}

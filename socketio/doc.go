@@ -58,6 +58,73 @@
 // handlers run with the rooms still readable, the socket leaves its rooms and
 // its namespace, and OnDisconnect handlers run.
 //
+// # Connection-state recovery
+//
+// Config.Recovery turns on Node's connection-state recovery (Socket.IO
+// 4.6+, wire-compatible with socket.io-client 4.6+) in every namespace
+// whose adapter is a SessionAdapter (MemorySessionAdapter by default; a
+// namespace with any other adapter silently has recovery off: no pid, no
+// offsets, as if Recovery were nil).
+//
+//   - The CONNECT reply is {sid, pid}: pid is the session's private id (20
+//     crypto/rand characters), never broadcast, logged or shown in
+//     SocketInfo.
+//   - Every broadcast EVENT without ack id and not volatile gets an offset
+//     appended as its last argument (the client's listeners see it; the
+//     client remembers the last one). Socket.Emit without ack is a
+//     broadcast to the socket's id room, so it is logged too (still
+//     encoded once); EmitWithAck and volatile emits are not logged. A
+//     volatile emit whose last argument is a string misleads the client
+//     into taking it for an offset (as in Node): its next recovery then
+//     fails and it gets a new session.
+//   - A socket that disconnects for a recoverable reason (transport close
+//     or error, ping timeout, forced close, forced server close, server
+//     shutting down) has its session persisted once its disconnect
+//     handlers have run: id, pid, rooms (as OnDisconnecting saw them),
+//     Data as JSON, and its connect offset. Its successor with the same
+//     id therefore connects after the predecessor's OnDisconnect handlers
+//     (a client coming back sooner waits for them, see take-over below).
+//   - A CONNECT whose auth carries pid (and offset, absent when the client
+//     received no event: the replay then starts at the session's connect
+//     offset, where Node gives up) restores the session: same socket id,
+//     rooms rejoined, Data restored as a json.RawMessage (decode it),
+//     Recovered() true, pid and offset stripped from Handshake().Auth, the
+//     middleware skipped when SkipMiddlewares (it runs otherwise, after
+//     the restore). The CONNECT reply is followed by the missed packets,
+//     in order, before any other packet to the socket: what the namespace
+//     delivers between RestoreSession and the socket joining its rooms is
+//     recorded by a tap, what reaches the socket meanwhile is held, and
+//     both are de-duplicated against the replay by offset. OnConnection
+//     handlers run after the replay.
+//   - Unknown, expired or already used sessions, offsets the adapter does
+//     not know, or a failed RestoreSession give a new session (new id,
+//     Recovered false); a middleware refusing a recovered socket consumes
+//     its session.
+//   - A client that comes back with its pid while the server still holds
+//     its old connection (a polling session or a half-open TCP connection
+//     before the ping timeout notices) takes it over: the old socket is
+//     closed ("transport close") with its Engine.IO connection, its
+//     session persisted, then restored; Node gives the client a new
+//     session in that case.
+//   - Costs: one pointer per socket with recovery off; with it on ~100 B
+//     of state per socket and a pid index entry; per logged broadcast the
+//     offset and the log entry (see MemorySessionAdapter for its bounds);
+//     the memory adapter serialises a namespace's logged broadcasts (they
+//     must reach every socket in offset order). See
+//     BenchmarkBroadcastRecovery.
+//
+// # Shutdown
+//
+// Server.Shutdown drains: it stops accepting CONNECTs and new EVENTs
+// (inboxes close, queued events still run), ends waits for client acks,
+// lets the running and queued handlers finish and flush their acks on the
+// still open connections, then disconnects each socket ("server shutting
+// down": disconnect handlers run, sessions are persisted with recovery),
+// then closes the Engine.IO connections (queued packets flushed, then an
+// Engine.IO close: clients reconnect, elsewhere behind a load balancer),
+// then closes the adapters; all within its context, after which the
+// remaining sockets are closed at once.
+//
 // # Locks
 //
 // Order (a lock is only taken while holding locks to its left):
@@ -73,11 +140,18 @@
 //     the inbox's condition variable (back-pressure) in OnMessage, i.e.
 //     with the engine's Conn.deliverMu held (see package engine's lock
 //     order); nothing a worker does needs that lock.
+//   - MemorySessionAdapter.mu (its log) → the leaves below, a tap's mutex,
+//     a recovering socket's socketRecovery.mu → the engine's Conn mutex: a
+//     logged broadcast is delivered with the log's mutex held, so that
+//     every socket receives the packets in offset order; socketRecovery.mu
+//     is held while the writes it held are flushed to the engine. The
+//     sessions' mutex (MemorySessionAdapter.smu) is a leaf, also taken
+//     under the log's mutex to arm the sweep timer.
 //
 // Namespace.mu, client.mu, Socket.mu, MemoryAdapter.mu, the worker pool's
 // mutex and an EmitWithAck's collector mutex are leaves: none is held while
 // taking another of our locks or calling into the engine, the adapter or
-// user code.
+// user code; so are Namespace.offMu and Namespace.tapMu.
 //
 // # Decisions where Node leaves room
 //

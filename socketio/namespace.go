@@ -35,6 +35,7 @@ type Namespace struct {
 	tapMu    sync.Mutex
 	taps     []*tap // copy on write
 	ntaps    atomic.Int32
+	pids     map[string]*Socket // connected sockets by pid, under mu
 }
 
 // newNamespace builds namespace name and its adapter; the factory's error
@@ -115,6 +116,12 @@ func (n *Namespace) LocalSockets() []*Socket {
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
+	if s.rec != nil {
+		if n.pids == nil {
+			n.pids = make(map[string]*Socket)
+		}
+		n.pids[s.rec.pid] = s
+	}
 	n.mu.Unlock()
 }
 
@@ -124,6 +131,24 @@ func (n *Namespace) remove(s *Socket) {
 		delete(n.sockets, s.id)
 	}
 	n.mu.Unlock()
+}
+
+// forgetPID is remove's part for recovery, once the session is persisted:
+// a client coming back meanwhile finds the socket and waits for it (see
+// takeOver).
+func (n *Namespace) forgetPID(s *Socket) {
+	n.mu.Lock()
+	if n.pids[s.rec.pid] == s {
+		delete(n.pids, s.rec.pid)
+	}
+	n.mu.Unlock()
+}
+
+// socketByPID returns the connected socket whose session is pid, or nil.
+func (n *Namespace) socketByPID(pid string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.pids[pid]
 }
 
 func (n *Namespace) hooks() ([]Middleware, []func(*Socket)) {

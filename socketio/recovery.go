@@ -74,6 +74,52 @@ type socketRecovery struct {
 	gating atomic.Bool
 	mu     sync.Mutex
 	held   []heldWrite
+
+	// ended is set, and done (created by a waiter) closed, once the socket's
+	// end (runClose) is over: its session, if any, is persisted.
+	ended bool
+	done  chan struct{}
+}
+
+// end records that the socket's disconnection is over.
+func (r *socketRecovery) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	if r.done != nil {
+		close(r.done)
+	}
+}
+
+// ending returns a channel closed once end has been called.
+func (r *socketRecovery) ending() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done == nil {
+		r.done = make(chan struct{})
+		if r.ended {
+			close(r.done)
+		}
+	}
+	return r.done
+}
+
+// takeOver ends a connected socket whose client came back on another
+// connection with its pid (proof that it owns the session): the old
+// transport is dead but the server may not know it before its ping timeout
+// (a polling client, a half-open TCP connection), and the session is
+// persisted only when the old socket disconnects. It closes the socket
+// (reason "transport close") and, unless the successor uses it too, its
+// connection, and waits until its session is persisted or ctx ends.
+func (s *Socket) takeOver(ctx context.Context, by *client) {
+	s.onClose(ReasonTransportClose)
+	if s.client != by {
+		s.client.close(ReasonTransportClose)
+	}
+	select {
+	case <-s.rec.ending():
+	case <-ctx.Done():
+	}
 }
 
 type heldWrite struct {
@@ -153,19 +199,25 @@ func logged(p *parser.Packet, opts BroadcastOptions) bool {
 }
 
 // appendOffset adds off as the last argument of EVENT packet p (whose
-// Data is a JSON array with the event name at least).
+// Data is a JSON array with the event name at least). off needs no JSON
+// escaping (our offsets and Redis stream ids do not).
 func appendOffset(p *parser.Packet, off string) {
-	q, _ := json.Marshal(off)
 	d := bytes.TrimRight(p.Data, " \t\r\n")
-	data := make(json.RawMessage, 0, len(d)+len(q)+1)
+	data := make(json.RawMessage, 0, len(d)+len(off)+3)
 	data = append(data, d[:len(d)-1]...)
 	if len(bytes.TrimSpace(d[1:len(d)-1])) > 0 {
 		data = append(data, ',')
 	}
-	data = append(data, q...)
-	p.Data = append(data, ']')
+	data = append(data, '"')
+	data = append(data, off...)
+	data = append(data, '"', ']')
+	p.Data = data
 	if p.Elems != nil {
-		p.Elems = append(p.Elems[:len(p.Elems):len(p.Elems)], q)
+		q := data[len(data)-len(off)-3 : len(data)-1 : len(data)-1]
+		if q[0] == ',' {
+			q = q[1:]
+		}
+		p.Elems = append(p.Elems[:len(p.Elems):len(p.Elems)], json.RawMessage(q))
 	}
 }
 
@@ -349,14 +401,17 @@ type restoring struct {
 func (s *Socket) restore() *restoring {
 	r, n := s.rec, s.ns
 	if r.pid != "" {
-		t := n.startTap()
 		ctx, cancel := context.WithTimeout(n.srv.ctx, recoveryIOTimeout)
+		if old := n.socketByPID(r.pid); old != nil {
+			old.takeOver(ctx, s.client)
+		}
+		t := n.startTap()
 		sess, err := n.sessions.RestoreSession(ctx, r.pid, r.offset)
 		cancel()
 		switch {
 		case err != nil:
 			s.client.logger().Warn("socketio: restore session", "ns", n.name, "err", err)
-		case sess != nil && sess.SID != "" && t.filter(sess.Rooms):
+		case sess != nil && sess.SID != "" && n.Socket(sess.SID) == nil && t.filter(sess.Rooms):
 			s.id = sess.SID
 			if r.offset == "" {
 				r.offset = sess.Offset

@@ -42,6 +42,7 @@ type MemorySessionAdapter struct {
 	maxBytes int64
 	grace    time.Duration // see above: a heartbeat
 	epoch    string
+	now      func() time.Time // time.Now; a test's clock
 
 	mu       sync.Mutex // offsets, log and local delivery of logged packets
 	n        uint64     // last offset assigned
@@ -98,6 +99,7 @@ func NewMemorySessionAdapter(n *Namespace) *MemorySessionAdapter {
 		grace:         grace,
 		epoch:         base64.RawURLEncoding.EncodeToString(b[:]),
 		sessions:      make(map[string]memSession),
+		now:           time.Now,
 	}
 }
 
@@ -109,7 +111,7 @@ func (a *MemorySessionAdapter) Broadcast(_ context.Context, p *parser.Packet, op
 		a.Deliver(p, opts)
 		return nil
 	}
-	now := time.Now()
+	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.n++
@@ -129,7 +131,10 @@ func (a *MemorySessionAdapter) Broadcast(_ context.Context, p *parser.Packet, op
 }
 
 func (a *MemorySessionAdapter) offset(n uint64) string {
-	return a.epoch + "-" + strconv.FormatUint(n, 36)
+	var buf [32]byte
+	b := append(buf[:0], a.epoch...)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, n, 36))
 }
 
 // parseOffset returns the counter of one of our offsets; "" is 0 (before
@@ -185,7 +190,7 @@ func (a *MemorySessionAdapter) pruneLocked(now time.Time) {
 
 // PersistSession implements SessionAdapter.
 func (a *MemorySessionAdapter) PersistSession(_ context.Context, s *Session) error {
-	ms := memSession{s: *s, at: time.Now()}
+	ms := memSession{s: *s, at: a.now()}
 	ms.s.MissedPackets = nil
 	a.smu.Lock()
 	defer a.smu.Unlock()
@@ -199,7 +204,7 @@ func (a *MemorySessionAdapter) PersistSession(_ context.Context, s *Session) err
 
 // RestoreSession implements SessionAdapter.
 func (a *MemorySessionAdapter) RestoreSession(_ context.Context, pid, offset string) (*Session, error) {
-	now := time.Now()
+	now := a.now()
 	a.smu.Lock()
 	ms, ok := a.sessions[pid]
 	delete(a.sessions, pid)
@@ -243,7 +248,7 @@ func (a *MemorySessionAdapter) armLocked() {
 // sweep drops expired sessions and log entries; it re-arms itself while
 // either remains.
 func (a *MemorySessionAdapter) sweep() {
-	now := time.Now()
+	now := a.now()
 	a.mu.Lock()
 	a.pruneLocked(now)
 	more := a.head < len(a.entries)

@@ -113,6 +113,7 @@ type Server struct {
 	draining chan struct{} // closed when Shutdown starts
 	live     atomic.Int64  // sockets whose lifecycle has not finished
 	shutOnce sync.Once
+	obs      atomic.Pointer[observerRef] // see Observe
 }
 
 type dynamicNamespace struct {
@@ -377,6 +378,7 @@ func (s *Server) waitSockets(ctx context.Context) int64 {
 // newClient is the Engine.IO connection hook.
 func (s *Server) newClient(c engineConn) *client {
 	cl := newClient(s, c)
+	s.observeConnOpened()
 	s.mu.Lock()
 	s.clients[cl] = struct{}{}
 	s.mu.Unlock()

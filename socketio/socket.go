@@ -199,18 +199,19 @@ func (s *Socket) OnDisconnect(h func(s *Socket, reason string)) {
 
 // Emit sends an event to this socket. []byte arguments travel as binary.
 // With recovery on it is a broadcast to the socket's id room (as in Node),
-// so that it is logged and gets an offset; it then reports
-// ErrNotConnected only when the socket is not connected when called.
+// so that it is logged and gets an offset, even when the socket is not
+// connected (ErrNotConnected then): a recovered successor receives it.
 func (s *Socket) Emit(event string, args ...any) error {
 	p, err := s.ns.eventPacket(event, args)
 	if err != nil {
 		return err
 	}
 	if s.rec != nil {
-		if !s.Connected() {
-			return ErrNotConnected
+		err := s.ns.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []string{s.id}})
+		if err == nil && !s.Connected() {
+			err = ErrNotConnected
 		}
-		return s.ns.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []string{s.id}})
+		return err
 	}
 	return s.send(p)
 }
@@ -219,6 +220,7 @@ func (s *Socket) send(p *parser.Packet) error {
 	if !s.Connected() {
 		return ErrNotConnected
 	}
+	s.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
 	if !s.write(encodeMessages(p), false, "") {
 		return ErrNotConnected
 	}
@@ -451,6 +453,7 @@ func (s *Socket) runConnect() {
 		s.replay(rs)
 	}
 	s.client.connected()
+	s.observeConnected()
 	for _, h := range onConn {
 		if !s.Connected() {
 			return
@@ -511,6 +514,7 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 	if err != nil {
 		return
 	}
+	s.observeEventIn(elems)
 	s.mu.Lock()
 	h := s.handlers[name]
 	s.mu.Unlock()
@@ -558,16 +562,22 @@ func (s *Socket) runClose(reason string) {
 	s.state.Store(stateClosed)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
-	if persist {
-		// After the socket left everything: a recovered successor with the
-		// same id may connect as soon as the session is stored.
-		s.persist(rooms)
-	}
 	s.mu.Lock()
 	s.acks = nil
 	s.mu.Unlock()
+	s.observeDisconnected(reason)
 	for _, h := range dis {
 		s.safe(func() { h(s, reason) })
+	}
+	if s.rec != nil {
+		// Last: a recovered successor with the same id may connect as
+		// soon as the session is stored, and finds this socket by its pid
+		// (then waits for end) until then.
+		if persist {
+			s.persist(rooms)
+		}
+		s.ns.forgetPID(s)
+		s.rec.end()
 	}
 	s.ns.srv.live.Add(-1)
 }

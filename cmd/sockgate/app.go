@@ -208,12 +208,12 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		RedisPrefix:       c.RedisPrefix,
 		AdapterKey:        c.AdapterKey,
 		AdapterMode:       c.AdapterMode,
+		Admin:             c.adminConfig(),
 		Logger:            m.log,
 	})
 	if err != nil {
 		return err
 	}
-	m.closer = append(m.closer, m.gw.Shutdown)
 	return nil
 }
 
@@ -264,36 +264,25 @@ func (m *Main) Err() error {
 	}
 }
 
-// Close shuts down gracefully within Config.ShutdownTimeout: it stops
-// accepting connections, disconnects every socket (clients reconnect,
-// elsewhere behind a load balancer), lets pending writes flush, and
-// releases the limiter and Redis. http.Server.Shutdown alone would wait
-// for long-polling requests and ignore WebSockets, hence the parallel
-// gateway shutdown. Idempotent.
+// Close shuts down gracefully within Config.ShutdownTimeout, in the order
+// that loses nothing (issue 9, "graceful drain"):
+//
+//  1. stop accepting connections (http.Server.Shutdown, in the background:
+//     it then waits for the requests in flight);
+//  2. drain the gateway: the Socket.IO server stops reading new events, lets
+//     running handlers finish and flushes their acks, then closes every
+//     connection so that clients reconnect (elsewhere behind a load
+//     balancer) — which also ends the long-polling requests step 1 waits for;
+//  3. wait for the HTTP server: REST requests in flight finish with the
+//     store still open;
+//  4. release the store, the limiter and Redis (reverse order of opening).
+//
+// Idempotent.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 		defer cancel()
-		var errs []error
-		httpDone := make(chan error, 1)
-		if m.http != nil {
-			go func() { httpDone <- m.http.Shutdown(ctx) }()
-		} else {
-			httpDone <- nil
-		}
-		for i := len(m.closer) - 1; i >= 0; i-- {
-			if err := m.closer[i](ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := <-httpDone; err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-			_ = m.http.Close()
-		}
-		if m.done != nil {
-			<-m.done
-		}
-		m.closeErr = errors.Join(errs...)
+		m.closeErr = errors.Join(m.drain(ctx), m.release(ctx))
 		switch {
 		case m.ln == nil:
 			// Run failed before listening: its caller reports why, once.
@@ -304,6 +293,41 @@ func (m *Main) Close() error {
 		}
 	})
 	return m.closeErr
+}
+
+// drain runs steps 1-3 of Close.
+func (m *Main) drain(ctx context.Context) error {
+	httpDone := make(chan error, 1)
+	if m.http != nil {
+		go func() { httpDone <- m.http.Shutdown(ctx) }()
+	} else {
+		httpDone <- nil
+	}
+	var errs []error
+	if m.gw != nil {
+		if err := m.gw.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := <-httpDone; err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		_ = m.http.Close()
+	}
+	if m.done != nil {
+		<-m.done
+	}
+	return errors.Join(errs...)
+}
+
+// release runs step 4 of Close: the closers, newest first.
+func (m *Main) release(ctx context.Context) error {
+	var errs []error
+	for i := len(m.closer) - 1; i >= 0; i-- {
+		if err := m.closer[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // parseLevel parses a -log-level value.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway"
+	"github.com/sockgate/sockgate/gateway/admin"
 	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
 )
@@ -59,6 +60,10 @@ type Config struct {
 	ShutdownTimeout   time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
 	LogFormat         string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
 	LogLevel          string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
+	AdminUser         string        // -admin-user, SOCKGATE_ADMIN_USER: enables /admin (with the hash)
+	AdminPasswordHash string        // -admin-password-hash, SOCKGATE_ADMIN_PASSWORD_HASH: bcrypt
+	AdminMode         string        // -admin-mode, SOCKGATE_ADMIN_MODE: development|production
+	AdminProtected    bool          // -admin-allow-protected, SOCKGATE_ADMIN_ALLOW_PROTECTED
 }
 
 // DefaultConfig returns the defaults: everything embedded, nothing external.
@@ -87,6 +92,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   10 * time.Second,
 		LogFormat:         "text",
 		LogLevel:          "info",
+		AdminMode:         string(admin.Development),
 	}
 }
 
@@ -137,6 +143,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validateAuth()...)
 	errs = append(errs, c.validateClaims()...)
+	errs = append(errs, c.validateAdmin()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("-data-dir must not be empty"))
 	}
@@ -179,6 +186,29 @@ func (c Config) validateCORS() []error {
 			"every site could make requests with the user's cookies; list the origins instead"))
 	}
 	return errs
+}
+
+// validateAdmin checks the -admin-* flags: both credentials or neither.
+func (c Config) validateAdmin() []error {
+	if c.AdminUser == "" && c.AdminPasswordHash == "" {
+		if _, err := admin.ParseMode(c.AdminMode); err != nil {
+			return []error{fmt.Errorf("-admin-mode: %w", err)}
+		}
+		return nil
+	}
+	var errs []error
+	if c.AdminUser == "" || c.AdminPasswordHash == "" {
+		errs = append(errs, errors.New("-admin-user and -admin-password-hash go together: both enable the admin UI namespace /admin, neither disables it"))
+	}
+	if err := c.adminConfig().Check(); err != nil && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("-admin-*: %w (make one: htpasswd -nbBC 10 \"\" PASSWORD | cut -c2-)", err))
+	}
+	return errs
+}
+
+// adminConfig is the admin namespace's configuration (zero: disabled).
+func (c Config) adminConfig() admin.Config {
+	return admin.Config{User: c.AdminUser, PasswordHash: c.AdminPasswordHash, Mode: admin.Mode(c.AdminMode), AllowProtected: c.AdminProtected}
 }
 
 // validateClaims checks -jwt-user-claim and -jwt-name-claim.
@@ -432,6 +462,10 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SOCKGATE_SHUTDOWN_TIMEOUT", "graceful shutdown deadline")
 	e.str(&c.LogFormat, "log-format", "SOCKGATE_LOG_FORMAT", "log format: text or json")
 	e.str(&c.LogLevel, "log-level", "SOCKGATE_LOG_LEVEL", "log level: debug, info, warn or error")
+	e.str(&c.AdminUser, "admin-user", "SOCKGATE_ADMIN_USER", "Socket.IO Admin UI user; with -admin-password-hash enables namespace /admin")
+	e.str(&c.AdminPasswordHash, "admin-password-hash", "SOCKGATE_ADMIN_PASSWORD_HASH", "bcrypt hash of the Admin UI password ($2a$/$2b$/$2y$)")
+	e.str(&c.AdminMode, "admin-mode", "SOCKGATE_ADMIN_MODE", "Admin UI mode: development (sockets, rooms, events) or production (server stats only)")
+	e.bool(&c.AdminProtected, "admin-allow-protected", "SOCKGATE_ADMIN_ALLOW_PROTECTED", "let the Admin UI join, leave and emit to protected rooms (chat:*, user:*, socket ids)")
 	e.fs.Usage = func() {
 		fmt.Fprint(e.fs.Output(), `Usage:
   sockgate [flags]                  serve Socket.IO, the REST API and health checks

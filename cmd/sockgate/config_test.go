@@ -77,6 +77,12 @@ func TestConfig_Precedence(t *testing.T) {
 			}},
 		{"UploadTypesDefault", nil, env(), func(c Config) bool { return c.uploadTypes() == nil }},
 		{"AttachmentsDefault", nil, env(), func(c Config) bool { return c.Attachments == "auto" }},
+		{"AdminOffByDefault", nil, env(), func(c Config) bool { return c.adminConfig().User == "" && c.AdminMode == "development" }},
+		{"AdminFromEnv", []string{"-admin-mode", "production"}, env("SOCKGATE_ADMIN_USER", "ops", "SOCKGATE_ADMIN_PASSWORD_HASH", testAdminHash, "SOCKGATE_ADMIN_ALLOW_PROTECTED", "true"),
+			func(c Config) bool {
+				a := c.adminConfig()
+				return c.Validate() == nil && a.User == "ops" && a.PasswordHash == testAdminHash && a.Mode == "production" && a.AllowProtected
+			}},
 		{"AttachmentsEnv", nil, env("SOCKGATE_ATTACHMENTS", "db"), func(c Config) bool { return c.Attachments == "db" }},
 		{"AuthModes", []string{"-auth-chat", "required"}, env("JWT_SECRET", testSecret, "SOCKGATE_AUTH_ROOT", "required"),
 			func(c Config) bool {
@@ -96,6 +102,9 @@ func TestConfig_Precedence(t *testing.T) {
 		})
 	}
 }
+
+// testAdminHash is bcrypt("secret") at cost 4.
+const testAdminHash = "$2a$04$7ehmug6BHSPl6jQomnlGOunaB3EphimJedMu7hTwVsLt5tcaz9LRG"
 
 // testSecret is a secret long enough for HS256.
 const testSecret = "config-test-secret-0123456789abcdef"
@@ -151,6 +160,9 @@ func TestConfig_Invalid(t *testing.T) {
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
 		{"ClusterTTL", []string{"-cluster-heartbeat", "5s", "-cluster-ttl", "5s"}, env(), []string{"-cluster-ttl (5s) must exceed a positive -cluster-heartbeat (5s)"}},
 		{"AdapterMode", []string{"-redis-adapter", "pubsub"}, env(), []string{"-redis-adapter must be classic (one Redis), sharded (a Redis 7 Cluster) or streams (a Redis stream), not \"pubsub\""}},
+		{"AdminUserWithoutHash", []string{"-admin-user", "ops"}, env(), []string{"-admin-user and -admin-password-hash go together"}},
+		{"AdminHashNotBcrypt", []string{"-admin-user", "ops", "-admin-password-hash", "secret"}, env(), []string{"-admin-*: admin: the password hash must be a valid bcrypt hash", "htpasswd"}},
+		{"AdminMode", []string{"-admin-mode", "prod"}, env(), []string{`-admin-mode: admin: mode must be development or production, not "prod"`}},
 		{"AdapterKeyHash", []string{"-redis-adapter-key", "a#b"}, env(), []string{"-redis-adapter-key must be non-empty and without '#'"}},
 		{"RedisPrefixBraces", []string{"-redis-prefix", "a{b}"}, env(), []string{"-redis-prefix must be non-empty and without braces"}},
 		{"Attachments", []string{"-attachments", "s3"}, env(), []string{`-attachments must be auto, db or disk, not "s3"`}},

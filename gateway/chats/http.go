@@ -26,9 +26,9 @@ import (
 // the user, else by the client IP (an unauthenticated flood is limited too,
 // before it is told 401):
 //
-//	GET  /chats?page=1&limit=20[&archived=true]  200 page of restChat
+//	GET  /chats?page=1&limit=20[&archived=true]  200 page of restChat (with unreadCount)
 //	POST /chats                                  201 restChat
-//	GET  /chats/{id}/members                     200 []restMember (with online state)
+//	GET  /chats/{id}/members                     200 []restMember (with online state and read mark)
 //	POST /chats/{id}/members                     201 restMembership
 //	GET  /chats/{id}/messages?page=&limit=&before=&after=  200 page of restMessage
 //	POST /chats/{id}/archive                     200 restChat
@@ -232,10 +232,21 @@ func (a *API) listChats(w http.ResponseWriter, r *http.Request, me auth.Identity
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(chats))
+	for i, ch := range chats {
+		ids[i] = ch.ID
+	}
+	unread, err := a.st.UnreadCounts(r.Context(), me.ID, ids)
+	if err != nil {
+		return err
+	}
 	out := restPage[restChat]{Data: make([]restChat, 0, len(chats)), Page: page, Limit: limit, Total: &total,
 		HasMore: (page-1)*limit+len(chats) < total}
 	for _, ch := range chats {
-		out.Data = append(out.Data, restChatOf(ch))
+		v := restChatOf(ch)
+		n := unread[ch.ID]
+		v.UnreadCount = &n
+		out.Data = append(out.Data, v)
 	}
 	event.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -416,6 +427,14 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, me auth.Identi
 			online = o
 		}
 	}
+	marks, err := a.st.ReadMarks(ctx, m.ChatID)
+	if err != nil {
+		return err
+	}
+	lastRead := make(map[string]string, len(marks))
+	for _, rm := range marks {
+		lastRead[rm.UserID] = rm.MessageID
+	}
 	users := newRESTUsers(a.st)
 	out := make([]restMember, 0, len(members))
 	for _, mm := range members {
@@ -425,7 +444,7 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, me auth.Identi
 		}
 		out = append(out, restMember{
 			UserID: mm.UserID, Name: u.Name, Username: u.Username, Role: mm.Role,
-			JoinedAt: event.Time(mm.JoinedAt), Online: online[mm.UserID],
+			JoinedAt: event.Time(mm.JoinedAt), Online: online[mm.UserID], LastReadMessageID: lastRead[mm.UserID],
 		})
 	}
 	event.WriteJSON(w, http.StatusOK, out)

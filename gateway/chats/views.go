@@ -21,6 +21,10 @@ type restChat struct {
 	LastMessageID string      `json:"lastMessageId,omitempty"`
 	ActivityAt    event.Time  `json:"activityAt"`
 	CreatedAt     event.Time  `json:"createdAt"`
+	// UnreadCount is set by GET /chats only (omitted elsewhere): the
+	// caller's unread messages, store.UnreadCounts (others' messages above
+	// the caller's read mark).
+	UnreadCount *int64 `json:"unreadCount,omitempty"`
 }
 
 func restChatOf(c store.Chat) restChat {
@@ -52,6 +56,9 @@ type restMember struct {
 	Role     string     `json:"role"`
 	JoinedAt event.Time `json:"joinedAt"`
 	Online   bool       `json:"online"`
+	// LastReadMessageID is the member's read mark ("" before their first
+	// read): what a client shows as read receipts after a reload.
+	LastReadMessageID string `json:"lastReadMessageId,omitempty"`
 }
 
 // restSender is a message author, as in the socket "message" event.

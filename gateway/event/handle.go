@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 
 	"github.com/sockgate/sockgate/auth"
@@ -31,7 +32,8 @@ type OK struct {
 //  4. render: the reply as ack, or the error through ReplyOf, in the
 //     namespace's Style; a DisconnectAfter error then disconnects.
 func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply]) {
-	n.bindings = append(n.bindings, binding{event: event, fn: func(c *Client, args socketio.Args, ack socketio.AckFunc) {
+	info := EventInfo{Name: event, Rule: rule, Request: reflect.TypeFor[Req](), Reply: reflect.TypeFor[Reply]()}
+	n.bindings = append(n.bindings, binding{event: event, info: info, fn: func(c *Client, args socketio.Args, ack socketio.AckFunc) {
 		n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
 		reply, err := invoke(n, c, event, rule, args, h)
 		if err != nil {

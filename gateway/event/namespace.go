@@ -41,6 +41,7 @@ type Namespace struct {
 type binding struct {
 	event string
 	fn    func(c *Client, args socketio.Args, ack socketio.AckFunc)
+	info  EventInfo
 }
 
 // Namespace returns the pipeline's side of Socket.IO namespace name. It

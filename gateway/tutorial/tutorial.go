@@ -49,6 +49,8 @@ type Tutorial struct {
 	reg    registry
 	rooms  prometheus.Gauge
 	userID *event.Local[string] // the userId fixed by the socket's first join_room
+	// arrivals are the sockets whose first join_room room reads wait for.
+	arrivals *arrivals
 }
 
 // New registers the tutorial's events on n (namespace "/", StyleTutorial)
@@ -65,9 +67,11 @@ func New(n *event.Namespace, m *event.Metrics, cc cluster.Config) *Tutorial {
 		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sockgate_tutorial_rooms", Help: "Rooms of the tutorial namespace \"/\" (as this instance last saw them).",
 		}),
-		userID: event.NewLocal[string](),
+		userID:   event.NewLocal[string](),
+		arrivals: newArrivals(),
 	}
 	m.Register(t.rooms)
+	n.Use(t.arrivals.expect)
 	event.On(n, EventJoinRoom, "/:join_room", t.joinRoom)
 	event.On(n, EventChat, "/:chat", t.chat)
 	event.On(n, EventKickUser, "/:kick_user", t.kickUser)
@@ -116,6 +120,7 @@ func regErr(err error) error {
 }
 
 func (t *Tutorial) joinRoom(ctx context.Context, c *event.Client, req JoinRoom) (bool, error) {
+	defer t.arrivals.joined(c) // room reads waiting for it may go on
 	if err := t.checkSender(c, req.User); err != nil {
 		return false, err
 	}
@@ -153,7 +158,7 @@ func (t *Tutorial) chat(ctx context.Context, c *event.Client, req ChatMessage) (
 		return false, err
 	}
 	req.User = u
-	t.n.Emit(t.n.IO().To(req.RoomName), EventChat, req)
+	t.n.Emit(t.n.IO().To(ioRoom(req.RoomName)), EventChat, req)
 	return true, nil
 }
 
@@ -165,14 +170,14 @@ func (t *Tutorial) kickUser(ctx context.Context, c *event.Client, req KickUser) 
 	if err != nil {
 		return false, err
 	}
-	t.n.Emit(t.n.IO().To(req.RoomName), EventKickUser, req)
+	t.n.Emit(t.n.IO().To(ioRoom(req.RoomName)), EventKickUser, req)
 	if err := t.exit(ctx, req.RoomName, victim.SocketID); err != nil {
 		return false, err
 	}
 	// Except the victim: on another instance its SocketsLeave and this
 	// broadcast may travel on different channels (the sharded adapter's
 	// room channels), so the order alone does not keep it out.
-	t.n.Emit(t.n.IO().To(req.RoomName).Except(victim.SocketID), EventChat, SystemChat{
+	t.n.Emit(t.n.IO().To(ioRoom(req.RoomName)).Except(victim.SocketID), EventChat, SystemChat{
 		User: ServerUser,
 		// The reference sends new Date().toLocaleString('en-US'); Node 20
 		// puts U+202F before AM/PM, which browsers' Date parser rejects, so
@@ -206,6 +211,15 @@ func (t *Tutorial) kickable(ctx context.Context, c *event.Client, req *KickUser)
 	return victim, nil
 }
 
+// roomPrefix starts the Socket.IO room of every tutorial room (SPEC §10):
+// "/" also holds each socket's id room and an authenticated socket's
+// "user:<sub>" room, so a tutorial room named "user:bob" must not be that
+// room. The registry and the wire keep the name the client sent.
+const roomPrefix = "room:"
+
+// ioRoom is the Socket.IO room of tutorial room name.
+func ioRoom(name string) string { return roomPrefix + name }
+
 // enter and exit are the one place where room membership changes: the
 // registry (the truth: members, host, the REST view) and then the Socket.IO
 // room (delivery, on every instance). A join racing its socket's
@@ -215,7 +229,7 @@ func (t *Tutorial) enter(ctx context.Context, c *event.Client, room string, u Us
 	if _, err := t.reg.Join(ctx, room, u); err != nil {
 		return err
 	}
-	c.Socket().Join(room)
+	c.Socket().Join(ioRoom(room))
 	t.countRooms(ctx)
 	return nil
 }
@@ -225,7 +239,7 @@ func (t *Tutorial) exit(ctx context.Context, room, socketID string) error {
 	if _, _, err := t.reg.Leave(ctx, room, socketID); err != nil {
 		return err
 	}
-	if err := t.n.IO().In(socketID).SocketsLeave(ctx, room); err != nil {
+	if err := t.n.IO().In(socketID).SocketsLeave(ctx, ioRoom(room)); err != nil {
 		return err
 	}
 	t.countRooms(ctx)

@@ -32,6 +32,10 @@ func TextMessage(s string) *Message { return &Message{typ: typeMessage, text: s}
 // BinaryMessage returns a binary message.
 func BinaryMessage(b []byte) *Message { return &Message{typ: typeMessage, data: b, binary: true} }
 
+// Len returns the size of the message's payload in bytes (text or
+// binary, without framing).
+func (m *Message) Len() int { return len(m.text) + len(m.data) }
+
 // encodeCount counts wire encodings computed (polling and WebSocket forms),
 // for tests asserting that a shared Message is encoded once.
 var encodeCount atomic.Int64

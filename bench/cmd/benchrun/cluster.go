@@ -136,7 +136,7 @@ func (b *bench) measureCluster(ctx context.Context, workload, kind string, run i
 		} else {
 			argv, _ = b.serverArgv(kind, "-redis", rds.addr)
 		}
-		s, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir)
+		s, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir, "")
 		if err != nil {
 			m.Err = err
 			return m

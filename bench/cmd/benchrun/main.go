@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -27,26 +28,30 @@ import (
 )
 
 type config struct {
-	runs       int
-	quick      bool
-	idleConns  int
-	receivers  int
-	ackClients int
-	warmup     time.Duration
-	duration   time.Duration
-	rate       float64
-	servers    []string
-	workloads  []string
-	out        string
-	profile    []string
-	window     int
-	serverCPU  string
-	loadgenCPU string
-	timeout    time.Duration
-	retries    int
-	maxOther   float64
-	quietWait  time.Duration
-	nice       int
+	runs          int
+	quick         bool
+	idleConns     int
+	bigIdle       int
+	bigIdleCapped int // the -big-conns asked for, when nofile capped it
+	pollers       int
+	pollRate      float64
+	receivers     int
+	ackClients    int
+	warmup        time.Duration
+	duration      time.Duration
+	rate          float64
+	servers       []string
+	workloads     []string
+	out           string
+	profile       []string
+	window        int
+	serverCPU     string
+	loadgenCPU    string
+	timeout       time.Duration
+	retries       int
+	maxOther      float64
+	quietWait     time.Duration
+	nice          int
 }
 
 func main() {
@@ -57,13 +62,16 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 3, "runs per workload and server (the report shows medians)")
 	flag.BoolVar(&c.quick, "quick", false, "a short smoke run: 1 run, 2,000 idle connections, 3s windows, report to results/quick.md")
 	flag.IntVar(&c.idleConns, "conns", 10000, "idle workload: connections")
+	flag.IntVar(&c.bigIdle, "big-conns", 100000, "idle100k workload: connections (from several loopback sources)")
 	flag.IntVar(&c.receivers, "receivers", 1000, "fanout/latency workloads: receivers in the room")
 	flag.IntVar(&c.ackClients, "ack-clients", 100, "ack workload: clients")
+	flag.IntVar(&c.pollers, "pollers", 200, "polling workload: long-polling receivers")
+	flag.Float64Var(&c.pollRate, "poll-rate", 50, "polling workload: broadcasts per second")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before each measurement window")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window (latency: 2x this)")
 	flag.Float64Var(&c.rate, "rate", 20, "latency workload: broadcasts per second")
 	flag.StringVar(&servers, "servers", "sockgate,node", "servers to compare (sockgate, node; null = cmd/nullserver, the load generator's ceiling)")
-	flag.StringVar(&workloads, "workloads", "idle,fanout,fanout1,latency,ack", "workloads to run (fanout1: fanout with one broadcast in flight; cluster, cluster-latency: two instances on a private Redis)")
+	flag.StringVar(&workloads, "workloads", "idle,idle100k,fanout,fanout1,latency,latency80,ack,gateway,churn,churn-polling,polling", "workloads to run (churn, churn-polling: connect/disconnect cycles over WebSocket, or polling then upgrade; polling: latency of long-polling receivers;idle100k: -big-conns idle connections;fanout1: fanout with one broadcast in flight; latency80: latency at 80% of Node's fanout saturation rate; gateway: the products, sockgate vs the NestJS app of nest/; cluster, cluster-latency: two instances on a private Redis)")
 	flag.IntVar(&c.window, "window", 32, "fanout workload: broadcasts in flight")
 	flag.StringVar(&c.out, "out", "", "report file (default RESULTS.md, or results/quick.md with -quick)")
 	flag.StringVar(&profiles, "profile", "fanout,ack", "after the runs, profile sockgate-bench under these workloads (results/; empty: none)")
@@ -76,7 +84,7 @@ func main() {
 	flag.Float64Var(&c.maxOther, "max-other", 0.25, "CPU (in cores) other processes may take of the server's CPU during a window before the measurement is retried")
 	flag.Parse()
 	if c.quick {
-		c.runs, c.idleConns = 1, min(c.idleConns, 2000)
+		c.runs, c.idleConns, c.bigIdle = 1, min(c.idleConns, 2000), min(c.bigIdle, 30000)
 		c.warmup, c.duration = time.Second, 3*time.Second
 		profiles = ""
 	}
@@ -85,6 +93,12 @@ func main() {
 		if c.quick {
 			c.out = filepath.Join("results", "quick.md")
 		}
+	}
+	if limit := int(nofile()) - 500; c.bigIdle > limit {
+		// One process holds every connection of its side: the open-files
+		// hard limit caps what idle100k can show on this machine.
+		fmt.Printf("benchrun: idle100k: %d connections need an open-files limit above the hard limit %d (raising it needs CAP_SYS_RESOURCE): measuring %d\n", c.bigIdle, nofile(), limit)
+		c.bigIdleCapped, c.bigIdle = c.bigIdle, limit
 	}
 	c.servers = splitList(servers)
 	c.workloads = splitList(workloads)
@@ -204,6 +218,11 @@ func (b *bench) prepare(ctx context.Context) error {
 			return fmt.Errorf("build %s: %w", name, err)
 		}
 	}
+	if contains(b.cfg.workloads, "gateway") {
+		if err := b.prepareGateway(ctx); err != nil {
+			return err
+		}
+	}
 	if anyCluster(b.cfg.workloads) {
 		if _, err := exec.LookPath("redis-server"); err != nil {
 			return fmt.Errorf("the cluster workloads need redis-server: %w", err)
@@ -227,6 +246,36 @@ func (b *bench) prepare(ctx context.Context) error {
 	return nil
 }
 
+// prepareGateway builds the products the gateway workload compares: the
+// sockgate binary (in the product's module) and the NestJS app of nest/
+// (npm ci when needed, then tsc).
+func (b *bench) prepareGateway(ctx context.Context) error {
+	if contains(b.cfg.servers, "sockgate") {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(b.bin, "sockgate"), "./cmd/sockgate")
+		cmd.Dir, cmd.Stdout, cmd.Stderr = filepath.Dir(b.dir), os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build sockgate: %w", err)
+		}
+	}
+	if !contains(b.cfg.servers, "node") {
+		return nil
+	}
+	nest := filepath.Join(b.dir, "nest")
+	steps := [][]string{{"npm", "run", "build"}}
+	if _, err := os.Stat(filepath.Join(nest, "node_modules", "@nestjs", "core", "package.json")); err != nil {
+		fmt.Println("benchrun: npm ci in nest/")
+		steps = append([][]string{{"npm", "ci", "--no-audit", "--no-fund"}}, steps...)
+	}
+	for _, st := range steps {
+		cmd := exec.CommandContext(ctx, st[0], st[1:]...)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = nest, os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s in nest/: %w", strings.Join(st, " "), err)
+		}
+	}
+	return nil
+}
+
 // serverArgv is the command line of a server; extra goes to sockgate-bench.
 func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 	switch kind {
@@ -240,6 +289,40 @@ func (b *bench) serverArgv(kind string, extra ...string) ([]string, error) {
 	return nil, fmt.Errorf("unknown server %q", kind)
 }
 
+// gatewayLimits are the rate limits of the gateway workload: every rule
+// of the measured path set high, not off, so the guard chain still runs.
+const gatewayLimits = "/:chat=1000000000/30s,/:join_room=1000000000/1m,connect=1000000000/1m"
+
+// serverCommand is the command line, directory and (when the server prints
+// no LISTEN line) listen address of the server of a workload: the gateway
+// workload runs the products — sockgate's own binary and the NestJS app of
+// nest/ — the others the bare cores.
+func (b *bench) serverCommand(workload, kind string) (argv []string, dir, known string, err error) {
+	if workload != "gateway" {
+		argv, err = b.serverArgv(kind)
+		dir = b.dir
+		if kind == "node" {
+			dir = filepath.Join(b.dir, "node")
+		}
+		return argv, dir, "", err
+	}
+	switch kind {
+	case "sockgate":
+		if known, err = freePort(); err != nil {
+			return nil, "", "", err
+		}
+		data, err := os.MkdirTemp(b.bin, "data-")
+		if err != nil {
+			return nil, "", "", err
+		}
+		return []string{filepath.Join(b.bin, "sockgate"), "-addr", known, "-log-level", "warn", "-data-dir", data,
+			"-rate-limits", gatewayLimits}, b.dir, known, nil
+	case "node":
+		return []string{"node", "dist/main.js"}, filepath.Join(b.dir, "nest"), "", nil
+	}
+	return nil, "", "", fmt.Errorf("the gateway workload has no %q server", kind)
+}
+
 // loadgenArgs is the load generator's command line for a workload.
 func (b *bench) loadgenArgs(workload, addr string) []string {
 	c := b.cfg
@@ -247,14 +330,20 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 	switch workload {
 	case "fanout1", "cluster":
 		lw = "fanout"
-	case "cluster-latency":
+	case "cluster-latency", "latency80":
 		lw = "latency"
+	case "idle100k":
+		lw = "idle"
+	case "churn-polling":
+		lw = "churn"
 	}
 	args := []string{"-addr", addr, "-workload", lw,
 		"-warmup", c.warmup.String(), "-duration", c.duration.String()}
 	switch workload {
 	case "idle":
 		args = append(args, "-n", fmt.Sprint(c.idleConns))
+	case "idle100k":
+		args = append(args, "-n", fmt.Sprint(c.bigIdle), "-sources", fmt.Sprint(c.bigIdle/20000+1), "-concurrency", "256")
 	case "fanout":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window))
 	case "fanout1":
@@ -262,15 +351,36 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 	case "latency":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprint(c.rate),
 			"-duration", (2 * c.duration).String())
+	case "latency80":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprintf("%.1f", b.nodeSaturation80()),
+			"-duration", (2 * c.duration).String())
 	case "ack":
 		args = append(args, "-n", fmt.Sprint(c.ackClients))
+	case "gateway":
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-senders", "4", "-window", fmt.Sprint(c.window))
+	case "churn":
+		args = append(args, "-n", "16")
+	case "churn-polling":
+		args = append(args, "-n", "16", "-transport", "polling")
+	case "polling":
+		args = append(args, "-n", fmt.Sprint(c.pollers), "-rate", fmt.Sprint(c.pollRate), "-duration", (2 * c.duration).String())
 	case "cluster":
-		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window), "-verify")
+		args = append(args, "-n", fmt.Sprint(c.receivers), "-window", fmt.Sprint(c.window), "-sample")
 	case "cluster-latency":
 		args = append(args, "-n", fmt.Sprint(c.receivers), "-rate", fmt.Sprint(c.rate),
-			"-duration", (2 * c.duration).String(), "-verify")
+			"-duration", (2 * c.duration).String())
 	}
 	return args
+}
+
+// nodeSaturation80 is 80% of Node's saturation broadcast rate: the median
+// broadcasts/s of its fanout runs so far (0 when none succeeded).
+func (b *bench) nodeSaturation80() float64 {
+	v, _, ok := b.median("fanout", "node", func(m measurement) float64 { return m.Result.Broadcasts })
+	if !ok {
+		return 0
+	}
+	return 0.8 * v
 }
 
 // measure runs one workload once against a fresh server.
@@ -280,7 +390,7 @@ func (b *bench) loadgenArgs(workload, addr string) []string {
 func (b *bench) measureRetrying(ctx context.Context, workload, kind string, run int) measurement {
 	best := b.measure(ctx, workload, kind, run)
 	logMeasurement(best)
-	for i := 0; i < b.cfg.retries && workload != "idle" && best.Err == nil && best.OtherCPU > b.cfg.maxOther && ctx.Err() == nil; i++ {
+	for i := 0; i < b.cfg.retries && !strings.HasPrefix(workload, "idle") && best.Err == nil && best.OtherCPU > b.cfg.maxOther && ctx.Err() == nil; i++ {
 		fmt.Printf("        others used %.2f of the server CPU: measuring again\n", best.OtherCPU)
 		m := b.measure(ctx, workload, kind, run)
 		m.Attempts = best.Attempts + 1
@@ -299,17 +409,17 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 		return b.measureCluster(ctx, workload, kind, run)
 	}
 	m := measurement{Workload: workload, Server: kind, Run: run, Attempts: 1}
-	argv, err := b.serverArgv(kind)
+	if workload == "latency80" && b.nodeSaturation80() == 0 {
+		m.Err = errors.New("latency80 needs a successful Node fanout run before it (-workloads fanout,...,latency80 -servers ...,node)")
+		return m
+	}
+	argv, dir, known, err := b.serverCommand(workload, kind)
 	if err != nil {
 		m.Err = err
 		return m
 	}
-	dir := b.dir
-	if kind == "node" {
-		dir = filepath.Join(b.dir, "node")
-	}
 	waitQuiet(ctx, b.cfg.serverCPU, b.cfg.maxOther, b.cfg.quietWait)
-	srv, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir)
+	srv, err := startServer(ctx, kind, b.cfg.serverCPU, b.cfg.nice, argv, dir, known)
 	if err != nil {
 		m.Err = err
 		return m
@@ -350,7 +460,7 @@ func (b *bench) measure(ctx context.Context, workload, kind string, run int) mea
 	if !srv.alive() && m.Err == nil {
 		m.Err = fmt.Errorf("%s server died: %s", kind, tail(srv.stderr))
 	}
-	if workload == "idle" && r.Conns > 0 {
+	if (workload == "idle" || workload == "idle100k") && r.Conns > 0 {
 		m.KBPerConn = float64(m.RSSLoadedKB-m.RSSBaseKB) / float64(r.Conns)
 	}
 	return m
@@ -363,13 +473,22 @@ func logMeasurement(m measurement) {
 	}
 	r := m.Result
 	switch m.Workload {
-	case "idle":
+	case "idle", "idle100k":
 		fmt.Printf("run %d %-8s %-8s %.2f KB/conn (RSS %d -> %d KB, %d conns in %.1fs)\n",
 			m.Run, m.Workload, m.Server, m.KBPerConn, m.RSSBaseKB, m.RSSLoadedKB, r.Conns, r.ConnectSecs)
+	case "churn", "churn-polling":
+		fmt.Printf("run %d %-8s %-8s %.0f handshakes/s (server %.2f cores, loadgen %.2f cores, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, r.Verified)
+	case "polling":
+		fmt.Printf("run %d %-8s %-8s %.0f messages/s p50 %.2f ms p99 %.2f ms (server %.2f cores, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, r.P50, r.P99, m.ServerCPU, r.Verified)
+	case "gateway":
+		fmt.Printf("run %d %-8s %-8s %.0f deliveries/s, %.0f acks/s, p99 %.2f ms (server %.2f cores, loadgen %.2f cores, verified %v)\n",
+			m.Run, m.Workload, m.Server, r.Rate, r.AckRate, r.P99, m.ServerCPU, r.LoadgenCPU, r.Verified)
 	case "fanout", "fanout1", "ack":
 		fmt.Printf("run %d %-8s %-8s %.0f/s (server %.2f cores, loadgen %.2f cores, others on server CPU %.2f)\n",
 			m.Run, m.Workload, m.Server, r.Rate, m.ServerCPU, r.LoadgenCPU, m.OtherCPU)
-	case "latency":
+	case "latency", "latency80":
 		fmt.Printf("run %d %-8s %-8s p50 %.2f ms p99 %.2f ms max %.2f ms (%d samples, %d lost, server %.2f cores)\n",
 			m.Run, m.Workload, m.Server, r.P50, r.P99, r.Max, r.Samples, r.Lost, m.ServerCPU)
 	case "cluster":

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -19,7 +20,8 @@ import (
 )
 
 // nofile is the open-files limit given to servers and the load generator:
-// the hard limit (unprivileged containers cannot go above it).
+// the hard limit (raising it needs CAP_SYS_RESOURCE, which containers such
+// as this project's CI machine lack).
 func nofile() uint64 {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -56,8 +58,10 @@ type server struct {
 	done   chan error
 }
 
-// startServer starts a server and waits (15s at most) for its "LISTEN addr" line.
-func startServer(ctx context.Context, kind, cpu string, nice int, argv []string, dir string) (*server, error) {
+// startServer starts a server and waits (15s at most) for its "LISTEN addr"
+// line, or, when known is set (the address it was told to listen on), for
+// that port to accept connections.
+func startServer(ctx context.Context, kind, cpu string, nice int, argv []string, dir, known string) (*server, error) {
 	cmd := pinned(ctx, cpu, nice, argv...)
 	cmd.Dir = dir
 	s := &server{kind: kind, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
@@ -82,6 +86,19 @@ func startServer(ctx context.Context, kind, cpu string, nice int, argv []string,
 		}
 		s.done <- cmd.Wait()
 	}()
+	if known != "" {
+		// The server prints no LISTEN line (sockgate itself logs): wait
+		// until its port accepts connections.
+		go func() {
+			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if c, err := net.Dial("tcp", known); err == nil {
+					c.Close()
+					addrc <- known
+					return
+				}
+			}
+		}()
+	}
 	select {
 	case s.addr = <-addrc:
 		return s, nil

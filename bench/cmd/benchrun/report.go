@@ -39,7 +39,7 @@ func (b *bench) profileWorkload(ctx context.Context, workload string) *profile {
 	}
 	argv, _ := b.serverArgv("sockgate", "-pprof", paddr)
 	waitQuiet(ctx, b.cfg.serverCPU, b.cfg.maxOther, b.cfg.quietWait)
-	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, b.cfg.nice, argv, b.dir)
+	srv, err := startServer(ctx, "sockgate", b.cfg.serverCPU, b.cfg.nice, argv, b.dir, "")
 	if err != nil {
 		p.Err = err
 		return p
@@ -150,24 +150,55 @@ func (b *bench) rows() []row {
 	c := b.cfg
 	return []row{
 		{"idle", fmt.Sprintf("Idle memory, %d connections", c.idleConns), "server RSS KB per connection",
-			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 1},
+			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 0.5},
+		{"idle100k", bigIdleLabel(c), "server RSS KB per connection",
+			func(m measurement) float64 { return m.KBPerConn }, "%.2f", false, 0},
+		{"idle100k", "", "seconds to connect them all",
+			func(m measurement) float64 { return m.Result.ConnectSecs }, "%.1f", false, 0},
 		{"fanout", fmt.Sprintf("Room fan-out to %d receivers, saturation (%d broadcasts in flight)", c.receivers, c.window), "deliveries/s",
 			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 2},
 		{"fanout1", fmt.Sprintf("Room fan-out to %d receivers, lockstep (1 broadcast in flight)", c.receivers), "deliveries/s",
-			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 1.5},
 		{"latency", fmt.Sprintf("Fan-out latency, %g broadcasts/s to %d", c.rate, c.receivers), "p50 ms",
 			func(m measurement) float64 { return m.Result.P50 }, "%.2f", false, 0},
 		{"latency", "", "p99 ms",
-			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0.8},
+		{"latency80", fmt.Sprintf("Fan-out latency at 80%% of Node's saturation (%.0f broadcasts/s) to %d", b.nodeSaturation80(), c.receivers), "p50 ms",
+			func(m measurement) float64 { return m.Result.P50 }, "%.2f", false, 0},
+		{"latency80", "", "p99 ms",
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0.5},
 		{"ack", fmt.Sprintf("Ack round trips, %d clients, closed loop", c.ackClients), "acks/s",
-			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 1.5},
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 2},
+		{"gateway", fmt.Sprintf("Gateway: tutorial `chat` to a room of %d through the guard chain; Node column: the NestJS 11 gateway (nest/)", c.receivers), "deliveries/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 5},
+		{"gateway", "", "acks/s",
+			func(m measurement) float64 { return m.Result.AckRate }, "%.0f", true, 0},
+		{"gateway", "", "delivery p99 ms",
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0.5},
+		{"churn", "Connection churn over WebSocket, 16 clients connecting and disconnecting", "handshakes/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+		{"churn-polling", "Connection churn, polling handshake then upgrade (socket.io-client's default)", "handshakes/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+		{"polling", fmt.Sprintf("Long-polling receivers: %d in a room, %g broadcasts/s", c.pollers, c.pollRate), "messages/s",
+			func(m measurement) float64 { return m.Result.Rate }, "%.0f", true, 0},
+		{"polling", "", "p50 ms",
+			func(m measurement) float64 { return m.Result.P50 }, "%.2f", false, 0},
+		{"polling", "", "p99 ms",
+			func(m measurement) float64 { return m.Result.P99 }, "%.2f", false, 0},
 		{"fanout", "Fan-out (saturation), per server CPU-second", "deliveries/s ÷ server cores",
 			perCore, "%.0f", true, 2},
 		{"fanout1", "Fan-out (lockstep), per server CPU-second", "deliveries/s ÷ server cores",
 			perCore, "%.0f", true, 0},
 		{"ack", "Acks, per server CPU-second", "acks/s ÷ server cores",
-			perCore, "%.0f", true, 1.5},
+			perCore, "%.0f", true, 2},
 	}
+}
+
+func bigIdleLabel(c config) string {
+	if c.bigIdleCapped > 0 {
+		return fmt.Sprintf("Idle memory, %d connections (%d asked: capped by the open-files hard limit %d, which needs CAP_SYS_RESOURCE to raise)", c.bigIdle, c.bigIdleCapped, nofile())
+	}
+	return fmt.Sprintf("Idle memory, %d connections", c.bigIdle)
 }
 
 // perCore is a saturation rate divided by the server's CPU use over the same
@@ -241,21 +272,33 @@ func (b *bench) writeReport(profs []*profile) error {
 				det = det[:300] + "..."
 			}
 			det = strings.ReplaceAll(det, "|", "/")
-		case m.Workload == "idle":
+		case m.Workload == "idle" || m.Workload == "idle100k":
 			res = fmt.Sprintf("%.2f KB/conn", m.KBPerConn)
 			det = fmt.Sprintf("RSS %.1f → %.1f MB, %d conns connected in %.1fs", float64(m.RSSBaseKB)/1024, float64(m.RSSLoadedKB)/1024, r.Conns, r.ConnectSecs)
 		case m.Workload == "fanout" || m.Workload == "fanout1":
 			res = fmt.Sprintf("%.0f deliveries/s", r.Rate)
 			det = fmt.Sprintf("%.0f broadcasts/s over %.1fs", r.Broadcasts, r.WindowSecs)
-		case m.Workload == "latency":
+		case m.Workload == "latency" || m.Workload == "latency80":
 			res = fmt.Sprintf("p50 %.2f / p99 %.2f ms", r.P50, r.P99)
 			det = fmt.Sprintf("p90 %.2f, p99.9 %.2f, max %.2f ms; %d samples, %d lost", r.P90, r.P999, r.Max, r.Samples, r.Lost)
+		case m.Workload == "churn" || m.Workload == "churn-polling":
+			res = fmt.Sprintf("%.0f handshakes/s", r.Rate)
+			det = fmt.Sprintf("over %.1fs", r.WindowSecs)
+		case m.Workload == "polling":
+			res = fmt.Sprintf("p50 %.2f / p99 %.2f ms", r.P50, r.P99)
+			det = fmt.Sprintf("%.0f messages/s; p99.9 %.2f, max %.2f ms; %d samples", r.Rate, r.P999, r.Max, r.Samples)
+		case m.Workload == "gateway":
+			res = fmt.Sprintf("%.0f deliveries/s", r.Rate)
+			det = fmt.Sprintf("%.0f acks/s; delivery p50 %.2f / p99 %.2f ms", r.AckRate, r.P50, r.P99)
 		case m.Workload == "ack":
 			res = fmt.Sprintf("%.0f acks/s", r.Rate)
 			det = fmt.Sprintf("over %.1fs", r.WindowSecs)
 		}
+		if m.Err == nil && r.Verified {
+			det += "; verified"
+		}
 		srvCPU, lgCPU, other := "—", "—", "—"
-		if m.Workload != "idle" && m.Err == nil {
+		if !strings.HasPrefix(m.Workload, "idle") && m.Err == nil {
 			srvCPU, lgCPU, other = fmt.Sprintf("%.2f", m.ServerCPU), fmt.Sprintf("%.2f", r.LoadgenCPU), fmt.Sprintf("%.2f", m.OtherCPU)
 		}
 		if m.Attempts > 1 {

@@ -10,12 +10,23 @@
 //	latency  -n receivers, one sender at -rate broadcasts/s; receivers compute
 //	         the delivery latency from the timestamp in each message
 //	ack      -n clients each emit "echo" with an ack in a closed loop
+//	gateway  the tutorial's chat through a whole gateway: -n receivers and
+//	         -senders join room "bench" (join_room), senders emit "chat"
+//	         with acks, -window broadcasts in flight
+//	churn    -n workers connect and disconnect in a loop (-transport
+//	         websocket, or polling: handshake, CONNECT, upgrade): handshakes/s
+//	polling  the latency workload with -n long-polling receivers
 //
 // -addr may list several servers (a cluster, comma-separated): connection i
 // of each group (receivers, senders) dials address i mod len, so receivers
-// and senders are split evenly over the instances. -verify makes fanout and
-// latency check, per receiver, that each broadcast arrived exactly once
-// (fanout then also samples the latency of every delivery in the window).
+// and senders are split evenly over the instances.
+//
+// Every workload verifies what it measures, and a run that fails its check
+// exits 1: fanout and latency check per receiver that each broadcast
+// arrived exactly once and each sender's broadcasts in order (so a lost,
+// duplicated or reordered delivery fails the run); ack checks that every
+// ack answers the request in flight with its payload. -sample makes fanout
+// also sample the latency of every delivery in the window.
 //
 // For the runner (cmd/benchrun) it prints "MARK <name>" at the points where
 // the server must be measured (base/loaded for idle, start/end of the
@@ -30,6 +41,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -51,7 +63,7 @@ type Result = result.Result
 type config struct {
 	addr        string
 	addrs       []string
-	verify      bool
+	sample      bool
 	workload    string
 	n           int
 	senders     int
@@ -62,14 +74,16 @@ type config struct {
 	settle      time.Duration
 	payload     int
 	concurrency int
+	sources     int
+	transport   string
 	sync        bool
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:3000", "server host:port (several, comma-separated: a cluster; connections alternate between them)")
-	flag.BoolVar(&c.verify, "verify", false, "fanout/latency: check per receiver that each broadcast arrived exactly once (fanout: also sample latencies)")
-	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack")
+	flag.BoolVar(&c.sample, "sample", false, "fanout: also sample the latency of every delivery in the window")
+	flag.StringVar(&c.workload, "workload", "ack", "idle | fanout | latency | ack | gateway | churn | polling")
 	flag.IntVar(&c.n, "n", 100, "connections (receivers for fanout/latency)")
 	flag.IntVar(&c.senders, "senders", 4, "fanout: sender connections")
 	flag.IntVar(&c.window, "window", 32, "fanout: broadcasts in flight (not yet delivered to every receiver)")
@@ -79,6 +93,8 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 3*time.Second, "idle: wait after connecting before measuring")
 	flag.IntVar(&c.payload, "payload", 64, "padding bytes in each message")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "connections dialled at once")
+	flag.StringVar(&c.transport, "transport", "websocket", "churn: websocket, or polling (handshake over polling, then upgrade)")
+	flag.IntVar(&c.sources, "sources", 1, "spread connections over this many loopback source addresses (127.0.0.1, .2, ...; more than ~28,000 connections need several)")
 	flag.BoolVar(&c.sync, "sync", false, "after each MARK line, wait for a line on stdin")
 	cpuprofile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.Parse()
@@ -123,6 +139,12 @@ func main() {
 		r, err = l.latency(ctx)
 	case "ack":
 		r, err = l.ack(ctx)
+	case "gateway":
+		r, err = l.gateway(ctx)
+	case "churn":
+		r, err = l.churn(ctx)
+	case "polling":
+		r, err = l.polling(ctx)
 	default:
 		err = fmt.Errorf("unknown workload %q", c.workload)
 	}
@@ -208,7 +230,7 @@ func (l *loadgen) connect(ctx context.Context, n int, query url.Values, handle f
 				)
 				for attempt := range 3 {
 					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					c, err = sioclient.Dial(dctx, l.cfg.addrs[i%len(l.cfg.addrs)], query)
+					c, err = sioclient.DialFrom(dctx, l.cfg.addrs[i%len(l.cfg.addrs)], query, "/", nil, l.source(i))
 					cancel()
 					if err == nil || ctx.Err() != nil {
 						break
@@ -248,6 +270,14 @@ func (l *loadgen) connect(ctx context.Context, n int, query url.Values, handle f
 		return nil, first
 	}
 	return conns, ctx.Err()
+}
+
+// source is the local address of connection i (nil with one source).
+func (l *loadgen) source(i int) net.IP {
+	if l.cfg.sources <= 1 {
+		return nil
+	}
+	return net.IPv4(127, 0, 0, byte(1+i%l.cfg.sources))
 }
 
 // closeAll ends the run: closes every connection and waits (bounded) for the readers.

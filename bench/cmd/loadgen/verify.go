@@ -6,15 +6,39 @@ import (
 	"slices"
 )
 
-// receiver is what -verify keeps per receiver: the broadcasts seen (a
-// bitset indexed by sequence number), how many arrived twice and, when
-// sampling, the latencies. Only the receiver's reader goroutine touches it
-// until the readers have stopped.
+// receiver is what every run keeps per receiver: the broadcasts seen (a
+// bitset indexed by sequence number), how many arrived twice, how many
+// arrived after a later one of the same sender (the "p" field: per-sender
+// order is what a Socket.IO server guarantees) and, when sampling, the
+// latencies. Only the receiver's reader goroutine touches it until the
+// readers have stopped.
 type receiver struct {
-	seen     []uint64
-	distinct int64
-	dups     int64
-	lat      []int64
+	seen       []uint64
+	distinct   int64
+	dups       int64
+	inversions int64
+	last       []int64 // newest seq seen per sender
+	lat        []int64
+}
+
+// seeFrom records broadcast seq of sender p (the message's "p"; a message
+// without one counts as sender 0); it reports whether seq is new.
+func (r *receiver) seeFrom(p, seq int64) bool {
+	if !r.see(seq) {
+		return false
+	}
+	if p < 0 || p > 1<<16 {
+		p = 0
+	}
+	if int(p) >= len(r.last) {
+		r.last = append(r.last, make([]int64, int(p)-len(r.last)+1)...)
+	}
+	if seq < r.last[p] {
+		r.inversions++
+	} else {
+		r.last[p] = seq
+	}
+	return true
 }
 
 // see records broadcast seq; it reports whether seq is new.
@@ -36,20 +60,22 @@ func (r *receiver) see(seq int64) bool {
 	return true
 }
 
-// check fills r's verification fields: every receiver must have seen
-// exactly want distinct broadcasts and no duplicate.
+// checkReceivers fills res's verification fields: every receiver must have
+// seen exactly want distinct broadcasts, no duplicate and each sender's in
+// order. Verified is set only when all hold.
 func checkReceivers(rs []receiver, want int64, res *Result) error {
-	res.Verified = true
 	for i := range rs {
 		res.Duplicates += rs[i].dups
+		res.Inversions += rs[i].inversions
 		if rs[i].distinct != want {
 			res.ShortReceivers++
 		}
 	}
-	if res.Duplicates > 0 || res.ShortReceivers > 0 {
-		return fmt.Errorf("per-receiver check: %d duplicate deliveries, %d of %d receivers without exactly %d distinct broadcasts",
-			res.Duplicates, res.ShortReceivers, len(rs), want)
+	if res.Duplicates > 0 || res.ShortReceivers > 0 || res.Inversions > 0 {
+		return fmt.Errorf("per-receiver check: %d duplicate deliveries, %d out of order, %d of %d receivers without exactly %d distinct broadcasts",
+			res.Duplicates, res.Inversions, res.ShortReceivers, len(rs), want)
 	}
+	res.Verified = true
 	return nil
 }
 

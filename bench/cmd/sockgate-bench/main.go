@@ -9,6 +9,11 @@
 //	"fanout" (room, msg)  -> namespace.To(room).Emit("msg", msg)
 //	"echo" (msg, ack)     -> ack(msg)
 //
+// -break makes it deliberately wrong, to show that the load generator's
+// checks catch it: "drop" leaves one receiver out of the 50th broadcast,
+// "dup" sends it twice to one receiver, "reorder" sends the 50th broadcast
+// after the 51st, "ack" answers the 50th echo with the wrong payload.
+//
 // It listens on -addr (default 127.0.0.1:0) and prints
 // "LISTEN <host:port>" on stdout once ready; with -pprof it also serves
 // net/http/pprof on that address (for the runner's -profile).
@@ -24,6 +29,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,9 +40,11 @@ import (
 	sioredis "github.com/sockgate/sockgate/socketio/redis"
 )
 
-// message is the fan-out payload: sequence number, send time (Unix ns) and padding.
+// message is the fan-out payload: sequence number, sender index, send time
+// (Unix ns) and padding.
 type message struct {
 	S int64  `json:"s"`
+	P int64  `json:"p"`
 	T int64  `json:"t"`
 	D string `json:"d"`
 }
@@ -50,16 +59,23 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (empty: off)")
 	redisAddr := flag.String("redis", "", "use the Redis adapter on this Redis host:port (empty: in-memory adapter)")
+	brk := flag.String("break", "", "deliberately wrong server: drop | dup | reorder | ack (empty: correct)")
 	flag.Parse()
+	switch *brk {
+	case "", "drop", "dup", "reorder", "ack":
+	default:
+		fmt.Fprintln(os.Stderr, "sockgate-bench: -break must be drop, dup, reorder or ack")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *pprofAddr, *redisAddr); err != nil {
+	if err := run(ctx, *addr, *pprofAddr, *redisAddr, *brk); err != nil {
 		fmt.Fprintln(os.Stderr, "sockgate-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, pprofAddr, redisAddr string) error {
+func run(ctx context.Context, addr, pprofAddr, redisAddr, brk string) error {
 	var cfg socketio.Config
 	if redisAddr != "" {
 		// The same key as Node's default, so the channels are socket.io#/#...
@@ -75,9 +91,12 @@ func run(ctx context.Context, addr, pprofAddr, redisAddr string) error {
 	if err != nil {
 		return err
 	}
+	b := &breaker{mode: brk}
 	ns.OnConnection(func(s *socketio.Socket) {
 		if room := s.Handshake().Query.Get("room"); room != "" {
 			s.Join(room)
+			id := s.ID()
+			b.victim.CompareAndSwap(nil, &id)
 		}
 		s.On("fanout", func(s *socketio.Socket, args socketio.Args, _ socketio.AckFunc) {
 			var (
@@ -87,12 +106,15 @@ func run(ctx context.Context, addr, pprofAddr, redisAddr string) error {
 			if args.Decode(0, &room) != nil || args.Decode(1, &msg) != nil {
 				return
 			}
-			_ = ns.To(room).Emit("msg", msg)
+			b.broadcast(ns, room, msg)
 		})
 		s.On("echo", func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 			var msg echo
 			if ack == nil || args.Decode(0, &msg) != nil {
 				return
+			}
+			if b.mode == "ack" && b.echoes.Add(1) == 50 {
+				msg.N++
 			}
 			_ = ack(msg)
 		})
@@ -130,4 +152,43 @@ func run(ctx context.Context, addr, pprofAddr, redisAddr string) error {
 		return err
 	}
 	return nil
+}
+
+// breaker implements -break; with an empty mode it only broadcasts.
+type breaker struct {
+	mode   string
+	victim atomic.Pointer[string] // the first receiver's socket id
+	n      atomic.Int64           // fanout events seen
+	echoes atomic.Int64
+	mu     sync.Mutex
+	held   *message // reorder: the 50th broadcast, sent after the 51st
+}
+
+func (b *breaker) broadcast(ns *socketio.Namespace, room string, msg message) {
+	if b.mode == "" || b.mode == "ack" {
+		_ = ns.To(room).Emit("msg", msg)
+		return
+	}
+	n := b.n.Add(1)
+	victim := b.victim.Load()
+	switch {
+	case n == 50 && b.mode == "drop" && victim != nil:
+		_ = ns.To(room).Except(*victim).Emit("msg", msg)
+	case n == 50 && b.mode == "dup" && victim != nil:
+		_ = ns.To(room).Emit("msg", msg)
+		_ = ns.To(*victim).Emit("msg", msg)
+	case n == 50 && b.mode == "reorder":
+		b.mu.Lock()
+		b.held = &msg
+		b.mu.Unlock()
+	default:
+		_ = ns.To(room).Emit("msg", msg)
+		b.mu.Lock()
+		held := b.held
+		b.held = nil
+		b.mu.Unlock()
+		if held != nil {
+			_ = ns.To(room).Emit("msg", *held)
+		}
+	}
 }

@@ -12,6 +12,7 @@ package sioclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -38,8 +39,12 @@ var (
 // maxFrame caps one inbound message; the benchmarks never send more than a few KB.
 const maxFrame = 1 << 20
 
-// Conn is one Socket.IO connection to the main namespace.
+// Conn is one Socket.IO connection to one namespace (the main one unless
+// DialNamespace chose another).
 type Conn struct {
+	nsp  string // "" for "/"; else e.g. "/chat", prefixed to CONNECT
+	auth []byte // the CONNECT payload, or nil
+	sid  string // the socket id of the CONNECT reply
 	nc   net.Conn
 	hbr  *bufio.Reader // bytes gobwas read past the HTTP response, or nil
 	src  io.Reader     // blocking reads during the handshake
@@ -54,6 +59,23 @@ type Conn struct {
 // waits for the Engine.IO open packet, connects to namespace "/" and waits
 // for the CONNECT reply. ctx bounds the whole handshake.
 func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
+	return DialNamespace(ctx, addr, query, "/", nil)
+}
+
+// DialNamespace is Dial for namespace nsp with auth (a JSON object, or nil)
+// as the CONNECT payload. Packets handed to ReadAll then carry the
+// namespace: `2/chat,["message",...]`, `3/chat,5[...]`.
+func DialNamespace(ctx context.Context, addr string, query url.Values, nsp string, auth []byte) (*Conn, error) {
+	return DialFrom(ctx, addr, query, nsp, auth, nil)
+}
+
+// DialFrom is DialNamespace from local address src (nil: the kernel's
+// choice): clients spread over several loopback sources (127.0.0.x) get
+// past the ~28,000 ephemeral ports one source has to one server address.
+func DialFrom(ctx context.Context, addr string, query url.Values, nsp string, auth []byte, src net.IP) (*Conn, error) {
+	if nsp == "/" {
+		nsp = ""
+	}
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
@@ -62,11 +84,15 @@ func Dial(ctx context.Context, addr string, query url.Values) (*Conn, error) {
 	q.Set("transport", "websocket")
 	u := "ws://" + addr + "/socket.io/?" + q.Encode()
 	d := ws.Dialer{ReadBufferSize: 512, WriteBufferSize: 1024}
+	if src != nil {
+		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
+		d.NetDial = nd.DialContext
+	}
 	nc, hbr, _, err := d.Dial(ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("sioclient: dial: %w", err)
 	}
-	c := &Conn{nc: nc, hbr: hbr, src: nc, rbuf: make([]byte, 0, 2048)}
+	c := &Conn{nsp: nsp, auth: auth, nc: nc, hbr: hbr, src: nc, rbuf: make([]byte, 0, 2048)}
 	if hbr != nil {
 		// The server's first frames arrived with the handshake response.
 		c.src = io.MultiReader(hbr, nc)
@@ -106,7 +132,11 @@ func (c *Conn) handshake() error {
 	if len(p) == 0 || p[0] != '0' {
 		return fmt.Errorf("%w: expected open packet, got %.40q", ErrProtocol, p)
 	}
-	if err := c.Write("40"); err != nil {
+	connect := "40"
+	if c.nsp != "" {
+		connect += c.nsp + ","
+	}
+	if err := c.Write(connect + string(c.auth)); err != nil {
 		return fmt.Errorf("sioclient: send connect: %w", err)
 	}
 	// Bounded: the caller's deadline on nc ends this loop.
@@ -121,6 +151,7 @@ func (c *Conn) handshake() error {
 				return err
 			}
 		case len(p) >= 2 && p[0] == '4' && p[1] == '0':
+			c.sid = stringField(p, "sid")
 			return nil
 		case len(p) >= 2 && p[0] == '4' && p[1] == '4':
 			return fmt.Errorf("%w: connect_error %.80q", ErrClosed, p)
@@ -341,6 +372,25 @@ func (c *Conn) writeFrame(op ws.OpCode, p []byte) error {
 	c.wbuf = b
 	_, err := c.nc.Write(b)
 	return err
+}
+
+// SID is the socket id the server gave in its CONNECT reply.
+func (c *Conn) SID() string { return c.sid }
+
+// stringField returns the value of the first `"key":"value"` in p (no
+// escapes in value), or "".
+func stringField(p []byte, key string) string {
+	pat := `"` + key + `":"`
+	i := bytes.Index(p, []byte(pat))
+	if i < 0 {
+		return ""
+	}
+	v := p[i+len(pat):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(v[:j])
 }
 
 // Close closes the TCP connection.

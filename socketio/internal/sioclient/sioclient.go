@@ -178,21 +178,29 @@ func (c *Client) SendPacket(p *parser.Packet) error {
 // for CONNECT (returning the socket id) or CONNECT_ERROR (returned as
 // *ConnectError).
 func (c *Client) Connect(ctx context.Context, ns string, auth any) (string, error) {
+	sid, _, err := c.ConnectSession(ctx, ns, auth)
+	return sid, err
+}
+
+// ConnectSession is Connect returning the private session id too (the
+// CONNECT reply's pid, "" when the server has no connection-state
+// recovery). To recover, pass {"pid": pid, "offset": last} in auth.
+func (c *Client) ConnectSession(ctx context.Context, ns string, auth any) (sid, pid string, err error) {
 	p := &parser.Packet{Type: parser.Connect, Namespace: ns}
 	if auth != nil {
 		b, err := json.Marshal(auth)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		p.Data = b
 	}
 	if err := c.SendPacket(p); err != nil {
-		return "", err
+		return "", "", err
 	}
 	for {
 		r, err := c.Next(ctx)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if r.Namespace != nsName(ns) {
 			continue
@@ -201,15 +209,16 @@ func (c *Client) Connect(ctx context.Context, ns string, auth any) (string, erro
 		case parser.Connect:
 			var v struct {
 				SID string `json:"sid"`
+				PID string `json:"pid"`
 			}
 			if err := json.Unmarshal(r.Data, &v); err != nil {
-				return "", err
+				return "", "", err
 			}
-			return v.SID, nil
+			return v.SID, v.PID, nil
 		case parser.ConnectError:
 			ce := &ConnectError{}
 			_ = json.Unmarshal(r.Data, ce)
-			return "", ce
+			return "", "", ce
 		}
 	}
 }

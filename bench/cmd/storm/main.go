@@ -1,0 +1,89 @@
+// Command storm measures what a reconnect storm costs the other senders of
+// one sockgate instance (issue 9, acceptance 3): -stormers clients of "/chat"
+// reconnect at once presenting a lastMessageId, so each gets its missed
+// messages replayed from the store, while -senders clients keep one
+// `chat message` each in flight in their own chats. It reports the senders'
+// ack latency p50/p99 before the storm (idle) and during it, and fails
+// (exit status 1) when the storm's p99 is above -max-ratio × the idle p99.
+//
+// Everything is verified, not only timed: every sender ack must be a
+// success, and every stormer must receive `recovered` with exactly the
+// missed messages (count and distinct ids) of its chat.
+//
+// It builds and starts the real sockgate binary (SQLite in a temporary
+// directory unless -db is given; rate limits of the measured paths off).
+// Run it from bench/: `go run ./cmd/storm` (make bench runs it).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sockgate/sockgate/bench/internal/chatload"
+)
+
+type config struct {
+	bin      string
+	db       string
+	senders  int
+	stormers int
+	groups   int
+	history  int
+	window   time.Duration
+	maxRatio float64
+	limits   string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.bin, "bin", "", "sockgate binary (built from ../cmd/sockgate when empty)")
+	flag.StringVar(&c.db, "db", "", "sockgate -db (default: SQLite in a temporary directory)")
+	flag.IntVar(&c.senders, "senders", 20, "clients sending chat messages in closed loop (pairs share a chat)")
+	flag.IntVar(&c.stormers, "stormers", 500, "clients reconnecting at once with a lastMessageId")
+	flag.IntVar(&c.groups, "groups", 10, "chats the stormers are split over")
+	flag.IntVar(&c.history, "history", 50, "messages in each stormer chat; each stormer misses all but the first")
+	flag.DurationVar(&c.window, "window", 5*time.Second, "idle measurement window")
+	flag.Float64Var(&c.maxRatio, "max-ratio", 2, "fail when storm p99 > max-ratio × idle p99")
+	flag.StringVar(&c.limits, "rate-limits", "connect=0,/chat:chat message=0,/chat:join=0,http:POST /chats=0", "sockgate -rate-limits")
+	flag.Parse()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := run(ctx, c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "storm:", err)
+		os.Exit(1)
+	}
+	fmt.Println(res.String())
+	if !res.ok(c.maxRatio) {
+		fmt.Fprintf(os.Stderr, "storm: FAIL: storm p99 %.1f ms > %.1f × idle p99 %.1f ms\n", res.stormP99, c.maxRatio, res.idleP99)
+		os.Exit(1)
+	}
+}
+
+// run builds (if needed) and starts sockgate, prepares the chats, then
+// measures the idle and the storm windows.
+func run(ctx context.Context, c config) (result, error) {
+	dir, err := os.MkdirTemp("", "sockgate-storm-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	if c.bin == "" {
+		if c.bin, err = chatload.Build(ctx, dir); err != nil {
+			return result{}, err
+		}
+	}
+	srv, err := chatload.Start(ctx, chatload.Options{Bin: c.bin, DataDir: dir, DB: c.db, RateLimits: c.limits})
+	if err != nil {
+		return result{}, err
+	}
+	defer srv.Stop()
+	w := &world{srv: srv, cfg: c}
+	if err := w.prepare(ctx); err != nil {
+		return result{}, fmt.Errorf("prepare: %w (server log: %s)", err, srv.Tail())
+	}
+	return w.measure(ctx)
+}

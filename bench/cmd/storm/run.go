@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sockgate/sockgate/bench/internal/chatload"
+)
+
+// world is the users and chats of one run.
+type world struct {
+	srv *chatload.Server
+	cfg config
+
+	senders []*chatload.Peer // connected, each joined to its pair's chat
+	groups  []group          // the stormers' chats
+	tokens  []string         // stormer i's token
+}
+
+// group is one stormer chat: its members (stormer indexes) and the id of
+// its first message, the lastMessageId every member presents.
+type group struct {
+	chatID  string
+	members []int
+	first   string
+}
+
+// prepare makes every user known (one connection each), creates the chats,
+// writes the stormers' history and connects the senders.
+func (w *world) prepare(ctx context.Context) error {
+	c := w.cfg
+	w.tokens = make([]string, c.stormers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range c.stormers {
+		w.tokens[i] = w.srv.Token("m" + strconv.Itoa(i))
+		g.Go(func() error {
+			p, err := w.srv.Connect(gctx, chatload.Auth(w.tokens[i], ""), nil)
+			if err != nil {
+				return err
+			}
+			return p.Close()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("registering stormers: %w", err)
+	}
+	if err := w.makeGroups(ctx); err != nil {
+		return err
+	}
+	return w.connectSenders(ctx)
+}
+
+// makeGroups creates the stormer chats and their history.
+func (w *world) makeGroups(ctx context.Context) error {
+	c := w.cfg
+	w.groups = make([]group, c.groups)
+	for i := range c.stormers {
+		gr := &w.groups[i%c.groups]
+		gr.members = append(gr.members, i)
+	}
+	for gi := range w.groups {
+		gr := &w.groups[gi]
+		owner := "m" + strconv.Itoa(gr.members[0])
+		var others []string
+		for _, m := range gr.members[1:] {
+			others = append(others, "m"+strconv.Itoa(m))
+		}
+		id, err := w.srv.CreateChat(ctx, owner, others)
+		if err != nil {
+			return err
+		}
+		gr.chatID = id
+		p, err := w.srv.Connect(ctx, chatload.Auth(w.tokens[gr.members[0]], ""), nil)
+		if err != nil {
+			return err
+		}
+		if err := p.Join(ctx, id); err != nil {
+			return err
+		}
+		for n := range c.history {
+			mid, err := p.Send(ctx, "history "+strconv.Itoa(n), fmt.Sprintf("h-%d-%d", gi, n))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				gr.first = mid
+			}
+		}
+		_ = p.Close()
+	}
+	return nil
+}
+
+// connectSenders connects the senders, pairs sharing a chat.
+func (w *world) connectSenders(ctx context.Context) error {
+	for i := 0; i+1 < w.cfg.senders; i += 2 {
+		a, b := "s"+strconv.Itoa(i), "s"+strconv.Itoa(i+1)
+		pb, err := w.srv.Connect(ctx, chatload.Auth(w.srv.Token(b), ""), nil)
+		if err != nil {
+			return err
+		}
+		id, err := w.srv.CreateChat(ctx, a, []string{b})
+		if err != nil {
+			return err
+		}
+		pa, err := w.srv.Connect(ctx, chatload.Auth(w.srv.Token(a), ""), nil)
+		if err != nil {
+			return err
+		}
+		for _, p := range []*chatload.Peer{pa, pb} {
+			if err := p.Join(ctx, id); err != nil {
+				return err
+			}
+			w.senders = append(w.senders, p)
+		}
+	}
+	return nil
+}
+
+// measure runs the senders through the idle window, then the storm.
+func (w *world) measure(ctx context.Context) (result, error) {
+	var res result
+	var stormOn atomic.Bool
+	var mu sync.Mutex
+	var idle, storm []time.Duration
+	stop := make(chan struct{})
+	sendErr := make(chan error, len(w.senders))
+	var wg sync.WaitGroup
+	for si, p := range w.senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sendErr <- sendLoop(ctx, p, si, stop, func(d time.Duration) {
+				mu.Lock()
+				if stormOn.Load() {
+					storm = append(storm, d)
+				} else {
+					idle = append(idle, d)
+				}
+				mu.Unlock()
+			})
+		}()
+	}
+	time.Sleep(w.cfg.window)
+	mu.Lock()
+	stormOn.Store(true)
+	mu.Unlock()
+	start := time.Now()
+	replayed, err := w.storm(ctx)
+	res.stormTime = time.Since(start)
+	close(stop)
+	wg.Wait()
+	close(sendErr)
+	for e := range sendErr {
+		if e != nil && err == nil {
+			err = e
+		}
+	}
+	res.idleP50, res.idleP99 = chatload.Quantiles(idle)
+	res.stormP50, res.stormP99 = chatload.Quantiles(storm)
+	res.idleN, res.stormN = len(idle), len(storm)
+	res.stormers, res.replayed = w.cfg.stormers, replayed
+	return res, err
+}
+
+// sendLoop keeps one `chat message` of p in flight until stop.
+func sendLoop(ctx context.Context, p *chatload.Peer, si int, stop <-chan struct{}, record func(time.Duration)) error {
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		t0 := time.Now()
+		if _, err := p.Send(ctx, "x", fmt.Sprintf("s%d-%d", si, n)); err != nil {
+			return err
+		}
+		record(time.Since(t0))
+	}
+}
+
+// storm reconnects every stormer at once and waits until each has been
+// told `recovered` with every message of its chat after the first one.
+func (w *world) storm(ctx context.Context) (int64, error) {
+	var total atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for _, gr := range w.groups {
+		for _, m := range gr.members {
+			g.Go(func() error {
+				n, err := w.recover(gctx, w.tokens[m], gr.first)
+				total.Add(int64(n))
+				return err
+			})
+		}
+	}
+	err := g.Wait()
+	return total.Load(), err
+}
+
+// recover connects one stormer with lastMessageId and checks its replay.
+func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
+	events := make(chan []byte, 4*w.cfg.history+16)
+	p, err := w.srv.Connect(ctx, chatload.Auth(tok, last), events)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	seen := map[string]bool{}
+	want := w.cfg.history - 1
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		select {
+		case b := <-events:
+			name, arg, ok := chatload.EventOf(b)
+			if !ok {
+				continue
+			}
+			switch name {
+			case "message":
+				var m struct{ ID string }
+				_ = json.Unmarshal(arg, &m)
+				seen[m.ID] = true
+			case "recovered":
+				var r struct {
+					Count    int  `json:"count"`
+					Complete bool `json:"complete"`
+				}
+				_ = json.Unmarshal(arg, &r)
+				if r.Count != want || len(seen) != want || !r.Complete {
+					return len(seen), fmt.Errorf("recovered %+v with %d distinct messages, want %d", r, len(seen), want)
+				}
+				return len(seen), nil
+			}
+		case <-tctx.Done():
+			return len(seen), fmt.Errorf("no recovered event: %w", tctx.Err())
+		}
+	}
+}
+
+// result is one run's figures.
+type result struct {
+	idleP50, idleP99, stormP50, stormP99 float64 // ms
+	idleN, stormN, stormers              int
+	replayed                             int64
+	stormTime                            time.Duration
+}
+
+func (r result) ok(maxRatio float64) bool { return r.stormP99 <= maxRatio*r.idleP99 }
+
+func (r result) String() string {
+	return fmt.Sprintf("storm: verified; idle acks %d p50 %.2f ms p99 %.2f ms; during the storm (%d stormers, %d messages replayed, %.2f s) acks %d p50 %.2f ms p99 %.2f ms; p99 ratio %.2f",
+		r.idleN, r.idleP50, r.idleP99, r.stormers, r.replayed, r.stormTime.Seconds(), r.stormN, r.stormP50, r.stormP99, r.stormP99/math.Max(r.idleP99, 1e-9))
+}
