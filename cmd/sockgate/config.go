@@ -133,8 +133,8 @@ func (c Config) Validate() error {
 	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{}") {
 		errs = append(errs, fmt.Errorf("-redis-prefix must be non-empty and without braces (they pick Redis Cluster slots), not %q", c.RedisPrefix))
 	}
-	if c.AdapterMode != "classic" && c.AdapterMode != "sharded" {
-		errs = append(errs, fmt.Errorf("-redis-adapter must be classic (one Redis) or sharded (a Redis 7 Cluster), not %q", c.AdapterMode))
+	if c.AdapterMode != "classic" && c.AdapterMode != "sharded" && c.AdapterMode != "streams" {
+		errs = append(errs, fmt.Errorf("-redis-adapter must be classic (one Redis), sharded (a Redis 7 Cluster) or streams (a Redis stream), not %q", c.AdapterMode))
 	}
 	if c.AdapterKey == "" || strings.Contains(c.AdapterKey, "#") {
 		errs = append(errs, fmt.Errorf("-redis-adapter-key must be non-empty and without '#' (it separates the channel names), not %q", c.AdapterKey))
@@ -451,7 +451,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.Attachments, "attachments", "SOCKGATE_ATTACHMENTS", "where attachment bytes live: db (the store's database, every instance), disk (<data-dir>/attachments) or auto (db on PostgreSQL, disk on SQLite)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")
 	e.str(&c.RedisPrefix, "redis-prefix", "SOCKGATE_REDIS_PREFIX", "prefix of every Redis key (deployments sharing a Redis use distinct ones)")
-	e.str(&c.AdapterMode, "redis-adapter", "SOCKGATE_REDIS_ADAPTER", "Socket.IO Redis adapter format: classic (one Redis, Node's createAdapter) or sharded (a Redis 7 Cluster, Node's createShardedAdapter)")
+	e.str(&c.AdapterMode, "redis-adapter", "SOCKGATE_REDIS_ADAPTER", "Socket.IO Redis adapter format: classic (one Redis, Node's createAdapter), sharded (a Redis 7 Cluster, Node's createShardedAdapter) or streams (a Redis stream, Node's @socket.io/redis-streams-adapter)")
 	e.str(&c.AdapterKey, "redis-adapter-key", "SOCKGATE_REDIS_ADAPTER_KEY", "channel prefix of the Socket.IO Redis adapter (Node's key option; servers sharing it share rooms)")
 	e.str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret of the JWTs (also used by the token subcommand)")
 	e.str(&c.JWTAlg, "jwt-alg", "SOCKGATE_JWT_ALG", "the one accepted JWT algorithm: HS256, RS256 or ES256")

@@ -159,7 +159,7 @@ func TestConfig_Invalid(t *testing.T) {
 			"-rate-limits", "/:chat=ten/30s", "-trusted-proxies", "not-an-ip", "-cors-origins", "example.com"},
 			env(), []string{"-addr", "-log-format", "-log-level", "-max-http-buffer-size", "-rate-limits", "-trusted-proxies", "-cors-origins"}},
 		{"ClusterTTL", []string{"-cluster-heartbeat", "5s", "-cluster-ttl", "5s"}, env(), []string{"-cluster-ttl (5s) must exceed a positive -cluster-heartbeat (5s)"}},
-		{"AdapterMode", []string{"-redis-adapter", "streams"}, env(), []string{"-redis-adapter must be classic (one Redis) or sharded (a Redis 7 Cluster), not \"streams\""}},
+		{"AdapterMode", []string{"-redis-adapter", "pubsub"}, env(), []string{"-redis-adapter must be classic (one Redis), sharded (a Redis 7 Cluster) or streams (a Redis stream), not \"pubsub\""}},
 		{"AdminUserWithoutHash", []string{"-admin-user", "ops"}, env(), []string{"-admin-user and -admin-password-hash go together"}},
 		{"AdminHashNotBcrypt", []string{"-admin-user", "ops", "-admin-password-hash", "secret"}, env(), []string{"-admin-*: admin: the password hash must be a valid bcrypt hash", "htpasswd"}},
 		{"AdminMode", []string{"-admin-mode", "prod"}, env(), []string{`-admin-mode: admin: mode must be development or production, not "prod"`}},

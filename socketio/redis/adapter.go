@@ -45,8 +45,8 @@ type Config struct {
 	// K-response#N#<requester uid># (Node's option of the same name; classic
 	// mode: the sharded mode always answers on the requester's channel).
 	PublishOnSpecificResponseChannel bool
-	// Mode is the wire format: ModeClassic (the zero value) or
-	// ModeSharded.
+	// Mode is the wire format: ModeClassic (the zero value), ModeSharded
+	// or ModeStreams.
 	Mode Mode
 	// Subscription is the sharded mode's subscriptionMode (Node's option):
 	// SubscribeDynamic (the zero value, Node's default) also subscribes
@@ -58,6 +58,9 @@ type Config struct {
 	// Logger receives the adapter's logs (malformed messages at Debug,
 	// rate limited). Nil discards.
 	Logger *slog.Logger
+
+	// Streams is the configuration of ModeStreams (ignored otherwise).
+	Streams StreamsConfig
 }
 
 func (c *Config) defaults() {
@@ -73,6 +76,7 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Streams.defaults()
 }
 
 // Mode selects the wire format and transport of the adapters.
@@ -86,25 +90,36 @@ const (
 	// type, data} over Redis 7 sharded pub/sub (SPUBLISH/SSUBSCRIBE), for
 	// Redis Cluster.
 	ModeSharded
+	// ModeStreams is Node's @socket.io/redis-streams-adapter: broadcasts
+	// and room operations in a Redis stream (XADD/XREAD), whose entry ids
+	// are the offsets of connection-state recovery; requests and answers
+	// over pub/sub. Its adapters are socketio.SessionAdapters.
+	ModeStreams
 )
 
-// String returns "classic" or "sharded".
+// String returns "classic", "sharded" or "streams".
 func (m Mode) String() string {
-	if m == ModeSharded {
+	switch m {
+	case ModeSharded:
 		return "sharded"
+	case ModeStreams:
+		return "streams"
 	}
 	return "classic"
 }
 
-// ParseMode reads "classic" (or "") and "sharded" (a flag's value).
+// ParseMode reads "classic" (or ""), "sharded" and "streams" (a flag's
+// value).
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "", "classic":
 		return ModeClassic, nil
 	case "sharded":
 		return ModeSharded, nil
+	case "streams":
+		return ModeStreams, nil
 	}
-	return 0, fmt.Errorf("redis: unknown adapter mode %q (want classic or sharded)", s)
+	return 0, fmt.Errorf("redis: unknown adapter mode %q (want classic, sharded or streams)", s)
 }
 
 // NewAdapter returns the factory of Redis adapters publishing on client,
@@ -114,6 +129,9 @@ func ParseMode(s string) (Mode, error) {
 // its subscriptions are not confirmed within Config.RequestsTimeout.
 func NewAdapter(client goredis.UniversalClient, cfg Config) socketio.AdapterFactory {
 	cfg.defaults()
+	if cfg.Mode == ModeStreams {
+		return newStreamsFactory(client, cfg)
+	}
 	return func(n *socketio.Namespace) (socketio.Adapter, error) {
 		return newAdapter(client, n, cfg)
 	}
@@ -206,10 +224,14 @@ func newAdapter(rdb goredis.UniversalClient, n *socketio.Namespace, cfg Config) 
 		ackReqs:       make(map[string]*ackCall),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	if cfg.Mode == ModeSharded {
+	switch cfg.Mode {
+	case ModeSharded:
 		a.uid = newHexID()
 		a.w = newSharded(a)
-	} else {
+	case ModeStreams:
+		a.uid = newHexID()
+		a.w = newStreamsPubSub(a)
+	default:
 		a.uid = newUID()
 		a.w = newClassic(a)
 	}

@@ -1,13 +1,18 @@
 // Package redis is the Redis adapter of package socketio: it makes several
-// servers one Socket.IO server through Redis pub/sub, speaking the wire
-// formats of Node's @socket.io/redis-adapter 8.x, so that sockgate
-// instances and Node socket.io 4.8 servers share one Redis and one set of
-// rooms. Two modes (Config.Mode) share everything but the transport:
+// servers one Socket.IO server through Redis, speaking the wire formats of
+// Node's @socket.io/redis-adapter 8.x and @socket.io/redis-streams-adapter
+// 0.3, so that sockgate instances and Node socket.io 4.8 servers share one
+// Redis and one set of rooms. Three modes (Config.Mode, ParseMode) share
+// everything but the transport:
 //
 //   - ModeClassic, Node's createAdapter (and @socket.io/redis-emitter
 //     5.x): PUBLISH/PSUBSCRIBE on one Redis;
 //   - ModeSharded, Node's createShardedAdapter, for Redis 7 Cluster:
-//     SPUBLISH/SSUBSCRIBE of envelopes {uid, nsp, type, data}.
+//     SPUBLISH/SSUBSCRIBE of envelopes {uid, nsp, type, data};
+//   - ModeStreams, Node's streams adapter: broadcasts and room operations
+//     are entries of a Redis stream, requests and answers envelopes over
+//     pub/sub; its adapters support connection-state recovery
+//     (socketio.SessionAdapter). See "Streams mode" below.
 //
 // The formats are summarised in the team's redis-adapter-wire.md; the
 // tests pin them against notepack.io's bytes and against real Node
@@ -111,4 +116,96 @@
 //     sent to a room in the instant after its first local member joined
 //     may miss this server, as with Node, whose SSUBSCRIBE is
 //     asynchronous too.
+//
+// # Streams mode
+//
+// Wire (Node's @socket.io/redis-streams-adapter 0.3.1, pinned in the
+// Node tests; its defaults are StreamsConfig's):
+//
+//   - One stream, StreamsConfig.Stream ("socket.io"), for every
+//     namespace, trimmed at each XADD by MAXLEN ~ MaxLen (10000).
+//     Broadcasts without acks, socketsJoin, socketsLeave and
+//     disconnectSockets are entries {uid, nsp, type, data}: type the
+//     ClusterAdapter message type as a decimal string, data the JSON of
+//     {packet, opts} (resp. {opts, rooms}, {opts, close}), or, when it
+//     holds binary, base64 of its msgpack with binary inline (readers
+//     tell them apart by the leading '{'). uid is 16 hex digits.
+//   - Broadcasts with acks, fetchSockets and serverSideEmit, and every
+//     answer, are envelopes {uid, nsp, type, data} in msgpack (Node's
+//     reader decodes nothing else) on K#N# and K#N#<uid># (Config.Key,
+//     "socket.io"), PUBLISH/SUBSCRIBE or, with ShardedPubSub,
+//     SPUBLISH/SSUBSCRIBE; the server count is PUBSUB NUMSUB (SHARDNUMSUB)
+//     of K#N#, summed over a cluster's masters. This is the sharded wire
+//     with another publish command and encoding (sharded.go,
+//     sharded_message.go: one implementation of the messages).
+//   - A session is SET <SessionPrefix><pid> ("sio:session:") to base64
+//     msgpack {sid, pid, rooms, data, offset} with PX
+//     MaxDisconnectionDuration; Node ignores offset, and each side
+//     restores the other's sessions.
+//
+// Reading: one reader per server (per NewAdapter factory), started with
+// the first namespace's adapter from the stream's newest entry and
+// stopped with the last one, on a connection of its own (Close unblocks
+// its XREAD with CLIENT UNBLOCK). Each XREAD waits at most Block (5s) for
+// ReadCount (100) entries, within Block plus PublishTimeout. After an
+// error it reconnects with backoff (50ms doubling to MaxBackoff, 2s) and
+// reads on from the last id it read, so that nothing appended meanwhile
+// is skipped while the stream keeps it (Node reads on from "$" and loses
+// it); when that id is no longer in the stream (Redis restarted empty,
+// possibly with its clock behind, or MAXLEN trimmed past it) it reads the
+// stream from its start, every entry there being new to it. Entries go, in stream order, to the adapter of their namespace
+// once that namespace has a local socket (the core finishes a namespace
+// after its factory returns).
+//
+// Guarantees:
+//
+//   - Every server delivers the broadcasts in stream order, its own
+//     included: Broadcast XADDs, and the reader delivers the entry like
+//     any other, through MemoryAdapter.Deliver (encoded once), with its
+//     id appended as offset when recovery is on (events without ack, not
+//     volatile: Node's addOffsetIfNecessary). Broadcast returns once its
+//     entry was delivered locally (or its ctx, bounded by
+//     PublishTimeout, ended: delivery follows when the reader gets
+//     there), so a caller's later operations come after it. A client's
+//     offsets therefore only increase, and its last one stands for
+//     everything before it. Node delivers its own broadcasts at once,
+//     ahead of entries its reader has not handed over yet.
+//   - Flags.Local broadcasts are delivered at once, without offset.
+//     When the XADD fails (Redis down) the packet is delivered locally
+//     without offset and the error returned. Join/leave/disconnect are
+//     applied locally, then appended; a server skips its own.
+//   - Recovery (socketio.Config.Recovery, read through
+//     Namespace.Recovery): PersistSession stores the session;
+//     RestoreSession takes it (GET and DEL in one MULTI, so it is
+//     restored once), checks that the offset is still in the stream
+//     (XRANGE offset offset) and replays the entries after it (XRANGE in
+//     batches of 1000, at most 100 batches): this namespace's broadcasts
+//     that the session's rooms would have received, not volatile, their
+//     ids appended. So a client cut from one server recovers on any
+//     other, or on the same one after it restarted. The core
+//     de-duplicates what arrives live during the restore.
+//   - A client that received no offset (socket.io-client then sends its
+//     pid alone; Node recovers nothing) is replayed from the session's
+//     Offset, the newest entry the namespace delivered before it
+//     connected, or, when it had delivered none, the newest entry not
+//     handed to the namespace (0-0 for an empty stream, accepted while
+//     the stream is shorter than MaxLen: nothing can have been trimmed).
+//
+// Limits:
+//
+//   - Recovery reaches back MaxLen entries (all namespaces together) and
+//     MaxDisconnectionDuration; beyond, the client gets a new session.
+//     A Redis that restarts empty loses the stream and the sessions: the
+//     clients cut meanwhile get new sessions; broadcasts published after
+//     it is back are all delivered.
+//   - Broadcasts cost two Redis round trips on the emitting server's
+//     critical path (XADD, then its reader's XREAD wake-up) where the
+//     pub/sub modes cost one; every server reads every namespace's
+//     entries.
+//   - One stream (Node's streamCount 1): Node's streamCount > 1, which
+//     hashes namespaces over several streams, is not supported.
+//   - No allRooms (Node's streams adapter has none either).
+//   - Node's reader starts at "$" and reads on from "$" after an error
+//     (and between two empty reads): a Node server in the cluster may miss
+//     entries sockgate does not.
 package redis

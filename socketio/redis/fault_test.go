@@ -20,7 +20,8 @@ func TestAdapter_MalformedIgnored(t *testing.T) {
 	raw := r.Client(t)
 	ad := b.adapter("/")
 	junk := map[string][]string{
-		ad.w.(*classic).broadcastCh:        {"", "\xc1", "\x93\xa1a", "\x93\xa1a\x83\xa4type\x09\xa4data\x90\xa3nsp\xa1/\x80", "{}"},
+		ad.w.(*classic).broadcastCh: {"", "\xc1", "\x93\xa1a", "\x93\xa1a\x83\xa4type\x09\xa4data\x90\xa3nsp\xa1/\x80", "{}",
+			"\x93\xa1z\x83\xa4type\x02\xa4data\xa1x\xa3nsp\xa1/\x83\xa5rooms\x90\xa6except\x90\xa5flags\x80"}, // data not an array
 		ad.w.(*classic).broadcastCh + "r#": {"\x92\x01\x02"},
 		ad.w.(*classic).requestCh:          {"{", `{"type":99}`, `{"type":4}`, "\x81\xa4type\x07", `{"type":6,"data":[1]}`},
 		ad.w.(*classic).responseCh:         {"{", `{"requestId":"nobody","sockets":[]}`, "\xc1"},

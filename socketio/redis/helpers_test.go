@@ -24,7 +24,12 @@ type node struct {
 }
 
 // adapter returns the Redis adapter of namespace ns.
-func (n *node) adapter(ns string) *Adapter { return n.srv.Of(ns).Adapter().(*Adapter) }
+func (n *node) adapter(ns string) *Adapter {
+	if a, ok := n.srv.Of(ns).Adapter().(*StreamsAdapter); ok {
+		return a.Adapter
+	}
+	return n.srv.Of(ns).Adapter().(*Adapter)
+}
 
 // testConfig is the adapter configuration of the tests: short timeouts.
 func testConfig() Config {

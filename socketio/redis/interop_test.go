@@ -45,7 +45,7 @@ func (x *interop) roomServers(t *testing.T, room string, n int) {
 	t.Helper()
 	ch := "interop#/#" + room + "#"
 	testenv.WaitFor(t, 5*time.Second, func() error {
-		got, err := shardNumSub(testCtx(t), x.a.rdb, ch)
+		got, err := numSub(testCtx(t), x.a.rdb, ch, true)
 		if err != nil || got != n {
 			return fmt.Errorf("%s: %d subscribers (%v), want %d", ch, got, err, n)
 		}

@@ -298,7 +298,7 @@ func decodePacket(dec *msgpack.Decoder) (wirePacket, error) {
 		}
 		return err
 	})
-	if err == nil && (p.typ != packetEvent && p.typ != packetBinaryEventNoAck || p.data == nil) {
+	if err == nil && (p.typ != packetEvent && p.typ != packetBinaryEventNoAck || !eventData(p.data)) {
 		err = errMalformed
 	}
 	return p, err

@@ -109,7 +109,7 @@ func testRoomOps(t *testing.T, d deployment) {
 		})
 	})
 	t.Run("AllRooms", func(t *testing.T) {
-		if d.mode == ModeSharded {
+		if d.mode != ModeClassic {
 			if _, err := a.adapter("/").AllRooms(ctx); !errors.Is(err, errNotSharded) {
 				t.Fatalf("sharded AllRooms: %v, want errNotSharded", err)
 			}
@@ -283,7 +283,7 @@ func testRequestTimeout(t *testing.T, d deployment) {
 		t.Fatalf("%d requests pending after timeouts", n)
 	}
 	want := uint64(10) // fetch, serverSideEmit and allRooms 3 times, then fetch
-	if d.mode == ModeSharded {
+	if d.mode != ModeClassic {
 		want = 7 // no allRooms
 	}
 	if st := a.adapter("/").Stats(); st.RequestTimeouts != want {

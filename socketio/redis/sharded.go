@@ -37,6 +37,11 @@ type sharded struct {
 	a              *Adapter
 	mainCh, respCh string
 	mode           Subscription
+	// plain (streams mode without sharded pub/sub) uses SUBSCRIBE,
+	// PUBLISH and PUBSUB NUMSUB instead of their sharded forms; msgpack
+	// (streams mode) encodes every message in msgpack, as Node's streams
+	// adapter does (it decodes nothing else).
+	plain, msgpack bool
 
 	mu     sync.Mutex
 	subs   map[string]*goredis.PubSub // channel → its subscription
@@ -81,21 +86,25 @@ func (s *sharded) open(ctx context.Context) error {
 // subscribe opens ch's subscription, waits for its confirmation and
 // starts its receive loop.
 func (s *sharded) subscribe(ctx context.Context, ch string) error {
-	ps := s.a.rdb.SSubscribe(ctx, ch)
-	if _, err := ps.Receive(ctx); err != nil {
-		_ = ps.Close()
-		return fmt.Errorf("redis: ssubscribe %s: %w", ch, err)
+	ps := s.a.rdb.SSubscribe
+	if s.plain {
+		ps = s.a.rdb.Subscribe
+	}
+	sub := ps(ctx, ch)
+	if _, err := sub.Receive(ctx); err != nil {
+		_ = sub.Close()
+		return fmt.Errorf("redis: subscribe %s: %w", ch, err)
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = ps.Close()
+		_ = sub.Close()
 		return ErrClosed
 	}
-	s.subs[ch] = ps
+	s.subs[ch] = sub
 	s.a.wg.Add(1)
 	s.mu.Unlock()
-	go s.receive(ch, ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024)))
+	go s.receive(ch, sub.ChannelWithSubscriptions(goredis.WithChannelSize(1024)))
 	return nil
 }
 
@@ -106,7 +115,7 @@ func (s *sharded) receive(ch string, msgs <-chan any) {
 	for m := range msgs {
 		switch m := m.(type) {
 		case *goredis.Subscription:
-			if m.Kind == "ssubscribe" && ch == s.mainCh {
+			if (m.Kind == "ssubscribe" || m.Kind == "subscribe") && ch == s.mainCh {
 				s.a.stats.reconnects.Add(1) // go-redis re-subscribed after a reconnection
 			}
 		case *goredis.Message:
@@ -132,29 +141,40 @@ func (s *sharded) close() error {
 }
 
 func (s *sharded) publish(ctx context.Context, channel string, payload []byte) error {
+	if s.plain {
+		return s.a.rdb.Publish(ctx, channel, payload).Err()
+	}
 	return s.a.rdb.SPublish(ctx, channel, payload).Err()
 }
 
-// serverCount sums PUBSUB SHARDNUMSUB K#N# over the masters of a cluster
-// (only the channel's shard has subscribers), as Node does.
+// serverCount sums PUBSUB SHARDNUMSUB K#N# (plain: NUMSUB) over the
+// masters of a cluster (only the channel's shard has subscribers), as
+// Node does.
 func (s *sharded) serverCount(ctx context.Context) (int, error) {
-	return shardNumSub(ctx, s.a.rdb, s.mainCh)
+	return numSub(ctx, s.a.rdb, s.mainCh, !s.plain)
 }
 
-// shardNumSub is PUBSUB SHARDNUMSUB of channel, summed over the masters
-// of a cluster.
-func shardNumSub(ctx context.Context, rdb goredis.UniversalClient, channel string) (int, error) {
+// numSub is PUBSUB SHARDNUMSUB (or NUMSUB) of channel, summed over the
+// masters of a cluster.
+func numSub(ctx context.Context, rdb goredis.UniversalClient, channel string, sharded bool) (int, error) {
+	count := func(ctx context.Context, c goredis.UniversalClient) (int, error) {
+		cmd := c.PubSubShardNumSub
+		if !sharded {
+			cmd = c.PubSubNumSub
+		}
+		m, err := cmd(ctx, channel).Result()
+		return int(m[channel]), err
+	}
 	cc, ok := rdb.(*goredis.ClusterClient)
 	if !ok {
-		m, err := rdb.PubSubShardNumSub(ctx, channel).Result()
-		return int(m[channel]), err
+		return count(ctx, rdb)
 	}
 	var mu sync.Mutex
 	total := 0
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
-		m, err := c.PubSubShardNumSub(ctx, channel).Result()
+		n, err := count(ctx, c)
 		mu.Lock()
-		total += int(m[channel])
+		total += n
 		mu.Unlock()
 		return err
 	})

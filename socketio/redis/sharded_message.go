@@ -98,10 +98,10 @@ func encodeShardedOpts(o socketio.BroadcastOptions) map[string]any {
 
 // seal is the payload of an envelope: JSON, or msgpack (binary inline)
 // when data's placeholders index attachments, as Node encodes a message
-// whose data has binary.
+// whose data has binary (always msgpack in streams mode).
 func (s *sharded) seal(typ int, data map[string]any, bins [][]byte) ([]byte, error) {
 	body, err := json.Marshal(map[string]any{"uid": s.a.uid, "nsp": s.a.ns.Name(), "type": typ, "data": data})
-	if err != nil || len(bins) == 0 {
+	if err != nil || len(bins) == 0 && !s.msgpack {
 		return body, err
 	}
 	var buf bytes.Buffer
@@ -110,9 +110,20 @@ func (s *sharded) seal(typ int, data map[string]any, bins [][]byte) ([]byte, err
 }
 
 func (s *sharded) encode(m *outMsg) (string, []byte, error) {
+	typ, data, bins, err := s.encodeData(m)
+	if err != nil {
+		return "", nil, err
+	}
+	payload, err := s.seal(typ, data, bins)
+	return s.channelOf(m), payload, err
+}
+
+// encodeData returns the message type and data of m, whose placeholders
+// index bins.
+func (s *sharded) encodeData(m *outMsg) (int, map[string]any, [][]byte, error) {
 	typ, ok := shardedTypes[m.typ]
 	if !ok {
-		return "", nil, errNotSharded
+		return 0, nil, nil, errNotSharded
 	}
 	data := map[string]any{}
 	if m.id != "" {
@@ -132,8 +143,7 @@ func (s *sharded) encode(m *outMsg) (string, []byte, error) {
 	case typeServerSideEmit:
 		data["packet"], bins = json.RawMessage(m.packet.Data), m.packet.Attachments
 	}
-	payload, err := s.seal(typ, data, bins)
-	return s.channelOf(m), payload, err
+	return typ, data, bins, nil
 }
 
 // encodeAnswer: every answer goes to the requester's K#N#<uid>#.
@@ -247,7 +257,7 @@ func (s *sharded) onBroadcast(env *envelope, d *envelopeData, r *request, bins [
 		Type int             `json:"type"`
 		Data json.RawMessage `json:"data"`
 	}
-	if d.Opts == nil || json.Unmarshal(d.Packet, &p) != nil || p.Data == nil {
+	if d.Opts == nil || json.Unmarshal(d.Packet, &p) != nil || !eventData(p.Data) {
 		s.a.malformed("sharded broadcast", errMalformed)
 		return
 	}
