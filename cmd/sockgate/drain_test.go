@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,10 +17,17 @@ import (
 // TestMain_CloseDrainsREST: a REST request in flight when Close starts
 // finishes with the store still open (Close waits for the HTTP server
 // before releasing the store). The request's body is held back until the
-// listener has closed, so the write happens during the drain.
+// listener has closed, so the write happens during the drain. The
+// request's "Expect: 100-continue" proves its handler runs before Close
+// starts (net/http drops a request it reads after Shutdown began).
 func TestMain_CloseDrainsREST(t *testing.T) {
 	const secret = "drain-secret-0123456789abcdef0123"
-	m, _ := runMain(t, "-jwt-secret", secret, "-data-dir", t.TempDir(), "-shutdown-timeout", "20s")
+	m, logs := runMain(t, "-jwt-secret", secret, "-data-dir", t.TempDir(), "-shutdown-timeout", "20s")
+	defer func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	}()
 	tok, err := auth.Mint([]byte(secret), auth.Identity{ID: "alice", Name: "Alice"}, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -30,8 +38,19 @@ func TestMain_CloseDrainsREST(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"kind":"general","title":"drained","memberIds":["bob"]}`
-	head := fmt.Sprintf("POST /chats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", tok, len(body))
-	if _, err := conn.Write([]byte(head + body[:10])); err != nil {
+	head := fmt.Sprintf("POST /chats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", tok, len(body))
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("no 100 Continue: %q %v", line, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil { // the blank line ending the interim response
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte(body[:10])); err != nil {
 		t.Fatal(err)
 	}
 
@@ -48,8 +67,7 @@ func TestMain_CloseDrainsREST(t *testing.T) {
 	if _, err := conn.Write([]byte(body[10:])); err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no response to the request in flight: %v", err)
 	}
