@@ -14,35 +14,44 @@ const maxNestingDepth = 10000
 // encoding/json accepts (see FuzzSplitArray). The elements share data's
 // bytes; each is capped (s[a:b:b]) so that appending to one cannot overwrite
 // the next.
-func splitArray(data []byte) ([]json.RawMessage, bool) {
+//
+// maxElems caps the elements (-1: no cap): a longer array stops the split at once
+// with tooMany set (an element costs 24 bytes of slice header, so a 1 MB
+// array of one-byte elements would cost 12 MB and more in slice growth:
+// the amplification of issue 9). The elements' own nesting costs nothing
+// here: skipValue only skips it.
+func splitArray(data []byte, maxElems int) (elems []json.RawMessage, ok, tooMany bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
-		return nil, false
+		return nil, false, false
 	}
 	i = skipSpace(data, i+1)
-	elems := make([]json.RawMessage, 0, 4)
+	elems = make([]json.RawMessage, 0, 4)
 	if i < len(data) && data[i] == ']' {
-		return elems, skipSpace(data, i+1) == len(data)
+		return elems, skipSpace(data, i+1) == len(data), false
 	}
 	for {
+		if len(elems) == maxElems {
+			return nil, false, true
+		}
 		start := i
 		end, ok := skipValue(data, i)
 		if !ok {
-			return nil, false
+			return nil, false, false
 		}
 		elems = append(elems, data[start:end:end])
 		i = skipSpace(data, end)
 		if i >= len(data) {
-			return nil, false
+			return nil, false, false
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 			continue
 		case ']':
-			return elems, skipSpace(data, i+1) == len(data)
+			return elems, skipSpace(data, i+1) == len(data), false
 		}
-		return nil, false
+		return nil, false, false
 	}
 }
 
