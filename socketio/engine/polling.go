@@ -228,16 +228,10 @@ func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
 		c.closeWith(ReasonTransportError, false)
 		return
 	}
-	pkts, err := decodePayload(body)
-	if err != nil {
+	if err := eachPacket(body, c.handlePacket); err != nil {
 		writeError(w, codeBadRequest, http.StatusBadRequest)
 		c.closeWith(ReasonParseError, false)
 		return
-	}
-	for _, p := range pkts {
-		if !c.handlePacket(p) {
-			break
-		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Header().Set("Content-Length", "2")
