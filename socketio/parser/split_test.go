@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // referenceSplit is what splitArray replaces: encoding/json's answer.
@@ -159,11 +162,114 @@ func TestHostile_AmplifyingArray(t *testing.T) {
 	var d Decoder
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
 	for range 10 {
 		d.Add(msg, false)
 	}
+	cpu = cpuTime() - cpu
 	runtime.ReadMemStats(&after)
 	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 2*uint64(len(msg)) {
 		t.Fatalf("decoding a %d-byte amplifying frame allocated %d bytes; want ≤ %d", len(msg), per, 2*len(msg))
 	}
+	// CPU time (not wall-clock): 94 ms a frame before, 33 µs now; the
+	// bound leaves room for the race detector and a loaded machine.
+	if cpu > 500*time.Millisecond {
+		t.Fatalf("10 amplifying frames cost %v of CPU; want ≤ 500ms", cpu)
+	}
+	t.Logf("10 frames: %v CPU", cpu)
+}
+
+// referencePlaceholders is what scanPlaceholders replaces: the indexes
+// WalkPlaceholders finds in the decoded value.
+func referencePlaceholders(data []byte) []int {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return nil
+	}
+	var nums []int
+	WalkPlaceholders(v, func(n int) { nums = append(nums, n) })
+	return nums
+}
+
+func checkPlaceholderScan(t *testing.T, in string) {
+	t.Helper()
+	if !json.Valid([]byte(in)) {
+		return
+	}
+	var got []int
+	scanPlaceholders([]byte(in), func(n int) { got = append(got, n) })
+	want := referencePlaceholders([]byte(in))
+	// Map iteration makes WalkPlaceholders' order random inside objects:
+	// compare as multisets.
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("scanPlaceholders(%.100q) = %v, encoding/json says %v", in, got, want)
+	}
+}
+
+var placeholderCases = []string{
+	`[{"_placeholder":true,"num":0}]`, `[{"num":1,"_placeholder":true}]`, `[{"_placeholder":false,"num":0}]`,
+	`[{"_placeholder":true}]`, `[{"_placeholder":true,"num":"0"}]`, `[{"_placeholder":true,"num":1.5}]`,
+	`[{"_placeholder":true,"num":-1}]`, `[{"_placeholder":true,"num":1e2}]`, `[{"_placeholder":true,"num":2e6}]`,
+	`[{"a":{"_placeholder":true,"num":3}},[{"_placeholder":true,"num":4}]]`,
+	`[{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}]`,
+	`[{"_placeholder":true,"num":0,"_placeholder":false}]`, `[{"_placeholder":true,"num":0,"num":5}]`,
+	`["{\"_placeholder\":true,\"num\":0}"]`, `[{"\u005fplaceholder":true,"num":2}]`, `[{}, {"a":[]}, "x"]`,
+	`{"_placeholder":true,"num":7}`, `[ { "_placeholder" : true , "num" : 1 } ]`,
+}
+
+func TestScanPlaceholders(t *testing.T) {
+	for _, c := range placeholderCases {
+		checkPlaceholderScan(t, c)
+	}
+}
+
+// FuzzScanPlaceholders: scanPlaceholders finds what WalkPlaceholders finds.
+func FuzzScanPlaceholders(f *testing.F) {
+	for _, c := range placeholderCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, in string) { checkPlaceholderScan(t, in) })
+}
+
+// TestHostile_PlaceholderBomb: a binary event whose payload nests a 1 MB
+// array costs at most twice its size to check its placeholders (before: a
+// []any of every element, 40 MB).
+func TestHostile_PlaceholderBomb(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`51-["x",{"_placeholder":true,"num":0},[0`)
+	for b.Len() < 1e6 {
+		b.WriteString(",0")
+	}
+	b.WriteString("]]")
+	msg := b.Bytes()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
+	for range 5 {
+		var d Decoder
+		if _, err := d.Add(msg, false); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := d.Add([]byte{1, 2, 3}, true); err != nil || p == nil {
+			t.Fatalf("attachment: %v %v", p, err)
+		}
+	}
+	cpu = cpuTime() - cpu
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 5; per > 2*uint64(len(msg)) {
+		t.Fatalf("checking the placeholders of a %d-byte packet allocated %d bytes; want ≤ %d", len(msg), per, 2*len(msg))
+	}
+	if cpu > 2*time.Second {
+		t.Fatalf("5 packets cost %v of CPU; want ≤ 2s", cpu)
+	}
+	t.Logf("5 packets: %v CPU", cpu)
+}
+
+// cpuTime is the process's CPU time (user + system) so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
