@@ -41,9 +41,10 @@ type Config struct {
 	// its connection closed. Attachment uploads get BodyTimeout plus one
 	// second per 64 KiB of MaxUpload. Zero means 10s.
 	BodyTimeout time.Duration
-	// WriteTimeout bounds one write to a client: a WebSocket batch, a poll
-	// response, each chunk of an attachment download. A client that reads
-	// nothing for that long is disconnected ("write timeout"). Zero means 10s.
+	// WriteTimeout bounds one write to a Socket.IO client: a WebSocket
+	// batch, a poll response. A client that reads nothing for that long is
+	// disconnected ("write timeout"). Zero means 10s. (Attachment downloads
+	// have chats.DownloadWriteTimeout per chunk.)
 	WriteTimeout time.Duration
 	// SendQueueBytes bounds the bytes queued for one Socket.IO connection
 	// (engine.Config.SendQueueBytes): a client that falls further behind is

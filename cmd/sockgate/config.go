@@ -477,7 +477,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.RateLimitFailure, "ratelimit-redis-failure", "SOCKGATE_RATELIMIT_REDIS_FAILURE", "when Redis cannot check a rate limit within 250ms: open (allow, log, count) or closed (refuse unavailable)")
 	e.int64(&c.MaxHTTPBufferSize, "max-http-buffer-size", "SOCKGATE_MAX_HTTP_BUFFER_SIZE", "largest Socket.IO message or polling body, bytes")
 	e.int64(&c.SendQueueBytes, "send-queue-bytes", "SOCKGATE_SEND_QUEUE_BYTES", "bytes queued for one Socket.IO connection; a client further behind is disconnected (send queue overflow)")
-	e.duration(&c.WriteTimeout, "write-timeout", "SOCKGATE_WRITE_TIMEOUT", "deadline of one write to a client (WebSocket batch, poll response, download chunk); a client reading nothing that long is disconnected")
+	e.duration(&c.WriteTimeout, "write-timeout", "SOCKGATE_WRITE_TIMEOUT", "deadline of one write to a Socket.IO client (WebSocket batch, poll response); a client reading nothing that long is disconnected")
 	e.duration(&c.BodyTimeout, "body-timeout", "SOCKGATE_BODY_TIMEOUT", "deadline of reading one request body (polling POST, REST; uploads get 1s more per 64 KiB of -max-upload)")
 	e.int64(&c.MaxConnsPerIP, "max-conns-per-ip", "SOCKGATE_MAX_CONNS_PER_IP", "open Engine.IO connections per client address (429 beyond); 0: no cap")
 	e.int64(&c.MaxConnsPerUser, "max-conns-per-user", "SOCKGATE_MAX_CONNS_PER_USER", "connected sockets per authenticated user on this instance, every namespace (connect_error beyond); 0: no cap")
