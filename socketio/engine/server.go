@@ -305,7 +305,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 // refuse answers a refused handshake: the status, message and headers of
 // a *HandshakeError (else 403, or the status of an error with
 // StatusCode() int, and "Forbidden"), in Node's JSON body. The refusal is
-// logged at Info, at most once a second per message.
+// logged at Info, at most once a second per status (messages carry
+// varying retry delays).
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusForbidden, errorMessages[codeForbidden]
 	var he *HandshakeError
@@ -324,7 +325,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &sc):
 		status = sc.StatusCode()
 	}
-	s.refusals.log(s.log, msg, "engine: handshake refused", "status", status, "reason", msg,
+	s.refusals.log(s.log, strconv.Itoa(status), "engine: handshake refused", "status", status, "reason", msg,
 		"ip", s.cfg.ClientIP(r), "err", err)
 	writeErrorMessage(w, codeForbidden, status, msg)
 }
