@@ -41,6 +41,7 @@ type chatEnvConfig struct {
 	rules   map[string]ratelimit.Rule // nil: none
 	auth    auth.Config               // the verifier's; a zero Secret means chatTestSecret
 	log     io.Writer                 // the gateway's text log at Info; nil: none
+	gw      func(*Config)             // adjusts the gateway's Config; nil: none
 }
 
 // newChatEnv starts a gateway whose "/chat" has stored chats on a fresh
@@ -67,6 +68,9 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 	cfg := Config{Auth: ec.modes, Files: store.Files{Dir: t.TempDir()}}
 	if ec.log != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(ec.log, nil))
+	}
+	if ec.gw != nil {
+		ec.gw(&cfg)
 	}
 	s, err := New(st, v, lim, cfg)
 	if err != nil {

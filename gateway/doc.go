@@ -56,4 +56,25 @@
 //     foreign origin is logged at Info, once a minute per origin, with the
 //     allowed list: refused with 403 by the engine, answered without CORS
 //     headers by the REST API (the browser then hides the answer).
+//
+// # What one client may cost (issue 9)
+//
+//   - Middleware order on every namespace: authentication (with
+//     Config.MaxConnsPerUser: sockets per user on this instance, every
+//     namespace), then the "nsconnect" rate rule (namespace CONNECTs per
+//     user, else per Engine.IO connection, re-CONNECTs included: each costs
+//     an authentication and, on "/chat", a user upsert and a replay), then
+//     the products' own. Both refusals are connect_error rate_limited with
+//     the reason, logged once a minute per namespace.
+//   - A refused handshake ("connect" rule, Config.MaxConnsPerIP) is 429
+//     with Node's body {"code":4,"message":<reason>}, Retry-After and
+//     X-RateLimit-* (exposed to cross-origin pages, like the REST API's).
+//   - Bodies: REST bodies are read under Config.BodyTimeout (uploads: plus
+//     1 s per 64 KiB of MaxUpload), a read deadline on that request's
+//     connection cleared once the body is in; a body cut by it answers
+//     invalid_payload and the connection closes. Socket.IO's are the
+//     engine's (same timeout).
+//   - Writes: Config.WriteTimeout bounds each write of the engine;
+//     attachment downloads get chats.DownloadWriteTimeout per chunk.
+//   - sockgate_disconnects_total{reason} counts Engine.IO closes by reason.
 package gateway

@@ -48,7 +48,8 @@ func (s *Server) routes() http.Handler {
 
 // guard applies what every request gets: a body cap (Socket.IO and
 // attachment uploads excepted: the engine and the chat API enforce their
-// own), CORS for the REST API (/api/ and the chat
+// own) and a deadline on reading the body (Config.BodyTimeout; Socket.IO's
+// is the engine's), CORS for the REST API (/api/ and the chat
 // API's paths), and panic recovery.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,9 +65,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/socket.io/") {
 			// Attachment uploads are capped by the chat API itself
 			// (Config.MaxUpload plus multipart overhead), above this cap.
-			if s.api == nil || !chats.IsAttachmentUpload(r) {
+			upload := s.api != nil && chats.IsAttachmentUpload(r)
+			if !upload {
 				r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 			}
+			s.bodyDeadline(w, r, upload)
 			if strings.HasPrefix(r.URL.Path, "/api/") || chats.IsAPIPath(r.URL.Path) {
 				s.restCORS.Allowed(r) // logs a foreign origin (OnRefuse); the browser refuses it
 				if s.restCORS.Apply(w, r) {

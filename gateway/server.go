@@ -36,6 +36,30 @@ type Config struct {
 	MaxHTTPBufferSize int64
 	// MaxBodyBytes caps the body of every other HTTP request. Zero means 1 MiB.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the reading of a request body, counted from the
+	// request's arrival: a polling POST or a REST body slower than that is
+	// cut (the engine answers 408; REST answers invalid_payload 400) and
+	// its connection closed. Attachment uploads get BodyTimeout plus one
+	// second per 64 KiB of MaxUpload. Zero means 10s.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds one write to a Socket.IO client: a WebSocket
+	// batch, a poll response. A client that reads nothing for that long is
+	// disconnected ("write timeout"). Zero means 10s. (Attachment downloads
+	// have chats.DownloadWriteTimeout per chunk.)
+	WriteTimeout time.Duration
+	// SendQueueBytes bounds the bytes queued for one Socket.IO connection
+	// (engine.Config.SendQueueBytes): a client that falls further behind is
+	// disconnected ("send queue overflow"). Zero means 4 MiB.
+	SendQueueBytes int64
+	// MaxConnsPerIP caps the open Engine.IO connections of one client
+	// address (X-Forwarded-For from TrustedProxies only); beyond it a
+	// handshake gets 429 with the reason. Zero means no cap.
+	MaxConnsPerIP int
+	// MaxConnsPerUser caps the connected sockets of one authenticated user
+	// on this instance, every namespace counted; beyond it a namespace
+	// CONNECT gets connect_error rate_limited with the reason. Zero means
+	// no cap.
+	MaxConnsPerUser int
 	// CORSOrigins lists the origins allowed cross-origin requests (Socket.IO
 	// polling and the REST API); "*" allows any. Empty means same-origin only.
 	CORSOrigins []string
@@ -160,8 +184,15 @@ type Server struct {
 // "/:join_room" 5/60s, the lobby seed's 10 messages per second, our
 // choices elsewhere) and "connect" (new Engine.IO sessions per IP). Rule
 // names are "<namespace>:<event>", "http:<METHOD> <route>" and "connect".
+//
+// "nsconnect" counts namespace CONNECTs (every namespace, re-CONNECTs on
+// one connection included) per user, else per connection: each costs an
+// authentication, on "/chat" a user upsert and a missed-message replay.
 func DefaultRateRules() map[string]ratelimit.Rule {
-	r := map[string]ratelimit.Rule{"connect": {Limit: 120, Period: time.Minute}}
+	r := map[string]ratelimit.Rule{
+		"connect":   {Limit: 120, Period: time.Minute},
+		"nsconnect": {Limit: 60, Period: time.Minute},
+	}
 	for _, rules := range []map[string]ratelimit.Rule{tutorial.RateRules(), rooms.RateRules(), lobby.RateRules(), chats.RateRules(), admin.RateRules()} {
 		maps.Copy(r, rules)
 	}
@@ -193,6 +224,7 @@ func build(st *store.Store, v *auth.Verifier, lim *ratelimit.Limiter, cfg Config
 		return nil, err
 	}
 	s.authenticate(v)
+	s.limitConnects()
 	s.tutorial = tutorial.New(s.root, s.metrics, s.cluster())
 	if s.cfg.Redis != nil {
 		s.log.Info("application state shared through redis", "instance", s.cfg.InstanceID, "prefix", s.cfg.RedisPrefix)
@@ -246,6 +278,12 @@ func withDefaults(cfg Config) Config {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -276,15 +314,24 @@ func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 		onRefuse func(r *http.Request, origin string, hosts []string) // set with p, before any request
 	)
 	ioCORS := engine.CORS{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: cfg.CORSCredentials, TrustedProxies: cfg.TrustedProxies,
-		OnRefuse: func(r *http.Request, origin string, hosts []string) { onRefuse(r, origin, hosts) }}
+		ExposeHeaders: s.restCORS.ExposeHeaders, // a refused handshake's Retry-After, readable by the page
+		OnRefuse:      func(r *http.Request, origin string, hosts []string) { onRefuse(r, origin, hosts) }}
+	disconnects := newDisconnectCounter()
+	s.metrics.Register(disconnects)
 	io, err := socketio.Open(socketio.Config{
 		Engine: engine.Config{
-			PingInterval: cfg.PingInterval,
-			PingTimeout:  cfg.PingTimeout,
-			MaxPayload:   cfg.MaxHTTPBufferSize,
-			CORS:         ioCORS,
-			AllowRequest: func(r *http.Request) error { return p.AllowConnect(r) },
-			Logger:       cfg.Logger,
+			PingInterval:   cfg.PingInterval,
+			PingTimeout:    cfg.PingTimeout,
+			MaxPayload:     cfg.MaxHTTPBufferSize,
+			CORS:           ioCORS,
+			AllowRequest:   func(r *http.Request) error { return handshakeRefusal(p.AllowConnect(r)) },
+			WriteTimeout:   cfg.WriteTimeout,
+			BodyTimeout:    cfg.BodyTimeout,
+			SendQueueBytes: cfg.SendQueueBytes,
+			MaxConnsPerIP:  cfg.MaxConnsPerIP,
+			ClientIP:       func(r *http.Request) string { return p.ClientIP(r) },
+			OnDisconnect:   disconnects.inc,
+			Logger:         cfg.Logger,
 		},
 		Adapter:  adapterOf(cfg),
 		Recovery: cfg.Recovery,
@@ -344,8 +391,18 @@ func (s *Server) authenticate(v *auth.Verifier) {
 		return
 	}
 	a := event.NewSocketAuth(v, s.cfg.Now)
+	a.MaxPerUser = s.cfg.MaxConnsPerUser
 	for _, n := range []*event.Namespace{s.root, s.rooms, s.chat} {
 		a.Install(n, s.cfg.Auth[n.Name()] == AuthRequired)
+	}
+}
+
+// limitConnects installs the "nsconnect" rate rule on every namespace,
+// after authentication (it counts per user) and before any product's
+// middleware (a refused CONNECT costs no store call).
+func (s *Server) limitConnects() {
+	for _, n := range []*event.Namespace{s.root, s.rooms, s.chat} {
+		event.LimitConnects(n, "nsconnect")
 	}
 }
 

@@ -98,6 +98,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.serve(); err != nil {
 		return err
 	}
+	if err := m.servePprof(); err != nil {
+		return err
+	}
 	m.log.Info("sockgate listening", "addr", m.ln.Addr().String(), "redis", c.RedisURL != "", "static", c.StaticDir, "store", st != nil)
 	return nil
 }
@@ -195,6 +198,11 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		MaxUpload:         c.MaxUpload,
 		UploadTypes:       c.uploadTypes(),
 		MaxHTTPBufferSize: c.MaxHTTPBufferSize,
+		SendQueueBytes:    c.SendQueueBytes,
+		WriteTimeout:      c.WriteTimeout,
+		BodyTimeout:       c.BodyTimeout,
+		MaxConnsPerIP:     int(c.MaxConnsPerIP),
+		MaxConnsPerUser:   int(c.MaxConnsPerUser),
 		CORSOrigins:       c.corsOrigins(),
 		CORSCredentials:   c.CORSCredentials,
 		TrustedProxies:    trusted,

@@ -55,6 +55,13 @@ type Config struct {
 	RateLimits        string        // -rate-limits, SOCKGATE_RATE_LIMITS (ratelimit.ParseRules syntax)
 	RateLimitFailure  string        // -ratelimit-redis-failure, SOCKGATE_RATELIMIT_REDIS_FAILURE: open|closed
 	MaxHTTPBufferSize int64         // -max-http-buffer-size, SOCKGATE_MAX_HTTP_BUFFER_SIZE
+	SendQueueBytes    int64         // -send-queue-bytes, SOCKGATE_SEND_QUEUE_BYTES: per-connection send queue, bytes
+	WriteTimeout      time.Duration // -write-timeout, SOCKGATE_WRITE_TIMEOUT: one write to a client
+	BodyTimeout       time.Duration // -body-timeout, SOCKGATE_BODY_TIMEOUT: reading one request body
+	MaxConnsPerIP     int64         // -max-conns-per-ip, SOCKGATE_MAX_CONNS_PER_IP: 0 = no cap
+	MaxConnsPerUser   int64         // -max-conns-per-user, SOCKGATE_MAX_CONNS_PER_USER: 0 = no cap
+	PprofAddr         string        // -pprof-addr, SOCKGATE_PPROF_ADDR: /debug/pprof/ listener; empty = off
+	PprofPublic       bool          // -pprof-public, SOCKGATE_PPROF_PUBLIC: allow a non-loopback -pprof-addr
 	PingInterval      time.Duration // -ping-interval, SOCKGATE_PING_INTERVAL
 	PingTimeout       time.Duration // -ping-timeout, SOCKGATE_PING_TIMEOUT
 	ClusterHeartbeat  time.Duration // -cluster-heartbeat, SOCKGATE_CLUSTER_HEARTBEAT
@@ -99,6 +106,11 @@ func DefaultConfig() Config {
 		AdapterKey:        "socket.io",
 		AdapterMode:       "classic",
 		MaxHTTPBufferSize: 1_000_000,
+		SendQueueBytes:    4 << 20,
+		WriteTimeout:      10 * time.Second,
+		BodyTimeout:       10 * time.Second,
+		MaxConnsPerIP:     1000,
+		MaxConnsPerUser:   100,
 		PingInterval:      25 * time.Second,
 		PingTimeout:       20 * time.Second,
 		ClusterHeartbeat:  5 * time.Second,
@@ -124,6 +136,7 @@ func (c Config) Validate() error {
 	if c.RecoveryMaxDisc <= 0 || c.RecoveryLogBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-recovery-max-disconnection (%v) and -recovery-max-log-bytes (%d) must be positive", c.RecoveryMaxDisc, c.RecoveryLogBytes))
 	}
+	errs = append(errs, c.validateLimits()...)
 	if c.ClusterHeartbeat <= 0 || c.ClusterTTL <= c.ClusterHeartbeat {
 		errs = append(errs, fmt.Errorf("-cluster-ttl (%v) must exceed a positive -cluster-heartbeat (%v): an instance refreshes its key before it expires", c.ClusterTTL, c.ClusterHeartbeat))
 	}
@@ -190,6 +203,44 @@ func (c Config) warnings() []string {
 		w = append(w, "-cors-credentials has no effect without -cors-origins: same-origin requests need no CORS header")
 	}
 	return w
+}
+
+// validateLimits checks the flags bounding what one client may cost, and
+// -pprof-addr: profiles reveal the program's internals and cost CPU, so a
+// listener reachable from elsewhere needs -pprof-public.
+func (c Config) validateLimits() []error {
+	var errs []error
+	if c.SendQueueBytes < c.MaxHTTPBufferSize {
+		errs = append(errs, fmt.Errorf("-send-queue-bytes (%d) must be at least -max-http-buffer-size (%d): one message must fit", c.SendQueueBytes, c.MaxHTTPBufferSize))
+	}
+	if c.WriteTimeout <= 0 || c.BodyTimeout <= 0 {
+		errs = append(errs, errors.New("-write-timeout and -body-timeout must be positive"))
+	}
+	if c.MaxConnsPerIP < 0 || c.MaxConnsPerUser < 0 {
+		errs = append(errs, errors.New("-max-conns-per-ip and -max-conns-per-user must be 0 (no cap) or positive"))
+	}
+	if c.PprofAddr == "" {
+		return errs
+	}
+	host, _, err := net.SplitHostPort(c.PprofAddr)
+	switch {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("-pprof-addr %q: %w", c.PprofAddr, err))
+	case !c.PprofPublic && !isLoopback(host):
+		errs = append(errs, fmt.Errorf("-pprof-addr %q is not a loopback address: profiles expose the program's internals to whoever reaches it; "+
+			"use 127.0.0.1:PORT, or add -pprof-public to serve it there anyway", c.PprofAddr))
+	}
+	return errs
+}
+
+// isLoopback reports whether host (of a listen address) is a loopback
+// address or localhost; "" (every interface) is not.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validateCORS checks -cors-origins and -cors-credentials.
@@ -474,6 +525,13 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.RateLimits, "rate-limits", "SOCKGATE_RATE_LIMITS", "rate-limit overrides, e.g. \"/:chat=10/30s,connect=60/1m\" (0 disables a rule)")
 	e.str(&c.RateLimitFailure, "ratelimit-redis-failure", "SOCKGATE_RATELIMIT_REDIS_FAILURE", "when Redis cannot check a rate limit within 250ms: open (allow, log, count) or closed (refuse unavailable)")
 	e.int64(&c.MaxHTTPBufferSize, "max-http-buffer-size", "SOCKGATE_MAX_HTTP_BUFFER_SIZE", "largest Socket.IO message or polling body, bytes")
+	e.int64(&c.SendQueueBytes, "send-queue-bytes", "SOCKGATE_SEND_QUEUE_BYTES", "bytes queued for one Socket.IO connection; a client further behind is disconnected (send queue overflow)")
+	e.duration(&c.WriteTimeout, "write-timeout", "SOCKGATE_WRITE_TIMEOUT", "deadline of one write to a Socket.IO client (WebSocket batch, poll response); a client reading nothing that long is disconnected")
+	e.duration(&c.BodyTimeout, "body-timeout", "SOCKGATE_BODY_TIMEOUT", "deadline of reading one request body (polling POST, REST; uploads get 1s more per 64 KiB of -max-upload)")
+	e.int64(&c.MaxConnsPerIP, "max-conns-per-ip", "SOCKGATE_MAX_CONNS_PER_IP", "open Engine.IO connections per client address (429 beyond); 0: no cap")
+	e.int64(&c.MaxConnsPerUser, "max-conns-per-user", "SOCKGATE_MAX_CONNS_PER_USER", "connected sockets per authenticated user on this instance, every namespace (connect_error beyond); 0: no cap")
+	e.str(&c.PprofAddr, "pprof-addr", "SOCKGATE_PPROF_ADDR", "listen address of /debug/pprof/ (a separate listener, e.g. 127.0.0.1:6060); empty: off")
+	e.bool(&c.PprofPublic, "pprof-public", "SOCKGATE_PPROF_PUBLIC", "allow a -pprof-addr that is not loopback (profiles reveal internals: firewall it)")
 	e.duration(&c.PingInterval, "ping-interval", "SOCKGATE_PING_INTERVAL", "Engine.IO heartbeat interval")
 	e.duration(&c.PingTimeout, "ping-timeout", "SOCKGATE_PING_TIMEOUT", "Engine.IO heartbeat timeout")
 	e.duration(&c.ClusterHeartbeat, "cluster-heartbeat", "SOCKGATE_CLUSTER_HEARTBEAT", "how often an instance refreshes its liveness key in Redis")

@@ -172,6 +172,11 @@ func TestConfig_Invalid(t *testing.T) {
 			[]string{"-jwt-alg must be HS256, RS256 or ES256", "-auth-chat: must be optional or required", "auth is required on /rooms but no JWT key", "-max-upload", "-data-dir"}},
 		{"RS256WithoutKey", []string{"-jwt-alg", "RS256"}, env(), []string{"-jwt-alg RS256 needs exactly one of -jwt-public-key and -jwt-jwks"}},
 		{"RS256WithSecret", []string{"-jwt-alg", "ES256", "-jwt-jwks", "k.json"}, env("JWT_SECRET", testSecret), []string{"-jwt-secret is for HS256"}},
+		{"PprofNotLoopback", []string{"-pprof-addr", ":6060"}, env(), []string{`-pprof-addr ":6060" is not a loopback address`, "-pprof-public"}},
+		{"PprofBadAddr", nil, env("SOCKGATE_PPROF_ADDR", "6060"), []string{`-pprof-addr "6060"`}},
+		{"ConnCapsNegative", []string{"-max-conns-per-ip", "-1"}, env(), []string{"-max-conns-per-ip and -max-conns-per-user must be 0 (no cap) or positive"}},
+		{"SendQueueBelowMessage", []string{"-send-queue-bytes", "1000", "-write-timeout", "0s"}, env(),
+			[]string{"-send-queue-bytes (1000) must be at least -max-http-buffer-size (1000000)", "-write-timeout and -body-timeout must be positive"}},
 		{"HS256WithKeyFile", []string{"-jwt-public-key", "k.pem"}, env(), []string{"-jwt-public-key and -jwt-jwks are for RS256/ES256"}},
 	}
 	for _, tt := range tests {

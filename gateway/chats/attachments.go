@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -389,6 +390,42 @@ func (a *API) getAttachment(w http.ResponseWriter, r *http.Request, me auth.Iden
 		disp = v
 	}
 	h.Set("Content-Disposition", disp)
-	http.ServeContent(w, r, "", att.CreatedAt, f)
+	serveBounded(w, func(w http.ResponseWriter) { http.ServeContent(w, r, "", att.CreatedAt, f) })
 	return nil
 }
+
+// DownloadWriteTimeout bounds each write of an attachment download (a
+// 32 KB chunk, as http.ServeContent copies): a client that stops reading
+// for that long has its connection closed, instead of pinning the
+// handler's goroutine, its connection and an open blob until it hangs up.
+// A variable for tests.
+var DownloadWriteTimeout = 10 * time.Second
+
+// serveBounded runs serve with a ResponseWriter that gives each write its
+// own deadline (DownloadWriteTimeout from now), then clears the
+// connection's write deadline: without a server-wide WriteTimeout,
+// net/http does not reset it for the connection's next request.
+func serveBounded(w http.ResponseWriter, serve func(w http.ResponseWriter)) {
+	rc := http.NewResponseController(w)
+	if rc.SetWriteDeadline(time.Now().Add(DownloadWriteTimeout)) != nil {
+		serve(w) // no deadlines on this ResponseWriter
+		return
+	}
+	serve(&deadlineWriter{ResponseWriter: w, rc: rc})
+	rc.Flush()
+	rc.SetWriteDeadline(time.Time{})
+}
+
+// deadlineWriter moves the write deadline before each write.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.rc.SetWriteDeadline(time.Now().Add(DownloadWriteTimeout))
+	return d.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }

@@ -3,11 +3,14 @@ package event
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
+	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/socketio"
 )
 
@@ -41,9 +44,20 @@ func UserRoom(userID string) string { return "user:" + userID }
 //   - At exp the socket gets `authError {message:"Authentication failed",
 //     error:"Token expired"}` and is disconnected by the server, so
 //     socket.io-client does not reconnect by itself with the stale token.
+//   - MaxPerUser caps the sockets of one user on this instance (every
+//     namespace counted, connecting ones included): the socket beyond it is
+//     refused with connect_error rate_limited "Too many connections for
+//     this user (limit N)", logged like a bad token.
 type SocketAuth struct {
+	// MaxPerUser caps the connected sockets of one user on this instance.
+	// Zero means no cap. Set it before Install.
+	MaxPerUser int
+
 	v   *auth.Verifier
 	now func() time.Time
+
+	mu    sync.Mutex
+	users map[string]int // sockets per user, with MaxPerUser
 }
 
 // NewSocketAuth returns the authenticator of sockets verified by v.
@@ -115,12 +129,67 @@ func (a *SocketAuth) Install(n *Namespace, required bool) {
 			a.logRefusal(n, c, "socket handshake refused: unauthorized", err)
 			return err // ReplyOf: unauthorized, with the reason
 		}
+		if err := a.hold(ctx, id.ID); err != nil {
+			a.logRefusal(n, c, "socket handshake refused: too many connections for this user", err)
+			return err
+		}
 		c.SetIdentity(id)
 		return nil
 	})
 	// First, so that it runs before the namespace's own greetings: a
 	// refused socket sees nothing but authError.
 	n.OnConnect(a.connected, true)
+}
+
+// hold counts a socket of user against MaxPerUser until ctx (the socket's)
+// ends, or refuses it.
+func (a *SocketAuth) hold(ctx context.Context, user string) error {
+	if a.MaxPerUser <= 0 {
+		return nil
+	}
+	a.mu.Lock()
+	if a.users == nil {
+		a.users = make(map[string]int)
+	}
+	if a.users[user] >= a.MaxPerUser {
+		a.mu.Unlock()
+		return &Error{CodeRateLimited, fmt.Sprintf("Too many connections for this user (limit %d).", a.MaxPerUser)}
+	}
+	a.users[user]++
+	a.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		a.mu.Lock()
+		if a.users[user]--; a.users[user] <= 0 {
+			delete(a.users, user)
+		}
+		a.mu.Unlock()
+	})
+	return nil
+}
+
+// LimitConnects counts every CONNECT to n under rule (the wiring's
+// "nsconnect"), per user when the socket is authenticated, else per
+// Engine.IO connection (its handshake's address and port): a client that
+// re-CONNECTs a namespace in a loop on one connection (each CONNECT an
+// authentication, on "/chat" a user upsert and a replay of missed
+// messages) is refused with connect_error rate_limited "Too many requests,
+// retry in Ns." once over the limit, logged once a minute per namespace.
+// It must come after SocketAuth.Install and before the products'
+// middleware.
+func LimitConnects(n *Namespace, rule string) {
+	n.Use(func(ctx context.Context, c *Client) error {
+		key := "conn:" + c.s.Handshake().Address
+		if id, ok := c.Identity(); ok {
+			key = ratelimit.Key(id.ID, "")
+		}
+		if _, err := n.p.Allow(ctx, rule, key); err != nil {
+			e, _ := ReplyOf(err)
+			n.p.LogRefusal("nsconnect|"+n.name, "namespace CONNECT refused: "+e.Message,
+				"ns", n.name, "sid", c.s.ID(), "ip", c.IP(), "key", key, "reason", e.Message)
+			return err
+		}
+		return nil
+	})
 }
 
 // connected greets an authenticated socket, or drops one on "/" whose

@@ -8,7 +8,7 @@
 // steps (stop the store, inspect it, mint tokens). Every event a client
 // receives, "disconnect" included, goes to its inbox in arrival order.
 //
-//   {seq, op:"connect", c, ns, opts}      → {op:"connect", id} | {op:"connect_error", message, data}
+//   {seq, op:"connect", c, ns, opts}      → {op:"connect", id} | {op:"connect_error", message, data, description, body}
 //   {seq, op:"emit", c, event, args, ack, timeout}
 //                                         → {op:"ack", args} | {op:"noack"} | {op:"sent"}
 //   {seq, op:"expect", c, event, timeout} → {op:"event", args} | {op:"missing"}
@@ -64,7 +64,17 @@ async function run(cmd) {
       socket.on("disconnect", (reason) => record(c, "disconnect", [reason]));
       return new Promise((resolve) => {
         socket.once("connect", () => resolve({ op: "connect", id: socket.id }));
-        socket.once("connect_error", (err) => resolve({ op: "connect_error", message: err.message, data: err.data }));
+        socket.once("connect_error", (err) =>
+          resolve({
+            op: "connect_error",
+            message: err.message,
+            data: err.data,
+            // A refused Engine.IO handshake: the HTTP status and the body
+            // (engine.io-client passes the XHR as err.context).
+            description: err.description,
+            body: err.context && typeof err.context.responseText === "string" ? err.context.responseText : undefined,
+          }),
+        );
       });
     }
     case "emit": {

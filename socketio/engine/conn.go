@@ -16,7 +16,8 @@ const (
 	ReasonParseError     = "parse error"          // malformed Engine.IO packet
 	ReasonForcedClose    = "forced close"         // Conn.Close without a more specific reason
 	ReasonShutdown       = "server shutting down" // Server.Shutdown
-	ReasonQueueOverflow  = "send queue overflow"  // Send beyond Config.SendQueue
+	ReasonQueueOverflow  = "send queue overflow"  // Send beyond Config.SendQueue or SendQueueBytes
+	ReasonWriteTimeout   = "write timeout"        // the peer read nothing for Config.WriteTimeout
 )
 
 // maxPollCloseWait bounds how long a closing polling session waits for
@@ -53,6 +54,9 @@ type Conn struct {
 	queue     []*Message // outbound packets in order (messages and control packets)
 	spare     []*Message // the other half of the double buffer used by writers
 	nmsg      int        // messages (not control packets) in queue, bounded by SendQueue
+	nbytes    int64      // their payload bytes; with inflight, bounded by SendQueueBytes
+	inflight  int64      // payload bytes taken by a writer (or poll) and not yet written
+	ip        string     // the client address holding a MaxConnsPerIP slot; under Server.mu
 
 	hb        *time.Timer // heartbeat: fires to send a ping, then to detect the timeout
 	awaitPong bool
@@ -106,6 +110,13 @@ type nopHandler struct{}
 func (nopHandler) OnMessage([]byte, bool) {}
 func (nopHandler) OnClose(string)         {}
 
+// disconnected reports a closed connection to Config.OnDisconnect.
+func (s *Server) disconnected(reason string) {
+	if s.cfg.OnDisconnect != nil {
+		s.cfg.OnDisconnect(reason)
+	}
+}
+
 // logger returns the server's logger with the session id. Built when
 // needed (rarely) rather than kept: slog's With costs ~100 B per connection.
 func (c *Conn) logger() *slog.Logger { return c.s.log.With("sid", c.id) }
@@ -140,22 +151,30 @@ func (c *Conn) currentTransport() string {
 
 // Send queues msgs in order. It never blocks. It returns ErrClosed when the
 // connection is closing or closed, and ErrQueueFull when the queue would
-// exceed Config.SendQueue, in which case the connection is closed with
-// reason "send queue overflow".
+// exceed Config.SendQueue messages or Config.SendQueueBytes bytes, in which
+// case the connection is closed with reason "send queue overflow" (logged).
 func (c *Conn) Send(msgs ...*Message) error {
+	var size int64
+	for _, m := range msgs {
+		size += m.size()
+	}
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if c.nmsg+len(msgs) > c.s.cfg.SendQueue {
+	pending := c.nbytes + c.inflight
+	if c.nmsg+len(msgs) > c.s.cfg.SendQueue || pending > 0 && pending+size > c.s.cfg.SendQueueBytes {
+		queued, bytes := c.nmsg, pending
 		c.mu.Unlock()
-		c.logger().Info("engine: send queue overflow, closing", "queued", c.nmsg)
+		c.logger().Info("engine: send queue overflow (the client does not keep up), closing",
+			"queued", queued, "queued_bytes", bytes, "max", c.s.cfg.SendQueue, "max_bytes", c.s.cfg.SendQueueBytes)
 		c.closeWith(ReasonQueueOverflow, false)
 		return ErrQueueFull
 	}
 	c.queue = append(c.queue, msgs...)
 	c.nmsg += len(msgs)
+	c.nbytes += size
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
@@ -179,6 +198,9 @@ func (c *Conn) SendVolatile(msgs ...*Message) bool {
 	}
 	c.queue = append(c.queue, msgs...)
 	c.nmsg += len(msgs)
+	for _, m := range msgs {
+		c.nbytes += m.size()
+	}
 	c.kickLocked()
 	return true
 }
@@ -214,18 +236,21 @@ func (c *Conn) kickLocked() {
 }
 
 // takeQueueLocked returns the queued packets and resets the queue, reusing
-// the spare buffer. The caller hands the slice back with recycle.
+// the spare buffer. Their bytes stay counted (inflight) until the caller
+// has written them and hands the slice back with recycle.
 func (c *Conn) takeQueueLocked() []*Message {
 	q := c.queue
 	c.queue = c.spare[:0]
 	c.spare = nil
-	c.nmsg = 0
+	c.inflight = c.nbytes
+	c.nmsg, c.nbytes = 0, 0
 	return q
 }
 
 func (c *Conn) recycle(q []*Message) {
 	clear(q)
 	c.mu.Lock()
+	c.inflight = 0
 	if c.spare == nil && cap(q) <= 1024 {
 		c.spare = q[:0]
 	}
@@ -348,6 +373,7 @@ func (c *Conn) deliver(data []byte, binary bool) {
 		// does not own a polling POST's goroutine) waits for it, so it
 		// returns only after this OnClose.
 		c.s.unregister(c)
+		c.s.disconnected(reason)
 		c.h.OnClose(reason)
 	}
 }
@@ -370,7 +396,7 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	if !flush {
 		clear(c.queue)
 		c.queue = c.queue[:0]
-		c.nmsg = 0
+		c.nmsg, c.nbytes = 0, 0
 	}
 	var finishNow bool
 	if c.transport == "websocket" {
@@ -469,7 +495,7 @@ func (c *Conn) finish() {
 		c.closeTimer.Stop()
 	}
 	clear(c.queue)
-	c.queue, c.spare, c.nmsg = nil, nil, 0
+	c.queue, c.spare, c.nmsg, c.nbytes, c.inflight = nil, nil, 0, 0, 0
 	c.releasePollLocked()
 	ws, probe := c.ws, c.probe
 	c.probe = nil
@@ -498,6 +524,7 @@ func (c *Conn) finish() {
 		h := c.h
 		c.s.goTracked(func() {
 			c.s.unregister(c)
+			c.s.disconnected(reason)
 			h.OnClose(reason)
 		})
 	}

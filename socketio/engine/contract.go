@@ -45,14 +45,70 @@ type Config struct {
 	// SendQueue bounds the messages queued for one connection; a connection
 	// whose queue overflows is closed. Zero means 4096.
 	SendQueue int
+	// SendQueueBytes bounds the payload bytes queued for one connection
+	// (messages, not control packets): a connection whose queue would
+	// exceed it is closed ("send queue overflow"), so a consumer that
+	// cannot keep up costs at most this much memory, not SendQueue ×
+	// MaxPayload. A message larger than the bound is still queued when
+	// nothing else is. Zero means 4 MiB.
+	SendQueueBytes int64
+	// WriteTimeout bounds one write to a peer: a WebSocket batch, a poll
+	// response, a control frame. A peer that does not read for that long
+	// is closed ("write timeout"). Zero means 10s.
+	WriteTimeout time.Duration
+	// BodyTimeout bounds the reading of one polling POST body, counted
+	// from the request's arrival: a client that declares a body and sends
+	// it slowly (or never) is answered 408 and its session closed
+	// ("transport error"). Zero means 10s.
+	BodyTimeout time.Duration
+	// MaxConnsPerIP caps the open sessions of one client address (by
+	// ClientIP): a handshake beyond it is refused with 429. Zero means no
+	// cap.
+	MaxConnsPerIP int
+	// ClientIP returns the address a handshake request counts against
+	// MaxConnsPerIP (e.g. the gateway's, which believes X-Forwarded-For
+	// from trusted proxies only). Nil means the host of r.RemoteAddr.
+	ClientIP func(r *http.Request) string
+	// OnDisconnect, when set, is called once per closed connection with
+	// its close reason (for counters): on an engine goroutine, never with
+	// an engine lock held. It must not block.
+	OnDisconnect func(reason string)
 	// AllowRequest, when set, vets the handshake request of a new session
 	// (e.g. a per-IP connection rate limit). A non-nil error refuses it with
 	// HTTP 403 (or the status of an error implementing StatusCode() int) and
-	// Node's JSON error body.
+	// Node's JSON error body {"code":4,"message":…}; a *HandshakeError
+	// chooses the status, the message (the reason a client can show) and
+	// extra headers (Retry-After, X-RateLimit-*).
 	AllowRequest func(r *http.Request) error
 	// Logger receives engine-level logs. Nil discards.
 	Logger *slog.Logger
 }
+
+// HandshakeError is an AllowRequest refusal that says what the client is
+// told: the engine answers Status with Node's body {"code":4,"message":
+// Message} and Header's fields (which CORS.ExposeHeaders should list for
+// browsers to read them).
+type HandshakeError struct {
+	// Status is the HTTP status. Zero means 403.
+	Status int
+	// Message is the reason sent to the client. Zero means "Forbidden".
+	Message string
+	// Header holds extra response headers, e.g. Retry-After.
+	Header http.Header
+	// Err is the cause, for logs (may be nil).
+	Err error
+}
+
+// Error implements error.
+func (e *HandshakeError) Error() string {
+	if e.Err != nil {
+		return "engine: handshake refused: " + e.Message + ": " + e.Err.Error()
+	}
+	return "engine: handshake refused: " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // ConnHandler receives one connection's inbound traffic.
 //

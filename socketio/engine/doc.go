@@ -35,9 +35,15 @@
 //
 // # Send path
 //
-// Send appends *Message values to a bounded per-connection queue
-// (Config.SendQueue; overflow closes the connection, reason
-// "send queue overflow"). A Message computes each wire form once
+// Send appends *Message values to a per-connection queue bounded in
+// messages (Config.SendQueue, 4096) and in payload bytes
+// (Config.SendQueueBytes, 4 MiB, counting what a writer has taken and not
+// yet written): overflow closes the connection, reason "send queue
+// overflow", logged at Info. Every write to a peer (WebSocket batch,
+// control frame, poll response) has a deadline of Config.WriteTimeout
+// (10s); a peer that reads nothing for that long is closed, reason "write
+// timeout", logged at Info. A slow consumer therefore costs at most
+// SendQueueBytes and WriteTimeout, never the server's memory. A Message computes each wire form once
 // (sync.Once): "4text" / "b<base64>" for polling and a complete unmasked
 // WebSocket frame, so a broadcast to N connections encodes once.
 //
@@ -126,7 +132,20 @@
 //     is answered "6" (or 400 if the upgrade completes meanwhile), like
 //     Node's upgrade check interval.
 //   - A POST larger than MaxPayload gets 413 without being read and does not
-//     close the session (Node's behaviour). A WebSocket message larger than
+//     close the session (Node's behaviour). A body is read as it arrives
+//     (a declared Content-Length reserves at most 4 KB) and must arrive
+//     within Config.BodyTimeout (10s, a read deadline on that request's
+//     connection only, through http.ResponseController, so that long-polls
+//     and WebSockets are not cut by a server-wide ReadTimeout): a slower
+//     one gets 408 and closes the session ("transport error").
+//   - A refused handshake (AllowRequest, MaxConnsPerIP) answers Node's body
+//     {"code":4,"message":<reason>}: a *HandshakeError sets the status
+//     (429 for limits), the reason and headers such as Retry-After, which
+//     engine.io-client exposes as connect_error's context (the XHR) on
+//     polling. Refusals are logged at Info, once a second per reason.
+//   - MaxConnsPerIP counts open sessions per Config.ClientIP; a slot is
+//     held from the handshake until the session leaves the table.
+//   - Config.OnDisconnect sees every close reason once (counters). A WebSocket message larger than
 //     MaxPayload closes the connection with status 1009 and reason
 //     "transport error".
 //   - Cross-origin requests from origins not in Config.CORS are refused with

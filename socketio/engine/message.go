@@ -59,6 +59,9 @@ var (
 	pongProbeMsg = &Message{typ: typePong, text: "probe"}
 )
 
+// size is what m weighs in a send queue: its payload bytes.
+func (m *Message) size() int64 { return int64(len(m.text) + len(m.data)) }
+
 // pollingBytes returns the packet as it appears in a polling payload.
 func (m *Message) pollingBytes() []byte {
 	m.pollOnce.Do(func() {

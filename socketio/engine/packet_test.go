@@ -104,3 +104,13 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 	})
 }
+
+// decodePayload is eachPacket collecting the packets.
+func decodePayload(b []byte) ([]packet, error) {
+	var pkts []packet
+	err := eachPacket(b, func(p packet) bool { pkts = append(pkts, p); return true })
+	if err != nil {
+		return nil, err
+	}
+	return pkts, nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -45,11 +46,37 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	q := c.takeQueueLocked()
 	tail, closing := c.pollTailLocked(len(q) == 0)
 	c.mu.Unlock()
-	writePollResponse(w, q, tail)
+	err := c.s.writeBounded(w, func() { writePollResponse(w, q, tail) })
 	c.recycle(q)
+	if err != nil {
+		c.closeWith(c.writeFailure(err), false)
+		c.finish()
+		return
+	}
 	if closing {
 		c.finish()
 	}
+}
+
+// writeBounded runs write (a response's whole body) and flushes it within
+// Config.WriteTimeout, so a client that never reads does not pin the
+// request's goroutine, its connection and the response bytes. The
+// connection's write deadline is cleared afterwards: net/http without a
+// WriteTimeout does not reset it for the next request on the connection
+// (a waiting long-poll). Servers whose ResponseWriter has no deadlines
+// (ErrNotSupported) write without one.
+func (s *Server) writeBounded(w http.ResponseWriter, write func()) error {
+	rc := http.NewResponseController(w)
+	bounded := rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) == nil
+	write()
+	err := rc.Flush()
+	if bounded {
+		rc.SetWriteDeadline(time.Time{})
+	}
+	if errors.Is(err, http.ErrNotSupported) {
+		err = nil
+	}
+	return err
 }
 
 // admitPollLocked vets a GET, called with c.mu held. It returns true with
@@ -183,33 +210,53 @@ func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 	}()
 
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max))
+	body, err := c.s.readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooBig):
 			w.Header().Set("Connection", "close")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			return
+		case errors.As(err, &ne) && ne.Timeout():
+			c.logger().Info("engine: polling body not received in time, closing", "timeout", c.s.cfg.BodyTimeout,
+				"declared", r.ContentLength)
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusRequestTimeout)
 		}
 		c.closeWith(ReasonTransportError, false)
 		return
 	}
-	pkts, err := decodePayload(buf.Bytes())
-	if err != nil {
+	if err := eachPacket(body, c.handlePacket); err != nil {
 		writeError(w, codeBadRequest, http.StatusBadRequest)
 		c.closeWith(ReasonParseError, false)
 		return
 	}
-	for _, p := range pkts {
-		if !c.handlePacket(p) {
-			break
-		}
-	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Header().Set("Content-Length", "2")
-	io.WriteString(w, "ok")
+	c.s.writeBounded(w, func() { io.WriteString(w, "ok") })
 }
+
+// readBody reads a polling POST body: capped at MaxPayload while it is read
+// (a declared Content-Length reserves nothing: the buffer grows with the
+// bytes that actually arrive) and within BodyTimeout of now (a read
+// deadline on this request's connection only: long-polls and WebSockets
+// keep theirs). The deadline is cleared once the body is in.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	bounded := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)) == nil
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, initialBodyBuffer)))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload))
+	if bounded && err == nil {
+		rc.SetReadDeadline(time.Time{})
+	}
+	return buf.Bytes(), err
+}
+
+// initialBodyBuffer is the most a POST's declared length reserves before
+// its bytes arrive.
+const initialBodyBuffer = 4 << 10

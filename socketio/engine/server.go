@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -45,8 +46,11 @@ type Server struct {
 
 	writers *workpool.Pool[writerJob] // WebSocket writers (writers.go)
 
+	refusals refusalLog // handshake refusals, logged at most once a second per reason
+
 	mu       sync.Mutex
 	conns    map[string]*Conn
+	perIP    map[string]int // sessions holding a MaxConnsPerIP slot, by client address
 	shutdown bool
 	running  int           // engine goroutines (readers, busy and parked writers, OnClose calls)
 	idle     chan struct{} // closed when running drops to 0 and someone waits
@@ -73,11 +77,23 @@ func New(cfg Config, onConnect func(c *Conn)) *Server {
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 4096
 	}
+	if cfg.SendQueueBytes <= 0 {
+		cfg.SendQueueBytes = 4 << 20
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteHost
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn)}
+	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn), perIP: make(map[string]int)}
 	s.writers = newWriterPool(s)
 	return s
 }
@@ -250,13 +266,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, sid, trans
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string, isWS bool) {
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
-			status := http.StatusForbidden
-			var sc interface{ StatusCode() int }
-			if errors.As(err, &sc) {
-				status = sc.StatusCode()
-			}
-			s.log.Debug("engine: handshake refused", "remote_addr", r.RemoteAddr, "err", err)
-			writeError(w, codeForbidden, status)
+			s.refuse(w, r, err)
 			return
 		}
 	}
@@ -270,13 +280,19 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 
 	sid := newSID()
 	c := newConn(s, sid, r, transport)
+	if err := s.reserveIP(c, r); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
 	if transport == "websocket" {
 		if !s.acceptWebSocket(w, r, c) {
+			s.releaseIP(c)
 			return
 		}
 		return
 	}
 	if !s.register(c) {
+		s.releaseIP(c)
 		writeError(w, codeBadRequest, http.StatusServiceUnavailable)
 		return
 	}
@@ -284,6 +300,81 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	c.startHeartbeat()
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Write(s.openPacket(sid, s.upgradesAllowed()))
+}
+
+// refuse answers a refused handshake: the status, message and headers of
+// a *HandshakeError (else 403, or the status of an error with
+// StatusCode() int, and "Forbidden"), in Node's JSON body. The refusal is
+// logged at Info, at most once a second per status (messages carry
+// varying retry delays).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusForbidden, errorMessages[codeForbidden]
+	var he *HandshakeError
+	var sc interface{ StatusCode() int }
+	switch {
+	case errors.As(err, &he):
+		if he.Status != 0 {
+			status = he.Status
+		}
+		if he.Message != "" {
+			msg = he.Message
+		}
+		for k, v := range he.Header {
+			w.Header()[k] = v
+		}
+	case errors.As(err, &sc):
+		status = sc.StatusCode()
+	}
+	s.refusals.log(s.log, strconv.Itoa(status), "engine: handshake refused", "status", status, "reason", msg,
+		"ip", s.cfg.ClientIP(r), "err", err)
+	writeErrorMessage(w, codeForbidden, status, msg)
+}
+
+// reserveIP takes one of the MaxConnsPerIP slots of c's client address,
+// released by unregister (or releaseIP when the handshake fails first).
+func (s *Server) reserveIP(c *Conn, r *http.Request) error {
+	max := s.cfg.MaxConnsPerIP
+	if max <= 0 {
+		return nil
+	}
+	ip := s.cfg.ClientIP(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip] >= max {
+		return &HandshakeError{
+			Status:  http.StatusTooManyRequests,
+			Message: "Too many connections from this address (limit " + strconv.Itoa(max) + ")",
+			Header:  http.Header{"Retry-After": {"10"}},
+		}
+	}
+	s.perIP[ip]++
+	c.ip = ip
+	return nil
+}
+
+// releaseIP gives c's MaxConnsPerIP slot back (once).
+func (s *Server) releaseIP(c *Conn) {
+	s.mu.Lock()
+	s.releaseIPLocked(c)
+	s.mu.Unlock()
+}
+
+func (s *Server) releaseIPLocked(c *Conn) {
+	if c.ip == "" {
+		return
+	}
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	c.ip = ""
+}
+
+// remoteHost is the host of r.RemoteAddr (the default ClientIP).
+func remoteHost(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
 }
 
 // register adds c to the session table and runs onConnect.
@@ -306,6 +397,7 @@ func (s *Server) unregister(c *Conn) {
 	if s.conns[c.id] == c {
 		delete(s.conns, c.id)
 	}
+	s.releaseIPLocked(c)
 	s.mu.Unlock()
 }
 
@@ -337,6 +429,18 @@ func writeError(w http.ResponseWriter, code, status int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write([]byte(`{"code":` + strconv.Itoa(code) + `,"message":"` + errorMessages[code] + `"}`))
+}
+
+// writeErrorMessage writes Node's JSON error body with msg as its message
+// (Node's abortRequest with an error context).
+func writeErrorMessage(w http.ResponseWriter, code, status int, msg string) {
+	b, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
 }
 
 // newSID returns a 20-character session id: 15 random bytes, base64url.

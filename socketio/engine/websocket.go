@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -71,8 +72,19 @@ func isWebSocketUpgrade(r *http.Request) bool {
 		strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-func (s *Server) writeTimeout() time.Duration {
-	return s.cfg.PingInterval + s.cfg.PingTimeout
+func (s *Server) writeTimeout() time.Duration { return s.cfg.WriteTimeout }
+
+// writeFailure is the close reason of a failed write: "write timeout" when
+// the peer stopped reading (logged: a consumer that cannot keep up), else
+// "transport error".
+func (c *Conn) writeFailure(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.logger().Info("engine: write timed out (the client reads nothing), closing",
+			"transport", c.currentTransport(), "timeout", c.s.cfg.WriteTimeout)
+		return ReasonWriteTimeout
+	}
+	return ReasonTransportError
 }
 
 // writeRaw writes one precompiled frame (control replies, probe answer).
@@ -191,7 +203,7 @@ func (c *Conn) runWriter(wc *wsConn) {
 			c.mu.Lock()
 			c.writing = false
 			c.mu.Unlock()
-			c.closeWith(ReasonTransportError, false)
+			c.closeWith(c.writeFailure(err), false)
 			c.finish()
 			return
 		}

@@ -1,6 +1,9 @@
 package parser
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // maxNestingDepth is encoding/json's limit on nested arrays and objects
 // (the outer array included): deeper documents are invalid there, so they
@@ -14,35 +17,44 @@ const maxNestingDepth = 10000
 // encoding/json accepts (see FuzzSplitArray). The elements share data's
 // bytes; each is capped (s[a:b:b]) so that appending to one cannot overwrite
 // the next.
-func splitArray(data []byte) ([]json.RawMessage, bool) {
+//
+// maxElems caps the elements (-1: no cap): a longer array stops the split at once
+// with tooMany set (an element costs 24 bytes of slice header, so a 1 MB
+// array of one-byte elements would cost 12 MB and more in slice growth:
+// the amplification of issue 9). The elements' own nesting costs nothing
+// here: skipValue only skips it.
+func splitArray(data []byte, maxElems int) (elems []json.RawMessage, ok, tooMany bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
-		return nil, false
+		return nil, false, false
 	}
 	i = skipSpace(data, i+1)
-	elems := make([]json.RawMessage, 0, 4)
+	elems = make([]json.RawMessage, 0, 4)
 	if i < len(data) && data[i] == ']' {
-		return elems, skipSpace(data, i+1) == len(data)
+		return elems, skipSpace(data, i+1) == len(data), false
 	}
 	for {
+		if len(elems) == maxElems {
+			return nil, false, true
+		}
 		start := i
 		end, ok := skipValue(data, i)
 		if !ok {
-			return nil, false
+			return nil, false, false
 		}
 		elems = append(elems, data[start:end:end])
 		i = skipSpace(data, end)
 		if i >= len(data) {
-			return nil, false
+			return nil, false, false
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 			continue
 		case ']':
-			return elems, skipSpace(data, i+1) == len(data)
+			return elems, skipSpace(data, i+1) == len(data), false
 		}
-		return nil, false
+		return nil, false, false
 	}
 }
 
@@ -231,4 +243,103 @@ func skipDigits(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// scanPlaceholders calls fn with the index of every binary placeholder of
+// data, a valid JSON document (-1 for an index that is not a valid
+// integer), as WalkPlaceholders does on the decoded value, without
+// decoding it: a linear scan that skips strings and, at each object, reads
+// its members; a placeholder ({"_placeholder":true, "num":N}, as encoding/
+// json would decode it) is not descended into, any other object is. It
+// allocates nothing (except for keys with escapes), so a binary packet
+// whose payload is a 1 MB array costs no []any of it.
+func scanPlaceholders(data []byte, fn func(num int)) {
+	for i := 0; i < len(data); {
+		switch data[i] {
+		case '"':
+			end, ok := skipString(data, i)
+			if !ok {
+				return
+			}
+			i = end
+		case '{':
+			if num, end, ok := placeholderAt(data, i); ok {
+				fn(num)
+				i = end
+				continue
+			}
+			i++
+		default:
+			i++
+		}
+	}
+}
+
+// placeholderAt reads the object at data[i] == '{'. When its (last)
+// "_placeholder" member is true, it returns the index its (last) "num"
+// member holds (-1 unless an integer in 0..1<<20) and the object's end.
+func placeholderAt(data []byte, i int) (num, end int, ok bool) {
+	var isPH bool
+	var numRaw []byte
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return 0, 0, false
+	}
+	for i < len(data) {
+		kEnd, kok := skipString(data, i)
+		if !kok {
+			return 0, 0, false
+		}
+		key := objectKey(data[i:kEnd])
+		i = skipSpace(data, kEnd)
+		if i >= len(data) || data[i] != ':' {
+			return 0, 0, false
+		}
+		i = skipSpace(data, i+1)
+		vEnd, vok := skipValue(data, i)
+		if !vok {
+			return 0, 0, false
+		}
+		switch key {
+		case "_placeholder":
+			isPH = string(data[i:vEnd]) == "true"
+		case "num":
+			numRaw = data[i:vEnd]
+		}
+		i = skipSpace(data, vEnd)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
+		}
+		if i < len(data) && data[i] == '}' && isPH {
+			return placeholderNum(numRaw), i + 1, true
+		}
+		return 0, 0, false
+	}
+	return 0, 0, false
+}
+
+// objectKey returns a JSON string's value; only keys with escapes (rare)
+// go through encoding/json.
+func objectKey(raw []byte) string {
+	if s, ok := plainString(raw); ok {
+		return s
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// placeholderNum is PlaceholderIndex's reading of a "num" member.
+func placeholderNum(raw []byte) int {
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return -1
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || f != float64(int(f)) || f < 0 || f > 1<<20 {
+		return -1
+	}
+	return int(f)
 }

@@ -3,8 +3,13 @@ package parser
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // referenceSplit is what splitArray replaces: encoding/json's answer.
@@ -21,7 +26,7 @@ func referenceSplit(data []byte) ([]json.RawMessage, bool) {
 
 func checkSplit(t *testing.T, in string) {
 	t.Helper()
-	got, gotOK := splitArray([]byte(in))
+	got, gotOK, _ := splitArray([]byte(in), -1)
 	want, wantOK := referenceSplit([]byte(in))
 	if gotOK != wantOK {
 		t.Fatalf("splitArray(%.80q) ok = %v, encoding/json says %v", in, gotOK, wantOK)
@@ -101,4 +106,170 @@ func BenchmarkMarshalArray(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// amplifying is a legal 1 MB EVENT whose payload is one short element
+// after another (["x",0,0,…]): the frame of issue 9 that cost 122 ms and
+// 66 MB in a split into one json.RawMessage per element.
+func amplifying(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`2["x"`)
+	for b.Len() < size-2 {
+		b.WriteString(",0")
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+func BenchmarkDecodeAmplifying(b *testing.B) {
+	msg := amplifying(1e6)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		var d Decoder
+		d.Add(msg, false)
+	}
+}
+
+// TestDecoder_MaxArgs: an EVENT or ACK payload may have MaxArgs top-level
+// elements, not one more; elements nested in an argument do not count.
+func TestDecoder_MaxArgs(t *testing.T) {
+	args := func(n int) string { return strings.TrimSuffix(strings.Repeat("0,", n), ",") }
+	cases := []struct {
+		name, msg string
+		err       error
+	}{
+		{"EventAtLimit", `2["x",` + args(DefaultMaxArgs-1) + `]`, nil},
+		{"EventOverLimit", `2["x",` + args(DefaultMaxArgs) + `]`, ErrTooManyArgs},
+		{"AckOverLimit", `31[` + args(DefaultMaxArgs+1) + `]`, ErrTooManyArgs},
+		{"NestedDoNotCount", `2["x",[` + args(100000) + `]]`, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var d Decoder
+			_, err := d.Add([]byte(c.msg), false)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("err = %v, want %v", err, c.err)
+			}
+		})
+	}
+}
+
+// TestHostile_AmplifyingArray: a legal 1 MB ["x",0,0,…] costs at most
+// twice its size in allocations to decode (before: 65 MB, 94 ms).
+func TestHostile_AmplifyingArray(t *testing.T) {
+	msg := amplifying(1e6)
+	var d Decoder
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
+	for range 10 {
+		d.Add(msg, false)
+	}
+	cpu = cpuTime() - cpu
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 2*uint64(len(msg)) {
+		t.Fatalf("decoding a %d-byte amplifying frame allocated %d bytes; want ≤ %d", len(msg), per, 2*len(msg))
+	}
+	// CPU time (not wall-clock): 94 ms a frame before, 33 µs now; the
+	// bound leaves room for the race detector and a loaded machine.
+	if cpu > 500*time.Millisecond {
+		t.Fatalf("10 amplifying frames cost %v of CPU; want ≤ 500ms", cpu)
+	}
+	t.Logf("10 frames: %v CPU", cpu)
+}
+
+// referencePlaceholders is what scanPlaceholders replaces: the indexes
+// WalkPlaceholders finds in the decoded value.
+func referencePlaceholders(data []byte) []int {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return nil
+	}
+	var nums []int
+	WalkPlaceholders(v, func(n int) { nums = append(nums, n) })
+	return nums
+}
+
+func checkPlaceholderScan(t *testing.T, in string) {
+	t.Helper()
+	if !json.Valid([]byte(in)) {
+		return
+	}
+	var got []int
+	scanPlaceholders([]byte(in), func(n int) { got = append(got, n) })
+	want := referencePlaceholders([]byte(in))
+	// Map iteration makes WalkPlaceholders' order random inside objects:
+	// compare as multisets.
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("scanPlaceholders(%.100q) = %v, encoding/json says %v", in, got, want)
+	}
+}
+
+var placeholderCases = []string{
+	`[{"_placeholder":true,"num":0}]`, `[{"num":1,"_placeholder":true}]`, `[{"_placeholder":false,"num":0}]`,
+	`[{"_placeholder":true}]`, `[{"_placeholder":true,"num":"0"}]`, `[{"_placeholder":true,"num":1.5}]`,
+	`[{"_placeholder":true,"num":-1}]`, `[{"_placeholder":true,"num":1e2}]`, `[{"_placeholder":true,"num":2e6}]`,
+	`[{"a":{"_placeholder":true,"num":3}},[{"_placeholder":true,"num":4}]]`,
+	`[{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}]`,
+	`[{"_placeholder":true,"num":0,"_placeholder":false}]`, `[{"_placeholder":true,"num":0,"num":5}]`,
+	`["{\"_placeholder\":true,\"num\":0}"]`, `[{"\u005fplaceholder":true,"num":2}]`, `[{}, {"a":[]}, "x"]`,
+	`{"_placeholder":true,"num":7}`, `[ { "_placeholder" : true , "num" : 1 } ]`,
+}
+
+func TestScanPlaceholders(t *testing.T) {
+	for _, c := range placeholderCases {
+		checkPlaceholderScan(t, c)
+	}
+}
+
+// FuzzScanPlaceholders: scanPlaceholders finds what WalkPlaceholders finds.
+func FuzzScanPlaceholders(f *testing.F) {
+	for _, c := range placeholderCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, in string) { checkPlaceholderScan(t, in) })
+}
+
+// TestHostile_PlaceholderBomb: a binary event whose payload nests a 1 MB
+// array costs at most twice its size to check its placeholders (before: a
+// []any of every element, 40 MB).
+func TestHostile_PlaceholderBomb(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`51-["x",{"_placeholder":true,"num":0},[0`)
+	for b.Len() < 1e6 {
+		b.WriteString(",0")
+	}
+	b.WriteString("]]")
+	msg := b.Bytes()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
+	for range 5 {
+		var d Decoder
+		if _, err := d.Add(msg, false); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := d.Add([]byte{1, 2, 3}, true); err != nil || p == nil {
+			t.Fatalf("attachment: %v %v", p, err)
+		}
+	}
+	cpu = cpuTime() - cpu
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 5; per > 2*uint64(len(msg)) {
+		t.Fatalf("checking the placeholders of a %d-byte packet allocated %d bytes; want ≤ %d", len(msg), per, 2*len(msg))
+	}
+	if cpu > 2*time.Second {
+		t.Fatalf("5 packets cost %v of CPU; want ≤ 2s", cpu)
+	}
+	t.Logf("5 packets: %v CPU", cpu)
+}
+
+// cpuTime is the process's CPU time (user + system) so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
