@@ -5,7 +5,7 @@ WEB_DIR  := examples/web
 FUZZTIME ?= 10s
 # Each fuzz target runs briefly in `make test` (seed corpus + FUZZTIME of new inputs).
 FUZZ     := ./socketio/engine:FuzzDecodePacket ./socketio/engine:FuzzDecodePayload ./socketio/engine:FuzzReadLoop \
-            ./socketio/parser:FuzzDecode ./socketio/parser:FuzzSplitArray ./socketio:FuzzClientMessages
+            ./socketio/parser:FuzzDecode ./socketio/parser:FuzzSplitArray ./socketio/parser:FuzzScanPlaceholders ./socketio:FuzzClientMessages
 
 SUB ?= alice
 NAME ?= $(SUB)
