@@ -35,6 +35,8 @@ const (
 	// defaultTimeout is the server's own (gateway.Config.EventTimeout).
 	defaultTimeout = 10 * time.Second
 
+	loadBefore    = time.Second      // load before the fault (after every member acked)
+	loadAfter     = 2 * time.Second  // load after recovery
 	recoveryBound = 30 * time.Second // fault end → everyone's messages acked again
 	drainBound    = 30 * time.Second // load end → every message acked
 	settleBound   = 10 * time.Second // → every committed message received
@@ -288,6 +290,7 @@ func (s *scenario) run(f fault) {
 	s.fresh.Store(true)
 	s.mark("load on")
 	s.waitFor(t, "every member acked under load before the fault", 20*time.Second, s.ackedSince(time.Now()))
+	hold(loadBefore)
 	s.faultStart = time.Now()
 	f.inject(s)
 	s.faultEnd = time.Now()
@@ -297,6 +300,7 @@ func (s *scenario) run(f fault) {
 	} else {
 		s.recoveredIn = time.Since(s.faultEnd)
 		s.mark("recovered: readyz 200 and every member acked again, %v after the fault", s.recoveredIn.Round(time.Millisecond))
+		hold(loadAfter)
 	}
 	s.fresh.Store(false)
 	s.mark("load off")
