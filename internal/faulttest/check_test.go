@@ -138,6 +138,25 @@ func (v *violations) report(t *testing.T) {
 // check asserts the acceptance on the whole run.
 func (s *scenario) check(f fault, rows []row) {
 	t := s.t
+	vs, st := s.verdict(f, rows)
+	s.summary(st, rows)
+	if rows == nil {
+		t.Errorf("the database could not be read after the run")
+	}
+	for _, v := range vs {
+		v.report(t)
+	}
+	if f.visible && st.duringFault == 0 {
+		t.Errorf("the fault had no visible effect (no error and no answer given up while it lasted): the injection failed")
+	}
+	if !f.restarts && st.drops > 0 {
+		t.Logf("faulttest: %d connections were lost although sockgate kept running", st.drops)
+	}
+}
+
+// verdict is every assertion's violations (in the order of doc.go) and the
+// run's figures; the members must have stopped.
+func (s *scenario) verdict(f fault, rows []row) ([]*violations, stats) {
 	byID := map[string]row{}
 	perClientMsg := map[string]int{}
 	for _, r := range rows {
@@ -149,7 +168,13 @@ func (s *scenario) check(f fault, rows []row) {
 	codes := violations{what: "error ack other than unavailable"}
 	late := violations{what: fmt.Sprintf("answer later than its deadline (event timeout %v + %v)", s.timeout, margin)}
 	unflushed := violations{what: "running handler's ack not flushed on SIGTERM (committed, connection closed unanswered)"}
-	st := stats{}
+	for k, n := range perClientMsg {
+		if n > 1 && !strings.HasSuffix(k, "/") {
+			dups.add("%s stored %d times", k, n)
+		}
+	}
+	sort.Strings(dups.list)
+	st := stats{codes: map[string]int{}}
 	for _, m := range s.members {
 		m.mu.Lock()
 		for _, msg := range m.msgs {
@@ -157,9 +182,6 @@ func (s *scenario) check(f fault, rows []row) {
 				if r, ok := byID[msg.ackedID]; !ok || r.clientMsgID != msg.clientMsgID || r.chat != m.chat {
 					missing.add("%s: %s acked as %s (seq %d): no such row", m.name, msg.clientMsgID, msg.ackedID, msg.ackedSeq)
 				}
-			}
-			if n := perClientMsg[m.user+"/"+msg.clientMsgID]; n > 1 {
-				dups.add("%s: %s stored %d times", m.name, msg.clientMsgID, n)
 			}
 			for _, a := range msg.attempts {
 				s.checkAttempt(f, m, a, rows, &st, &codes, &late, &unflushed)
@@ -173,24 +195,13 @@ func (s *scenario) check(f fault, rows []row) {
 	for _, m := range s.members {
 		m.mu.Lock()
 		inversions.list = append(inversions.list, m.problems...)
+		drops := m.drops
 		m.mu.Unlock()
 		for _, id := range m.missing(rows) {
-			undelivered.add("%s (connections lost: %d) never got %s", m.name, m.drops, id)
+			undelivered.add("%s (connections lost: %d) never got %s", m.name, drops, id)
 		}
 	}
-	s.summary(st, rows)
-	if rows == nil {
-		t.Errorf("the database could not be read after the run")
-	}
-	for _, v := range []*violations{&missing, &dups, &codes, &late, &inversions, &undelivered, &unflushed} {
-		v.report(t)
-	}
-	if f.visible && st.duringFault == 0 {
-		t.Errorf("the fault had no visible effect (no error and no answer given up while it lasted): the injection failed")
-	}
-	if !f.restarts && st.drops > 0 {
-		t.Logf("faulttest: %d connections were lost although sockgate kept running", st.drops)
-	}
+	return []*violations{&missing, &dups, &codes, &late, &inversions, &undelivered, &unflushed}, st
 }
 
 // stats are the run's figures, for the log.
@@ -204,9 +215,6 @@ type stats struct {
 // SIGTERM whether a committed attempt went unanswered. m.mu held.
 func (s *scenario) checkAttempt(f fault, m *member, a *attempt, rows []row, st *stats, codes, late, unflushed *violations) {
 	st.attempts++
-	if st.codes == nil {
-		st.codes = map[string]int{}
-	}
 	inFault := !a.sent.Before(s.faultStart) && a.sent.Before(s.faultEnd)
 	switch {
 	case a.answered.IsZero() && !a.lostAt.IsZero():

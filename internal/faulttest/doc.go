@@ -104,5 +104,8 @@
 //     lasted was answered with an error or not within T/2; else the
 //     injection failed and the test fails rather than pass vacuously.
 //
+// TestVerdict checks the checker without any process: a clean run breaks
+// no assertion, and a run that breaks each one is reported by each.
+//
 // The package holds only tests.
 package faulttest
