@@ -65,7 +65,7 @@ cluster: services node-modules
 
 ## fault: the fault suite of issue 9 (internal/faulttest/doc.go): sockgate under load while its private
 ## PostgreSQL or Redis is SIGKILLed, SIGSTOPped, locked or slowed, its SQLite disk fills, or it gets SIGTERM or
-## SIGKILL. About 1.5 minutes with -event-timeout, 4 without (the faults scale with the event timeout).
+## SIGKILL. About 2 minutes with -event-timeout 2s, 5 with the default 10 s (the faults scale with it).
 fault: services
 	$(GO) test -race -count=1 -timeout 10m -v ./internal/faulttest/
 
