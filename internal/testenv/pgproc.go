@@ -62,21 +62,43 @@ func (p *PostgresServer) URL() string {
 	return "postgres://postgres@" + p.Addr + "/postgres?sslmode=disable"
 }
 
+// Kill SIGKILLs the server's process group (postmaster and backends) and
+// returns once the postmaster has exited and, within 5 s, every process of
+// the group: a backend forked while the signal was sent escapes it, and
+// holds the shared memory that a new postmaster refuses to share.
+func (p *PostgresServer) Kill() {
+	p.Process.Kill()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if err := syscall.Kill(-p.Pid(), syscall.SIGKILL); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+	}
+}
+
 // Start starts the server again on the same data directory and port after
 // Kill or Stop (PostgreSQL coming back: after a SIGKILL it runs crash
-// recovery first) and waits until it accepts connections.
+// recovery first) and waits until it accepts connections. A start refused
+// while the last processes of the old server exit is tried again, three
+// times.
 func (p *PostgresServer) Start(t testing.TB) {
 	t.Helper()
-	proc, err := startProcess("postgres", p.logDir, p.command(p.port))
-	if err != nil {
-		t.Fatalf("testenv: restart postgres: %v", err)
+	var errs []error
+	for range 3 {
+		proc, err := startProcess("postgres", p.logDir, p.command(p.port))
+		if err != nil {
+			t.Fatalf("testenv: restart postgres: %v", err)
+		}
+		if err := proc.waitReady(60*time.Second, func() error { return p.ready(proc, p.port) }); err != nil {
+			proc.Kill()
+			errs = append(errs, err)
+			time.Sleep(200 * time.Millisecond) // no condition to await: the old processes are not ours to wait for
+			continue
+		}
+		proc.ownedBy(t)
+		p.Process = proc
+		return
 	}
-	if err := proc.waitReady(60*time.Second, func() error { return p.ready(proc, p.port) }); err != nil {
-		proc.Kill()
-		t.Fatalf("testenv: restart postgres on %s: %v", p.Addr, err)
-	}
-	proc.ownedBy(t)
-	p.Process = proc
+	t.Fatalf("testenv: restart postgres on %s: %v", p.Addr, errors.Join(errs...))
 }
 
 // Conn returns a connection to database "postgres" as superuser, closed
@@ -95,10 +117,12 @@ func (p *PostgresServer) Conn(t testing.TB) *pgx.Conn {
 
 // makeDataDir creates the cluster directory, owned by the server's user.
 // It is not under t.TempDir: that directory is private to root. It is
-// removed after the server stopped (cleanups run last-in first-out).
+// removed after the server stopped (cleanups run last-in first-out);
+// those of killed test processes by the next call.
 func (p *PostgresServer) makeDataDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "sockgate-pg-")
+	sweepTemp("sockgate-pg-", nil)
+	dir, err := os.MkdirTemp("", fmt.Sprintf("sockgate-pg-%d-", os.Getpid()))
 	if err != nil {
 		t.Fatalf("testenv: postgres data dir: %v", err)
 	}
@@ -217,4 +241,26 @@ func postgresCredential(t testing.TB) *syscall.Credential {
 		t.Fatalf("testenv: user postgres: %v", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
+}
+
+// sweepTemp removes the directories os.TempDir()/<prefix><pid>-* that test
+// processes no longer running left behind (a test binary killed before
+// its cleanups), first calling before on each (to unmount it, say). Best
+// effort.
+func sweepTemp(prefix string, before func(dir string)) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+	for _, d := range dirs {
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		if before != nil {
+			before(d)
+		}
+		_ = os.RemoveAll(d)
+	}
 }

@@ -12,11 +12,13 @@ import (
 
 // Tmpfs mounts a tmpfs of size bytes on a new directory and returns its
 // path: a small file system that fills up (disk-full tests). It is
-// unmounted and removed when the test ends. Mounting needs root (or
+// unmounted and removed when the test ends (those of killed test
+// processes by the next call). Mounting needs root (or
 // CAP_SYS_ADMIN); without it the test is Unavailable.
 func Tmpfs(t testing.TB, size int64) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "sockgate-tmpfs-")
+	sweepTemp("sockgate-tmpfs-", func(d string) { _ = syscall.Unmount(d, syscall.MNT_DETACH) })
+	dir, err := os.MkdirTemp("", fmt.Sprintf("sockgate-tmpfs-%d-", os.Getpid()))
 	if err != nil {
 		t.Fatalf("testenv: tmpfs dir: %v", err)
 	}
