@@ -14,7 +14,7 @@ RUN_ADDR ?= 127.0.0.1:3000
 # The PostgreSQL server `make bench` creates its durable-messages databases on.
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run token login build test check unit cluster fuzz services node-modules web e2e screenshots bench clean
+.PHONY: run token login build test check unit cluster fault fuzz services node-modules web e2e screenshots bench clean
 
 ## run: the server on 127.0.0.1:3000 with the embedded defaults (SQLite under ./data, in-memory adapter and
 ## limiter), serving the web client at / once `make web` has built it (unless SOCKGATE_STATIC says otherwise). Without JWT_SECRET it uses a random development secret kept in ./data/dev-jwt-secret, so the
@@ -45,8 +45,9 @@ data/dev-jwt-secret:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/sockgate ./cmd/sockgate
 
-## test: the whole suite: format and vet checks, services, npm client, browser tests, go test -race, short fuzz runs.
-test: check services node-modules e2e unit fuzz
+## test: the whole suite: format and vet checks, services, npm client, browser tests, go test -race, the fault suite,
+## short fuzz runs.
+test: check services node-modules e2e unit fault fuzz
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -59,9 +60,10 @@ services:
 node-modules:
 	@test $(NODE_DIR)/node_modules/.package-lock.json -nt $(NODE_DIR)/package-lock.json || (cd $(NODE_DIR) && npm ci --no-audit --no-fund)
 
-# unit: every package but the browser tests, which `e2e` runs after building the client.
+# unit: every package but the browser tests, which `e2e` runs after building the client, and the fault suite, which
+# `fault` runs alone so that no other package's tests share the two cores with its deadline assertions.
 unit:
-	$(GO) test -race -count=1 -timeout 12m $$($(GO) list ./... | grep -v /internal/e2etest)
+	$(GO) test -race -count=1 -timeout 12m $$($(GO) list ./... | grep -v -e /internal/e2etest -e '/internal/faulttest$$')
 	cd bench && $(GO) test -race -count=1 -timeout 5m ./...
 
 ## web: examples/web's packages from its lockfile (npm ci), then its build in examples/web/dist
@@ -83,6 +85,12 @@ screenshots: services web
 ## processes, a private Redis, a PostgreSQL database) driven by socket.io-client; `unit` runs it too.
 cluster: services node-modules
 	$(GO) test -race -count=1 -timeout 5m -v -run 'TestCluster' ./internal/clustertest/
+
+## fault: the fault suite of issue 9 (internal/faulttest/doc.go): sockgate under load while its private
+## PostgreSQL or Redis is SIGKILLed, SIGSTOPped, locked or slowed, its SQLite disk fills, or it gets SIGTERM or
+## SIGKILL. About 2 minutes with -event-timeout 2s, 5 with the default 10 s (the faults scale with it).
+fault: services
+	$(GO) test -race -count=1 -timeout 10m -v ./internal/faulttest/
 
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -37,7 +37,7 @@ type Process struct {
 // group.
 const StopGrace = 10 * time.Second
 
-// StartProcess starts cmd (path and args set; Env, Dir optional) as a
+// StartProcess starts cmd (path and args set; Env, Dir, SysProcAttr optional) as a
 // process owned by t: it is stopped by Stop at cleanup, and an exit before
 // that fails the test (a crashed server must not go unnoticed). The log is
 // named after name in dir.
@@ -74,7 +74,10 @@ func startProcess(name, dir string, cmd *exec.Cmd) (*Process, error) {
 	}
 	defer log.Close() // the child has its own descriptor
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil { // the caller's (a Credential, say) is kept
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Pdeathsig = true, syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
