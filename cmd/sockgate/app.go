@@ -217,6 +217,7 @@ func (m *Main) startGateway(st *store.Store, v *auth.Verifier, lim *ratelimit.Li
 		AdapterKey:        c.AdapterKey,
 		AdapterMode:       c.AdapterMode,
 		Recovery:          c.recovery(),
+		EventTimeout:      c.EventTimeout,
 		Admin:             c.adminConfig(),
 		Logger:            m.log,
 	})

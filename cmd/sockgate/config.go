@@ -67,6 +67,7 @@ type Config struct {
 	ClusterHeartbeat  time.Duration // -cluster-heartbeat, SOCKGATE_CLUSTER_HEARTBEAT
 	ClusterTTL        time.Duration // -cluster-ttl, SOCKGATE_CLUSTER_TTL
 	ShutdownTimeout   time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
+	EventTimeout      time.Duration // -event-timeout, SOCKGATE_EVENT_TIMEOUT
 	LogFormat         string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
 	LogLevel          string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
 	Recovery          bool          // -recovery, SOCKGATE_RECOVERY
@@ -116,6 +117,7 @@ func DefaultConfig() Config {
 		ClusterHeartbeat:  5 * time.Second,
 		ClusterTTL:        15 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
+		EventTimeout:      10 * time.Second,
 		RecoveryMaxDisc:   2 * time.Minute,
 		RecoveryLogBytes:  64 << 20,
 		LogFormat:         "text",
@@ -132,6 +134,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHTTPBufferSize <= 0 {
 		errs = append(errs, fmt.Errorf("-max-http-buffer-size must be positive, not %d", c.MaxHTTPBufferSize))
+	}
+	if c.EventTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-event-timeout must be positive, not %v", c.EventTimeout))
 	}
 	if c.RecoveryMaxDisc <= 0 || c.RecoveryLogBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-recovery-max-disconnection (%v) and -recovery-max-log-bytes (%d) must be positive", c.RecoveryMaxDisc, c.RecoveryLogBytes))
@@ -536,6 +541,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.duration(&c.PingTimeout, "ping-timeout", "SOCKGATE_PING_TIMEOUT", "Engine.IO heartbeat timeout")
 	e.duration(&c.ClusterHeartbeat, "cluster-heartbeat", "SOCKGATE_CLUSTER_HEARTBEAT", "how often an instance refreshes its liveness key in Redis")
 	e.duration(&c.ClusterTTL, "cluster-ttl", "SOCKGATE_CLUSTER_TTL", "how long after its last refresh a dead instance's shared state expires")
+	e.duration(&c.EventTimeout, "event-timeout", "SOCKGATE_EVENT_TIMEOUT", "deadline of one event or REST request, counted from its arrival; past it the client is answered unavailable")
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SOCKGATE_SHUTDOWN_TIMEOUT", "graceful shutdown deadline")
 	e.str(&c.LogFormat, "log-format", "SOCKGATE_LOG_FORMAT", "log format: text or json")
 	e.str(&c.LogLevel, "log-level", "SOCKGATE_LOG_LEVEL", "log level: debug, info, warn or error")
