@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -256,15 +255,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.ping(ctx); err != nil {
 		return err
 	}
-	err := s.writeTx(ctx, false, func(tx *gorm.DB) error {
-		return tx.Exec("INSERT INTO store_health (id, checked_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
-			s.probeID, s.nowMicros()).Error
-	})
-	if err != nil {
-		if !errors.Is(err, ErrUnavailable) {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("store: write probe: %w: waiting for the writer: %w", ErrUnavailable, ctx.Err())
 		}
-		return fmt.Errorf("store: write probe: %w", err)
+	}
+	// One statement under ctx (no commitContext: nothing to deliver), so
+	// a probe waiting on a lock gives up at ctx's deadline.
+	err := s.db.WithContext(ctx).Exec("INSERT INTO store_health (id, checked_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+		s.probeID, s.nowMicros()).Error
+	if err != nil {
+		return fmt.Errorf("store: write probe: %w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -302,12 +306,6 @@ func (s *Store) Close() error {
 // a commit half done with the caller believing it failed: the caller
 // either gets the commit's own result or an error from before it.
 func (s *Store) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.writeTx(ctx, true, fn)
-}
-
-// writeTx is write; record says whether a success clears a recorded
-// failure (Ping's own probe does not: it must not hide failed messages).
-func (s *Store) writeTx(ctx context.Context, record bool, fn func(tx *gorm.DB) error) error {
 	if s.writer != nil {
 		select {
 		case s.writer <- struct{}{}:
@@ -325,7 +323,7 @@ func (s *Store) writeTx(ctx context.Context, record bool, fn func(tx *gorm.DB) e
 		return ctx.Err() // ended before COMMIT: roll back
 	})
 	switch {
-	case err == nil && record:
+	case err == nil:
 		s.writeFailed.Store(nil)
 	case err != nil && isUnavailable(err):
 		s.writeFailed.Store(&writeFailure{at: time.Now(), err: err})

@@ -109,18 +109,15 @@ func (ch *Chats) recover(ctx context.Context, c *event.Client, id auth.Identity)
 	r := &replay{ch: ch, c: c, userID: id.ID, users: newRESTUsers(ch.st),
 		sent: map[string]int64{}, done: recoveredEvent{LastMessageID: since}}
 	err := r.run(ctx)
-	r.finish()
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) {
 			err = event.Refuse(errBadLastMessageID, err)
 		}
 		c.Fail(storeErr(err))
 		r.done.Complete = false
-		c.Emit("recovered", r.done)
-		return
 	}
-	c.Emit("recovered", r.done)
-	c.Logger().Debug("recovered missed messages", "count", r.done.Count, "complete", r.done.Complete)
+	r.finish()
+	c.Logger().Debug("recovered missed messages", "count", r.done.Count, "complete", r.done.Complete, "err", err)
 }
 
 // recovering is the registry of the replays in progress on this instance,
@@ -218,13 +215,16 @@ func (r *replay) drain() int {
 	return len(buf)
 }
 
-// finish is step 3's end: the last drain and the socket's leaving
-// recoveringRoom, with no live emit in between (rec.mu exclusively).
+// finish is the end of step 3 and step 4: the last drain, `recovered`,
+// and the socket's leaving recoveringRoom, with no live emit in between
+// (rec.mu exclusively), so `recovered` separates the replay from live
+// traffic.
 func (r *replay) finish() {
 	rec := &r.ch.rec
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	r.drain()
+	r.c.Emit("recovered", r.done)
 	r.c.Socket().Leave(recoveringRoom)
 	for _, cid := range r.chats {
 		delete(rec.byChat[cid], r)
