@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the "sqlite" driver of the readiness test's other process
 
+	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/internal/testenv"
 	"github.com/sockgate/sockgate/store"
@@ -311,5 +312,82 @@ func TestHTTP_ReadyzStoreWrite(t *testing.T) {
 	status, _, body = httpGetJSON(t, e.URL+"/readyz")
 	if status != 200 {
 		t.Fatalf("readyz after the lock was released: %d %s", status, body)
+	}
+}
+
+// TestCluster_LiveOrderAndRecovery: two instances on one PostgreSQL and
+// one Redis. Senders on each burst into one chat; a member on each
+// instance receives every message once in seq order (each instance's
+// sequencer orders its own commits and the other's, which come by
+// ServerSideEmit). Meanwhile a member reconnects to B with
+// auth.lastMessageId and, without any lock shared with the senders, gets
+// every message once, in order: the replay then the live ones it buffered.
+func TestCluster_LiveOrderAndRecovery(t *testing.T) {
+	space := testenv.NewRedisSpace(t)
+	dsn := storetest.DSN(t, store.DialectPostgres)
+	v, err := auth.NewVerifier(auth.Config{Secret: chatTestSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	var st *store.Store
+	for range 2 { // a Store each, as two processes
+		st = storetest.OpenConfig(t, store.Config{DSN: dsn})
+		s, err := New(st, v, nil, Config{Files: store.Files{Dir: t.TempDir()}, Redis: space.Client, RedisPrefix: space.Prefix, AdapterKey: space.Prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls = append(urls, serve(t, s))
+	}
+	c, err := st.CreateChat(t.Context(), store.NewChat{Kind: store.KindGeneral, Title: "t", CreatorID: "alice", MemberIDs: []string{"bob", "carol", "dave", "erin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsA, jsB := startJS(t, urls[0]), startJS(t, urls[1])
+	for _, u := range []string{"alice", "carol", "erin"} {
+		jsA.mustConnect(u, "/chat", authOpts(mintToken(t, u, time.Hour)))
+	}
+	for _, u := range []string{"bob", "dave"} {
+		jsB.mustConnect(u, "/chat", authOpts(mintToken(t, u, time.Hour)))
+	}
+	jsA.emit("carol", "join", map[string]any{"chatId": c.ID})
+	jsB.emit("dave", "join", map[string]any{"chatId": c.ID})
+	var first wireSendAck
+	jsA.emit("erin", "chat message", map[string]any{"chatId": c.ID, "content": "first"}).arg(t, 0, &first)
+	jsA.disconnect("erin")
+
+	const n = 100
+	for _, b := range []struct {
+		js *jsClient
+		c  string
+	}{{jsA, "alice"}, {jsB, "bob"}} {
+		if r := b.js.do(map[string]any{"op": "burst", "cs": []string{b.c}, "event": "chat message", "n": n,
+			"arg": map[string]any{"chatId": c.ID}, "timeout": 20000}); r.Op != "sent" {
+			t.Fatalf("burst: %s", r.line)
+		}
+	}
+	jsB.mustConnect("erin", "/chat", map[string]any{"auth": map[string]any{"token": mintToken(t, "erin", time.Hour), "lastMessageId": first.Message.ID}})
+
+	total := 1 + 2*n
+	for _, r := range []struct {
+		js *jsClient
+		c  string
+	}{{jsA, "carol"}, {jsB, "dave"}} {
+		seqs := seqsOf(t, collect(t, r.js, r.c, total))
+		for i, s := range seqs {
+			if s != int64(i+1) {
+				t.Fatalf("%s's message %d has seq %d (after %v): want 1..%d in order", r.c, i, s, seqs[max(0, i-3):i], total)
+			}
+		}
+	}
+	evs := collect(t, jsB, "erin", total-1)
+	seqs := seqsOf(t, evs)
+	for i, s := range seqs {
+		if s != int64(i+2) {
+			t.Fatalf("erin's message %d has seq %d (after %v): want 2..%d in order, once each", i, s, seqs[max(0, i-3):i], total)
+		}
+	}
+	if _, at, rec := messageIDs(t, evs); at < 0 || at != rec.Count {
+		t.Errorf("recovered after %d messages, count %d", at, rec.Count)
 	}
 }

@@ -48,9 +48,14 @@ import (
 //     attachment ids. Non-members are `forbidden`, archived chats `conflict`
 //     (the chat's state forbids the write, as the REST API answers), a
 //     clientMsgId reused in another chat `conflict`, a store failure
-//     `unavailable`. Nothing is broadcast unless the message was committed,
-//     and a retry with the same clientMsgId gets the original message
-//     without a second broadcast. The sender need not have joined the room.
+//     `unavailable`. Nothing is broadcast unless the message was committed;
+//     a message that committed is delivered to the room even when its
+//     sender was answered `unavailable` (its COMMIT outlasted the event's
+//     deadline: package event answers at the deadline, the store never
+//     interrupts a COMMIT), and a retry with the same clientMsgId gets the
+//     original message without a second broadcast. Messages of one chat
+//     reach every socket in seq order (live.go). The sender need not have
+//     joined the room.
 //   - typing needs the socket to have joined the chat (membership is
 //     checked once, at join, not per keystroke) and goes to the room except
 //     every socket of the typing user.
