@@ -99,12 +99,13 @@ func isUnavailable(err error) bool {
 	if errors.As(err, &ce) {
 		return true
 	}
+	// Messages of errors that arrive without a type to test: database/sql
+	// after Close; pgx's closed connection, its read path when the EOF
+	// is not wrapped, and pgconn's send/receive/connect failures.
 	msg := err.Error()
 	for _, s := range []string{
-		"sql: database is closed",                                                           // database/sql after Close
-		"conn closed",                                                                       // pgx
-		"unexpected EOF",                                                                    // pgx read path, when not wrapped as io.ErrUnexpectedEOF
-		"failed to receive message", "failed to write startup message", "failed to connect", // pgconn
+		"sql: database is closed", "conn closed", "unexpected EOF",
+		"failed to receive message", "failed to write startup message", "failed to connect",
 	} {
 		if strings.Contains(msg, s) {
 			return true

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,6 +214,60 @@ func TestErrors_postgresRetryable(t *testing.T) {
 	})
 }
 
+// TestCreateMessage_commitOutcomeUnknown: the COMMIT reaches the server,
+// which commits, but its answer is lost with the connection. The message
+// is stored, so CreateMessage must say so (its sender is answered success
+// and the chat gets it), not ErrUnavailable. A trigger holds the COMMIT on
+// an advisory lock until the proxy is set to lose the reply.
+func TestCreateMessage_commitOutcomeUnknown(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	proxy := startProxy(t, dsn)
+	s := openDSN(t, proxy.dsn, 0)
+	for _, q := range []string{
+		`CREATE FUNCTION test_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		 BEGIN PERFORM pg_advisory_xact_lock(4243); RETURN NULL; END $$`,
+		`CREATE CONSTRAINT TRIGGER test_slow_commit AFTER INSERT ON messages
+		 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_slow_commit()`,
+		`SELECT pg_advisory_lock(4243)`,
+	} {
+		if _, err := admin.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	nm := sendSetup(t, s)
+	s.sqlDB.SetMaxIdleConns(0) // only the transaction's connection is open below
+	done := make(chan error, 1)
+	var m Message
+	var created bool
+	go func() {
+		var err error
+		m, created, err = s.CreateMessage(context.Background(), nm)
+		done <- err
+	}()
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		var n int
+		if err := admin.QueryRow(t.Context(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&n); err != nil || n == 0 {
+			return fmt.Errorf("no COMMIT waiting (%v)", err)
+		}
+		return nil
+	})
+	proxy.dropNextReplies()
+	if _, err := admin.Exec(t.Context(), "SELECT pg_advisory_unlock(4243)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || !created {
+		t.Fatalf("CreateMessage whose COMMIT answer was lost: created %v, err %v; want the committed message", created, err)
+	}
+	if got, err := s.MessageByID(t.Context(), m.ID); err != nil || got.Content != nm.Content {
+		t.Fatalf("stored: %+v, %v", got, err)
+	}
+}
+
 // TestErrors_postgresCodes classifies the SQLSTATEs that are impractical to
 // provoke on a shared test server (out of disk, too many connections for a
 // superuser, a serialization failure needs SERIALIZABLE, which the store
@@ -235,11 +290,23 @@ func TestErrors_postgresCodes(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP to PostgreSQL and can drop every connection at once.
+// proxy forwards TCP to PostgreSQL and can drop every connection at once,
+// or let the connections open now lose the server's next reply.
 type proxy struct {
 	dsn   string
 	mu    sync.Mutex
 	conns []net.Conn
+	drops []*atomic.Bool // per connection: drop the next reply and close
+}
+
+// dropNextReplies makes every connection open now lose the server's next
+// answer (the client's request reached the server) and close.
+func (p *proxy) dropNextReplies() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.drops {
+		d.Store(true)
+	}
 }
 
 // startProxy listens on 127.0.0.1:0 in front of dsn's server.
@@ -268,15 +335,37 @@ func startProxy(t *testing.T, dsn string) *proxy {
 				c.Close()
 				continue
 			}
+			drop := new(atomic.Bool)
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
+			p.drops = append(p.drops, drop)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
+			go func() { replies(c, up, drop); c.Close(); up.Close() }()
 		}
 	}()
 	t.Cleanup(p.cut)
 	return p
+}
+
+// replies copies the server's bytes to the client until drop is set: the
+// next chunk is then discarded and the copy ends.
+func replies(c, up net.Conn, drop *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := up.Read(buf)
+		if drop.Load() {
+			return
+		}
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // cut closes every proxied connection.
