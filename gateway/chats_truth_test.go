@@ -179,7 +179,7 @@ func waitCommitBlocked(t *testing.T, dsn string, n int) {
 	defer conn.Close(context.Background())
 	testenv.WaitFor(t, 10*time.Second, func() error {
 		var got int
-		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&got); err != nil {
+		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&got); err != nil {
 			return err
 		}
 		if got < n {

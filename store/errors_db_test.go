@@ -251,7 +251,7 @@ func TestCreateMessage_commitOutcomeUnknown(t *testing.T) {
 	}()
 	testenv.WaitFor(t, 10*time.Second, func() error {
 		var n int
-		if err := admin.QueryRow(t.Context(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&n); err != nil || n == 0 {
+		if err := admin.QueryRow(t.Context(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&n); err != nil || n == 0 {
 			return fmt.Errorf("no COMMIT waiting (%v)", err)
 		}
 		return nil
