@@ -11,9 +11,11 @@
 //
 // # Concurrency
 //
-// No lock is held across I/O. Live "message" emits go through the
-// sequencer (live.go): a mutex per chat, held for an in-memory emit, so a
-// chat's messages leave in seq order and chats never wait for each other.
+// No lock is held across I/O but that gap read. Live "message" emits go through the
+// sequencer (live.go): a mutex per chat, held for an in-memory emit (and,
+// after a gap of gapWait, a store read of the missing messages bounded by
+// gapFetchTimeout), so a chat's messages leave in seq order and chats never
+// wait for each other.
 // recovering (recovery.go) is a RWMutex: the sequencer reads it to hand
 // live messages to replaying sockets; a replay takes it exclusively only
 // to register itself and to go live (in-memory work, no store read). Lock

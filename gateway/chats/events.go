@@ -129,7 +129,7 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 		pres = newRedisPresence(cfg.Cluster, n.Pipeline().Logger())
 	}
 	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay, rec: recovering{byChat: map[string]map[*replay]struct{}{}}}
-	ch.seq = newSequencer(ch.emitLive)
+	ch.seq = newSequencer(ch.emitLive, ch.missing)
 	n.IO().OnServerSideEmit(liveEvent, ch.remote)
 	n.Use(ch.recordUser)
 	event.On(n, "join", "/chat:join", ch.join)

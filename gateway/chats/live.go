@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/socketio"
+	"github.com/sockgate/sockgate/store"
 )
 
 // Live "message" delivery (issue 9 item 2): every instance emits each
@@ -25,9 +26,12 @@ import (
 //     with that seq is emitted at once, with the consecutive ones it held;
 //     a later one is held until the missing ones arrive or gapWait (250ms)
 //     passes — a sender that died between its commit and its publish, or a
-//     publish lost with Redis — and the held ones are then emitted in
-//     order (the missing message, committed, is in the store: recovery and
-//     REST have it). One that arrives after its successors were emitted is
+//     publish lost with Redis. The sequencer then reads the missing ones
+//     from the store (they committed: seqs have no gaps), after the last
+//     message it emitted, within gapFetchTimeout, emits them and the held
+//     ones in order, and ignores them if their own publish comes later.
+//     What the store cannot give (it is down) is skipped: recovery and
+//     REST have it. One that arrives after its successors were emitted is
 //     emitted anyway: late rather than lost.
 //   - The first message of a chat an instance sees (since it started, or
 //     since the chat was idle for lineIdle and forgotten) is held up to
@@ -38,10 +42,13 @@ import (
 //     go live (no I/O under it).
 //
 // A chat's emits are serialised by its line's mutex (the emit is a local
-// enqueue, no I/O); chats never wait for each other.
+// enqueue; the only I/O under it is the store read after a gap, bounded by
+// gapFetchTimeout); chats never wait for each other.
 const (
-	gapWait  = 250 * time.Millisecond
-	lineIdle = 10 * time.Minute
+	gapWait = 250 * time.Millisecond
+	// gapFetchTimeout bounds the store read of missing messages.
+	gapFetchTimeout = time.Second
+	lineIdle        = 10 * time.Minute
 	// maxLines is the number of chats remembered before idle ones are
 	// swept.
 	maxLines = 10000
@@ -71,6 +78,9 @@ type remoteMsg struct {
 // sequencer orders each chat's live messages on this instance.
 type sequencer struct {
 	emit func(m liveMsg)
+	// fetch reads up to n messages of a chat after afterID from the store
+	// (nil: none).
+	fetch func(chatID, afterID string, n int) []liveMsg
 
 	mu    sync.Mutex
 	lines map[string]*line
@@ -80,13 +90,17 @@ type sequencer struct {
 type line struct {
 	mu      sync.Mutex
 	next    int64 // seq expected next; 0: none seen yet
+	lastID  string
 	pending map[int64]liveMsg
-	timer   *time.Timer
-	used    time.Time
+	// healed are seqs read from the store after a gap, whose own
+	// publish, if it still comes, is dropped.
+	healed map[int64]bool
+	timer  *time.Timer
+	used   time.Time
 }
 
-func newSequencer(emit func(m liveMsg)) *sequencer {
-	return &sequencer{emit: emit, lines: make(map[string]*line)}
+func newSequencer(emit func(m liveMsg), fetch func(chatID, afterID string, n int) []liveMsg) *sequencer {
+	return &sequencer{emit: emit, fetch: fetch, lines: make(map[string]*line)}
 }
 
 // line returns the chat's line, creating it (and sweeping idle lines when
@@ -100,7 +114,7 @@ func (s *sequencer) line(chatID string) *line {
 		if len(s.lines) >= maxLines {
 			s.sweep(now)
 		}
-		l = &line{pending: make(map[int64]liveMsg)}
+		l = &line{pending: make(map[int64]liveMsg), healed: make(map[int64]bool)}
 		s.lines[chatID] = l
 	}
 	l.used = now
@@ -126,10 +140,13 @@ func (s *sequencer) push(m liveMsg) {
 	defer l.mu.Unlock()
 	switch {
 	case l.next == 0 && m.Seq <= 1, m.Seq == l.next:
-		s.emit(m)
-		l.next = m.Seq + 1
+		s.out(l, m)
 		s.flush(l, false)
 	case m.Seq < l.next && l.next != 0:
+		if l.healed[m.Seq] {
+			delete(l.healed, m.Seq) // emitted from the store already
+			return
+		}
 		s.emit(m) // late: its successors went out after gapWait
 	default:
 		l.pending[m.Seq] = m
@@ -156,8 +173,7 @@ func (s *sequencer) flush(l *line, skip bool) {
 			break
 		}
 		delete(l.pending, l.next)
-		s.emit(m)
-		l.next++
+		s.out(l, m)
 	}
 	if len(l.pending) == 0 && l.timer != nil {
 		l.timer.Stop()
@@ -165,14 +181,52 @@ func (s *sequencer) flush(l *line, skip bool) {
 	}
 }
 
-// gapExpired emits what a line held for gapWait, skipping what is missing.
+// out emits the next message of a line. l.mu is held.
+func (s *sequencer) out(l *line, m liveMsg) {
+	s.emit(m)
+	l.next, l.lastID = m.Seq+1, m.ID
+}
+
+// gapExpired emits what a line held for gapWait: first the missing
+// messages the store has, then the held ones, skipping what is still
+// missing.
 func (s *sequencer) gapExpired(l *line) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.timer = nil
+	s.heal(l)
 	for len(l.pending) > 0 {
 		s.flush(l, true)
 	}
+}
+
+// heal emits the missing messages before the first held one that the
+// store has. l.mu is held.
+func (s *sequencer) heal(l *line) {
+	if s.fetch == nil || l.lastID == "" || len(l.pending) == 0 {
+		return // first sight: what was emitted before is unknown
+	}
+	first := int64(0)
+	var chatID string
+	for q, m := range l.pending {
+		if first == 0 || q < first {
+			first, chatID = q, m.ChatID
+		}
+	}
+	if first <= l.next {
+		return
+	}
+	if len(l.healed) > maxLines { // publishes that never came
+		clear(l.healed)
+	}
+	for _, m := range s.fetch(chatID, l.lastID, int(first-l.next)) {
+		if m.Seq != l.next {
+			break
+		}
+		l.healed[m.Seq] = true
+		s.out(l, m)
+	}
+	s.flush(l, false)
 }
 
 // deliver sends a committed message to the chat's sockets on every
@@ -183,6 +237,29 @@ func (ch *Chats) deliver(ctx context.Context, m liveMsg) {
 	if err != nil && !errors.Is(err, socketio.ErrNotSupported) {
 		ch.n.Pipeline().Logger().Error("message not published to the other instances", "chat_id", m.ChatID, "seq", m.Seq, "err", err)
 	}
+}
+
+// missing is the sequencer's fetch: up to n messages of chatID after
+// afterID, from the store, within gapFetchTimeout (none on failure,
+// logged).
+func (ch *Chats) missing(chatID, afterID string, n int) []liveMsg {
+	ctx, cancel := context.WithTimeout(ch.n.Pipeline().Context(), gapFetchTimeout)
+	defer cancel()
+	msgs, err := ch.st.MessagesAfter(ctx, chatID, afterID, min(n, store.MaxLimit))
+	if err != nil {
+		ch.n.Pipeline().Logger().Warn("missing live messages not read from the store", "chat_id", chatID, "err", err)
+		return nil
+	}
+	users := newRESTUsers(ch.st)
+	out := make([]liveMsg, 0, len(msgs))
+	for _, m := range msgs {
+		u, err := users.get(ctx, m.SenderID)
+		if err != nil {
+			break
+		}
+		out = append(out, liveMsg{ChatID: m.ChatID, Seq: m.Seq, ID: m.ID, Message: restMessageOf(m, u)})
+	}
+	return out
 }
 
 // remote takes a message another instance committed.
