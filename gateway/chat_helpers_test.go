@@ -31,6 +31,7 @@ type chatEnv struct {
 	srv   *Server
 	chats *chats.Chats
 	st    *store.Store
+	dsn   string // the store's database
 	URL   string
 }
 
@@ -42,6 +43,7 @@ type chatEnvConfig struct {
 	auth    auth.Config               // the verifier's; a zero Secret means chatTestSecret
 	log     io.Writer                 // the gateway's text log at Info; nil: none
 	gw      func(*Config)             // adjusts the gateway's Config; nil: none
+	timeout time.Duration             // Config.EventTimeout; 0: the default
 }
 
 // newChatEnv starts a gateway whose "/chat" has stored chats on a fresh
@@ -51,7 +53,8 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 	if ec.dialect == "" {
 		ec.dialect = store.DialectSQLite
 	}
-	st := storetest.Open(t, ec.dialect)
+	dsn := storetest.DSN(t, ec.dialect)
+	st := storetest.OpenConfig(t, store.Config{DSN: dsn})
 	if ec.auth.Secret == nil {
 		ec.auth.Secret = chatTestSecret
 	}
@@ -65,7 +68,7 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 			t.Fatal(err)
 		}
 	}
-	cfg := Config{Auth: ec.modes, Files: store.Files{Dir: t.TempDir()}}
+	cfg := Config{Auth: ec.modes, Files: store.Files{Dir: t.TempDir()}, EventTimeout: ec.timeout}
 	if ec.log != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(ec.log, nil))
 	}
@@ -79,7 +82,7 @@ func newChatEnv(t *testing.T, ec chatEnvConfig) *chatEnv {
 	if lim != nil {
 		t.Cleanup(func() { _ = lim.Close() }) // after serve's cleanup
 	}
-	return &chatEnv{srv: s, chats: s.chats, st: st, URL: serve(t, s)}
+	return &chatEnv{srv: s, chats: s.chats, st: st, dsn: dsn, URL: serve(t, s)}
 }
 
 // mintToken mints a token for user id (name "<id> Name", username id, email
@@ -270,6 +273,15 @@ func (j *jsClient) emit(c, event string, arg any) jsReply {
 		j.t.Fatalf("%s %s: %s", c, event, r.Op)
 	}
 	return r
+}
+
+// emitAsync emits event with one argument and returns at once; the ack
+// arrives in c's inbox as an "ack" event [tag, ack...].
+func (j *jsClient) emitAsync(c, event, tag string, arg any) {
+	j.t.Helper()
+	if r := j.do(map[string]any{"op": "emit", "c": c, "event": event, "args": []any{arg}, "ack": true, "async": true, "tag": tag}); r.Op != "sent" {
+		j.t.Fatalf("%s %s: %s", c, event, r.Op)
+	}
 }
 
 // expect waits (up to 5s) for the next event named event of c.

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sockgate/sockgate/auth"
@@ -86,28 +87,49 @@ type statusBody struct {
 	Checks map[string]string `json:"checks,omitempty"`
 }
 
-// readyz runs every ReadyCheck with a short deadline.
+// readyCheckTimeout bounds each readiness check; they run concurrently, so
+// /readyz answers within it (a load balancer's probe usually waits 5s).
+const readyCheckTimeout = 2 * time.Second
+
+// maxReadyReason caps the reason a failed check reports.
+const maxReadyReason = 200
+
+// readyz runs every ReadyCheck concurrently, each within
+// readyCheckTimeout: 200 {"status":"ok","checks":{...}} when all pass, else
+// 503 naming each failed check with its reason (the store's says why it
+// cannot write: store.Store.Ping probes a write). A check that does not
+// answer in time fails with the deadline as its reason.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
 	defer cancel()
 	names := make([]string, 0, len(s.cfg.ReadyChecks))
 	for name := range s.cfg.ReadyChecks {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { errs[i] = s.cfg.ReadyChecks[name](ctx) })
+	}
+	wg.Wait()
 	body := statusBody{Status: "ok", Checks: map[string]string{}}
 	var failed []string
-	for _, name := range names {
-		if err := s.cfg.ReadyChecks[name](ctx); err != nil {
+	for i, name := range names {
+		if err := errs[i]; err != nil {
 			s.log.Warn("readiness check failed", "check", name, "err", err)
 			body.Checks[name] = "unavailable"
-			failed = append(failed, name)
+			reason := err.Error()
+			if len(reason) > maxReadyReason {
+				reason = reason[:maxReadyReason] + "…"
+			}
+			failed = append(failed, name+" unavailable ("+reason+")")
 			continue
 		}
 		body.Checks[name] = "ok"
 	}
 	if len(failed) > 0 {
-		s.p.WriteError(w, r, &event.Error{Code: event.CodeUnavailable, Message: "Not ready: " + strings.Join(failed, ", ") + " unavailable."})
+		s.p.WriteError(w, r, &event.Error{Code: event.CodeUnavailable, Message: "Not ready: " + strings.Join(failed, "; ") + "."})
 		return
 	}
 	event.WriteJSON(w, http.StatusOK, body)

@@ -51,7 +51,7 @@ func TestHTTP_Health(t *testing.T) {
 	want(t, "readyz", res.Status+" "+body, `200 OK {"status":"ok","checks":{"redis":"ok","store":"ok"}}`)
 	failing = true
 	res, body = get(t, ts.URL+"/readyz")
-	want(t, "readyz failing", res.Status+" "+body, `503 Service Unavailable {"statusCode":503,"message":"Not ready: redis unavailable.","error":"unavailable"}`)
+	want(t, "readyz failing", res.Status+" "+body, `503 Service Unavailable {"statusCode":503,"message":"Not ready: redis unavailable (dial tcp: refused).","error":"unavailable"}`)
 	res, body = get(t, ts.URL+"/metrics")
 	if res.StatusCode != 200 || !strings.Contains(body, `sockgate_sockets{namespace="/rooms"} 0`) || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics: %d\n%s", res.StatusCode, body)

@@ -86,8 +86,47 @@
 //
 // Methods return the sentinels of errors.go (ErrNotFound, ErrForbidden,
 // ErrArchived, ErrConflict, ErrInvalid, ErrTooLarge, ErrUnavailable),
-// wrapped with detail; the gateway maps them to wire codes. Connection
-// failures and calls after Close wrap ErrUnavailable.
+// wrapped with detail; the gateway maps them to wire codes.
+//
+// ErrUnavailable ("a retry may succeed", the gateway's `unavailable`) wraps
+// every failure that is not a fact of the data: the database unreachable or
+// the connection lost mid-statement (driver.ErrBadConn, io.ErrUnexpectedEOF
+// and EOF, net errors, pgconn connect/receive failures, a closed Store);
+// PostgreSQL SQLSTATE classes 08 (connection), 53 (insufficient resources:
+// disk, memory, connections), 57P0x (shutdown, cannot connect now), 57014
+// (statement_timeout), 55P03 (lock_timeout), 40001 and 40P01
+// (serialization failure, deadlock), 58000/58030 (system, I/O); SQLite
+// BUSY, LOCKED, CANTOPEN, FULL, IOERR, READONLY, NOMEM, PROTOCOL. Context
+// errors are the caller's own deadline and pass through unwrapped.
+// errors_db_test.go provokes each on a real database (a backend terminated
+// and a connection cut mid-statement, statement and lock timeouts behind a
+// LOCK TABLE, a deadlock, SQLite on a full tmpfs, read-only).
+//
+// # Deadlines and COMMIT
+//
+// A write transaction's statements run under the caller's context; its
+// BEGIN and COMMIT under a context that keeps the caller's values but not
+// its cancellation, bounded by the caller's deadline plus
+// Config.StatementTimeout. A deadline (or a client leaving) therefore
+// interrupts a write before its COMMIT and rolls it back, never the COMMIT
+// itself: the caller learns the commit's own outcome. A COMMIT that fails
+// with its connection (outcome unknown) is resolved for CreateMessage by
+// looking the message up on another connection. On PostgreSQL every pooled
+// connection has statement_timeout and lock_timeout
+// (Config.StatementTimeout, LockTimeout; 10s by default, the gateway's
+// event timeout, which the wiring should pass) and
+// idle_in_transaction_session_timeout (the statement timeout), as startup
+// parameters; migrations lift the first two inside their transaction.
+//
+// # Readiness
+//
+// Ping, the /readyz check, fails with ErrUnavailable and the reason unless
+// a write can succeed now: an upsert of the Store's row in store_health
+// (migration 0003; one row per process start, a few bytes each) under the
+// caller's deadline, after the same in-process writer queue as messages on
+// SQLite; and no write failed unavailable in the last 10s without a
+// committed write since (a database that takes the probe but not messages:
+// a locked table, lock timeouts).
 //
 // # Authorization
 //

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -65,45 +66,84 @@ func isSentinel(err error) bool {
 	return false
 }
 
+// isUnavailable reports a failure that may succeed on retry: the database
+// could not be reached or lost the connection mid-statement, ran out of a
+// resource (disk, connections, memory), timed out a statement or a lock,
+// refused a write it may take later (read-only, busy), or aborted the
+// transaction to resolve a conflict (serialization failure, deadlock).
+// Context errors are the caller's own deadline, not the database's: they
+// pass through (the gateway answers them `unavailable` too).
 func isUnavailable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return true
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return true
 	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pgRetryable(pe.Code)
+	}
+	if code, ok := sqliteCode(err); ok {
+		return sqliteRetryable(code)
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		return true
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		// Class 08: connection exception; 57P0x: admin/crash shutdown,
-		// cannot connect now; 53300: too many connections.
-		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0") || pe.Code == "53300"
-	}
-	if code, ok := sqliteCode(err); ok {
-		// SQLITE_BUSY ("database is locked"): the busy timeout ran out
-		// while another connection or process held the write lock;
-		// SQLITE_CANTOPEN: the file cannot be opened.
-		switch code & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_CANTOPEN:
-			return true
-		}
-		return false
-	}
+	// Messages of errors that arrive without a type to test: database/sql
+	// after Close; pgx's closed connection, its read path when the EOF
+	// is not wrapped, and pgconn's send/receive/connect failures.
 	msg := err.Error()
 	for _, s := range []string{
-		"sql: database is closed", // database/sql after Close
-		"conn closed",             // pgx
+		"sql: database is closed", "conn closed", "unexpected EOF",
+		"failed to receive message", "failed to write startup message", "failed to connect",
 	} {
 		if strings.Contains(msg, s) {
 			return true
 		}
+	}
+	return false
+}
+
+// pgRetryable reports the SQLSTATEs of failures a retry may not meet:
+// class 08 (connection exception), 53 (insufficient resources: disk full,
+// out of memory, too many connections), 57P0x (admin or crash shutdown,
+// cannot connect now), 57014 (query canceled: statement_timeout), 55P03
+// (lock not available: lock_timeout), 40001 (serialization failure),
+// 40P01 (deadlock detected), 58000/58030 (system and I/O errors).
+func pgRetryable(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "57P0"):
+		return true
+	}
+	switch code {
+	case "57014", "55P03", "40001", "40P01", "58000", "58030":
+		return true
+	}
+	return false
+}
+
+// sqliteRetryable reports the SQLite result codes (primary code, the low
+// byte of an extended one) of failures a retry may not meet: BUSY (the
+// busy timeout ran out while another connection or process held the write
+// lock), LOCKED, CANTOPEN (the file cannot be opened), FULL (disk full),
+// IOERR (an I/O error: a failing disk, a vanished mount), READONLY (the
+// file or its directory became read-only, or a read-only mount), NOMEM,
+// PROTOCOL (a WAL locking race).
+func sqliteRetryable(code int) bool {
+	switch code & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL,
+		sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL:
+		return true
 	}
 	return false
 }

@@ -21,6 +21,11 @@ const messageColumns = "id, chat_id, seq, sender_id, content, client_msg_id, cre
 // attachments, unknown attachment, attachment of another chat), ErrConflict
 // (attachment already used by another message).
 //
+// A deadline or cancellation of ctx interrupts the statements before the
+// COMMIT, never the COMMIT (see write): the message is then either stored
+// and returned, or not stored. A COMMIT that fails with the connection
+// (its outcome unknown) is resolved by looking the row up.
+//
 // Ordering: the chat row is updated first (last_seq = last_seq + 1), which
 // takes the chat's row lock on PostgreSQL and the database write lock on
 // SQLite; seq and id are assigned under that lock, so concurrent inserts
@@ -41,6 +46,13 @@ func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool
 		out, err = s.insertMessage(tx, nm)
 		return err
 	})
+	if err != nil && out.ID != "" && isUnavailable(err) {
+		// The COMMIT itself failed (the connection died): it may have
+		// committed. Its row says.
+		if m, ok := s.committed(ctx, out); ok {
+			return m, true, nil
+		}
+	}
 	if err != nil && nm.ClientMsgID != "" && isUniqueViolation(err) {
 		// A concurrent retry with the same clientMsgId committed first.
 		m, ok, lerr := s.byClientMsgID(db, nm)
@@ -55,6 +67,20 @@ func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool
 		return Message{}, false, wrap("create message", err)
 	}
 	return out, true, nil
+}
+
+// committed resolves a COMMIT whose outcome is unknown: it reports
+// whether m's row exists, asked on another connection within commitGrace
+// (even if ctx ended: the question is whether m must be delivered).
+func (s *Store) committed(ctx context.Context, m Message) (Message, bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.commitGrace)
+	defer cancel()
+	var n int64
+	if err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM messages WHERE id = ?", m.ID).Scan(&n).Error; err != nil || n == 0 {
+		return Message{}, false
+	}
+	s.writeFailed.Store(nil)
+	return m, true
 }
 
 // checkNewMessage refuses what no database state makes valid.

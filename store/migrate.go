@@ -116,9 +116,14 @@ func (s *Store) migrate(ctx context.Context) (int, error) {
 		did := false
 		err := s.write(ctx, func(tx *gorm.DB) error {
 			if s.dialect == DialectPostgres {
-				// Arbitrary constant key: "sockgate migrations".
-				if err := tx.Exec("SELECT pg_advisory_xact_lock(7306245)").Error; err != nil {
-					return err
+				// A migration may take longer than an event (and wait
+				// for another instance's): no statement or lock
+				// timeout inside it (Config.StatementTimeout).
+				for _, q := range []string{"SET LOCAL statement_timeout = 0", "SET LOCAL lock_timeout = 0",
+					"SELECT pg_advisory_xact_lock(7306245)"} { // arbitrary key: "sockgate migrations"
+					if err := tx.Exec(q).Error; err != nil {
+						return err
+					}
 				}
 			}
 			if err := tx.Exec(schemaMigrationsDDL).Error; err != nil {

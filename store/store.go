@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/libtnb/sqlite"
@@ -40,6 +43,16 @@ type Config struct {
 	// BusyTimeout is how long a SQLite write waits for the write lock held
 	// by another connection or process. Zero means 10s. Ignored for PostgreSQL.
 	BusyTimeout time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout and LockTimeout
+	// its lock_timeout, set on every pooled connection as startup
+	// parameters (a DSN that sets them itself wins). Zero means 10s, the
+	// gateway's default event timeout: the wiring passes its event timeout
+	// so that the server gives up on a statement (or a lock wait) no later
+	// than the event that ran it, even when the client's cancellation is
+	// lost with its connection. StatementTimeout also bounds a COMMIT,
+	// which no event deadline interrupts (see write). LockTimeout zero
+	// means StatementTimeout. Negative disables. Ignored for SQLite.
+	StatementTimeout, LockTimeout time.Duration
 }
 
 // Store is the chat database. It is safe for concurrent use by many
@@ -58,7 +71,25 @@ type Store struct {
 	// without polling, instead of in SQLite's sleeping busy handler (which
 	// still arbitrates between processes). Nil on PostgreSQL.
 	writer chan struct{}
+	// commitGrace bounds a COMMIT beyond its caller's deadline (write).
+	commitGrace time.Duration
+	// probeID is this Store's row of store_health (Ping's write).
+	probeID string
+	// writeFailed is the last write that failed in a way a retry may not
+	// meet (ErrUnavailable), cleared by the next write that commits; Ping
+	// reports it for writeFailWindow.
+	writeFailed atomic.Pointer[writeFailure]
 }
+
+// writeFailure is a write that failed with an unavailable-class error.
+type writeFailure struct {
+	at  time.Time
+	err error
+}
+
+// writeFailWindow is how long Ping reports a failed write that no
+// committed write has cleared since.
+const writeFailWindow = 10 * time.Second
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database.
 func IsPostgresDSN(dsn string) bool {
@@ -87,9 +118,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	var dialector gorm.Dialector
 	maxOpen := cfg.MaxOpenConns
+	s.commitGrace = pgTimeout(cfg.StatementTimeout, 10*time.Second)
+	if s.commitGrace <= 0 {
+		s.commitGrace = 10 * time.Second
+	}
 	if IsPostgresDSN(cfg.DSN) {
 		s.dialect = DialectPostgres
-		dialector = postgres.Open(cfg.DSN)
+		dsn, err := postgresDSN(cfg.DSN, cfg.StatementTimeout, cfg.LockTimeout)
+		if err != nil {
+			return nil, err
+		}
+		dialector = postgres.Open(dsn)
 		if maxOpen == 0 {
 			maxOpen = 20
 		}
@@ -117,7 +156,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	sqlDB.SetMaxIdleConns(maxOpen)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s.db, s.sqlDB = db, sqlDB
-	if err := s.Ping(ctx); err != nil {
+	s.probeID = s.ids.next(s.now())
+	if err := s.ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -162,8 +202,79 @@ func sqliteDSN(path string, busy time.Duration) (string, error) {
 // Dialect returns DialectSQLite or DialectPostgres.
 func (s *Store) Dialect() string { return s.dialect }
 
-// Ping checks that the database answers (for /readyz).
+// postgresDSN adds statement_timeout, lock_timeout and
+// idle_in_transaction_session_timeout (the statement timeout: a process
+// frozen inside a transaction does not hold its chat's row lock forever)
+// to a PostgreSQL URL, unless it sets them: pgx sends unknown URL
+// parameters as startup parameters, applied to every connection.
+func postgresDSN(dsn string, statement, lock time.Duration) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("store: open: PostgreSQL URL: %w: %w", ErrInvalid, err)
+	}
+	statement = pgTimeout(statement, 10*time.Second)
+	lock = pgTimeout(lock, statement)
+	q := u.Query()
+	for k, d := range map[string]time.Duration{
+		"statement_timeout":                   statement,
+		"lock_timeout":                        lock,
+		"idle_in_transaction_session_timeout": statement,
+	} {
+		if !q.Has(k) && d > 0 {
+			q.Set(k, strconv.FormatInt(d.Milliseconds(), 10))
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// pgTimeout applies the defaults of Config.StatementTimeout and
+// LockTimeout: zero means def, negative disabled (0).
+func pgTimeout(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return max(d, time.Millisecond)
+}
+
+// Ping is the readiness check (GET /readyz): it fails, wrapping
+// ErrUnavailable, unless the database can take a write now — a tiny upsert
+// of this Store's row in store_health, through the same write path as
+// messages (on SQLite, the in-process writer queue and the write lock) —
+// and no write has failed unavailable in the last writeFailWindow (10s)
+// without a committed write since (a database that takes the probe but
+// refuses messages: a locked table, lock or statement timeouts). The
+// error says why.
 func (s *Store) Ping(ctx context.Context) error {
+	if f := s.writeFailed.Load(); f != nil && time.Since(f.at) < writeFailWindow {
+		return fmt.Errorf("store: a write failed %s ago: %w: %w", time.Since(f.at).Round(time.Millisecond), ErrUnavailable, f.err)
+	}
+	if err := s.ping(ctx); err != nil {
+		return err
+	}
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("store: write probe: %w: waiting for the writer: %w", ErrUnavailable, ctx.Err())
+		}
+	}
+	// One statement under ctx (no commitContext: nothing to deliver), so
+	// a probe waiting on a lock gives up at ctx's deadline.
+	err := s.db.WithContext(ctx).Exec("INSERT INTO store_health (id, checked_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+		s.probeID, s.nowMicros()).Error
+	if err != nil {
+		return fmt.Errorf("store: write probe: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// ping checks that the database answers.
+func (s *Store) ping(ctx context.Context) error {
 	if err := s.sqlDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: ping: %w: %w", ErrUnavailable, err)
 	}
@@ -183,7 +294,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite).
+// write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite) and
+// records its outcome for Ping.
+//
+// fn's statements run under ctx: a deadline or cancellation that ends ctx
+// before COMMIT interrupts them and rolls back. The COMMIT does not run
+// under ctx: once fn returned nil with ctx still alive, the transaction
+// commits even if ctx ends meanwhile, bounded by ctx's deadline plus
+// commitGrace (Config.StatementTimeout; on PostgreSQL statement_timeout
+// bounds the COMMIT on the server too). A deadline therefore never leaves
+// a commit half done with the caller believing it failed: the caller
+// either gets the commit's own result or an error from before it.
 func (s *Store) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if s.writer != nil {
 		select {
@@ -193,7 +314,33 @@ func (s *Store) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return ctx.Err()
 		}
 	}
-	return s.db.WithContext(ctx).Transaction(fn)
+	txCtx, cancel := s.commitContext(ctx)
+	defer cancel()
+	err := s.db.WithContext(txCtx).Transaction(func(tx *gorm.DB) error {
+		if err := fn(tx.WithContext(ctx)); err != nil {
+			return err
+		}
+		return ctx.Err() // ended before COMMIT: roll back
+	})
+	switch {
+	case err == nil:
+		s.writeFailed.Store(nil)
+	case err != nil && isUnavailable(err):
+		s.writeFailed.Store(&writeFailure{at: time.Now(), err: err})
+	}
+	return err
+}
+
+// commitContext is the context of a transaction's BEGIN and COMMIT: ctx's
+// values without its cancellation, until ctx's deadline plus commitGrace
+// (no bound when ctx has no deadline: statement_timeout then bounds each
+// statement on PostgreSQL).
+func (s *Store) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, d.Add(s.commitGrace))
+	}
+	return context.WithCancel(detached)
 }
 
 // micros converts a time to the stored representation.

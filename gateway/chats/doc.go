@@ -11,13 +11,24 @@
 //
 // # Concurrency
 //
-// Chats.sendMu (a RWMutex) is the one lock held across I/O: a "chat
-// message" holds it shared from its store commit through its broadcast, a
-// recovering socket's last replay step holds it exclusively (recovery.go).
-// No other lock is taken while holding it; the presence tracker's mutex is
-// a leaf.
+// No lock is held across I/O but that gap read. Live "message" emits go through the
+// sequencer (live.go): a mutex per chat, held for an in-memory emit (and,
+// after a gap of gapWait, a store read of the missing messages bounded by
+// gapFetchTimeout), so a chat's messages leave in seq order and chats never
+// wait for each other.
+// recovering (recovery.go) is a RWMutex: the sequencer reads it to hand
+// live messages to replaying sockets; a replay takes it exclusively only
+// to register itself and to go live (in-memory work, no store read). Lock
+// order: a chat's line, then recovering, then a replay's buffer mutex;
+// the presence tracker's mutex is a leaf. A reconnect never stalls a send.
 //
 // # Cluster
+//
+// Live messages reach the other instances by ServerSideEmit (one publish
+// per message, like the broadcast it replaces), so that every instance's
+// sequencer orders them with its own: a Node server sharing the Redis
+// adapter does not see them (it serves no stored chats). Other events
+// (user joined, typing, read, presence) are ordinary adapter broadcasts.
 //
 // With Config.Redis presence lives in Redis (presence_redis.go, SPEC §9):
 // a user's first socket on any instance announces them online, their last

@@ -2,7 +2,6 @@ package chats
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
@@ -49,9 +48,14 @@ import (
 //     attachment ids. Non-members are `forbidden`, archived chats `conflict`
 //     (the chat's state forbids the write, as the REST API answers), a
 //     clientMsgId reused in another chat `conflict`, a store failure
-//     `unavailable`. Nothing is broadcast unless the message was committed,
-//     and a retry with the same clientMsgId gets the original message
-//     without a second broadcast. The sender need not have joined the room.
+//     `unavailable`. Nothing is broadcast unless the message was committed;
+//     a message that committed is delivered to the room even when its
+//     sender was answered `unavailable` (its COMMIT outlasted the event's
+//     deadline: package event answers at the deadline, the store never
+//     interrupts a COMMIT), and a retry with the same clientMsgId gets the
+//     original message without a second broadcast. Messages of one chat
+//     reach every socket in seq order (live.go). The sender need not have
+//     joined the room.
 //   - typing needs the socket to have joined the chat (membership is
 //     checked once, at join, not per keystroke) and goes to the room except
 //     every socket of the typing user.
@@ -109,10 +113,10 @@ type Chats struct {
 	// maxReplay caps the messages replayed to one reconnecting socket.
 	maxReplay int
 
-	// sendMu orders commits against recovery: a send holds it shared from
-	// its commit through its broadcast; recovery's last step holds it
-	// exclusively (recovery.go).
-	sendMu sync.RWMutex
+	// seq emits live messages in seq order per chat (live.go); rec holds
+	// the sockets replaying missed messages (recovery.go).
+	seq *sequencer
+	rec recovering
 }
 
 // New registers the stored-chat events, presence and recovery on n
@@ -124,7 +128,9 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 	if cfg.Cluster.Redis != nil {
 		pres = newRedisPresence(cfg.Cluster, n.Pipeline().Logger())
 	}
-	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay}
+	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay, rec: recovering{byChat: map[string]map[*replay]struct{}{}}}
+	ch.seq = newSequencer(ch.emitLive, ch.missing)
+	n.IO().OnServerSideEmit(liveEvent, ch.remote)
 	n.Use(ch.recordUser)
 	event.On(n, "join", "/chat:join", ch.join)
 	event.On(n, "chat message", "/chat:chat message", ch.send)
@@ -198,8 +204,6 @@ func (ch *Chats) send(ctx context.Context, c *event.Client, req sendReq) (sendRe
 	if err != nil {
 		return sendReply{}, err
 	}
-	ch.sendMu.RLock()
-	defer ch.sendMu.RUnlock()
 	m, created, err := ch.st.CreateMessage(ctx, store.NewMessage{
 		ChatID: req.ChatID, SenderID: id.ID, Content: req.Content,
 		ClientMsgID: req.ClientMsgID, AttachmentIDs: req.Attachments,
@@ -209,8 +213,10 @@ func (ch *Chats) send(ctx context.Context, c *event.Client, req sendReq) (sendRe
 	}
 	msg := restMessageOf(m, store.User{ID: id.ID, Name: id.Name})
 	if created {
-		// Sockets replaying missed messages get this one from the store.
-		ch.n.Emit(ch.n.IO().To(chatRoom(m.ChatID)).Except(recoveringRoom), "message", msg)
+		// Even past the event's deadline (the sender was told
+		// unavailable): it committed, so its chat gets it; the retry
+		// finds it and delivers nothing twice.
+		ch.deliver(ctx, liveMsg{ChatID: m.ChatID, Seq: m.Seq, ID: m.ID, Message: msg})
 	}
 	return sendReply{Success: true, Message: msg}, nil
 }
@@ -260,8 +266,7 @@ func (ch *Chats) connected(c *event.Client) {
 	if !ok || !c.Socket().Connected() {
 		return
 	}
-	p := ch.n.Pipeline()
-	ctx, cancel := context.WithTimeout(p.Context(), p.Timeout())
+	ctx, cancel := context.WithTimeout(c.Context(), ch.n.Pipeline().Timeout())
 	defer cancel()
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/store"
 )
 
-// Missed messages on reconnect (SPEC §3; issue 4 acceptance 5).
+// Missed messages on reconnect (SPEC §3; issue 4 acceptance 5, issue 9
+// item 2).
 //
 // Mechanism: a client that reconnects to "/chat" puts the id of the last
 // message it saw in its handshake auth, next to the token:
@@ -22,31 +24,40 @@ import (
 // auth as a function). For an authenticated socket that presents one, the
 // server, before any event of that socket is handled:
 //
-//  1. joins the socket to the room of every chat of its user (archived
-//     ones included) — a reconnecting client was in its chats, and joining
-//     first is what makes the hand-over to live traffic gapless — and to
-//     recoveringRoom, which live "message" broadcasts exclude;
+//  1. registers the socket as recovering in each chat of its user
+//     (archived ones included) and, at the same instant, joins it to those
+//     chats' rooms and to recoveringRoom, which live "message" emits
+//     exclude: from then on every live message of those chats delivered on
+//     this instance (its own commits and other instances', live.go) is
+//     buffered for the socket instead;
 //  2. replays store.MissedMessages (every message of those chats with a
-//     greater id, in id order) as ordinary "message" events, page by page;
-//  3. takes the send lock exclusively (no commit-and-broadcast of this
-//     instance in flight), replays what was committed meanwhile, and
-//     leaves recoveringRoom — from then on live broadcasts reach it;
+//     greater id, in id order) as ordinary "message" events, page by page,
+//     remembering the greatest seq sent per chat;
+//  3. sends the buffered live messages whose seq is greater than that
+//     (seq dedupe), then, under recovering's lock taken exclusively for no
+//     more than that last drain (no I/O), leaves recoveringRoom: later live
+//     messages reach it as they reach everyone;
 //  4. emits `recovered {count, lastMessageId, complete}`: count messages
-//     replayed, lastMessageId the newest one (or the one presented), and
+//     sent, lastMessageId the newest one (or the one presented), and
 //     complete false when more than the replay cap (Config.MaxReplay,
-//     default 1000) were missed — the client then pages the rest over REST
-//     (GET /chats/:id/messages?after=).
+//     default 1000) were missed or buffered — the client then pages the
+//     rest over REST (GET /chats/:id/messages?after=).
 //
-// A message committed and broadcast by this instance reaches the socket
-// exactly once: live if it was broadcast after step 3, else from the store
-// (step 2 or 3). The replay is in id order, before any live message.
-// Limits, documented rather than hidden: with several instances, a send on
-// another instance is not ordered by this instance's lock, so a message it
-// commits during step 3 may arrive twice (replayed and live) — clients
-// should ignore a message id they already have; and MissedMessages compares
-// ids across chats (see its caveat), so a message committed in another
-// chat with an older id than the last one replayed in step 2 (PostgreSQL,
-// concurrent commits in the same millisecond) is not replayed.
+// Every message of the user's chats reaches the socket exactly once: one
+// committed before step 1 is in the store when step 2 reads it (its live
+// emit, if it happened before step 1, did not reach the socket; if after,
+// it was buffered and is dropped by the seq dedupe); one committed later is
+// emitted live after step 1, so buffered (before step 3) or live (after).
+// No lock is shared with senders beyond a read lock held for an in-memory
+// emit: a reconnect never waits for a send nor a send for a store read of
+// a reconnect, and it holds across instances, since other instances'
+// messages reach the buffer through the same sequencer. Within a chat the
+// socket gets messages in seq order. Limits: MissedMessages compares ids
+// across chats (see its caveat), so a message committed in another chat
+// with an older id than the last one replayed in step 2 (PostgreSQL,
+// concurrent commits in the same millisecond) is not replayed; and
+// complete false means messages were skipped, which REST pages from
+// lastMessageId (some may then repeat: ignore ids you have).
 //
 // Pull variant: `sync {lastMessageId}` acks {success:true, messages:[...],
 // complete} with at most store.MaxLimit (200) missed messages in id order;
@@ -95,18 +106,25 @@ func (ch *Chats) recover(ctx context.Context, c *event.Client, id auth.Identity)
 	if since == "" {
 		return
 	}
-	r := &replay{ch: ch, c: c, userID: id.ID, users: newRESTUsers(ch.st), done: recoveredEvent{LastMessageID: since}}
-	if err := r.run(ctx); err != nil {
-		c.Socket().Leave(recoveringRoom)
+	r := &replay{ch: ch, c: c, userID: id.ID, users: newRESTUsers(ch.st),
+		sent: map[string]int64{}, done: recoveredEvent{LastMessageID: since}}
+	err := r.run(ctx)
+	if err != nil {
 		if errors.Is(err, store.ErrInvalid) {
 			err = event.Refuse(errBadLastMessageID, err)
 		}
 		c.Fail(storeErr(err))
-		c.Emit("recovered", r.done)
-		return
+		r.done.Complete = false
 	}
-	c.Emit("recovered", r.done)
-	c.Logger().Debug("recovered missed messages", "count", r.done.Count, "complete", r.done.Complete)
+	r.finish()
+	c.Logger().Debug("recovered missed messages", "count", r.done.Count, "complete", r.done.Complete, "err", err)
+}
+
+// recovering is the registry of the replays in progress on this instance,
+// by chat: the sequencer hands them the live messages of their chats.
+type recovering struct {
+	mu     sync.RWMutex
+	byChat map[string]map[*replay]struct{}
 }
 
 // replay is one socket's recovery in progress.
@@ -116,33 +134,49 @@ type replay struct {
 	userID string
 	users  *restUsers
 	done   recoveredEvent
+	chats  []string
+	// sent is the greatest seq sent per chat (the dedupe of buffered
+	// messages against the store's); only the replay's goroutine uses it.
+	sent map[string]int64
+
+	// mu guards buf and overflow, filled by the sequencer.
+	mu       sync.Mutex
+	buf      []liveMsg
+	overflow bool
 }
 
-// run is steps 1-3: join, replay, then replay again under the send lock and
-// go live.
+// buffer keeps a live message for the replay (called under rec.mu's read
+// lock by the sequencer).
+func (r *replay) buffer(m liveMsg) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) >= r.ch.maxReplay {
+		r.overflow = true
+		return
+	}
+	r.buf = append(r.buf, m)
+}
+
+// run is steps 1-3 but the last drain (finish).
 func (r *replay) run(ctx context.Context) error {
 	if err := validID("lastMessageId", r.done.LastMessageID); err != nil {
 		return event.Refuse(errBadLastMessageID, err)
 	}
-	if err := r.join(ctx); err != nil {
+	if err := r.register(ctx); err != nil {
 		return err
 	}
 	if err := r.all(ctx); err != nil {
 		return err
 	}
-	r.ch.sendMu.Lock()
-	defer r.ch.sendMu.Unlock()
-	if err := r.all(ctx); err != nil {
-		return err
-	}
-	r.c.Socket().Leave(recoveringRoom)
 	r.done.Complete = r.done.Count < r.ch.maxReplay
+	for r.drain() > 0 {
+	}
 	return nil
 }
 
-// join puts the socket in the room of every chat of its user, and in
-// recoveringRoom.
-func (r *replay) join(ctx context.Context) error {
+// register is step 1: the socket joins its chats' rooms and
+// recoveringRoom, registered in recovering in the same critical section.
+func (r *replay) register(ctx context.Context) error {
 	chatIDs, err := r.ch.st.ChatIDsForUser(ctx, r.userID)
 	if err != nil {
 		return err
@@ -151,41 +185,100 @@ func (r *replay) join(ctx context.Context) error {
 	for _, cid := range chatIDs {
 		rooms = append(rooms, chatRoom(cid))
 	}
+	rec := &r.ch.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, cid := range chatIDs {
+		if rec.byChat[cid] == nil {
+			rec.byChat[cid] = map[*replay]struct{}{}
+		}
+		rec.byChat[cid][r] = struct{}{}
+	}
+	r.chats = chatIDs
 	r.c.Socket().Join(append(rooms, recoveringRoom)...)
 	return nil
 }
 
+// drain sends the buffered messages the store replay did not, and returns
+// how many it took from the buffer.
+func (r *replay) drain() int {
+	r.mu.Lock()
+	buf, overflow := r.buf, r.overflow
+	r.buf = nil
+	r.mu.Unlock()
+	if overflow {
+		r.done.Complete = false
+	}
+	for _, m := range buf {
+		r.send(m.ChatID, m.Seq, m.ID, m.Message)
+	}
+	return len(buf)
+}
+
+// finish is the end of step 3 and step 4: the last drain, `recovered`,
+// and the socket's leaving recoveringRoom, with no live emit in between
+// (rec.mu exclusively), so `recovered` separates the replay from live
+// traffic.
+func (r *replay) finish() {
+	rec := &r.ch.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	r.drain()
+	r.c.Emit("recovered", r.done)
+	r.c.Socket().Leave(recoveringRoom)
+	for _, cid := range r.chats {
+		delete(rec.byChat[cid], r)
+		if len(rec.byChat[cid]) == 0 {
+			delete(rec.byChat, cid)
+		}
+	}
+}
+
+// send emits one message unless a message of its chat with this seq or a
+// greater one was sent.
+func (r *replay) send(chatID string, seq int64, id string, msg any) {
+	if seq <= r.sent[chatID] {
+		return
+	}
+	r.sent[chatID] = seq
+	r.c.Emit("message", msg)
+	r.done.Count++
+	if id > r.done.LastMessageID {
+		r.done.LastMessageID = id
+	}
+}
+
 // all replays pages until the store has no more or the cap is reached.
 func (r *replay) all(ctx context.Context) error {
-	for more := true; more; {
+	for after, more := r.done.LastMessageID, true; more; {
 		var err error
-		if more, err = r.page(ctx); err != nil {
+		if after, more, err = r.page(ctx, after); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// page sends one page; more reports whether a full page came back.
-func (r *replay) page(ctx context.Context) (more bool, err error) {
+// page sends one page of messages after id after; it returns the last id
+// of the page and whether a full page came back.
+func (r *replay) page(ctx context.Context, after string) (last string, more bool, err error) {
 	limit := min(store.MaxLimit, r.ch.maxReplay-r.done.Count)
 	if limit <= 0 || !r.c.Socket().Connected() {
-		return false, nil // cap reached, or nobody left to replay to
+		return after, false, nil // cap reached, or nobody left to replay to
 	}
-	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, r.done.LastMessageID, limit)
+	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, after, limit)
 	if err != nil {
-		return false, err
+		return after, false, err
 	}
 	for _, m := range msgs {
 		u, err := r.users.get(ctx, m.SenderID)
 		if err != nil {
-			return false, err
+			return after, false, err
 		}
-		r.c.Emit("message", restMessageOf(m, u))
-		r.done.LastMessageID = m.ID
-		r.done.Count++
+		r.send(m.ChatID, m.Seq, m.ID, restMessageOf(m, u))
+		after = m.ID
 	}
-	return len(msgs) == limit, nil
+	return after, len(msgs) == limit, nil
 }
 
 // syncReq is the `sync` payload.

@@ -26,9 +26,27 @@
 // The core runs one socket's handlers one at a time, in order; handlers of
 // different sockets run concurrently. Client.mu guards the identity and the
 // Locals; it is held only for field access, never across I/O or another
-// lock. Event contexts derive from the Pipeline's, which Close cancels after
-// the Socket.IO server drained. Token-expiry timers are time.AfterFunc (no
+// lock. Event contexts derive from the socket's (Socket.Context: a client
+// that leaves, or a server shutting down, cancels its events' work; what
+// cannot be interrupted, a store COMMIT, completes and is delivered);
+// connection hooks' from the Pipeline's, which Close cancels after the
+// Socket.IO server drained. Token-expiry timers are time.AfterFunc (no
 // goroutine while waiting), stopped when their socket's context ends.
+//
+// # Deadlines
+//
+// An event's deadline is its packet's arrival (socketio.Args.ReceivedAt,
+// stamped by the core before the event waits in the socket's inbox) plus
+// Config.Timeout, not when its handler starts: one that waited past it is
+// answered ErrExpired (`unavailable`) without running. A running handler
+// gets a context with that deadline, and a time.AfterFunc timer answers
+// ErrTimeout (`unavailable`) at the deadline if the handler has not: a
+// handler that overruns (a COMMIT the deadline must not interrupt) has its
+// result logged and dropped, so no answer leaves after the deadline and
+// the client's retry must be idempotent (chat messages are, per
+// clientMsgId). An event queued behind a handler that overran is answered
+// when its turn comes (ErrExpired): answering it at its deadline while it
+// waits would need the core's inbox to do it.
 //
 // # Decisions where the SPEC is silent
 //

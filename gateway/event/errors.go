@@ -45,6 +45,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 var (
 	ErrNeedAuth     = &Error{CodeUnauthorized, "Authentication required"}
 	ErrTimeout      = &Error{CodeUnavailable, "The request timed out."}
+	ErrExpired      = &Error{CodeUnavailable, "The request expired before the server could handle it; try again."}
 	ErrShuttingDown = &Error{CodeUnavailable, "The server is shutting down."}
 	ErrLimiterDown  = &Error{CodeUnavailable, "Rate limiting is unavailable; try again later."}
 	ErrInternal     = &Error{CodeInternal, "Internal server error"}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
+	"sync/atomic"
+	"time"
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/socketio"
@@ -23,42 +25,77 @@ type OK struct {
 // On registers event on namespace n: every socket of n that sends it goes
 // through the same pipeline, the only place where events become replies:
 //
-//  1. rate limit (rule; "" or an unconfigured rule means none), counted
+//  1. the deadline: the packet's arrival (socketio.Args.ReceivedAt) plus
+//     Config.Timeout; an event that waited in the socket's inbox past it
+//     is answered ErrExpired without running;
+//  2. rate limit (rule; "" or an unconfigured rule means none), counted
 //     against the user, else the client IP — before decoding, like NestJS's
 //     guards, so garbage costs a client its budget too;
-//  2. decode the first argument into Req and validate it (Decode);
-//  3. call h with a context derived from the pipeline's (so it ends on
-//     shutdown) with Config.Timeout and the identity attached;
-//  4. render: the reply as ack, or the error through ReplyOf, in the
+//  3. decode the first argument into Req and validate it (Decode);
+//  4. call h with a context that ends at the deadline or when the socket
+//     disconnects (Socket.Context), with the identity attached;
+//  5. render: the reply as ack, or the error through ReplyOf, in the
 //     namespace's Style; a DisconnectAfter error then disconnects.
+//
+// No answer leaves later than the deadline: if h is still running then, a
+// timer answers ErrTimeout, and h's result, when it comes, is logged and
+// dropped (what h did stays done: a message that committed is delivered;
+// the client's retry must be idempotent).
 func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply]) {
 	info := EventInfo{Name: event, Rule: rule, Request: reflect.TypeFor[Req](), Reply: reflect.TypeFor[Reply]()}
 	n.bindings = append(n.bindings, binding{event: event, info: info, fn: func(c *Client, args socketio.Args, ack socketio.AckFunc) {
 		n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
-		reply, err := invoke(n, c, event, rule, args, h)
-		if err != nil {
-			n.fail(c, event, ack, err)
+		at := args.ReceivedAt()
+		if at.IsZero() {
+			at = time.Now()
+		}
+		deadline := at.Add(n.p.cfg.Timeout)
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			n.fail(c, event, ack, Refuse(ErrExpired, fmt.Errorf("event: %s waited %s in the inbox, past its deadline", event, time.Since(at).Round(time.Millisecond))))
 			return
 		}
-		n.p.metrics.acks.WithLabelValues(n.name, event, "ok").Inc()
-		if ack != nil {
-			if err := ack(reply); err != nil {
-				c.Logger().Debug("ack failed", "event", event, "err", err)
+		ctx, cancel := context.WithDeadline(c.Socket().Context(), deadline)
+		defer cancel()
+		var answered atomic.Bool
+		timer := time.AfterFunc(wait, func() {
+			if answered.CompareAndSwap(false, true) {
+				n.fail(c, event, ack, ErrTimeout)
 			}
+		})
+		reply, err := invoke(ctx, n, c, event, rule, args, h)
+		if !timer.Stop() && !answered.CompareAndSwap(false, true) {
+			c.Logger().Info("event finished after its deadline; the client was told unavailable",
+				"event", event, "late", time.Since(deadline).Round(time.Millisecond), "err", err)
+			return
 		}
+		answered.Store(true)
+		n.answer(c, event, ack, reply, err)
 	}})
 }
 
-func invoke[Req, Reply any](n *Namespace, c *Client, event, rule string, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
+// answer renders h's result.
+func (n *Namespace) answer(c *Client, event string, ack socketio.AckFunc, reply any, err error) {
+	if err != nil {
+		n.fail(c, event, ack, err)
+		return
+	}
+	n.p.metrics.acks.WithLabelValues(n.name, event, "ok").Inc()
+	if ack != nil {
+		if err := ack(reply); err != nil {
+			c.Logger().Debug("ack failed", "event", event, "err", err)
+		}
+	}
+}
+
+func invoke[Req, Reply any](ctx context.Context, n *Namespace, c *Client, event, rule string, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("event: panic in %s %s: %v\n%s", n.name, event, r, debug.Stack())
 		}
 	}()
-	// The event's deadline starts before the limit is checked, so a slow
+	// The deadline started before the limit is checked, so a slow
 	// limiter shortens the handler's time rather than adding to it.
-	ctx, cancel := context.WithTimeout(n.p.ctx, n.p.cfg.Timeout)
-	defer cancel()
 	if _, err := n.p.Allow(ctx, rule, c.rateKey()); err != nil {
 		return reply, err
 	}

@@ -11,6 +11,15 @@
 //   {seq, op:"connect", c, ns, opts}      → {op:"connect", id} | {op:"connect_error", message, data, description, body}
 //   {seq, op:"emit", c, event, args, ack, timeout}
 //                                         → {op:"ack", args} | {op:"noack"} | {op:"sent"}
+//   {seq, op:"emit", c, event, args, ack, async:true, tag}
+//                                         → {op:"sent"} at once; the ack goes to the
+//                                           inbox as event "ack" with args [tag, ...ack]
+//                                           (or [tag, "noack"])
+//   {seq, op:"burst", cs:[c...], event, n, arg}
+//                                         → {op:"sent"} after emitting, in one go, n
+//                                           events from each client in turn (arg with
+//                                           content "<c> <i>"); acks go to the inbox as
+//                                           for async emits, tagged "<c> <i>"
 //   {seq, op:"expect", c, event, timeout} → {op:"event", args} | {op:"missing"}
 //                                           (consumes the first such event of the inbox)
 //   {seq, op:"absent", c, event, ms}      → {op:"absent"} | {op:"present", args}
@@ -83,11 +92,30 @@ async function run(cmd) {
         cl.socket.emit(cmd.event, ...args);
         return { op: "sent" };
       }
+      if (cmd.async) {
+        cl.socket.timeout(t).emit(cmd.event, ...args, (err, ...res) =>
+          record(cl, "ack", err ? [cmd.tag, "noack"] : [cmd.tag, ...res]),
+        );
+        return { op: "sent" };
+      }
       return new Promise((resolve) => {
         cl.socket.timeout(t).emit(cmd.event, ...args, (err, ...res) =>
           resolve(err ? { op: "noack" } : { op: "ack", args: res }),
         );
       });
+    }
+    case "burst": {
+      for (let i = 0; i < cmd.n; i++) {
+        for (const c of cmd.cs) {
+          const cl = clients[c];
+          const tag = c + " " + i;
+          const arg = Object.assign({}, cmd.arg, { content: tag });
+          cl.socket.timeout(t).emit(cmd.event, arg, (err, ...res) =>
+            record(cl, "ack", err ? [tag, "noack"] : [tag, ...res]),
+          );
+        }
+      }
+      return { op: "sent" };
     }
     case "expect": {
       const e = await take(cl, cmd.event, t);

@@ -1,0 +1,106 @@
+package chats
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
+)
+
+// recorder collects what a sequencer emits.
+type recorder struct {
+	mu   sync.Mutex
+	seqs []int64
+}
+
+func (r *recorder) emit(m liveMsg) {
+	r.mu.Lock()
+	r.seqs = append(r.seqs, m.Seq)
+	r.mu.Unlock()
+}
+
+func (r *recorder) got() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.seqs)
+}
+
+func push(s *sequencer, seqs ...int64) {
+	for _, q := range seqs {
+		s.push(liveMsg{ChatID: "c", Seq: q, ID: fmt.Sprint("m", q)})
+	}
+}
+
+// TestSequencer: in order at once, held until the gap fills, emitted
+// after gapWait when it does not, late ones still emitted.
+func TestSequencer(t *testing.T) {
+	t.Run("Reorders", func(t *testing.T) {
+		var r recorder
+		s := newSequencer(r.emit, nil)
+		push(s, 1, 3, 4, 2, 5)
+		if got := r.got(); got != "[1 2 3 4 5]" {
+			t.Fatalf("emitted %s", got)
+		}
+	})
+	t.Run("FirstSightWaitsForItsPredecessor", func(t *testing.T) {
+		var r recorder
+		s := newSequencer(r.emit, nil)
+		push(s, 8, 7)
+		if got := r.got(); got != "[]" {
+			t.Fatalf("emitted %s before gapWait", got)
+		}
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			if got := r.got(); got != "[7 8]" {
+				return fmt.Errorf("emitted %s", got)
+			}
+			return nil
+		})
+		push(s, 9)
+		if got := r.got(); got != "[7 8 9]" {
+			t.Fatalf("emitted %s", got)
+		}
+	})
+	t.Run("GapGivenUpThenLate", func(t *testing.T) {
+		var r recorder
+		s := newSequencer(r.emit, nil)
+		push(s, 1, 3, 5)
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			if got := r.got(); got != "[1 3 5]" {
+				return fmt.Errorf("emitted %s", got)
+			}
+			return nil
+		})
+		push(s, 2, 6)
+		if got := r.got(); got != "[1 3 5 2 6]" {
+			t.Fatalf("emitted %s: want the late one, then in line again", got)
+		}
+	})
+}
+
+// TestSequencer_heal: a gap that outlasts gapWait is filled from the store
+// (the missing message committed; its publish was lost), and its publish,
+// if it still comes, is not emitted twice.
+func TestSequencer_heal(t *testing.T) {
+	var r recorder
+	var asked string
+	s := newSequencer(r.emit, func(chatID, afterID string, n int) []liveMsg {
+		asked = fmt.Sprint(chatID, " ", afterID, " ", n)
+		return []liveMsg{{ChatID: chatID, Seq: 2, ID: "m2"}}
+	})
+	push(s, 1, 4)
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if got := r.got(); got != "[1 2 4]" {
+			return fmt.Errorf("emitted %s", got)
+		}
+		return nil
+	})
+	if asked != "c m1 2" {
+		t.Fatalf("fetch(%s), want after m1, 2 messages", asked)
+	}
+	push(s, 2, 3, 5)
+	if got := r.got(); got != "[1 2 4 3 5]" {
+		t.Fatalf("emitted %s: want the healed 2 dropped, 3 late, 5 in line", got)
+	}
+}
