@@ -170,7 +170,8 @@ func (m *Main) openStore(ctx context.Context, ready map[string]func(context.Cont
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, store.Config{DSN: dsn, Logger: m.log})
+	// A statement never outlives the event that runs it (PostgreSQL).
+	st, err := store.Open(ctx, store.Config{DSN: dsn, Logger: m.log, StatementTimeout: c.EventTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
