@@ -335,7 +335,10 @@ func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 		},
 		Adapter:  adapterOf(cfg),
 		Recovery: cfg.Recovery,
-		Logger:   cfg.Logger,
+		// Events queued behind a handler that overruns are answered
+		// (unavailable) at their own deadline (event.Namespace.expired).
+		EventDeadline: cfg.EventTimeout,
+		Logger:        cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

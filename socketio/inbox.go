@@ -61,6 +61,7 @@ type inbox struct {
 	bytes    int64 // sum of the queued tasks' size
 	running  bool
 	closed   bool
+	expiry   *time.Timer // armed while events wait behind a running task (Config.EventDeadline)
 }
 
 func (b *inbox) init(s *Socket, max int, maxBytes int64) {
@@ -95,8 +96,50 @@ func (b *inbox) push(t task) {
 	}
 	b.q = append(b.q, t)
 	b.bytes += t.size
+	if b.running {
+		b.armLocked()
+	}
 	b.startLocked()
 	b.mu.Unlock()
+}
+
+// armLocked arms the expiry timer for the oldest queued event, if the
+// server has an EventDeadline, the namespace an ExpiredHandler and no timer
+// is armed.
+func (b *inbox) armLocked() {
+	d := b.s.ns.srv.cfg.EventDeadline
+	if d <= 0 || b.expiry != nil || b.len() == 0 || b.q[b.head].kind != taskEvent || b.s.ns.expiredHandler() == nil {
+		return
+	}
+	b.expiry = time.AfterFunc(time.Until(b.q[b.head].at.Add(d)), b.expire)
+}
+
+// expire takes the expired events off the head of the queue (arrival
+// order: the oldest first, and none behind one that has not expired),
+// re-arms for the next one, and hands them to the ExpiredHandler.
+func (b *inbox) expire() {
+	d := b.s.ns.srv.cfg.EventDeadline
+	now := time.Now()
+	var expired []task
+	b.mu.Lock()
+	b.expiry = nil
+	for b.len() > 0 && b.q[b.head].kind == taskEvent && !now.Before(b.q[b.head].at.Add(d)) {
+		t := b.q[b.head]
+		b.q[b.head] = task{}
+		b.head++
+		b.bytes -= t.size
+		expired = append(expired, t)
+	}
+	if len(expired) > 0 {
+		b.notFull.Broadcast()
+	}
+	if b.running && !b.closed {
+		b.armLocked()
+	}
+	b.mu.Unlock()
+	for _, t := range expired {
+		b.s.safe(func() { b.s.expireEvent(t.p) })
+	}
 }
 
 // closeWith drops the queued work (events of a disconnected socket are not
@@ -105,6 +148,10 @@ func (b *inbox) push(t task) {
 func (b *inbox) closeWith(t task) {
 	b.mu.Lock()
 	b.closed = true
+	if b.expiry != nil {
+		b.expiry.Stop()
+		b.expiry = nil
+	}
 	// Keep a pending connect task: it must run to release its resources.
 	kept := b.q[:0]
 	for _, x := range b.q[b.head:] {
@@ -163,6 +210,7 @@ func (b *inbox) drain() {
 			b.head = 0
 		}
 		b.notFull.Signal()
+		b.armLocked()
 		b.mu.Unlock()
 		b.run(t)
 	}

@@ -23,6 +23,7 @@ type Namespace struct {
 	middleware   []Middleware
 	onConn       []func(*Socket)
 	onServerSide map[string][]ServerSideHandler
+	onExpired    ExpiredHandler
 
 	closeOnce sync.Once
 	closeErr  error
@@ -76,6 +77,28 @@ func (n *Namespace) Use(m Middleware) {
 	n.mu.Lock()
 	n.middleware = append(n.middleware, m)
 	n.mu.Unlock()
+}
+
+// ExpiredHandler answers an event that expired in its socket's inbox
+// (Config.EventDeadline): event is its name, ack nil when the client asked
+// for none. It runs on a timer goroutine, possibly while the socket's
+// worker runs another handler: it must only answer (ack, emit), never act
+// on the event.
+type ExpiredHandler func(s *Socket, event string, ack AckFunc)
+
+// OnExpired sets the namespace's ExpiredHandler; without one, expired
+// events wait for their turn like any other. Call it before sockets
+// connect.
+func (n *Namespace) OnExpired(h ExpiredHandler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onExpired = h
+}
+
+func (n *Namespace) expiredHandler() ExpiredHandler {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.onExpired
 }
 
 // OnConnection registers the handler run for each connected socket, in the

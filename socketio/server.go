@@ -75,6 +75,15 @@ type Config struct {
 	// InboundQueue. An event larger than the bound is still admitted into
 	// an empty inbox. Zero means 2 × Engine.MaxPayload.
 	InboundBytes int64
+	// EventDeadline, when set, bounds how long an event may wait in its
+	// socket's inbox: an event still queued ReceivedAt + EventDeadline
+	// after it arrived (behind a handler that overruns) is taken out of
+	// the queue, in arrival order, and handed to the namespace's
+	// OnExpired handler instead of waiting for its turn — so it is
+	// answered at its deadline, not when the worker gets to it. One timer
+	// per inbox, armed only while events wait behind a running task; no
+	// goroutine per event. Zero: events wait for their turn.
+	EventDeadline time.Duration
 	// MaxAttachments caps the binary attachments of one inbound packet.
 	// Zero means 10 (Node's default).
 	MaxAttachments int

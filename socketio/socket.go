@@ -528,6 +528,31 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 	h(s, Args{raw: elems[1:], bins: p.Attachments, at: at}, ack)
 }
 
+// expireEvent hands an event that expired in the inbox to the namespace's
+// ExpiredHandler (Config.EventDeadline).
+func (s *Socket) expireEvent(p *parser.Packet) {
+	h := s.ns.expiredHandler()
+	if h == nil || !s.Connected() {
+		return
+	}
+	elems := p.Elems
+	if elems == nil && json.Unmarshal(p.Data, &elems) != nil {
+		return
+	}
+	if len(elems) == 0 {
+		return
+	}
+	name, err := parser.EventName(elems[0])
+	if err != nil {
+		return
+	}
+	var ack AckFunc
+	if p.HasID {
+		ack = s.ackFunc(p.ID)
+	}
+	h(s, name, ack)
+}
+
 func (s *Socket) ackFunc(id uint64) AckFunc {
 	var sent atomic.Bool
 	return func(args ...any) error {

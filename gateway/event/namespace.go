@@ -2,6 +2,8 @@ package event
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sockgate/sockgate/socketio"
@@ -94,6 +96,20 @@ func (n *Namespace) OnDisconnect(h func(ctx context.Context, c *Client, reason s
 func (n *Namespace) Attach() {
 	n.io.Use(n.vet)
 	n.io.OnConnection(n.connected)
+	n.io.OnExpired(n.expired)
+}
+
+// expired answers an event that expired in its socket's inbox behind a
+// handler that overran (socketio.Config.EventDeadline, which the wiring
+// sets to the pipeline's Timeout): ErrExpired at its deadline rather than
+// when the worker reaches it. It never runs the handler.
+func (n *Namespace) expired(s *socketio.Socket, event string, ack socketio.AckFunc) {
+	c := ClientOf(s)
+	if c == nil || !slices.ContainsFunc(n.bindings, func(b binding) bool { return b.event == event }) {
+		return
+	}
+	n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
+	n.fail(c, event, ack, Refuse(ErrExpired, fmt.Errorf("event: %s expired in the inbox behind a handler past its deadline", event)))
 }
 
 // vet runs the middleware chain for a connecting socket.
