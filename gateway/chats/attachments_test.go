@@ -377,7 +377,10 @@ func testUploadTooLarge(t *testing.T, st *store.Store, newEnv func(APIConfig) *a
 		alloc := m1.TotalAlloc - m0.TotalAlloc
 		t.Logf("12 MiB refused upload: %d KiB allocated (client and server), heap in use %d → %d KiB",
 			alloc>>10, m0.HeapInuse>>10, m1.HeapInuse>>10)
-		if alloc > size/8 {
+		// TotalAlloc counts the whole process (the client, the database
+		// driver, background goroutines): ~1.6 MiB on a loaded machine. A
+		// buffered body would be at least the 12 MiB.
+		if alloc > size/4 {
 			t.Fatalf("allocated %d bytes for a %d-byte upload: the body is buffered", alloc, size)
 		}
 		if m1.HeapInuse > m0.HeapInuse+size/8 {
