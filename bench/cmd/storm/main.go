@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sockgate/sockgate/bench/internal/chatload"
@@ -35,6 +36,9 @@ type config struct {
 	window   time.Duration
 	maxRatio float64
 	limits   string
+	cpu      string
+	args     string
+	profile  string
 }
 
 func main() {
@@ -48,6 +52,9 @@ func main() {
 	flag.DurationVar(&c.window, "window", 5*time.Second, "idle measurement window")
 	flag.Float64Var(&c.maxRatio, "max-ratio", 2, "fail when storm p99 > max-ratio × idle p99")
 	flag.StringVar(&c.limits, "rate-limits", "connect=0,/chat:chat message=0,/chat:join=0,http:POST /chats=0", "sockgate -rate-limits")
+	flag.StringVar(&c.cpu, "server-cpu", "", "pin the server to these CPUs (taskset -c); run storm itself pinned elsewhere, e.g. taskset -c 1")
+	flag.StringVar(&c.args, "server-args", "", "more sockgate flags, space-separated (e.g. -pprof-addr 127.0.0.1:6060)")
+	flag.StringVar(&c.profile, "profile", "", "the server's /debug/pprof/profile URL (with -server-args \"-pprof-addr ...\"): save its CPU profile of the storm to results/storm.cpu.pprof")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -76,7 +83,7 @@ func run(ctx context.Context, c config) (result, error) {
 			return result{}, err
 		}
 	}
-	srv, err := chatload.Start(ctx, chatload.Options{Bin: c.bin, DataDir: dir, DB: c.db, RateLimits: c.limits})
+	srv, err := chatload.Start(ctx, chatload.Options{Bin: c.bin, DataDir: dir, DB: c.db, RateLimits: c.limits, CPU: c.cpu, Args: strings.Fields(c.args)})
 	if err != nil {
 		return result{}, err
 	}

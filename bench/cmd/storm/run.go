@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -154,6 +157,9 @@ func (w *world) measure(ctx context.Context) (result, error) {
 	mu.Lock()
 	stormOn.Store(true)
 	mu.Unlock()
+	if w.cfg.profile != "" {
+		go fetchProfile(w.cfg.profile)
+	}
 	start := time.Now()
 	replayed, err := w.storm(ctx)
 	res.stormTime = time.Since(start)
@@ -260,4 +266,22 @@ func (r result) ok(maxRatio float64) bool { return r.stormP99 <= maxRatio*r.idle
 func (r result) String() string {
 	return fmt.Sprintf("storm: verified; idle acks %d p50 %.2f ms p99 %.2f ms; during the storm (%d stormers, %d messages replayed, %.2f s) acks %d p50 %.2f ms p99 %.2f ms; p99 ratio %.2f",
 		r.idleN, r.idleP50, r.idleP99, r.stormers, r.replayed, r.stormTime.Seconds(), r.stormN, r.stormP50, r.stormP99, r.stormP99/math.Max(r.idleP99, 1e-9))
+}
+
+// fetchProfile saves the server's CPU profile of the next 3 s (the storm)
+// to results/storm.cpu.pprof; url is its /debug/pprof/profile address.
+func fetchProfile(url string) {
+	res, err := http.Get(url + "?seconds=3")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "storm: profile:", err)
+		return
+	}
+	defer res.Body.Close()
+	_ = os.MkdirAll("results", 0o755)
+	f, err := os.Create("results/storm.cpu.pprof")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, res.Body)
 }

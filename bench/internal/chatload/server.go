@@ -29,6 +29,10 @@ type Options struct {
 	RateLimits string
 	// Args are more flags.
 	Args []string
+	// CPU, when set, pins the server to these CPUs (taskset -c), so that
+	// the load generator (pinned elsewhere by its caller) does not take
+	// the server's CPU.
+	CPU string
 }
 
 // Server is a sockgate process under test.
@@ -87,7 +91,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.DB != "" {
 		args = append(args, "-db", o.DB)
 	}
-	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
+	argv := append([]string{o.Bin}, append(args, o.Args...)...)
+	if o.CPU != "" {
+		argv = append([]string{"taskset", "-c", o.CPU}, argv...)
+	}
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
