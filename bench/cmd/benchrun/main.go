@@ -316,7 +316,7 @@ func (b *bench) serverCommand(workload, kind string) (argv []string, dir, known 
 			return nil, "", "", err
 		}
 		return []string{filepath.Join(b.bin, "sockgate"), "-addr", known, "-log-level", "warn", "-data-dir", data,
-			"-rate-limits", gatewayLimits}, b.dir, known, nil
+			"-rate-limits", gatewayLimits, "-max-conns-per-ip", "0"}, b.dir, known, nil
 	case "node":
 		return []string{"node", "dist/main.js"}, filepath.Join(b.dir, "nest"), "", nil
 	}
