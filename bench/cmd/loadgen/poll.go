@@ -128,8 +128,9 @@ func (l *loadgen) polling(ctx context.Context) (Result, error) {
 					}
 					delivered.Add(1)
 					seq, _ := sioclient.IntField(pk, "s")
+					from, _ := sioclient.IntField(pk, "p")
 					ts, _ := sioclient.IntField(pk, "t")
-					if rs[i].seeFrom(0, seq) && seq > warm {
+					if rs[i].seeFrom(from, seq) && seq > warm {
 						rs[i].lat = append(rs[i].lat, now-ts)
 					}
 				}
@@ -139,8 +140,9 @@ func (l *loadgen) polling(ctx context.Context) (Result, error) {
 			}
 		}()
 	}
-	r, err := l.broadcastAtRate(ctx, total, warm, &delivered, int64(c.n))
-	r.Conns, r.ConnectSecs = c.n, time.Since(t0).Seconds()-r.WindowSecs
+	connected := time.Since(t0).Seconds()
+	r, err := l.broadcastAtRate(ctx, total, warm, &delivered, int64(c.n), 10*time.Second)
+	r.Conns, r.ConnectSecs = c.n, connected
 	stopPolls()
 	wg.Wait()
 	if err != nil {
@@ -187,17 +189,20 @@ func (l *loadgen) dialPollers(ctx context.Context, n int) ([]*sioclient.Poll, er
 	return out, nil
 }
 
-// broadcastAtRate sends total fanout broadcasts from one WebSocket sender
-// on an absolute schedule at -rate, marks the window after warm of them,
-// and waits (bounded) for every delivery.
-func (l *loadgen) broadcastAtRate(ctx context.Context, total, warm int64, delivered *atomic.Int64, receivers int64) (Result, error) {
+// broadcastAtRate sends total fanout broadcasts on an absolute schedule
+// at -rate (a late send does not shift the following ones) from one
+// WebSocket sender per server (against a cluster they alternate between
+// the instances), marks the window after warm of them, waits at most wait
+// for every delivery, and closes every connection (the readers have
+// stopped when it returns: the receivers' samples are the caller's).
+func (l *loadgen) broadcastAtRate(ctx context.Context, total, warm int64, delivered *atomic.Int64, receivers int64, wait time.Duration) (Result, error) {
 	c := l.cfg
 	var r Result
-	senders, err := l.connect(ctx, 1, nil, func(int, *sioclient.Conn, []byte) {})
+	defer l.closeAll()
+	senders, err := l.connect(ctx, len(c.addrs), nil, func(int, *sioclient.Conn, []byte) {})
 	if err != nil {
 		return r, err
 	}
-	defer l.closeAll()
 	pad := padding(c.payload)
 	interval := time.Duration(float64(time.Second) / c.rate)
 	start := time.Now()
@@ -213,16 +218,18 @@ func (l *loadgen) broadcastAtRate(ctx context.Context, total, warm int64, delive
 			}
 			cpu = readCPU()
 		}
-		buf = appendFanout(buf[:0], seq, 0, time.Now().UnixNano(), pad)
-		if err := senders[0].WriteBytes(buf); err != nil {
+		from := int(seq) % len(senders)
+		buf = appendFanout(buf[:0], seq, int64(from), time.Now().UnixNano(), pad)
+		if err := senders[from].WriteBytes(buf); err != nil {
 			return r, fmt.Errorf("sender: %w", err)
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Second); delivered.Load() < total*receivers && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(wait); delivered.Load() < total*receivers && time.Now().Before(deadline); {
 		_ = sleepCtx(ctx, 10*time.Millisecond)
 	}
 	r.LoadgenCPU = cpu.cores()
 	r.WindowSecs = time.Since(cpu.wall).Seconds()
 	r.Broadcasts = float64(total-warm) / c.duration.Seconds()
+	r.Disconnects = l.disconnects.Load()
 	return r, l.mark("end")
 }

@@ -258,54 +258,14 @@ func (l *loadgen) latency(ctx context.Context) (Result, error) {
 		l.closeAll()
 		return Result{}, err
 	}
-	// One sender per server: against a cluster, broadcasts alternate
-	// between the instances.
-	senders, err := l.connect(ctx, len(c.addrs), nil, func(int, *sioclient.Conn, []byte) {})
+	connected := time.Since(t0).Seconds()
+	r, err := l.broadcastAtRate(ctx, total, warm, &delivered, int64(c.n), 5*time.Second)
+	r.Conns, r.ConnectSecs = c.n, connected
 	if err != nil {
-		l.closeAll()
-		return Result{}, err
-	}
-	r := Result{Conns: c.n, ConnectSecs: time.Since(t0).Seconds()}
-	pad := padding(c.payload)
-	interval := time.Duration(float64(time.Second) / c.rate)
-	start := time.Now()
-	var buf []byte
-	var cpu cpuClock
-	for seq := int64(1); seq <= total; seq++ {
-		// Absolute schedule: a late send does not shift the following ones.
-		if err := sleepCtx(ctx, time.Until(start.Add(time.Duration(seq-1)*interval))); err != nil {
-			l.closeAll()
-			return r, err
-		}
-		if seq == warm+1 {
-			if err := l.mark("start"); err != nil {
-				l.closeAll()
-				return r, err
-			}
-			cpu = readCPU()
-		}
-		from := int(seq) % len(senders)
-		buf = appendFanout(buf[:0], seq, int64(from), time.Now().UnixNano(), pad)
-		if err := senders[from].WriteBytes(buf); err != nil {
-			l.closeAll()
-			return r, fmt.Errorf("sender: %w", err)
-		}
-	}
-	// Wait (bounded) for the last deliveries.
-	want := total * int64(c.n)
-	for deadline := time.Now().Add(5 * time.Second); delivered.Load() < want && time.Now().Before(deadline); {
-		_ = sleepCtx(ctx, 10*time.Millisecond)
-	}
-	r.LoadgenCPU = cpu.cores()
-	r.WindowSecs = time.Since(cpu.wall).Seconds()
-	if err := l.mark("end"); err != nil {
-		l.closeAll()
 		return r, err
 	}
-	r.Disconnects = l.disconnects.Load()
-	l.closeAll() // readers stopped: samples are ours now
+	want := total * int64(c.n)
 	r.Lost = want - delivered.Load()
-	r.Broadcasts = float64(total-warm) / c.duration.Seconds()
 	var all []int64
 	for _, s := range samples {
 		all = append(all, s...)
