@@ -146,21 +146,9 @@ func measure(ctx context.Context, c config, peers []*chatload.Peer, res *result)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					errs <- nil
-					return
-				default:
-				}
-				t0 := time.Now()
-				id, err := p.Send(ctx, "durable", fmt.Sprintf("d%d-%d", pi, n))
-				if err != nil {
-					errs <- err
-					return
-				}
-				d := time.Since(t0)
+			errs <- p.SendLoop(ctx, stop, "durable", "d"+strconv.Itoa(pi), func(id string, d time.Duration) {
 				mu.Lock()
+				defer mu.Unlock()
 				if ids[id] && dupErr == nil {
 					dupErr = fmt.Errorf("message id %s acked twice", id)
 				}
@@ -169,8 +157,7 @@ func measure(ctx context.Context, c config, peers []*chatload.Peer, res *result)
 					lat = append(lat, d)
 					acked.Add(1)
 				}
-				mu.Unlock()
-			}
+			})
 		}()
 	}
 	time.Sleep(c.warmup)

@@ -142,7 +142,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- sendLoop(ctx, p, si, stop, func(d time.Duration) {
+			sendErr <- p.SendLoop(ctx, stop, "x", "s"+strconv.Itoa(si), func(_ string, d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)
@@ -176,22 +176,6 @@ func (w *world) measure(ctx context.Context) (result, error) {
 	res.idleN, res.stormN = len(idle), len(storm)
 	res.stormers, res.replayed = w.cfg.stormers, replayed
 	return res, err
-}
-
-// sendLoop keeps one `chat message` of p in flight until stop.
-func sendLoop(ctx context.Context, p *chatload.Peer, si int, stop <-chan struct{}, record func(time.Duration)) error {
-	for n := 0; ; n++ {
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		t0 := time.Now()
-		if _, err := p.Send(ctx, "x", fmt.Sprintf("s%d-%d", si, n)); err != nil {
-			return err
-		}
-		record(time.Since(t0))
-	}
 }
 
 // storm reconnects every stormer at once and waits until each has been

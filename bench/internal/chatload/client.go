@@ -122,6 +122,25 @@ func (p *Peer) Send(ctx context.Context, content, clientMsgID string) (string, e
 	return r.Message.ID, err
 }
 
+// SendLoop keeps one `chat message` of p in flight (closed loop) until
+// stop is closed, with clientMsgIds "<idPrefix>-<n>"; record gets each
+// acked message's id and ack latency. It returns the first failed send.
+func (p *Peer) SendLoop(ctx context.Context, stop <-chan struct{}, content, idPrefix string, record func(id string, d time.Duration)) error {
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		t0 := time.Now()
+		id, err := p.Send(ctx, content, idPrefix+"-"+strconv.Itoa(n))
+		if err != nil {
+			return err
+		}
+		record(id, time.Since(t0))
+	}
+}
+
 // Join joins chat and makes it p.Chat.
 func (p *Peer) Join(ctx context.Context, chat string) error {
 	a, err := p.Call(ctx, "join", map[string]string{"chatId": chat})
