@@ -124,11 +124,7 @@ func (b *inbox) expire() {
 	b.mu.Lock()
 	b.expiry = nil
 	for b.len() > 0 && b.q[b.head].kind == taskEvent && !now.Before(b.q[b.head].at.Add(d)) {
-		t := b.q[b.head]
-		b.q[b.head] = task{}
-		b.head++
-		b.bytes -= t.size
-		expired = append(expired, t)
+		expired = append(expired, b.popLocked())
 	}
 	if len(expired) > 0 {
 		b.notFull.Broadcast()
@@ -189,6 +185,21 @@ func (b *inbox) startLocked() {
 	}
 }
 
+// popLocked takes the head task off the queue, compacting it now and then.
+func (b *inbox) popLocked() task {
+	t := b.q[b.head]
+	b.q[b.head] = task{}
+	b.head++
+	b.bytes -= t.size
+	if b.head > 64 && b.head*2 > len(b.q) {
+		n := copy(b.q, b.q[b.head:])
+		clear(b.q[n:])
+		b.q = b.q[:n]
+		b.head = 0
+	}
+	return t
+}
+
 func (b *inbox) drain() {
 	for {
 		b.mu.Lock()
@@ -199,16 +210,7 @@ func (b *inbox) drain() {
 			b.mu.Unlock()
 			return
 		}
-		t := b.q[b.head]
-		b.q[b.head] = task{}
-		b.head++
-		b.bytes -= t.size
-		if b.head > 64 && b.head*2 > len(b.q) {
-			n := copy(b.q, b.q[b.head:])
-			clear(b.q[n:])
-			b.q = b.q[:n]
-			b.head = 0
-		}
+		t := b.popLocked()
 		b.notFull.Signal()
 		b.armLocked()
 		b.mu.Unlock()
