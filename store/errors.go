@@ -171,3 +171,12 @@ func isUniqueViolation(err error) bool {
 	code, _ := sqliteCode(err)
 	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
+
+// pgCodeOf returns the SQLSTATE of a PostgreSQL error, else "".
+func pgCodeOf(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}

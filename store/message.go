@@ -26,15 +26,33 @@ const messageColumns = "id, chat_id, seq, sender_id, content, client_msg_id, cre
 // and returned, or not stored. A COMMIT that fails with the connection
 // (its outcome unknown) is resolved by looking the row up.
 //
-// Ordering: the chat row is updated first (last_seq = last_seq + 1), which
-// takes the chat's row lock on PostgreSQL and the database write lock on
-// SQLite; seq and id are assigned under that lock, so concurrent inserts
-// from any number of processes get consecutive seqs and ids that increase
-// with seq.
+// Ordering: the chat row is locked first (the chat's row lock on
+// PostgreSQL, the database write lock on SQLite); seq and id are assigned
+// under that lock, so concurrent inserts from any number of processes get
+// consecutive seqs and ids that increase with seq.
+//
+// Group commit (Config.Committers, commit.go): concurrent calls share
+// transactions, each still returned only after its own message's COMMIT.
+// A call whose ctx ends while its message waits for a batch returns ctx's
+// error and its message is not stored; once in a batch it shares the
+// batch's fate: the batch's statements and COMMIT are bounded by the
+// latest deadline of its messages (plus commitGrace), not interrupted by
+// one of them, and the call returns the true outcome. A refused message
+// (the errors above) fails alone; its batch-mates are stored.
 func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool, error) {
 	if err := checkNewMessage(nm); err != nil {
 		return Message{}, false, err
 	}
+	if len(s.committers) == 0 {
+		return s.createMessage(ctx, nm)
+	}
+	return s.committerFor(nm.ChatID).send(ctx, nm)
+}
+
+// createMessage stores one message in its own transaction: CreateMessage
+// without group commit, and the retry of a batch that failed unexpectedly
+// (commitBatch).
+func (s *Store) createMessage(ctx context.Context, nm NewMessage) (Message, bool, error) {
 	db := s.db.WithContext(ctx)
 	if nm.ClientMsgID != "" {
 		if m, ok, err := s.byClientMsgID(db, nm); err != nil || ok {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +55,13 @@ type Config struct {
 	// which no event deadline interrupts (see write). LockTimeout zero
 	// means StatementTimeout. Negative disables. Ignored for SQLite.
 	StatementTimeout, LockTimeout time.Duration
+	// Committers is the number of group-commit queues CreateMessage's
+	// messages go through, a chat always through the same one: each
+	// stores what queued while its previous batch committed in one
+	// transaction (see commit.go). Zero means 4 on PostgreSQL (batches of
+	// different chats commit in parallel) and 1 on SQLite (one writer
+	// anyway). Negative turns group commit off: one transaction per message.
+	Committers int
 }
 
 // Store is the chat database. It is safe for concurrent use by many
@@ -79,6 +88,12 @@ type Store struct {
 	// meet (ErrUnavailable), cleared by the next write that commits; Ping
 	// reports it for writeFailWindow.
 	writeFailed atomic.Pointer[writeFailure]
+	// committers batch CreateMessage (commit.go); empty when group commit
+	// is off. commitSeed hashes a chat to its committer; commitWG waits
+	// for them at Close.
+	committers []*committer
+	commitSeed maphash.Seed
+	commitWG   sync.WaitGroup
 }
 
 // writeFailure is a write that failed with an unavailable-class error.
@@ -165,6 +180,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	committers := cfg.Committers
+	if committers == 0 {
+		committers = 4
+		if s.dialect == DialectSQLite {
+			committers = 1
+		}
+	}
+	s.startCommitters(committers)
 	return s, nil
 }
 
@@ -285,9 +308,10 @@ func (s *Store) ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool. Calls after Close fail with
-// ErrUnavailable.
+// Close stores the messages already queued for a group commit, then
+// closes the connection pool. Calls after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
+	s.stopCommitters()
 	if err := s.sqlDB.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
