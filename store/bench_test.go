@@ -12,8 +12,8 @@ import (
 	"github.com/sockgate/sockgate/store/storetest"
 )
 
-// BenchmarkStore_CreateMessage measures committed inserts, serial and from
-// 8 goroutines into 4 chats.
+// BenchmarkStore_CreateMessage measures committed inserts, serial, from
+// 8 goroutines into 4 chats, and from 500 into 250 chats or one.
 func BenchmarkStore_CreateMessage(b *testing.B) {
 	for _, d := range storetest.Dialects {
 		b.Run(d, func(b *testing.B) {
@@ -47,6 +47,31 @@ func BenchmarkStore_CreateMessage(b *testing.B) {
 					}
 				})
 			})
+			// 500 goroutines, as cmd/durable's senders but without the
+			// gateway: into 250 chats, and all into one.
+			for _, n := range []int{250, 1} {
+				targets := make([]string, n)
+				for i := range targets {
+					c, err := s.CreateChat(ctx, store.NewChat{Kind: store.KindGeneral, CreatorID: "u"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					targets[i] = c.ID
+				}
+				b.Run(fmt.Sprintf("Parallel500Chats%d", n), func(b *testing.B) {
+					var k atomic.Int64
+					b.SetParallelism(250) // × GOMAXPROCS (2) = 500 goroutines
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							i := k.Add(1)
+							if _, _, err := s.CreateMessage(ctx, store.NewMessage{ChatID: targets[i%int64(n)], SenderID: "u", Content: "hello", ClientMsgID: fmt.Sprintf("c%d-%d", n, i)}); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				})
+			}
 			b.Run("HistoryPage50", func(b *testing.B) {
 				for b.Loop() {
 					if _, _, err := s.MessagesPage(ctx, chats[0], 1, 50); err != nil {

@@ -290,11 +290,11 @@ func (s *Store) insertBatch(tx *gorm.DB, batch []*sendReq) ([]sendResult, []Mess
 	if err != nil {
 		return nil, nil, err
 	}
-	known, err := messagesByKeys(tx, batch)
+	known, err := s.messagesByKeys(tx, batch)
 	if err != nil {
 		return nil, nil, err
 	}
-	members, err := batchMembers(tx, batch)
+	members, err := s.batchMembers(tx, batch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -444,22 +444,15 @@ func (s *Store) lockChats(tx *gorm.DB, batch []*sendReq) (map[string]*batchChat,
 
 // messagesByKeys returns the stored messages of the batch's (sender,
 // clientMsgId) pairs.
-func messagesByKeys(tx *gorm.DB, batch []*sendReq) (map[senderKey]messageRow, error) {
-	var senders, keys []string
+func (s *Store) messagesByKeys(tx *gorm.DB, batch []*sendReq) (map[senderKey]messageRow, error) {
+	var pairs [][2]string
 	for _, r := range batch {
 		if r.nm.ClientMsgID != "" {
-			senders = append(senders, r.nm.SenderID)
-			keys = append(keys, r.nm.ClientMsgID)
+			pairs = append(pairs, [2]string{r.nm.SenderID, r.nm.ClientMsgID})
 		}
 	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	// Each list's distinct values: a superset of the pairs, filtered below,
-	// read through the (sender_id, client_msg_id) index.
 	var rows []messageRow
-	if err := tx.Raw("SELECT "+messageColumns+" FROM messages WHERE sender_id IN ? AND client_msg_id IN ?",
-		distinct(senders), distinct(keys)).Scan(&rows).Error; err != nil {
+	if err := s.byPairs(tx, messageColumns, "messages", "sender_id", "client_msg_id", pairs, &rows); err != nil {
 		return nil, err
 	}
 	out := make(map[senderKey]messageRow, len(rows))
@@ -471,15 +464,13 @@ func messagesByKeys(tx *gorm.DB, batch []*sendReq) (map[senderKey]messageRow, er
 
 // batchMembers returns which of the batch's (chat, sender) pairs are
 // memberships.
-func batchMembers(tx *gorm.DB, batch []*sendReq) (map[memberKey]bool, error) {
-	var chats, users []string
-	for _, r := range batch {
-		chats = append(chats, r.nm.ChatID)
-		users = append(users, r.nm.SenderID)
+func (s *Store) batchMembers(tx *gorm.DB, batch []*sendReq) (map[memberKey]bool, error) {
+	pairs := make([][2]string, len(batch))
+	for i, r := range batch {
+		pairs[i] = [2]string{r.nm.ChatID, r.nm.SenderID}
 	}
 	var rows []struct{ ChatID, UserID string }
-	if err := tx.Raw("SELECT chat_id, user_id FROM memberships WHERE chat_id IN ? AND user_id IN ?",
-		distinct(chats), distinct(users)).Scan(&rows).Error; err != nil {
+	if err := s.byPairs(tx, "chat_id, user_id", "memberships", "chat_id", "user_id", pairs, &rows); err != nil {
 		return nil, err
 	}
 	out := make(map[memberKey]bool, len(rows))
@@ -487,6 +478,41 @@ func batchMembers(tx *gorm.DB, batch []*sendReq) (map[memberKey]bool, error) {
 		out[memberKey{r.ChatID, r.UserID}] = true
 	}
 	return out, nil
+}
+
+// byPairs scans into dest the columns cols of table's rows whose (a, b),
+// a unique key, is one of pairs: one index lookup per pair in one
+// statement. Lists of a values and of b values would let the planner,
+// misled by stale statistics, scan every row of one a (every message of
+// a sender); a plain join over a VALUES list scans the whole index on
+// SQLite and may on PostgreSQL.
+func (s *Store) byPairs(tx *gorm.DB, cols, table, a, b string, pairs [][2]string, dest any) error {
+	slices.SortFunc(pairs, func(x, y [2]string) int { return strings.Compare(x[0]+"\x00"+x[1], y[0]+"\x00"+y[1]) })
+	pairs = slices.Compact(pairs)
+	if len(pairs) == 0 {
+		return nil
+	}
+	var values strings.Builder
+	args := make([]any, 0, 2*len(pairs))
+	for i, p := range pairs {
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(CAST(? AS TEXT), CAST(? AS TEXT))")
+		args = append(args, p[0], p[1])
+	}
+	var q string
+	if s.dialect == DialectPostgres {
+		// LIMIT 1 keeps the subquery a lookup per pair: PostgreSQL
+		// flattens a plain lateral join and plans it from the statistics.
+		q = "SELECT t.* FROM (VALUES " + values.String() + ") AS k (a, b) CROSS JOIN LATERAL (SELECT " + cols +
+			" FROM " + table + " WHERE " + a + " = k.a AND " + b + " = k.b LIMIT 1) t"
+	} else {
+		// CROSS JOIN makes k the outer loop in SQLite.
+		q = "WITH k (a, b) AS (VALUES " + values.String() + ") SELECT " + cols +
+			" FROM k CROSS JOIN " + table + " ON " + a + " = k.a AND " + b + " = k.b"
+	}
+	return tx.Raw(q, args...).Scan(dest).Error
 }
 
 // batchAttachments returns the attachments the batch's messages name.
