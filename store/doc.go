@@ -60,9 +60,12 @@
 // Chat, message and attachment ids are ULID-shaped strings: 26 Crockford
 // base32 characters, a 48-bit millisecond timestamp then 80 random bits,
 // strictly increasing within a process. Every message also has a per-chat
-// Seq (1, 2, 3... without gaps) assigned inside the insert transaction by
-// `UPDATE chats SET last_seq = last_seq + 1 ... RETURNING`, which locks the
-// chat row (PostgreSQL) or the database (SQLite) until commit; a refused or
+// Seq (1, 2, 3... without gaps) assigned inside the insert transaction
+// under the chat's lock, held until commit: a batch (see Group commit)
+// reads its chats with `SELECT ... FOR UPDATE` in id order on PostgreSQL,
+// under the database write lock (BEGIN IMMEDIATE) on SQLite, and writes
+// their new last_seq; the one-message path takes the lock with
+// `UPDATE chats SET last_seq = last_seq + 1 ... RETURNING`. A refused or
 // failed insert rolls the increment back. Under that lock the new id is
 // forced above the chat's previous message id and created_at above the
 // previous created_at, so within a chat seq, id and time orders agree even
@@ -81,6 +84,55 @@
 // writes nothing (SPEC §8: "a retry with the same id is not stored twice and
 // gets the original ack"). CreateMessage returns only after commit, so an ack
 // built from its result never acknowledges an unstored message.
+//
+// # Group commit
+//
+// CreateMessage runs no transaction of its own: it queues its message
+// for one of Config.Committers committers (4 on PostgreSQL, 1 on SQLite; a
+// chat always maps to the same one, so a process's messages of a chat
+// keep their arrival order) and waits. A committer takes everything
+// queued while its previous batch committed (up to 256 messages, 1 MiB of
+// content, 1024 attachments; no timer: a lone message commits at once)
+// and stores it in one transaction of a fixed number of statements: its
+// chats read and locked, the idempotency keys and the memberships looked
+// up with one unique-index probe per pair in one statement each, one
+// multi-row INSERT, one UPDATE ... FROM (VALUES ...) of the chat heads,
+// plus one UPDATE per attachment. One COMMIT (one fsync) then answers
+// every message of the batch, none before it. A refused message (not a
+// member, archived, a bad attachment, a clientMsgId of another chat)
+// fails alone; a clientMsgId twice in one batch stores the first and
+// returns it to the second with created=false. A batch failing in a way
+// a retry may not meet answers all its messages with that ErrUnavailable
+// (after looking a row up when its COMMIT's outcome is unknown); anything
+// else unexpected (a unique violation or a deadlock with another process)
+// rolls it back and stores its messages one transaction each, the old
+// path. Batches of different committers or processes lock their chats in
+// id order, so they cannot deadlock each other. Close stores what is queued.
+//
+// bench's cmd/durable (the real binary, closed-loop senders), one
+// transaction per message → group commit, acked messages/s (ack p99), on 2
+// cores shared with other sessions' builds and benchmarks (load 8-11;
+// runs vary by ±30%):
+//
+//	                     one per message (p99)     group commit (p99)
+//	SQLite      direct  50   968-1,484 (150-670 ms)    2,750-3,960 (40-80 ms)
+//	SQLite      direct 500   923-1,698 (0.5-1.2 s)     2,530-3,630 (0.4-0.8 s)
+//	SQLite      hot     50   681-1,476 (100-305 ms)    2,540-2,790 (79-138 ms)
+//	SQLite      hot    500   274-407 (1.6-2.9 s)       1,450-2,290 (0.46-0.93 s)
+//	PostgreSQL  direct  50   768-1,293 (117-302 ms)    1,890-2,940 (60-147 ms)
+//	PostgreSQL  direct 500   1,085-1,274 (1.2-1.4 s)   4,610-5,730 (204-297 ms)
+//	PostgreSQL  hot     50   276-530 (268-631 ms)      1,510-2,445 (45-120 ms)
+//	PostgreSQL  hot    500   acks timed out            1,210-1,810 (0.57-0.88 s)
+//
+// The store alone (BenchmarkStore_CreateMessage/Parallel500*, 500
+// goroutines, no gateway) takes 12-17k messages/s into 250 chats and
+// 20-26k/s into one chat on PostgreSQL, 11-14k/s and 14-32k/s on SQLite.
+// End to end the bench is bound by CPU, not by the store: in the server's
+// profiles the store is 20% of its CPU with direct chats and 5% in the hot
+// chat, where the fan-out of every message to 500 sockets dominates, and
+// the server, the load generator and PostgreSQL share the two cores.
+// With 500 closed-loop senders the mean ack latency is 500 / rate
+// (Little's law): a p99 of 50 ms needs well over 10k/s end to end.
 //
 // # Errors
 //
@@ -107,7 +159,12 @@
 // A write transaction's statements run under the caller's context; its
 // BEGIN and COMMIT under a context that keeps the caller's values but not
 // its cancellation, bounded by the caller's deadline plus
-// Config.StatementTimeout. A deadline (or a client leaving) therefore
+// Config.StatementTimeout. A message batch has many callers: its
+// statements run detached from their cancellation until the latest of
+// their deadlines (plus the statement timeout for COMMIT), and each caller
+// waits for the batch's outcome even past its own deadline; a caller
+// whose deadline passes while its message is still queued returns at once
+// with its context's error, and the message is never stored. A deadline (or a client leaving) therefore
 // interrupts a write before its COMMIT and rolls it back, never the COMMIT
 // itself: the caller learns the commit's own outcome. A COMMIT that fails
 // with its connection (outcome unknown) is resolved for CreateMessage by
@@ -140,7 +197,9 @@
 //
 // A Store is safe for concurrent use, and any number of Stores (processes)
 // may share one database: all ordering and uniqueness decisions are made by
-// the database inside transactions, none in process memory. On SQLite a
+// the database inside transactions, none in process memory (group
+// commit's queues only order a process's own messages on their way to the
+// database). On SQLite a
 // Store additionally admits one write transaction at a time (SQLite has one
 // writer anyway), so its own writers queue in order instead of polling in
 // SQLite's busy handler; other processes are still arbitrated by the busy

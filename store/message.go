@@ -21,24 +21,25 @@ const messageColumns = "id, chat_id, seq, sender_id, content, client_msg_id, cre
 // attachments, unknown attachment, attachment of another chat), ErrConflict
 // (attachment already used by another message).
 //
-// A deadline or cancellation of ctx interrupts the statements before the
-// COMMIT, never the COMMIT (see write): the message is then either stored
-// and returned, or not stored. A COMMIT that fails with the connection
-// (its outcome unknown) is resolved by looking the row up.
+// Concurrent calls share transactions (group commit, Config.Committers,
+// commit.go), each returned only after its own message's COMMIT; a
+// refused message (the errors above) fails alone, its batch-mates are
+// stored. A deadline or cancellation of ctx never interrupts a COMMIT:
+// while the message waits for its batch, ctx ending returns ctx's error
+// and the message is not stored; once in a batch, the batch's statements
+// and COMMIT are bounded by the latest deadline of its messages (plus
+// Config.StatementTimeout), not interrupted by one of them, and the call
+// returns the batch's outcome even after ctx ended. Without group commit
+// ctx interrupts the statements before the COMMIT (see write). Either way
+// the message is stored and returned, or not stored. A COMMIT that fails
+// with the connection (its outcome unknown) is resolved by looking a row
+// up.
 //
 // Ordering: the chat row is locked first (the chat's row lock on
 // PostgreSQL, the database write lock on SQLite); seq and id are assigned
 // under that lock, so concurrent inserts from any number of processes get
-// consecutive seqs and ids that increase with seq.
-//
-// Group commit (Config.Committers, commit.go): concurrent calls share
-// transactions, each still returned only after its own message's COMMIT.
-// A call whose ctx ends while its message waits for a batch returns ctx's
-// error and its message is not stored; once in a batch it shares the
-// batch's fate: the batch's statements and COMMIT are bounded by the
-// latest deadline of its messages (plus commitGrace), not interrupted by
-// one of them, and the call returns the true outcome. A refused message
-// (the errors above) fails alone; its batch-mates are stored.
+// consecutive seqs and ids that increase with seq, and one process's
+// messages of a chat are stored in the order the calls queued them.
 func (s *Store) CreateMessage(ctx context.Context, nm NewMessage) (Message, bool, error) {
 	if err := checkNewMessage(nm); err != nil {
 		return Message{}, false, err
