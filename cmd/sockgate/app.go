@@ -171,7 +171,7 @@ func (m *Main) openStore(ctx context.Context, ready map[string]func(context.Cont
 		return nil, nil, err
 	}
 	// A statement never outlives the event that runs it (PostgreSQL).
-	st, err := store.Open(ctx, store.Config{DSN: dsn, Logger: m.log, StatementTimeout: c.EventTimeout})
+	st, err := store.Open(ctx, store.Config{DSN: dsn, Logger: m.log, StatementTimeout: c.EventTimeout, Committers: int(c.DBCommitters)})
 	if err != nil {
 		return nil, nil, err
 	}
