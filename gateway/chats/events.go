@@ -277,7 +277,8 @@ func (ch *Chats) read(ctx context.Context, c *event.Client, req readReq) (readRe
 // ---- presence ----
 
 // connected counts an authenticated socket and announces its user online
-// on their first socket, then replays what it missed (recovery.go).
+// on their first socket, then replays what it missed (recovery.go). The
+// user's chats are read once for both.
 func (ch *Chats) connected(c *event.Client) {
 	id, ok := c.Identity()
 	if !ok || !c.Socket().Connected() {
@@ -289,10 +290,20 @@ func (ch *Chats) connected(c *event.Client) {
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
-	} else if first {
-		ch.announce(ctx, id.ID, statusOnline)
 	}
-	ch.recover(ctx, c, id)
+	since := lastMessageID(c.Socket().Handshake().Auth)
+	if !first && since == "" {
+		return
+	}
+	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)
+	if first && err == nil {
+		ch.announce(chatIDs, id.ID, statusOnline)
+	} else if first {
+		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", id.ID, "err", err)
+	}
+	if since != "" {
+		ch.recover(ctx, c, id, since, chatIDs, err)
+	}
 }
 
 // admit waits for one of Config.ConnectConcurrency slots and returns its
@@ -319,19 +330,20 @@ func (ch *Chats) disconnected(ctx context.Context, c *event.Client, _ string) {
 		c.Logger().Error("presence disconnect failed", "user_id", id.ID, "err", err)
 		return
 	}
-	if last {
-		ch.announce(ctx, id.ID, statusOffline)
-	}
-}
-
-// announce sends `presence` to the rooms of every chat of userID, once
-// (a socket in several of them gets it once).
-func (ch *Chats) announce(ctx context.Context, userID, status string) {
-	ids, err := ch.st.ChatIDsForUser(ctx, userID)
-	if err != nil {
-		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", userID, "err", err)
+	if !last {
 		return
 	}
+	ids, err := ch.st.ChatIDsForUser(ctx, id.ID)
+	if err != nil {
+		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", id.ID, "err", err)
+		return
+	}
+	ch.announce(ids, id.ID, statusOffline)
+}
+
+// announce sends `presence` to the rooms of chats ids (userID's), once (a
+// socket in several of them gets it once).
+func (ch *Chats) announce(ids []string, userID, status string) {
 	if len(ids) == 0 {
 		return
 	}
