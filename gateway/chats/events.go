@@ -2,6 +2,7 @@ package chats
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
@@ -295,6 +296,7 @@ func (ch *Chats) connected(c *event.Client) {
 	if !first && since == "" {
 		return
 	}
+	yield()
 	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)
 	if first && err == nil {
 		ch.announce(chatIDs, id.ID, statusOnline)
@@ -317,6 +319,17 @@ func (ch *Chats) admit(ctx context.Context) (release func()) {
 		return func() {}
 	}
 }
+
+// yield lets the goroutines runnable now (other sockets' events, their
+// writes) run before a connection hook goes on; the hooks call it between
+// steps (each store read, each replayed message). Go has no priorities:
+// without it, ConnectConcurrency hooks replaying a storm's backlog keep
+// the server's Ps for whole time slices (10 ms) while a sender's
+// goroutine, holding the store's single writer that every other sender
+// queues for, waits behind them. runtime.Gosched puts the hook behind
+// every goroutine runnable at that moment; when none is, it returns at
+// once.
+func yield() { runtime.Gosched() }
 
 // disconnected forgets the socket and announces its user offline when it
 // was their last socket.

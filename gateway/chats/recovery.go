@@ -235,6 +235,7 @@ func (r *replay) send(chatID string, seq int64, id string, msg any) {
 		return
 	}
 	r.sent[chatID] = seq
+	yield()
 	r.c.Emit("message", msg)
 	r.done.Count++
 	if id > r.done.LastMessageID {
@@ -260,6 +261,7 @@ func (r *replay) page(ctx context.Context, after string) (last string, more bool
 	if limit <= 0 || !r.c.Socket().Connected() {
 		return after, false, nil // cap reached, or nobody left to replay to
 	}
+	yield()
 	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, after, limit)
 	if err != nil {
 		return after, false, err
