@@ -92,7 +92,8 @@ type Config struct {
 	// ConnectConcurrency bounds the connection hooks of "/chat" (the user
 	// upsert, presence, the online announcement and the replay of missed
 	// messages) running at once on this instance; the others wait for a
-	// slot (until their deadline: then they run anyway). Their store calls
+	// slot (at most the event Timeout: then they run anyway, with a
+	// Timeout of their own from then on). Their store calls
 	// then hold at most this many of the store's connections, so a
 	// reconnect storm does not queue hundreds of queries ahead of the other
 	// sockets' sends in the pool. Zero means 2. Measured with bench's storm
@@ -285,9 +286,16 @@ func (ch *Chats) connected(c *event.Client) {
 	if !ok || !c.Socket().Connected() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Context(), ch.n.Pipeline().Timeout())
+	// The deadline counts from admission: a hook that waited its whole
+	// Timeout for a slot (a long storm, e.g. on PostgreSQL) would
+	// otherwise run with a context already ended and fail every store
+	// call, its replay included.
+	timeout := ch.n.Pipeline().Timeout()
+	wait, cancelWait := context.WithTimeout(c.Context(), timeout)
+	defer ch.admit(wait)()
+	cancelWait()
+	ctx, cancel := context.WithTimeout(c.Context(), timeout)
 	defer cancel()
-	defer ch.admit(ctx)()
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
