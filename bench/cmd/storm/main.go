@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,7 +93,7 @@ func run(ctx context.Context, c config) (result, error) {
 		return result{}, err
 	}
 	defer srv.Stop()
-	w := &world{srv: srv, cfg: c}
+	w := &world{srv: srv, cfg: c, run: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	if c.timeline > 0 {
 		w.tl = newTimeline(c.timeline)
 		defer func() { fmt.Print(w.tl) }()

@@ -27,6 +27,10 @@ type world struct {
 	groups  []group          // the stormers' chats
 	tokens  []string         // stormer i's token
 	tl      *timeline        // with -timeline
+	// run prefixes the clientMsgIds: users keep their ids from run to run,
+	// so that a -db PostgreSQL database can serve several runs (a sender's
+	// clientMsgId reused in a new chat is a conflict).
+	run string
 }
 
 // group is one stormer chat: its members (stormer indexes) and the id of
@@ -91,7 +95,7 @@ func (w *world) makeGroups(ctx context.Context) error {
 			return err
 		}
 		for n := range c.history {
-			mid, err := p.Send(ctx, "history "+strconv.Itoa(n), fmt.Sprintf("h-%d-%d", gi, n))
+			mid, err := p.Send(ctx, "history "+strconv.Itoa(n), fmt.Sprintf("%s-h-%d-%d", w.run, gi, n))
 			if err != nil {
 				return err
 			}
@@ -143,7 +147,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- p.SendLoop(ctx, stop, "x", "s"+strconv.Itoa(si), func(_ string, d time.Duration) {
+			sendErr <- p.SendLoop(ctx, stop, "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)
