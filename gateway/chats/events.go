@@ -289,16 +289,9 @@ func (ch *Chats) connected(c *event.Client) {
 	if !ok || !c.Socket().Connected() {
 		return
 	}
-	// The deadline counts from admission: a hook that waited its whole
-	// Timeout for a slot (a long storm, e.g. on PostgreSQL) would
-	// otherwise run with a context already ended and fail every store
-	// call, its replay included.
 	timeout := ch.n.Pipeline().Timeout()
-	wait, cancelWait := context.WithTimeout(c.Context(), timeout)
-	defer ch.admit(wait)()
-	cancelWait()
-	ctx, cancel := context.WithTimeout(c.Context(), timeout)
-	defer cancel()
+	ctx, done := ch.admitted(c.Context(), timeout, timeout)
+	defer done()
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
@@ -329,6 +322,20 @@ func (ch *Chats) admit(ctx context.Context) (release func()) {
 	case <-ctx.Done():
 		return func() {}
 	}
+}
+
+// admitted waits for a slot (admit) at most wait, then returns the hook's
+// context, parent with a deadline work from then, and done, which cancels
+// it and releases the slot. The deadline counts from admission: a hook that
+// waited its whole wait for a slot (a long storm, e.g. on PostgreSQL) would
+// otherwise run with a context already ended and fail every store call,
+// its replay included.
+func (ch *Chats) admitted(parent context.Context, wait, work time.Duration) (ctx context.Context, done func()) {
+	wctx, cancelWait := context.WithTimeout(parent, wait)
+	release := ch.admit(wctx)
+	cancelWait()
+	ctx, cancel := context.WithTimeout(parent, work)
+	return ctx, func() { cancel(); release() }
 }
 
 // yield lets the goroutines runnable now (other sockets' events, their
