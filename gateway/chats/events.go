@@ -101,8 +101,9 @@ type Config struct {
 	// senders' ack p99 was 23x its idle value without the bound, 3.9x with
 	// 2 and 2.6x with 1 (which serialises /chat connections: ~160/s). The
 	// admitted hooks also yield between steps (yield): with 2, on a machine
-	// loaded by other jobs, the storm p99 fell from a median ~250 ms to
-	// ~150 ms (~150-230 connects/s either way).
+	// loaded by other jobs, the storm p99 was lower in 13 of 16 interleaved
+	// pairs of runs (median 0.72x the run before it), at the same ~170
+	// recovering connects/s (500 in ~3 s).
 	ConnectConcurrency int
 
 	// Cluster says where presence lives: with Cluster.Redis in Redis,
