@@ -35,3 +35,34 @@ func TestAdmit(t *testing.T) {
 		t.Fatalf("slots in use %d after an unadmitted release, want 1", len(ch.slots))
 	}
 }
+
+// TestAdmitted: a hook that waited its whole wait for a slot gets a
+// context whose deadline counts from then, so its store calls can still
+// run; its done releases nothing it did not hold, and a held slot's done
+// frees it.
+func TestAdmitted(t *testing.T) {
+	ch := &Chats{slots: make(chan struct{}, 1)}
+	ctx, done := ch.admitted(context.Background(), time.Minute, time.Minute)
+	if len(ch.slots) != 1 {
+		t.Fatalf("slots in use %d after admission, want 1", len(ch.slots))
+	}
+	start := time.Now()
+	late, lateDone := ch.admitted(context.Background(), 20*time.Millisecond, time.Minute)
+	if err := late.Err(); err != nil {
+		t.Fatalf("context of a hook admitted after its wait: %v, want a live one", err)
+	}
+	if d, ok := late.Deadline(); !ok || !d.After(start.Add(time.Minute)) {
+		t.Errorf("deadline %v (set %v), want more than a minute after the wait began (%v)", d, ok, start)
+	}
+	lateDone()
+	if err := late.Err(); err == nil {
+		t.Error("context still live after done")
+	}
+	if len(ch.slots) != 1 {
+		t.Fatalf("slots in use %d after the unadmitted hook's done, want 1", len(ch.slots))
+	}
+	done()
+	if ctx.Err() == nil || len(ch.slots) != 0 {
+		t.Fatalf("after the admitted hook's done: ctx err %v, slots in use %d; want canceled, 0", ctx.Err(), len(ch.slots))
+	}
+}

@@ -2,6 +2,7 @@ package chats
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/sockgate/sockgate/gateway/internal/cluster"
@@ -91,13 +92,18 @@ type Config struct {
 	// ConnectConcurrency bounds the connection hooks of "/chat" (the user
 	// upsert, presence, the online announcement and the replay of missed
 	// messages) running at once on this instance; the others wait for a
-	// slot (until their deadline: then they run anyway). Their store calls
+	// slot (at most the event Timeout: then they run anyway, with a
+	// Timeout of their own from then on). Their store calls
 	// then hold at most this many of the store's connections, so a
 	// reconnect storm does not queue hundreds of queries ahead of the other
 	// sockets' sends in the pool. Zero means 2. Measured with bench's storm
 	// (500 clients replaying 49 messages each, SQLite, 2 cores): the other
 	// senders' ack p99 was 23x its idle value without the bound, 3.9x with
-	// 2 and 2.6x with 1 (which serialises /chat connections: ~160/s).
+	// 2 and 2.6x with 1 (which serialises /chat connections: ~160/s). The
+	// admitted hooks also yield between steps (yield): with 2, on a machine
+	// loaded by other jobs, the storm p99 was lower in 13 of 16 interleaved
+	// pairs of runs (median 0.72x the run before it), at the same ~170
+	// recovering connects/s (500 in ~3 s).
 	ConnectConcurrency int
 
 	// Cluster says where presence lives: with Cluster.Redis in Redis,
@@ -277,22 +283,34 @@ func (ch *Chats) read(ctx context.Context, c *event.Client, req readReq) (readRe
 // ---- presence ----
 
 // connected counts an authenticated socket and announces its user online
-// on their first socket, then replays what it missed (recovery.go).
+// on their first socket, then replays what it missed (recovery.go). The
+// user's chats are read once for both.
 func (ch *Chats) connected(c *event.Client) {
 	id, ok := c.Identity()
 	if !ok || !c.Socket().Connected() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Context(), ch.n.Pipeline().Timeout())
-	defer cancel()
-	defer ch.admit(ctx)()
+	timeout := ch.n.Pipeline().Timeout()
+	ctx, done := ch.admitted(c.Context(), timeout, timeout)
+	defer done()
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
-	} else if first {
-		ch.announce(ctx, id.ID, statusOnline)
 	}
-	ch.recover(ctx, c, id)
+	since := lastMessageID(c.Socket().Handshake().Auth)
+	if !first && since == "" {
+		return
+	}
+	yield()
+	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)
+	if first && err == nil {
+		ch.announce(chatIDs, id.ID, statusOnline)
+	} else if first {
+		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", id.ID, "err", err)
+	}
+	if since != "" {
+		ch.recover(ctx, c, id, since, chatIDs, err)
+	}
 }
 
 // admit waits for one of Config.ConnectConcurrency slots and returns its
@@ -307,6 +325,31 @@ func (ch *Chats) admit(ctx context.Context) (release func()) {
 	}
 }
 
+// admitted waits for a slot (admit) at most wait, then returns the hook's
+// context, parent with a deadline work from then, and done, which cancels
+// it and releases the slot. The deadline counts from admission: a hook that
+// waited its whole wait for a slot (a long storm, e.g. on PostgreSQL) would
+// otherwise run with a context already ended and fail every store call,
+// its replay included.
+func (ch *Chats) admitted(parent context.Context, wait, work time.Duration) (ctx context.Context, done func()) {
+	wctx, cancelWait := context.WithTimeout(parent, wait)
+	release := ch.admit(wctx)
+	cancelWait()
+	ctx, cancel := context.WithTimeout(parent, work)
+	return ctx, func() { cancel(); release() }
+}
+
+// yield lets the goroutines runnable now (other sockets' events, their
+// writes) run before a connection hook goes on; the hooks call it between
+// steps (each store read, each replayed message). Go has no priorities:
+// without it, ConnectConcurrency hooks replaying a storm's backlog keep
+// the server's Ps for whole time slices (10 ms) while a sender's
+// goroutine, holding the store's single writer that every other sender
+// queues for, waits behind them. runtime.Gosched puts the hook behind
+// every goroutine runnable at that moment; when none is, it returns at
+// once.
+func yield() { runtime.Gosched() }
+
 // disconnected forgets the socket and announces its user offline when it
 // was their last socket.
 func (ch *Chats) disconnected(ctx context.Context, c *event.Client, _ string) {
@@ -319,19 +362,20 @@ func (ch *Chats) disconnected(ctx context.Context, c *event.Client, _ string) {
 		c.Logger().Error("presence disconnect failed", "user_id", id.ID, "err", err)
 		return
 	}
-	if last {
-		ch.announce(ctx, id.ID, statusOffline)
-	}
-}
-
-// announce sends `presence` to the rooms of every chat of userID, once
-// (a socket in several of them gets it once).
-func (ch *Chats) announce(ctx context.Context, userID, status string) {
-	ids, err := ch.st.ChatIDsForUser(ctx, userID)
-	if err != nil {
-		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", userID, "err", err)
+	if !last {
 		return
 	}
+	ids, err := ch.st.ChatIDsForUser(ctx, id.ID)
+	if err != nil {
+		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", id.ID, "err", err)
+		return
+	}
+	ch.announce(ids, id.ID, statusOffline)
+}
+
+// announce sends `presence` to the rooms of chats ids (userID's), once (a
+// socket in several of them gets it once).
+func (ch *Chats) announce(ids []string, userID, status string) {
 	if len(ids) == 0 {
 		return
 	}

@@ -100,15 +100,13 @@ func lastMessageID(hsAuth json.RawMessage) string {
 }
 
 // recover replays what c's user missed since the handshake's
-// auth.lastMessageId (see above). It runs on c's worker before any event.
-func (ch *Chats) recover(ctx context.Context, c *event.Client, id auth.Identity) {
-	since := lastMessageID(c.Socket().Handshake().Auth)
-	if since == "" {
-		return
-	}
+// auth.lastMessageId, since (see above), in chatIDs, the user's chats (or
+// listErr, the failure to read them). It runs on c's worker before any
+// event.
+func (ch *Chats) recover(ctx context.Context, c *event.Client, id auth.Identity, since string, chatIDs []string, listErr error) {
 	r := &replay{ch: ch, c: c, userID: id.ID, users: newRESTUsers(ch.st),
 		sent: map[string]int64{}, done: recoveredEvent{LastMessageID: since}}
-	err := r.run(ctx)
+	err := r.run(ctx, chatIDs, listErr)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) {
 			err = event.Refuse(errBadLastMessageID, err)
@@ -158,13 +156,14 @@ func (r *replay) buffer(m liveMsg) {
 }
 
 // run is steps 1-3 but the last drain (finish).
-func (r *replay) run(ctx context.Context) error {
+func (r *replay) run(ctx context.Context, chatIDs []string, listErr error) error {
 	if err := validID("lastMessageId", r.done.LastMessageID); err != nil {
 		return event.Refuse(errBadLastMessageID, err)
 	}
-	if err := r.register(ctx); err != nil {
-		return err
+	if listErr != nil {
+		return listErr
 	}
+	r.register(chatIDs)
 	if err := r.all(ctx); err != nil {
 		return err
 	}
@@ -176,11 +175,7 @@ func (r *replay) run(ctx context.Context) error {
 
 // register is step 1: the socket joins its chats' rooms and
 // recoveringRoom, registered in recovering in the same critical section.
-func (r *replay) register(ctx context.Context) error {
-	chatIDs, err := r.ch.st.ChatIDsForUser(ctx, r.userID)
-	if err != nil {
-		return err
-	}
+func (r *replay) register(chatIDs []string) {
 	rooms := make([]string, 0, len(chatIDs)+1)
 	for _, cid := range chatIDs {
 		rooms = append(rooms, chatRoom(cid))
@@ -196,7 +191,6 @@ func (r *replay) register(ctx context.Context) error {
 	}
 	r.chats = chatIDs
 	r.c.Socket().Join(append(rooms, recoveringRoom)...)
-	return nil
 }
 
 // drain sends the buffered messages the store replay did not, and returns
@@ -241,6 +235,7 @@ func (r *replay) send(chatID string, seq int64, id string, msg any) {
 		return
 	}
 	r.sent[chatID] = seq
+	yield()
 	r.c.Emit("message", msg)
 	r.done.Count++
 	if id > r.done.LastMessageID {
@@ -266,6 +261,7 @@ func (r *replay) page(ctx context.Context, after string) (last string, more bool
 	if limit <= 0 || !r.c.Socket().Connected() {
 		return after, false, nil // cap reached, or nobody left to replay to
 	}
+	yield()
 	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, after, limit)
 	if err != nil {
 		return after, false, err

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,8 @@ type config struct {
 	cpu      string
 	args     string
 	profile  string
+	trace    string
+	timeline time.Duration
 }
 
 func main() {
@@ -55,6 +58,8 @@ func main() {
 	flag.StringVar(&c.cpu, "server-cpu", "", "pin the server to these CPUs (taskset -c); run storm itself pinned elsewhere, e.g. taskset -c 1")
 	flag.StringVar(&c.args, "server-args", "", "more sockgate flags, space-separated (e.g. -pprof-addr 127.0.0.1:6060)")
 	flag.StringVar(&c.profile, "profile", "", "the server's /debug/pprof/profile URL (with -server-args \"-pprof-addr ...\"): save its CPU profile of the storm to results/storm.cpu.pprof")
+	flag.StringVar(&c.trace, "trace", "", "the server's /debug/pprof/trace URL (with -server-args \"-pprof-addr ...\"): save its execution trace of the storm to results/storm.trace")
+	flag.DurationVar(&c.timeline, "timeline", 0, "print the storm by periods of this length: the senders' acks (count, p99, max) and the stormers connected and recovered")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -88,7 +93,11 @@ func run(ctx context.Context, c config) (result, error) {
 		return result{}, err
 	}
 	defer srv.Stop()
-	w := &world{srv: srv, cfg: c}
+	w := &world{srv: srv, cfg: c, run: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	if c.timeline > 0 {
+		w.tl = newTimeline(c.timeline)
+		defer func() { fmt.Print(w.tl) }()
+	}
 	if err := w.prepare(ctx); err != nil {
 		return result{}, fmt.Errorf("prepare: %w (server log: %s)", err, srv.Tail())
 	}

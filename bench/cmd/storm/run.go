@@ -26,6 +26,11 @@ type world struct {
 	senders []*chatload.Peer // connected, each joined to its pair's chat
 	groups  []group          // the stormers' chats
 	tokens  []string         // stormer i's token
+	tl      *timeline        // with -timeline
+	// run prefixes the clientMsgIds: users keep their ids from run to run,
+	// so that a -db PostgreSQL database can serve several runs (a sender's
+	// clientMsgId reused in a new chat is a conflict).
+	run string
 }
 
 // group is one stormer chat: its members (stormer indexes) and the id of
@@ -90,7 +95,7 @@ func (w *world) makeGroups(ctx context.Context) error {
 			return err
 		}
 		for n := range c.history {
-			mid, err := p.Send(ctx, "history "+strconv.Itoa(n), fmt.Sprintf("h-%d-%d", gi, n))
+			mid, err := p.Send(ctx, "history "+strconv.Itoa(n), fmt.Sprintf("%s-h-%d-%d", w.run, gi, n))
 			if err != nil {
 				return err
 			}
@@ -142,10 +147,11 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- p.SendLoop(ctx, stop, "x", "s"+strconv.Itoa(si), func(_ string, d time.Duration) {
+			sendErr <- p.SendLoop(ctx, stop, "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)
+					w.tl.ack(d)
 				} else {
 					idle = append(idle, d)
 				}
@@ -156,13 +162,18 @@ func (w *world) measure(ctx context.Context) (result, error) {
 	time.Sleep(w.cfg.window)
 	mu.Lock()
 	stormOn.Store(true)
+	w.tl.begin(w.srv.Pid())
 	mu.Unlock()
 	if w.cfg.profile != "" {
-		go fetchProfile(w.cfg.profile)
+		go fetchProfile(w.cfg.profile, "results/storm.cpu.pprof")
+	}
+	if w.cfg.trace != "" {
+		go fetchProfile(w.cfg.trace, "results/storm.trace")
 	}
 	start := time.Now()
 	replayed, err := w.storm(ctx)
 	res.stormTime = time.Since(start)
+	w.tl.end()
 	close(stop)
 	wg.Wait()
 	close(sendErr)
@@ -203,6 +214,7 @@ func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	w.tl.connect()
 	defer p.Close()
 	seen := map[string]bool{}
 	want := w.cfg.history - 1
@@ -229,6 +241,7 @@ func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
 				if r.Count != want || len(seen) != want || !r.Complete {
 					return len(seen), fmt.Errorf("recovered %+v with %d distinct messages, want %d", r, len(seen), want)
 				}
+				w.tl.recover()
 				return len(seen), nil
 			}
 		case <-tctx.Done():
@@ -252,9 +265,10 @@ func (r result) String() string {
 		r.idleN, r.idleP50, r.idleP99, r.stormers, r.replayed, r.stormTime.Seconds(), r.stormN, r.stormP50, r.stormP99, r.stormP99/math.Max(r.idleP99, 1e-9))
 }
 
-// fetchProfile saves the server's CPU profile of the next 3 s (the storm)
-// to results/storm.cpu.pprof; url is its /debug/pprof/profile address.
-func fetchProfile(url string) {
+// fetchProfile saves the server's CPU profile or execution trace of the
+// next 3 s (the storm) to file; url is its /debug/pprof/profile or
+// /debug/pprof/trace address.
+func fetchProfile(url, file string) {
 	res, err := http.Get(url + "?seconds=3")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "storm: profile:", err)
@@ -262,7 +276,7 @@ func fetchProfile(url string) {
 	}
 	defer res.Body.Close()
 	_ = os.MkdirAll("results", 0o755)
-	f, err := os.Create("results/storm.cpu.pprof")
+	f, err := os.Create(file)
 	if err != nil {
 		return
 	}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sockgate/sockgate/bench/internal/chatload"
+)
+
+// timeline records when things happened during the storm, to tell which
+// phase of it (handshakes, replays) delays the senders' acks.
+type timeline struct {
+	period time.Duration
+
+	mu        sync.Mutex
+	start     time.Time
+	acks      map[int][]time.Duration // by period: ack latencies of the acks received then
+	connected map[int]int             // by period: stormers whose connect returned
+	recovered map[int]int             // by period: stormers told `recovered`
+	cpu       []cpuSample             // at the start of each period
+	stop      chan struct{}
+}
+
+// cpuSample is the CPU time used so far by the server, by this process
+// and by the whole machine (every CPU, all processes).
+type cpuSample struct{ server, self, machine time.Duration }
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times.
+const clockTicks = 100
+
+func sampleCPU(pid int) cpuSample {
+	return cpuSample{server: procCPU(strconv.Itoa(pid)), self: procCPU("self"), machine: machineBusy()}
+}
+
+// procCPU reads utime+stime from /proc/<pid>/stat (0 if unreadable).
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	i := bytes.LastIndexByte(b, ')')
+	if err != nil || i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// machineBusy reads the busy time of all CPUs (all but idle and iowait)
+// from /proc/stat's first line.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var busy int64
+	for i, v := range strings.Fields(line)[1:] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+func newTimeline(period time.Duration) *timeline {
+	return &timeline{period: period, acks: map[int][]time.Duration{}, connected: map[int]int{}, recovered: map[int]int{}}
+}
+
+// begin marks the start of the storm and samples CPU times every period
+// until end. A nil timeline records nothing.
+func (t *timeline) begin(pid int) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.start = time.Now()
+	t.cpu = append(t.cpu, sampleCPU(pid))
+	t.stop = make(chan struct{})
+	t.mu.Unlock()
+	go func() {
+		tick := time.NewTicker(t.period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				c := sampleCPU(pid)
+				t.mu.Lock()
+				t.cpu = append(t.cpu, c)
+				t.mu.Unlock()
+			case <-t.stop:
+				return
+			}
+		}
+	}()
+}
+
+// end stops the CPU sampling.
+func (t *timeline) end() {
+	if t != nil {
+		close(t.stop)
+	}
+}
+
+func (t *timeline) at() int { return int(time.Since(t.start) / t.period) }
+
+func (t *timeline) ack(d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.acks[t.at()] = append(t.acks[t.at()], d)
+	t.mu.Unlock()
+}
+
+func (t *timeline) connect() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.connected[t.at()]++
+	t.mu.Unlock()
+}
+
+func (t *timeline) recover() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.recovered[t.at()]++
+	t.mu.Unlock()
+}
+
+// String is one line per period.
+func (t *timeline) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last := 0
+	for _, m := range []map[int]int{t.connected, t.recovered} {
+		for k := range m {
+			last = max(last, k)
+		}
+	}
+	for k := range t.acks {
+		last = max(last, k)
+	}
+	var b strings.Builder
+	for i := 0; i <= last; i++ {
+		ds := t.acks[i]
+		_, p99 := chatload.Quantiles(ds)
+		var mx time.Duration
+		for _, d := range ds {
+			mx = max(mx, d)
+		}
+		fmt.Fprintf(&b, "%6d ms: acks %4d p99 %6.1f ms max %6.1f ms; stormers connected %3d recovered %3d",
+			i*int(t.period/time.Millisecond), len(ds), p99, float64(mx)/float64(time.Millisecond), t.connected[i], t.recovered[i])
+		if i+1 < len(t.cpu) {
+			a, z := t.cpu[i], t.cpu[i+1]
+			cores := func(d time.Duration) float64 { return d.Seconds() / t.period.Seconds() }
+			fmt.Fprintf(&b, "; CPU cores: server %.2f, storm %.2f, machine %.2f", cores(z.server-a.server), cores(z.self-a.self), cores(z.machine-a.machine))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
