@@ -3,11 +3,13 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sockgate/sockgate/gateway/event"
 	"github.com/sockgate/sockgate/internal/testenv"
+	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store/storetest"
 )
 
@@ -189,4 +191,45 @@ func TestRecovery_Sync(t *testing.T) {
 		t.Errorf("sync = %+v", rep)
 	}
 	ackFailed(t, js.emit("bob", "sync", map[string]any{"lastMessageId": "bogus"}), event.CodeInvalidPayload)
+}
+
+// TestRecovery_ReplayCountsAgainstSync: a reconnect's replay reads history
+// under the user's "/chat:sync" budget, so re-CONNECTs with lastMessageId
+// cannot read more than `sync` may: with 2 pages a minute, the third
+// reconnect gets rate_limited and recovered {complete:false} with nothing
+// replayed, and `sync` is refused from the same budget.
+func TestRecovery_ReplayCountsAgainstSync(t *testing.T) {
+	rules := map[string]ratelimit.Rule{"/chat:sync": {Limit: 2, Period: time.Minute}}
+	e := newChatEnv(t, chatEnvConfig{rules: rules})
+	x := e.chat(t, "alice", "bob")
+	js := startJS(t, e.URL)
+	js.mustConnect("alice", "/chat", authOpts(mintToken(t, "alice", time.Hour)))
+	var first, second wireSendAck
+	js.emit("alice", "chat message", map[string]any{"chatId": x.ID, "content": "1"}).arg(t, 0, &first)
+	js.emit("alice", "chat message", map[string]any{"chatId": x.ID, "content": "2"}).arg(t, 0, &second)
+
+	bob := mintToken(t, "bob", time.Hour)
+	for i, name := range []string{"bob1", "bob2"} {
+		js.mustConnect(name, "/chat", map[string]any{"auth": map[string]any{"token": bob, "lastMessageId": first.Message.ID}})
+		var rec recoveredEvent
+		js.expect(name, "recovered").arg(t, 0, &rec)
+		if rec != (recoveredEvent{Count: 1, LastMessageID: second.Message.ID, Complete: true}) {
+			t.Fatalf("reconnect %d: recovered = %+v", i+1, rec)
+		}
+	}
+	js.mustConnect("bob3", "/chat", map[string]any{"auth": map[string]any{"token": bob, "lastMessageId": first.Message.ID}})
+	var ex exception
+	js.expect("bob3", "exception").arg(t, 0, &ex)
+	if ex.Status != "error" || !strings.HasPrefix(ex.Message, "Too many requests") {
+		t.Errorf("exception = %+v, want rate_limited", ex)
+	}
+	var rec recoveredEvent
+	js.expect("bob3", "recovered").arg(t, 0, &rec)
+	if rec != (recoveredEvent{LastMessageID: first.Message.ID}) {
+		t.Errorf("recovered = %+v, want nothing replayed, incomplete", rec)
+	}
+	if ids, _, _ := messageIDs(t, js.drain("bob3")); len(ids) != 0 {
+		t.Errorf("bob3 was replayed %v past the limit", ids)
+	}
+	ackFailed(t, js.emit("bob3", "sync", map[string]any{"lastMessageId": first.Message.ID}), event.CodeRateLimited)
 }

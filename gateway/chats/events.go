@@ -75,7 +75,7 @@ func RateRules() map[string]ratelimit.Rule {
 		"/chat:join":         {Limit: 30, Period: time.Minute},
 		"/chat:chat message": {Limit: 10, Period: time.Second},
 		"/chat:read":         {Limit: 30, Period: 10 * time.Second},
-		"/chat:sync":         {Limit: 30, Period: time.Minute},
+		syncRule:             {Limit: 30, Period: time.Minute},
 	}
 	for k, v := range apiRateRules() {
 		r[k] = v
@@ -157,7 +157,7 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 	event.On(n, "join", "/chat:join", ch.join)
 	event.On(n, "chat message", "/chat:chat message", ch.send)
 	event.On(n, "read", "/chat:read", ch.read)
-	event.On(n, "sync", "/chat:sync", ch.sync)
+	event.On(n, "sync", syncRule, ch.sync)
 	n.OnConnect(ch.connected, false)
 	n.OnDisconnect(ch.disconnected)
 	return ch

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sockgate/sockgate/auth"
 	"github.com/sockgate/sockgate/gateway/event"
+	"github.com/sockgate/sockgate/ratelimit"
 	"github.com/sockgate/sockgate/store"
 )
 
@@ -68,6 +69,14 @@ import (
 // An unknown or malformed lastMessageId, or a store failure, is reported
 // with an `exception` event (`invalid_payload` / `unavailable` message) and
 // `recovered {complete:false}`; the socket stays connected and joined.
+
+// syncRule rate-limits the pages of missed messages a user reads: each
+// `sync` event, and each page (store.MaxLimit messages) of a reconnect's
+// replay, so that re-CONNECTs with lastMessageId (allowed by "nsconnect")
+// cannot read more history than `sync` may. A replay refused by it stops
+// with an `exception` (rate_limited, with its retry time) and `recovered
+// {complete:false}`; the client pages the rest over REST or later.
+const syncRule = "/chat:sync"
 
 // recoveringRoom holds the "/chat" sockets that are replaying missed
 // messages; live message broadcasts skip it.
@@ -260,6 +269,10 @@ func (r *replay) page(ctx context.Context, after string) (last string, more bool
 	limit := min(store.MaxLimit, r.ch.maxReplay-r.done.Count)
 	if limit <= 0 || !r.c.Socket().Connected() {
 		return after, false, nil // cap reached, or nobody left to replay to
+	}
+	if _, err := r.ch.n.Pipeline().Allow(ctx, syncRule, ratelimit.Key(r.userID, "")); err != nil {
+		r.ch.n.Pipeline().LogRefusal("replay:"+r.userID, "reconnect replay refused by its rate limit", "user_id", r.userID, "rule", syncRule, "err", err)
+		return after, false, err
 	}
 	yield()
 	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, after, limit)
