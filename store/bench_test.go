@@ -72,6 +72,21 @@ func BenchmarkStore_CreateMessage(b *testing.B) {
 					})
 				})
 			}
+			b.Run("Missed50", func(b *testing.B) { // a reconnect's replay read
+				first, _, err := s.MessagesPage(ctx, chats[0], 1, 1)
+				if err != nil || len(first) == 0 {
+					b.Fatal(first, err)
+				}
+				old, err := s.MessagesBefore(ctx, chats[0], first[0].ID, 50)
+				if err != nil || len(old) < 50 {
+					b.Fatal(len(old), err)
+				}
+				for b.Loop() {
+					if ms, err := s.MissedMessages(ctx, "u", old[49].ID, 50); err != nil || len(ms) != 50 {
+						b.Fatal(len(ms), err)
+					}
+				}
+			})
 			b.Run("HistoryPage50", func(b *testing.B) {
 				for b.Loop() {
 					if _, _, err := s.MessagesPage(ctx, chats[0], 1, 50); err != nil {
