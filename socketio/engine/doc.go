@@ -64,9 +64,9 @@
 //
 // # WebSocket library
 //
-// github.com/gobwas/ws: it works on the hijacked net.Conn (ws.UpgradeHTTP),
-// reads frame headers (ws.ReadHeader) and unmasks payloads (ws.Cipher),
-// and leaves batching to us (one writev per batch). The data frames we send
+// github.com/gobwas/ws: it works on the hijacked net.Conn (ws.UpgradeHTTP)
+// and unmasks payloads (ws.Cipher); frame headers are parsed by this
+// package from its own pooled read buffer (wsread.go), and batching is ours (one writev per batch). The data frames we send
 // are built by this package, not by gobwas: a Message's complete unmasked
 // frame is built once, header and payload in one exactly sized allocation
 // (serverFrame in message.go, byte-identical to ws.MustCompileFrame:
@@ -82,12 +82,23 @@
 // Measured (bench/engine: BenchmarkBroadcast, 100-byte message to 50 WebSocket receivers
 // on loopback, 2 shared cores, 3 runs): this package 14-25µs per broadcast,
 // gorilla with PreparedMessage and a writer goroutine per connection
-// 51-81µs. BenchmarkIdleConn: an idle WebSocket connection costs one
-// goroutine (its reader, ~3.6 KB of stack) and ~3.7 KB of heap, clients
-// included. After the hijack the connection reads through its own 512 B
-// bufio.Reader (net/http's 4 KB one, ~9 KB of heap per connection in all,
-// is dropped once the bytes it buffered are copied), and the handshake
-// request is kept as a shallow copy.
+// 51-81µs.
+//
+// # Idle WebSocket connections
+//
+// An idle connection holds no read buffer and a minimal reader stack. The
+// reader waits between messages inside syscall.RawConn.Read (the poller's
+// readiness wait, a shallow frame); its callback takes a 4 KB buffer from a
+// pool only when read(2) returns bytes, and the buffer goes back once the
+// burst is read (TLS and other connections without a raw socket wait in a
+// one-byte Read instead). Handling messages grows the reader's stack to
+// 4 KB or more and the GC does not shrink a parked goroutine's stack that
+// far, so after a burst that followed a wait of a second or more (and after
+// the connection's first burst, its CONNECT) the reader continues on a new
+// goroutine, which waits on the minimal 2 KB stack. net/http's 4 KB reader
+// is dropped at the hijack (the bytes it buffered are copied), and the
+// handshake request is not kept: only its headers, target, address and TLS
+// flag are (Conn.Header, RequestURI, RemoteAddr, Secure).
 //
 // # Batched frames and the official test suite
 //

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/http/httptest"
@@ -27,7 +26,7 @@ func FuzzReadLoop(f *testing.F) {
 		s := New(Config{MaxPayload: 1 << 10, PingInterval: time.Hour}, nil)
 		srvSide, cliSide := net.Pipe()
 		c := newConn(s, newSID(), httptest.NewRequest("GET", "/", nil), "websocket")
-		wc := &wsConn{nc: srvSide, br: bufio.NewReader(srvSide)}
+		wc := newWSConn(srvSide, nil)
 		c.ws = wc
 		if !s.register(c) {
 			t.Fatal("register")
