@@ -14,7 +14,9 @@ import (
 // engineConn is what the Socket.IO layer uses of *engine.Conn.
 type engineConn interface {
 	ID() string
-	Request() *http.Request
+	Header() http.Header
+	RequestURI() string
+	Secure() bool
 	RemoteAddr() string
 	Send(msgs ...*engine.Message) error
 	SendVolatile(msgs ...*engine.Message) bool

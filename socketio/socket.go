@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,8 @@ type Socket struct {
 	id     string
 	ns     *Namespace
 	client *client
-	hs     *Handshake
+	auth   json.RawMessage // the CONNECT payload (Handshake.Auth)
+	born   time.Time       // Handshake.Time
 	// ctx is created on the first Context call (most sockets never ask:
 	// a context registered in the server's costs ~400 B per idle socket);
 	// ended records that it must be cancelled. Both under mu.
@@ -85,18 +87,7 @@ func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 		s.rec = &socketRecovery{pid: pid, offset: offset}
 		auth = rest
 	}
-	r := c.conn.Request()
-	hs := &Handshake{Auth: auth, Address: c.conn.RemoteAddr(), Time: time.Now()}
-	if r != nil {
-		// Shared with the connection's other sockets (as in Node, where
-		// every socket's handshake.headers is the request's): read-only.
-		hs.Headers = r.Header
-		hs.Query = r.URL.Query()
-		hs.Secure = r.TLS != nil
-		hs.URL = r.URL.RequestURI()
-		hs.XDomain = r.Header.Get("Origin") != ""
-	}
-	s.hs = hs
+	s.auth, s.born = auth, time.Now()
 	s.in.init(s, ns.srv.cfg.InboundQueue, ns.srv.cfg.InboundBytes)
 	return s
 }
@@ -107,8 +98,26 @@ func (s *Socket) ID() string { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.ns }
 
-// Handshake returns what the client sent when it connected.
-func (s *Socket) Handshake() *Handshake { return s.hs }
+// Handshake returns what the client sent when it connected. It is built on
+// each call from what the connection keeps of its handshake request (an
+// idle socket holds no Handshake, nor its parsed query); its Headers are
+// the connection's, shared by its sockets: read-only.
+func (s *Socket) Handshake() *Handshake {
+	conn := s.client.conn
+	h := conn.Header()
+	_, rawQuery, _ := strings.Cut(conn.RequestURI(), "?")
+	q, _ := url.ParseQuery(rawQuery)
+	return &Handshake{
+		Headers: h,
+		Query:   q,
+		Auth:    s.auth,
+		Address: conn.RemoteAddr(),
+		Time:    s.born,
+		Secure:  conn.Secure(),
+		URL:     conn.RequestURI(),
+		XDomain: h.Get("Origin") != "",
+	}
+}
 
 // Context is cancelled when the socket disconnects (or the server shuts down).
 func (s *Socket) Context() context.Context {
@@ -338,7 +347,7 @@ func (s *Socket) Disconnect(close bool) {
 }
 
 func (s *Socket) info() SocketInfo {
-	return SocketInfo{ID: s.id, Rooms: s.Rooms(), Handshake: *s.hs, Data: socketData(s.Data())}
+	return SocketInfo{ID: s.id, Rooms: s.Rooms(), Handshake: *s.Handshake(), Data: socketData(s.Data())}
 }
 
 // onPacket handles a packet of a connected (or connecting) socket; called

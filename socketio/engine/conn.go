@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -43,9 +42,11 @@ const (
 type Conn struct {
 	s      *Server
 	id     string
-	req    *http.Request
-	remote string
 	h      ConnHandler
+	header http.Header // the handshake request's headers, Host included; read-only
+	uri    string      // its request target (path and query) as sent
+	remote string      // its RemoteAddr
+	secure bool        // it came over TLS
 
 	mu        sync.Mutex
 	transport string
@@ -86,21 +87,32 @@ type Conn struct {
 	closeCalled  bool
 }
 
+// newConn keeps what the Socket.IO handshake exposes of r (headers, request
+// target, address, TLS), not r itself: a kept request, even a shallow copy,
+// held its URL, its contexts and their parents (~0.7 KB per connection).
+// The request is finished (answered or hijacked) once the handshake
+// returns, so its Header map is ours: Host, which net/http moves out of
+// it, goes back in, as in Node's handshake headers.
 func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
-	// Keep the handshake request without its body: only headers and URL
-	// are part of the contract. A shallow copy, not r.Clone: the request
-	// is finished (answered or hijacked) once the handshake returns, so
-	// nothing mutates its Header, URL or TLS state any more, and a deep
-	// copy of them cost ~1.2 KB per connection.
-	req := r.WithContext(context.WithoutCancel(r.Context()))
-	req.Body, req.GetBody = http.NoBody, nil
-	req.Form, req.PostForm, req.MultipartForm = nil, nil, nil
+	h := r.Header
+	if h == nil {
+		h = http.Header{}
+	}
+	if r.Host != "" && len(h["Host"]) == 0 {
+		h["Host"] = []string{r.Host}
+	}
+	uri := r.RequestURI
+	if uri == "" && r.URL != nil {
+		uri = r.URL.RequestURI()
+	}
 	return &Conn{
 		s:         s,
 		id:        id,
-		req:       req,
-		remote:    r.RemoteAddr,
 		h:         nopHandler{},
+		header:    h,
+		uri:       uri,
+		remote:    r.RemoteAddr,
+		secure:    r.TLS != nil,
 		transport: transport,
 	}
 }
@@ -133,9 +145,16 @@ func (c *Conn) SetHandler(h ConnHandler) {
 	c.h = h
 }
 
-// Request returns the handshake request (headers, URL); its body is empty.
-// It is shared: treat it (and its Header) as read-only.
-func (c *Conn) Request() *http.Request { return c.req }
+// Header returns the handshake request's headers, Host included. It is
+// shared: treat it as read-only.
+func (c *Conn) Header() http.Header { return c.header }
+
+// RequestURI returns the handshake request's target as the client sent it:
+// path and query (Node's handshake url).
+func (c *Conn) RequestURI() string { return c.uri }
+
+// Secure reports whether the handshake request came over TLS.
+func (c *Conn) Secure() bool { return c.secure }
 
 // RemoteAddr returns the handshake request's RemoteAddr.
 func (c *Conn) RemoteAddr() string { return c.remote }

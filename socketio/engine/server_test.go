@@ -27,8 +27,8 @@ func TestServer_Handshake(t *testing.T) {
 		if rec.c.ID() != p.SID || rec.c.Transport() != "polling" {
 			t.Errorf("conn id %q transport %q", rec.c.ID(), rec.c.Transport())
 		}
-		if rec.c.Request().URL.Query().Get("EIO") != "4" || rec.c.RemoteAddr() == "" {
-			t.Errorf("request not kept")
+		if !strings.Contains(rec.c.RequestURI(), "EIO=4") || rec.c.RemoteAddr() == "" || rec.c.Header().Get("Host") == "" {
+			t.Errorf("handshake not kept: uri %q, remote %q, header %v", rec.c.RequestURI(), rec.c.RemoteAddr(), rec.c.Header())
 		}
 	})
 	t.Run("WebSocket", func(t *testing.T) {
