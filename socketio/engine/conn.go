@@ -425,7 +425,7 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	}
 	c.mu.Unlock()
 	if probe != nil {
-		probe.nc.Close()
+		c.closeWS(probe)
 	}
 	if finishNow {
 		c.finish()
@@ -529,10 +529,10 @@ func (c *Conn) finish() {
 	}
 	c.mu.Unlock()
 	if ws != nil && ws != linger {
-		ws.nc.Close()
+		c.closeWS(ws)
 	}
 	if probe != nil {
-		probe.nc.Close()
+		c.closeWS(probe)
 	}
 	if callNow {
 		// Never from the caller's goroutine: Close may be called with

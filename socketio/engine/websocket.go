@@ -38,6 +38,10 @@ type wsConn struct {
 	rpos    int
 	rend    int
 	one     [1]byte // await's read when rc is nil
+
+	// Parking (idlepoll_linux.go), under Server.parking.mu.
+	parkTok uint64 // the parked reader's key; 0 when not parked
+	noPark  bool   // closing: the reader must not park any more
 }
 
 // newWSConn wraps a hijacked connection. hijacked is the request's reader:
@@ -117,12 +121,20 @@ func (wc *wsConn) lingerClose() {
 }
 
 // halfClose sends FIN after our close frame and bounds how long the reader
-// waits for the peer's close.
-func (wc *wsConn) halfClose() {
+// waits for the peer's close (a parked reader resumes to wait for it).
+func (c *Conn) halfClose(wc *wsConn) {
+	c.s.parking.wake(wc)
 	if tc, ok := wc.nc.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
 	wc.nc.SetReadDeadline(time.Now().Add(time.Second))
+}
+
+// closeWS closes a WebSocket from outside its reader; a parked reader
+// resumes and sees the close as a waiting one would.
+func (c *Conn) closeWS(wc *wsConn) {
+	c.s.parking.wake(wc)
+	wc.nc.Close()
 }
 
 // bufsPool recycles the frame lists of the WebSocket writer.
@@ -194,7 +206,7 @@ func (c *Conn) runWriter(wc *wsConn) {
 				c.linger = wc
 				c.mu.Unlock()
 				c.finish()
-				wc.halfClose()
+				c.halfClose(wc)
 			}
 			return
 		}
@@ -274,7 +286,7 @@ func (c *Conn) abortUpgrade(wc *wsConn) {
 		}
 	}
 	c.mu.Unlock()
-	wc.nc.Close()
+	c.closeWS(wc)
 }
 
 // readLoop reads the WebSocket's messages until it fails or the connection
@@ -293,12 +305,13 @@ const readerRespawnIdle = time.Second
 // in wc.await (no buffer held, a shallow stack). Handling a message (the
 // Socket.IO layer's decoding, a CONNECT's namespace lookup) grows the
 // goroutine's stack to 4 KB or more, and the GC never gives that back to
-// a parked reader (it halves a stack only when less than a quarter is in
-// use, counting 800 B of guard). So after a burst that delivered messages
-// and followed a long wait (an idle connection's occasional traffic, and
-// the connection's first burst, its CONNECT), the reader continues on a
-// new goroutine, which waits on a minimal stack, and this one exits; a
-// busy connection (bursts back to back) keeps its reader.
+// a parked goroutine (it halves a stack only when less than a quarter is
+// in use, counting 800 B of guard). So after a burst that delivered
+// messages and followed a long wait (an idle connection's occasional
+// traffic, a pong, and the connection's first burst, its CONNECT), the
+// reader parks (Server.parking: no goroutine until the socket is readable)
+// or, where it cannot, continues on a new goroutine with a minimal stack;
+// this one exits. A busy connection (bursts back to back) keeps its reader.
 func (r *wsReader) loop() {
 	wc := r.wc
 	handedOver := false
@@ -309,21 +322,28 @@ func (r *wsReader) loop() {
 	}()
 	for {
 		if wc.buffered() == 0 {
-			if r.delivered && r.waited >= readerRespawnIdle {
+			wc.release()
+			if r.delivered && r.waited >= readerRespawnIdle && !r.upgrading {
 				r.delivered = false
+				r.idleFrom = time.Now()
 				handedOver = true
-				r.c.s.goTracked(r.loop)
-				return
+				if !r.c.s.parking.park(r) {
+					r.c.s.goTracked(r.loop)
+				}
+				return // r is no longer ours
 			}
-			start := time.Now()
+			if r.idleFrom.IsZero() {
+				r.idleFrom = time.Now()
+			}
 			if wc.await() != nil {
 				r.fail(ReasonTransportClose, 0)
 				return
 			}
 			if r.started {
-				r.waited = time.Since(start)
+				r.waited = time.Since(r.idleFrom)
 			}
 			r.started = true
+			r.idleFrom = time.Time{}
 		}
 		data, binary, ok := r.readMessage()
 		if !ok || !r.handleMessage(data, binary) {
@@ -345,6 +365,7 @@ type wsReader struct {
 	op        ws.OpCode     // its opcode (that of its first frame)
 	inMsg     bool          // a fragmented message is being assembled
 	waited    time.Duration // how long the wait before this burst took (the first burst: as if long)
+	idleFrom  time.Time     // when the current wait began (parked included); zero while reading
 	started   bool          // the first burst has begun
 	delivered bool          // this burst delivered a data message
 }

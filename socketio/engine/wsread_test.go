@@ -2,16 +2,11 @@ package engine
 
 import (
 	"bytes"
-	"fmt"
 	"net"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
-
-	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -143,49 +138,4 @@ func TestWSConn_ReadBuffer(t *testing.T) {
 			t.Fatalf("err %v, want errHeaderLength", err)
 		}
 	})
-}
-
-// readerStacks returns the stacks of the goroutines running a WebSocket
-// reader.
-func readerStacks() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "engine.(*wsReader).loop") {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// TestWebSocket_ReaderRespawn: once a connection's first burst is read, its
-// reader continues on a fresh goroutine (the one that handled the burst,
-// with its grown stack, exits), and that reader goes on reading.
-func TestWebSocket_ReaderRespawn(t *testing.T) {
-	ts := newTestServer(t, Config{})
-	c := ts.dialWS(t, "transport=websocket")
-	c.mustRead()
-	rec := ts.nextConn(t)
-	c.sendText("4first")
-	if m := recvMsg(t, rec); m.data != "first" {
-		t.Fatalf("got %+v", m)
-	}
-	testenv.WaitFor(t, 5*time.Second, func() error {
-		st := readerStacks()
-		if len(st) != 1 {
-			return fmt.Errorf("%d readers", len(st))
-		}
-		if strings.Contains(st[0], "engine.(*Conn).readLoop") {
-			return fmt.Errorf("the first reader still runs:\n%s", st[0])
-		}
-		if !strings.Contains(st[0], "engine.(*wsConn).await") {
-			return fmt.Errorf("the reader does not wait in await:\n%s", st[0])
-		}
-		return nil
-	})
-	c.sendText("4second")
-	if m := recvMsg(t, rec); m.data != "second" {
-		t.Fatalf("got %+v", m)
-	}
 }
