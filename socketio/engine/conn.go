@@ -266,11 +266,16 @@ func (c *Conn) takeQueueLocked() []*Message {
 	return q
 }
 
+// maxSpare bounds the spare queue a connection keeps between bursts: a
+// burst's larger queue is dropped, so an idle connection does not hold
+// the largest queue it ever had (8 KB at 1,024 messages).
+const maxSpare = 64
+
 func (c *Conn) recycle(q []*Message) {
 	clear(q)
 	c.mu.Lock()
 	c.inflight = 0
-	if c.spare == nil && cap(q) <= 1024 {
+	if c.spare == nil && cap(q) <= maxSpare {
 		c.spare = q[:0]
 	}
 	c.mu.Unlock()

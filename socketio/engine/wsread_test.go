@@ -2,11 +2,13 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -137,5 +139,34 @@ func TestWSConn_ReadBuffer(t *testing.T) {
 		if _, err := wc.readHeader(); err != errHeaderLength {
 			t.Fatalf("err %v, want errHeaderLength", err)
 		}
+	})
+}
+
+// TestConn_QueueShrinksAfterBurst: once a burst is written, a connection
+// keeps no queue the size of that burst for the next one.
+func TestConn_QueueShrinksAfterBurst(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	c := ts.dialWS(t, "transport=websocket")
+	c.mustRead()
+	rec := ts.nextConn(t)
+	burst := make([]*Message, 500)
+	for i := range burst {
+		burst[i] = TextMessage("m")
+	}
+	if err := rec.c.Send(burst...); err != nil {
+		t.Fatal(err)
+	}
+	for range burst {
+		if m := c.mustRead(); m != "4m" {
+			t.Fatalf("got %q", m)
+		}
+	}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		rec.c.mu.Lock()
+		defer rec.c.mu.Unlock()
+		if rec.c.writing || cap(rec.c.spare) >= len(burst) || cap(rec.c.queue) >= len(burst) {
+			return fmt.Errorf("writing %v, spare capacity %d, queue capacity %d", rec.c.writing, cap(rec.c.spare), cap(rec.c.queue))
+		}
+		return nil
 	})
 }
