@@ -70,7 +70,7 @@ type Socket struct {
 
 	mu              sync.Mutex
 	data            any
-	handlers        map[string]EventHandler
+	handlers        []eventBinding // Socket.On's, nil until the first (see Namespace.On)
 	onDisconnecting []func(*Socket, string)
 	onDisconnect    []func(*Socket, string)
 	acks            map[uint64]func(Args) // server→client acks awaited
@@ -80,7 +80,7 @@ type Socket struct {
 }
 
 func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
-	s := &Socket{id: newID(), ns: ns, client: c, handlers: make(map[string]EventHandler)}
+	s := &Socket{id: newID(), ns: ns, client: c}
 	if ns.sessions != nil {
 		// pid and offset are the client's, not the application's.
 		pid, offset, rest := splitRecoveryAuth(auth)
@@ -183,11 +183,39 @@ func (s *Socket) Join(rooms ...string) {
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
 
-// On registers the handler of event (replacing a previous one).
+// eventBinding is one handler of Socket.On. A socket keeps them in a
+// slice: a handful per socket, found by a scan, cost less than a map each.
+type eventBinding struct {
+	event string
+	h     EventHandler
+}
+
+// On registers the handler of event for this socket (replacing a previous
+// one); it takes precedence over the namespace's (Namespace.On).
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = h
+	defer s.mu.Unlock()
+	for i := range s.handlers {
+		if s.handlers[i].event == event {
+			s.handlers[i].h = h
+			return
+		}
+	}
+	s.handlers = append(s.handlers, eventBinding{event, h})
+}
+
+// handler returns the handler of event: the socket's own, else the
+// namespace's (nil if none).
+func (s *Socket) handler(event string) EventHandler {
+	s.mu.Lock()
+	for _, b := range s.handlers {
+		if b.event == event {
+			s.mu.Unlock()
+			return b.h
+		}
+	}
 	s.mu.Unlock()
+	return s.ns.eventHandler(event)
 }
 
 // OnDisconnecting runs before the socket leaves its rooms (Rooms still readable);
@@ -524,9 +552,7 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 		return
 	}
 	s.observeEventIn(elems)
-	s.mu.Lock()
-	h := s.handlers[name]
-	s.mu.Unlock()
+	h := s.handler(name)
 	if h == nil {
 		return
 	}
