@@ -20,10 +20,12 @@ import (
 // (the poll loop, wake, or stop), under mu; the goroutine that parked it
 // never touches it again once park returned true.
 type idlePoller struct {
-	s      *Server
-	once   sync.Once
-	epfd   int
-	f      *os.File // epfd, for the runtime's poller; nil if setup failed
+	s    *Server
+	once sync.Once
+	epfd int
+	f    *os.File      // epfd, for the runtime's poller; nil if setup failed
+	done chan struct{} // closed when loop returns
+
 	mu     sync.Mutex
 	next   uint64
 	parked map[uint64]*wsReader
@@ -45,6 +47,7 @@ func (p *idlePoller) start() bool {
 		p.epfd = fd
 		p.f = os.NewFile(uintptr(fd), "engine-idle-epoll")
 		p.parked = make(map[uint64]*wsReader)
+		p.done = make(chan struct{})
 		go p.loop()
 	})
 	return p.f != nil
@@ -123,8 +126,19 @@ func (p *idlePoller) wake(wc *wsConn) {
 }
 
 // stop ends parking (Shutdown): the parked readers resume on goroutines,
-// which Shutdown waits for, and the poll loop ends.
+// which Shutdown waits for, and stop returns once the poll loop has ended.
+// A poller not started yet never starts.
 func (p *idlePoller) stop() {
+	p.once.Do(func() {})
+	p.resumeAll()
+	if p.f != nil {
+		p.f.Close()
+		<-p.done
+	}
+}
+
+// resumeAll ends parking and resumes every parked reader.
+func (p *idlePoller) resumeAll() {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -136,9 +150,6 @@ func (p *idlePoller) stop() {
 		rs = append(rs, p.takeLocked(tok))
 	}
 	p.mu.Unlock()
-	if p.f != nil {
-		p.f.Close()
-	}
 	for _, r := range rs {
 		p.s.goTracked(r.loop)
 	}
@@ -146,9 +157,10 @@ func (p *idlePoller) stop() {
 
 // loop resumes the readers whose sockets became readable, until stop
 // closes the epoll instance. Should the wait fail otherwise, parking ends
-// (stop) rather than leaving readers parked with nobody to resume them.
+// rather than leaving readers parked with nobody to resume them.
 func (p *idlePoller) loop() {
-	defer p.stop()
+	defer close(p.done)
+	defer p.resumeAll()
 	rc, err := p.f.SyscallConn()
 	if err != nil {
 		return
