@@ -101,7 +101,10 @@
 // reader goroutine. Whoever closes a WebSocket or bounds its reader's wait
 // from outside (finish, the closing handshake, Shutdown) first resumes a
 // parked reader, so that it sees the close or the deadline as a waiting
-// one would. Elsewhere, or when parking fails, the reader continues on a
+// one would. A parked reader is woken by its socket's readiness only: a
+// descriptor closed behind the engine's back (not through Conn.Close; the
+// hijacked connection is the engine's) is noticed when the next ping
+// fails to write. Elsewhere, or when parking fails, the reader continues on a
 // fresh goroutine at that point instead: handling messages grows a stack
 // to 4 KB or more and the GC does not shrink a parked goroutine's stack
 // that far, a new one waits on the minimal 2 KB.
