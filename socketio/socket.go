@@ -21,7 +21,7 @@ import (
 // Node's socket.handshake (see MarshalJSON), which FetchSockets exchanges
 // with the other servers of a cluster.
 type Handshake struct {
-	Headers http.Header // shared by the sockets of one connection: read-only
+	Headers http.Header // the handshake request's, Host included
 	Query   url.Values
 	Auth    json.RawMessage // the CONNECT packet's payload; nil if none
 	Address string          // remote address (ip:port) of the handshake request
@@ -99,9 +99,9 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Namespace() *Namespace { return s.ns }
 
 // Handshake returns what the client sent when it connected. It is built on
-// each call from what the connection keeps of its handshake request (an
-// idle socket holds no Handshake, nor its parsed query); its Headers are
-// the connection's, shared by its sockets: read-only.
+// each call (headers and query included) from the compact record the
+// connection keeps of its handshake request: an idle socket holds no
+// Handshake, no header map and no parsed query.
 func (s *Socket) Handshake() *Handshake {
 	conn := s.client.conn
 	h := conn.Header()

@@ -3,6 +3,7 @@ package engine
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,10 +44,10 @@ type Conn struct {
 	s      *Server
 	id     string
 	h      ConnHandler
-	header http.Header // the handshake request's headers, Host included; read-only
-	uri    string      // its request target (path and query) as sent
-	remote string      // its RemoteAddr
-	secure bool        // it came over TLS
+	header string // the handshake request's headers, Host included (packHeader)
+	uri    string // its request target (path and query) as sent
+	remote string // its RemoteAddr
+	secure bool   // it came over TLS
 
 	mu        sync.Mutex
 	transport string
@@ -90,17 +91,9 @@ type Conn struct {
 // newConn keeps what the Socket.IO handshake exposes of r (headers, request
 // target, address, TLS), not r itself: a kept request, even a shallow copy,
 // held its URL, its contexts and their parents (~0.7 KB per connection).
-// The request is finished (answered or hijacked) once the handshake
-// returns, so its Header map is ours: Host, which net/http moves out of
-// it, goes back in, as in Node's handshake headers.
+// The headers are packed into one string (packHeader), Host among them as
+// in Node's handshake headers (net/http moves it out of r.Header).
 func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
-	h := r.Header
-	if h == nil {
-		h = http.Header{}
-	}
-	if r.Host != "" && len(h["Host"]) == 0 {
-		h["Host"] = []string{r.Host}
-	}
 	uri := r.RequestURI
 	if uri == "" && r.URL != nil {
 		uri = r.URL.RequestURI()
@@ -109,12 +102,57 @@ func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
 		s:         s,
 		id:        id,
 		h:         nopHandler{},
-		header:    h,
+		header:    packHeader(r.Header, r.Host),
 		uri:       uri,
 		remote:    r.RemoteAddr,
 		secure:    r.TLS != nil,
 		transport: transport,
 	}
+}
+
+// packHeader packs h (and host, unless h has Host) into one string, a
+// "Key: value\n" line per value. An http.Header kept per connection (a map,
+// a slice per name, a string per value) cost about three times its text.
+// Names are tokens and values hold no newline (net/http refuses both), so
+// the lines split back unambiguously.
+func packHeader(h http.Header, host string) string {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 3
+		}
+	}
+	if host != "" && len(h["Host"]) == 0 {
+		n += len("Host: \n") + len(host)
+	} else {
+		host = ""
+	}
+	var b strings.Builder
+	b.Grow(n)
+	if host != "" {
+		b.WriteString("Host: ")
+		b.WriteString(host)
+		b.WriteByte('\n')
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			b.WriteString(k)
+			b.WriteString(": ")
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// unpackHeader is packHeader's inverse (the values share packed's bytes).
+func unpackHeader(packed string) http.Header {
+	h := make(http.Header, strings.Count(packed, "\n"))
+	for line := range strings.Lines(packed) {
+		k, v, _ := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+		h[k] = append(h[k], v)
+	}
+	return h
 }
 
 type nopHandler struct{}
@@ -145,9 +183,9 @@ func (c *Conn) SetHandler(h ConnHandler) {
 	c.h = h
 }
 
-// Header returns the handshake request's headers, Host included. It is
-// shared: treat it as read-only.
-func (c *Conn) Header() http.Header { return c.header }
+// Header returns the handshake request's headers, Host included: a new
+// map on each call, built from the connection's packed copy.
+func (c *Conn) Header() http.Header { return unpackHeader(c.header) }
 
 // RequestURI returns the handshake request's target as the client sent it:
 // path and query (Node's handshake url).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +240,28 @@ func TestServer_ShutdownVanishedPolling(t *testing.T) {
 	}
 	if reason := recvClose(t, rec); reason != ReasonShutdown {
 		t.Errorf("reason %q", reason)
+	}
+}
+
+// TestPackHeader: the packed handshake headers come back whole (repeated
+// names in order, empty values, Host added unless present).
+func TestPackHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    http.Header
+		host string
+		want http.Header
+	}{
+		{"Empty", http.Header{}, "", http.Header{}},
+		{"HostAdded", http.Header{"Upgrade": {"websocket"}}, "h:1", http.Header{"Upgrade": {"websocket"}, "Host": {"h:1"}}},
+		{"HostKept", http.Header{"Host": {"a"}}, "b", http.Header{"Host": {"a"}}},
+		{"Repeated", http.Header{"Cookie": {"a=1", "b=2"}, "X-Empty": {""}, "X-Colon": {"a: b"}}, "",
+			http.Header{"Cookie": {"a=1", "b=2"}, "X-Empty": {""}, "X-Colon": {"a: b"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := unpackHeader(packHeader(tc.h, tc.host)); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
