@@ -58,13 +58,14 @@ type Socket struct {
 	client *client
 	auth   json.RawMessage // the CONNECT payload (Handshake.Auth)
 	born   time.Time       // Handshake.Time
-	// ctx is created on the first Context call (most sockets never ask:
-	// a context registered in the server's costs ~400 B per idle socket);
-	// ended records that it must be cancelled. Both under mu.
-	ctx    context.Context
-	cancel context.CancelFunc
-	ended  bool
-	state  atomic.Int32
+	// The socket is its own Context (socketContext, socket_ctx.go): ended
+	// records its end, done and afters are made when first asked for.
+	// All under mu.
+	ended    bool
+	done     chan struct{}
+	afters   []afterFunc
+	afterSeq uint64
+	state    atomic.Int32
 	// finished guards finish (the release of a socket that never connected).
 	finished atomic.Bool
 
@@ -116,30 +117,6 @@ func (s *Socket) Handshake() *Handshake {
 		Secure:  conn.Secure(),
 		URL:     conn.RequestURI(),
 		XDomain: h.Get("Origin") != "",
-	}
-}
-
-// Context is cancelled when the socket disconnects (or the server shuts down).
-func (s *Socket) Context() context.Context {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ctx == nil {
-		s.ctx, s.cancel = context.WithCancel(s.ns.srv.ctx)
-		if s.ended {
-			s.cancel()
-		}
-	}
-	return s.ctx
-}
-
-// end cancels the socket's Context (now, or when it is created).
-func (s *Socket) end() {
-	s.mu.Lock()
-	s.ended = true
-	cancel := s.cancel
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
 	}
 }
 
