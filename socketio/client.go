@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 // engineConn is what the Socket.IO layer uses of *engine.Conn.
 type engineConn interface {
 	ID() string
-	Request() *http.Request
+	Header() http.Header
+	RequestURI() string
+	Secure() bool
 	RemoteAddr() string
 	Send(msgs ...*engine.Message) error
 	SendVolatile(msgs ...*engine.Message) bool
@@ -32,17 +35,16 @@ type client struct {
 	dec  parser.Decoder // touched only by OnMessage
 
 	mu      sync.Mutex
-	sockets map[string]*Socket // by namespace: connecting or connected
+	sockets []*Socket // connecting or connected, one per namespace (a slice: most clients join one)
 	closed  bool
 	timer   *time.Timer // connect timeout; nil once a namespace is joined
 }
 
 func newClient(srv *Server, conn engineConn) *client {
 	c := &client{
-		srv:     srv,
-		conn:    conn,
-		dec:     parser.Decoder{MaxAttachments: srv.cfg.MaxAttachments},
-		sockets: make(map[string]*Socket),
+		srv:  srv,
+		conn: conn,
+		dec:  parser.Decoder{MaxAttachments: srv.cfg.MaxAttachments},
 	}
 	c.mu.Lock()
 	c.timer = time.AfterFunc(srv.cfg.ConnectTimeout, c.onConnectTimeout)
@@ -75,7 +77,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		c.mu.Unlock()
 		return
 	}
-	s := c.sockets[p.Namespace]
+	s := c.socketLocked(p.Namespace)
 	c.mu.Unlock()
 	switch {
 	case s == nil && p.Type == parser.Connect:
@@ -105,11 +107,8 @@ func (c *client) closeSockets(reason string) {
 		c.timer.Stop()
 		c.timer = nil
 	}
-	ss := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		ss = append(ss, s)
-	}
-	clear(c.sockets)
+	ss := c.sockets
+	c.sockets = nil
 	c.mu.Unlock()
 	for _, s := range ss {
 		s.onClose(reason)
@@ -119,10 +118,7 @@ func (c *client) closeSockets(reason string) {
 // drainSockets starts Shutdown's drain of every socket (see Socket.drain).
 func (c *client) drainSockets(reason string) {
 	c.mu.Lock()
-	ss := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		ss = append(ss, s)
-	}
+	ss := slices.Clone(c.sockets)
 	c.mu.Unlock()
 	for _, s := range ss {
 		s.drain(reason)
@@ -153,7 +149,7 @@ func (c *client) connect(p *parser.Packet) {
 		c.mu.Unlock()
 		return
 	}
-	c.sockets[ns.name] = s
+	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
 	c.srv.live.Add(1)
 	s.enqueue(task{kind: taskConnect})
@@ -182,20 +178,27 @@ func (c *client) onConnectTimeout() {
 // remove forgets s so that its namespace may be joined again.
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.ns.name] == s {
-		delete(c.sockets, s.ns.name)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
+}
+
+// socketLocked returns the socket of namespace ns (nil if none).
+func (c *client) socketLocked(ns string) *Socket {
+	for _, s := range c.sockets {
+		if s.ns.name == ns {
+			return s
+		}
+	}
+	return nil
 }
 
 // disconnectAll is Socket.Disconnect(true): every socket leaves its namespace
 // (DISCONNECT sent), then the connection is closed.
 func (c *client) disconnectAll() {
 	c.mu.Lock()
-	ss := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		ss = append(ss, s)
-	}
+	ss := slices.Clone(c.sockets)
 	c.mu.Unlock()
 	for _, s := range ss {
 		s.Disconnect(false)

@@ -215,9 +215,11 @@ type fakeConn struct {
 	sent []*engine.Message
 }
 
-func (f *fakeConn) ID() string             { return f.id }
-func (f *fakeConn) Request() *http.Request { return nil }
-func (f *fakeConn) RemoteAddr() string     { return "127.0.0.1:1" }
+func (f *fakeConn) ID() string          { return f.id }
+func (f *fakeConn) Header() http.Header { return http.Header{} }
+func (f *fakeConn) RequestURI() string  { return "/socket.io/?EIO=4&transport=websocket" }
+func (f *fakeConn) Secure() bool        { return false }
+func (f *fakeConn) RemoteAddr() string  { return "127.0.0.1:1" }
 func (f *fakeConn) Send(msgs ...*engine.Message) error {
 	f.mu.Lock()
 	f.sent = append(f.sent, msgs...)

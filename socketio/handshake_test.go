@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,27 +72,42 @@ func TestHandshake_MarshalJSON(t *testing.T) {
 	})
 }
 
-// TestSocket_HandshakeFields checks what a real connection records: the
-// query with EIO and transport, the URL and the auth payload.
+// TestSocket_HandshakeFields checks what a real connection records, now
+// that only a compact record of the handshake request is kept: Node's whole
+// shape (headers with host, time and issued, address, xdomain, secure, url,
+// query with EIO and transport, auth), the same on every call.
 func TestSocket_HandshakeFields(t *testing.T) {
-	hss := make(chan *Handshake, 1)
+	hss := make(chan [2]*Handshake, 1)
 	_, u := newTestServer(t, Config{}, func(s *Server) {
-		s.Of("/").OnConnection(func(s *Socket) { hss <- s.Handshake() })
+		s.Of("/").OnConnection(func(s *Socket) { hss <- [2]*Handshake{s.Handshake(), s.Handshake()} })
 	})
+	before := time.Now().Add(-time.Second)
 	connect(t, u, "/", map[string]any{"token": "t"})
-	hs := <-hss
-	b, _ := json.Marshal(hs)
+	pair := <-hss
+	b, _ := json.Marshal(pair[0])
 	var got struct {
-		Query   map[string]any `json:"query"`
-		Auth    map[string]any `json:"auth"`
-		URL     string         `json:"url"`
-		Address string         `json:"address"`
+		Headers map[string]string `json:"headers"`
+		Time    string            `json:"time"`
+		Address string            `json:"address"`
+		XDomain *bool             `json:"xdomain"`
+		Secure  *bool             `json:"secure"`
+		Issued  int64             `json:"issued"`
+		URL     string            `json:"url"`
+		Query   map[string]any    `json:"query"`
+		Auth    map[string]any    `json:"auth"`
 	}
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
+	host := strings.TrimPrefix(u, "http://")
+	host, _, _ = strings.Cut(host, "/")
 	if got.Query["EIO"] != "4" || got.Query["transport"] != "websocket" || got.Auth["token"] != "t" ||
-		got.URL == "" || got.Address != "127.0.0.1" {
+		!strings.HasPrefix(got.URL, "/socket.io/?") || !strings.Contains(got.URL, "EIO=4") || got.Address != "127.0.0.1" ||
+		got.Headers["host"] != host || got.Headers["upgrade"] == "" || got.Time == "" ||
+		got.Issued < before.UnixMilli() || got.XDomain == nil || *got.XDomain || got.Secure == nil || *got.Secure {
 		t.Fatalf("handshake JSON = %s", b)
+	}
+	if b2, _ := json.Marshal(pair[1]); string(b2) != string(b) {
+		t.Fatalf("second Handshake differs:\n%s\n%s", b2, b)
 	}
 }

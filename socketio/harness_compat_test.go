@@ -65,23 +65,42 @@ func startCompat(t *testing.T, cfg socketio.Config, setup func(srv *socketio.Ser
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		cs.dropConns()
+		cs.closeConns()
 		ts.Close()
 	})
 	return cs
 }
 
-// dropConns closes every TCP connection the server accepted, WebSockets
-// included, without any Engine.IO or WebSocket close handshake.
+// dropConns ends every TCP connection the server accepted, WebSockets
+// included, without any Engine.IO or WebSocket close handshake: it shuts
+// both directions down, so the client sees the connection close and the
+// server's reads end, and the server closes its side as it would after a
+// network failure. (Closing the descriptor behind the engine's back would
+// not do: a parked idle reader is not woken by a close of its socket, only
+// by the socket's readiness; the engine would notice at its next ping.)
 func (cs *compatServer) dropConns() int {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	n := 0
 	for c := range cs.conns {
-		c.Close()
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.CloseRead()
+			tc.CloseWrite()
+		} else {
+			c.Close()
+		}
 		n++
 	}
 	return n
+}
+
+// closeConns closes every TCP connection the server accepted.
+func (cs *compatServer) closeConns() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for c := range cs.conns {
+		c.Close()
+	}
 }
 
 // clientSpec configures one puppet client (see puppet.js).

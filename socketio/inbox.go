@@ -204,8 +204,10 @@ func (b *inbox) drain() {
 	for {
 		b.mu.Lock()
 		if b.len() == 0 {
+			// An idle socket keeps no queue: the next burst allocates
+			// one, sized to it.
 			b.running = false
-			b.q = b.q[:0]
+			b.q = nil
 			b.head = 0
 			b.mu.Unlock()
 			return

@@ -99,3 +99,45 @@ func TestInbox_OversizedEventStillAdmitted(t *testing.T) {
 	}
 	<-done
 }
+
+// TestInbox_ShrinksWhenDrained: a drained inbox keeps no queue, so an
+// idle socket does not hold the largest burst it ever queued.
+func TestInbox_ShrinksWhenDrained(t *testing.T) {
+	release := make(chan struct{})
+	var conns *sockets
+	_, url := newTestServer(t, Config{}, func(s *Server) {
+		conns = collect(s.Of("/"))
+		s.Of("/").On("block", func(*Socket, Args, AckFunc) { <-release })
+		s.Of("/").On("ping", func(_ *Socket, _ Args, ack AckFunc) { _ = ack() })
+	})
+	c, _ := connect(t, url, "/", nil)
+	s := conns.next(t)
+	if err := c.Emit("/", "block"); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if err := c.Emit("/", "ping"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		s.in.mu.Lock()
+		defer s.in.mu.Unlock()
+		if n := s.in.len(); n < 100 {
+			return fmt.Errorf("%d queued", n)
+		}
+		return nil
+	})
+	close(release)
+	if _, err := c.EmitWithAck(testCtx(t), "/", "ping"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		s.in.mu.Lock()
+		defer s.in.mu.Unlock()
+		if s.in.running || s.in.q != nil {
+			return fmt.Errorf("drained inbox: running %v, queue capacity %d", s.in.running, cap(s.in.q))
+		}
+		return nil
+	})
+}

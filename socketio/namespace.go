@@ -22,6 +22,7 @@ type Namespace struct {
 	sockets      map[string]*Socket
 	middleware   []Middleware
 	onConn       []func(*Socket)
+	onEvent      map[string]EventHandler // Namespace.On: every socket's handlers
 	onServerSide map[string][]ServerSideHandler
 	onExpired    ExpiredHandler
 
@@ -99,6 +100,26 @@ func (n *Namespace) expiredHandler() ExpiredHandler {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	return n.onExpired
+}
+
+// On registers the handler of event for every socket of the namespace
+// (replacing a previous one): one table for all of them, where a
+// Socket.On in a connection handler costs each socket its own entry and
+// closure. A socket's own handler for the same event takes precedence.
+func (n *Namespace) On(event string, h EventHandler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.onEvent == nil {
+		n.onEvent = make(map[string]EventHandler)
+	}
+	n.onEvent[event] = h
+}
+
+// eventHandler returns the namespace's handler of event (nil if none).
+func (n *Namespace) eventHandler(event string) EventHandler {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.onEvent[event]
 }
 
 // OnConnection registers the handler run for each connected socket, in the

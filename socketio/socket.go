@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ import (
 // Node's socket.handshake (see MarshalJSON), which FetchSockets exchanges
 // with the other servers of a cluster.
 type Handshake struct {
-	Headers http.Header // shared by the sockets of one connection: read-only
+	Headers http.Header // the handshake request's, Host included
 	Query   url.Values
 	Auth    json.RawMessage // the CONNECT packet's payload; nil if none
 	Address string          // remote address (ip:port) of the handshake request
@@ -55,20 +56,22 @@ type Socket struct {
 	id     string
 	ns     *Namespace
 	client *client
-	hs     *Handshake
-	// ctx is created on the first Context call (most sockets never ask:
-	// a context registered in the server's costs ~400 B per idle socket);
-	// ended records that it must be cancelled. Both under mu.
-	ctx    context.Context
-	cancel context.CancelFunc
-	ended  bool
-	state  atomic.Int32
+	auth   json.RawMessage // the CONNECT payload (Handshake.Auth)
+	born   time.Time       // Handshake.Time
+	// The socket is its own Context (socketContext, socket_ctx.go): ended
+	// records its end, done and afters are made when first asked for.
+	// All under mu.
+	ended    bool
+	done     chan struct{}
+	afters   []afterFunc
+	afterSeq uint64
+	state    atomic.Int32
 	// finished guards finish (the release of a socket that never connected).
 	finished atomic.Bool
 
 	mu              sync.Mutex
 	data            any
-	handlers        map[string]EventHandler
+	handlers        []eventBinding // Socket.On's, nil until the first (see Namespace.On)
 	onDisconnecting []func(*Socket, string)
 	onDisconnect    []func(*Socket, string)
 	acks            map[uint64]func(Args) // server→client acks awaited
@@ -78,25 +81,14 @@ type Socket struct {
 }
 
 func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
-	s := &Socket{id: newID(), ns: ns, client: c, handlers: make(map[string]EventHandler)}
+	s := &Socket{id: newID(), ns: ns, client: c}
 	if ns.sessions != nil {
 		// pid and offset are the client's, not the application's.
 		pid, offset, rest := splitRecoveryAuth(auth)
 		s.rec = &socketRecovery{pid: pid, offset: offset}
 		auth = rest
 	}
-	r := c.conn.Request()
-	hs := &Handshake{Auth: auth, Address: c.conn.RemoteAddr(), Time: time.Now()}
-	if r != nil {
-		// Shared with the connection's other sockets (as in Node, where
-		// every socket's handshake.headers is the request's): read-only.
-		hs.Headers = r.Header
-		hs.Query = r.URL.Query()
-		hs.Secure = r.TLS != nil
-		hs.URL = r.URL.RequestURI()
-		hs.XDomain = r.Header.Get("Origin") != ""
-	}
-	s.hs = hs
+	s.auth, s.born = auth, time.Now()
 	s.in.init(s, ns.srv.cfg.InboundQueue, ns.srv.cfg.InboundBytes)
 	return s
 }
@@ -107,30 +99,24 @@ func (s *Socket) ID() string { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.ns }
 
-// Handshake returns what the client sent when it connected.
-func (s *Socket) Handshake() *Handshake { return s.hs }
-
-// Context is cancelled when the socket disconnects (or the server shuts down).
-func (s *Socket) Context() context.Context {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ctx == nil {
-		s.ctx, s.cancel = context.WithCancel(s.ns.srv.ctx)
-		if s.ended {
-			s.cancel()
-		}
-	}
-	return s.ctx
-}
-
-// end cancels the socket's Context (now, or when it is created).
-func (s *Socket) end() {
-	s.mu.Lock()
-	s.ended = true
-	cancel := s.cancel
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
+// Handshake returns what the client sent when it connected. It is built on
+// each call (headers and query included) from the compact record the
+// connection keeps of its handshake request: an idle socket holds no
+// Handshake, no header map and no parsed query.
+func (s *Socket) Handshake() *Handshake {
+	conn := s.client.conn
+	h := conn.Header()
+	_, rawQuery, _ := strings.Cut(conn.RequestURI(), "?")
+	q, _ := url.ParseQuery(rawQuery)
+	return &Handshake{
+		Headers: h,
+		Query:   q,
+		Auth:    s.auth,
+		Address: conn.RemoteAddr(),
+		Time:    s.born,
+		Secure:  conn.Secure(),
+		URL:     conn.RequestURI(),
+		XDomain: h.Get("Origin") != "",
 	}
 }
 
@@ -174,11 +160,39 @@ func (s *Socket) Join(rooms ...string) {
 // Leave removes the socket from room.
 func (s *Socket) Leave(room string) { s.ns.adapter.Del(s.id, room) }
 
-// On registers the handler of event (replacing a previous one).
+// eventBinding is one handler of Socket.On. A socket keeps them in a
+// slice: a handful per socket, found by a scan, cost less than a map each.
+type eventBinding struct {
+	event string
+	h     EventHandler
+}
+
+// On registers the handler of event for this socket (replacing a previous
+// one); it takes precedence over the namespace's (Namespace.On).
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = h
+	defer s.mu.Unlock()
+	for i := range s.handlers {
+		if s.handlers[i].event == event {
+			s.handlers[i].h = h
+			return
+		}
+	}
+	s.handlers = append(s.handlers, eventBinding{event, h})
+}
+
+// handler returns the handler of event: the socket's own, else the
+// namespace's (nil if none).
+func (s *Socket) handler(event string) EventHandler {
+	s.mu.Lock()
+	for _, b := range s.handlers {
+		if b.event == event {
+			s.mu.Unlock()
+			return b.h
+		}
+	}
 	s.mu.Unlock()
+	return s.ns.eventHandler(event)
 }
 
 // OnDisconnecting runs before the socket leaves its rooms (Rooms still readable);
@@ -338,7 +352,7 @@ func (s *Socket) Disconnect(close bool) {
 }
 
 func (s *Socket) info() SocketInfo {
-	return SocketInfo{ID: s.id, Rooms: s.Rooms(), Handshake: *s.hs, Data: socketData(s.Data())}
+	return SocketInfo{ID: s.id, Rooms: s.Rooms(), Handshake: *s.Handshake(), Data: socketData(s.Data())}
 }
 
 // onPacket handles a packet of a connected (or connecting) socket; called
@@ -515,9 +529,7 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 		return
 	}
 	s.observeEventIn(elems)
-	s.mu.Lock()
-	h := s.handlers[name]
-	s.mu.Unlock()
+	h := s.handler(name)
 	if h == nil {
 		return
 	}

@@ -59,3 +59,78 @@ func TestSocket_ContextCancelledOnDisconnect(t *testing.T) {
 		t.Error("Context returned a different context on a second call")
 	}
 }
+
+// TestSocket_ContextDerived: contexts derived from a socket's Context and
+// context.AfterFunc callbacks end with the socket; a stopped AfterFunc
+// never runs; after the end, a new AfterFunc runs at once.
+func TestSocket_ContextDerived(t *testing.T) {
+	sockets := make(chan *Socket, 1)
+	_, url := newTestServer(t, Config{}, func(srv *Server) {
+		srv.Of("/").OnConnection(func(s *Socket) { sockets <- s })
+	})
+	c, _ := connect(t, url, "/", nil)
+	s := <-sockets
+	child, cancel := context.WithTimeout(s.Context(), time.Hour)
+	defer cancel()
+	ran := make(chan struct{})
+	context.AfterFunc(s.Context(), func() { close(ran) })
+	stopped := context.AfterFunc(s.Context(), func() { t.Error("stopped AfterFunc ran") })
+	if !stopped() {
+		t.Fatal("stop before the end reported false")
+	}
+	if child.Err() != nil {
+		t.Fatalf("child of a connected socket: %v", child.Err())
+	}
+	c.Close()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("derived context not cancelled on disconnect")
+	}
+	if !errors.Is(child.Err(), context.Canceled) || !errors.Is(context.Cause(s.Context()), context.Canceled) {
+		t.Fatalf("child err %v, cause %v", child.Err(), context.Cause(s.Context()))
+	}
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("AfterFunc did not run on disconnect")
+	}
+	late := make(chan struct{})
+	context.AfterFunc(s.Context(), func() { close(late) })
+	select {
+	case <-late:
+	case <-time.After(5 * time.Second):
+		t.Fatal("AfterFunc after the end did not run")
+	}
+}
+
+// TestShutdown_EndsContextsOfOverrunningHandlers: a handler still running
+// when Shutdown's deadline passes has its socket's Context cancelled.
+func TestShutdown_EndsContextsOfOverrunningHandlers(t *testing.T) {
+	running := make(chan struct{})
+	released := make(chan error, 1)
+	srv, url := newTestServer(t, Config{}, func(srv *Server) {
+		srv.Of("/").OnConnection(func(s *Socket) {
+			s.On("stuck", func(s *Socket, _ Args, _ AckFunc) {
+				close(running)
+				select {
+				case <-s.Context().Done():
+					released <- nil
+				case <-time.After(10 * time.Second):
+					released <- fmt.Errorf("context not cancelled")
+				}
+			})
+		})
+	})
+	c, _ := connect(t, url, "/", nil)
+	if err := c.Emit("/", "stuck"); err != nil {
+		t.Fatal(err)
+	}
+	<-running
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+}

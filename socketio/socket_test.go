@@ -588,3 +588,52 @@ func TestSocket_EmitWithAckInsideHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestSocket_OnAndNamespaceOn: handlers registered once per namespace
+// (Namespace.On) serve every socket; a socket's own On still works, takes
+// precedence over the namespace's for the same event, and a second On for
+// an event replaces the first.
+func TestSocket_OnAndNamespaceOn(t *testing.T) {
+	reply := func(v string) EventHandler {
+		return func(s *Socket, _ Args, ack AckFunc) { _ = ack(v) }
+	}
+	_, url := newTestServer(t, Config{}, func(s *Server) {
+		ns := s.Of("/")
+		ns.On("shared", reply("namespace"))
+		ns.On("both", reply("namespace"))
+		ns.OnConnection(func(s *Socket) {
+			if len(s.Handshake().Auth) == 0 {
+				return
+			}
+			s.On("both", reply("socket-old"))
+			s.On("both", reply("socket"))
+			s.On("own", reply("socket"))
+		})
+	})
+	for _, tc := range []struct {
+		own           bool
+		shared, both  string
+		ownEventReply string
+	}{
+		{own: false, shared: `["namespace"]`, both: `["namespace"]`, ownEventReply: ""},
+		{own: true, shared: `["namespace"]`, both: `["socket"]`, ownEventReply: `["socket"]`},
+	} {
+		var auth any
+		if tc.own {
+			auth = map[string]bool{"own": true}
+		}
+		c, _ := connect(t, url, "/", auth)
+		for ev, want := range map[string]string{"shared": tc.shared, "both": tc.both} {
+			p, err := c.EmitWithAck(testCtx(t), "/", ev)
+			if err != nil || string(p.Data) != want {
+				t.Fatalf("own=%v %s: %v %v, want %s", tc.own, ev, p, err, want)
+			}
+		}
+		if tc.own {
+			p, err := c.EmitWithAck(testCtx(t), "/", "own")
+			if err != nil || string(p.Data) != tc.ownEventReply {
+				t.Fatalf("own event: %v %v", p, err)
+			}
+		}
+	}
+}

@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,9 +43,11 @@ const (
 type Conn struct {
 	s      *Server
 	id     string
-	req    *http.Request
-	remote string
 	h      ConnHandler
+	header string // the handshake request's headers, Host included (packHeader)
+	uri    string // its request target (path and query) as sent
+	remote string // its RemoteAddr
+	secure bool   // it came over TLS
 
 	mu        sync.Mutex
 	transport string
@@ -86,23 +88,71 @@ type Conn struct {
 	closeCalled  bool
 }
 
+// newConn keeps what the Socket.IO handshake exposes of r (headers, request
+// target, address, TLS), not r itself: a kept request, even a shallow copy,
+// held its URL, its contexts and their parents (~0.7 KB per connection).
+// The headers are packed into one string (packHeader), Host among them as
+// in Node's handshake headers (net/http moves it out of r.Header).
 func newConn(s *Server, id string, r *http.Request, transport string) *Conn {
-	// Keep the handshake request without its body: only headers and URL
-	// are part of the contract. A shallow copy, not r.Clone: the request
-	// is finished (answered or hijacked) once the handshake returns, so
-	// nothing mutates its Header, URL or TLS state any more, and a deep
-	// copy of them cost ~1.2 KB per connection.
-	req := r.WithContext(context.WithoutCancel(r.Context()))
-	req.Body, req.GetBody = http.NoBody, nil
-	req.Form, req.PostForm, req.MultipartForm = nil, nil, nil
+	uri := r.RequestURI
+	if uri == "" && r.URL != nil {
+		uri = r.URL.RequestURI()
+	}
 	return &Conn{
 		s:         s,
 		id:        id,
-		req:       req,
-		remote:    r.RemoteAddr,
 		h:         nopHandler{},
+		header:    packHeader(r.Header, r.Host),
+		uri:       uri,
+		remote:    r.RemoteAddr,
+		secure:    r.TLS != nil,
 		transport: transport,
 	}
+}
+
+// packHeader packs h (and host, unless h has Host) into one string, a
+// "Key: value\n" line per value. An http.Header kept per connection (a map,
+// a slice per name, a string per value) cost about three times its text.
+// Names are tokens and values hold no newline (net/http refuses both), so
+// the lines split back unambiguously.
+func packHeader(h http.Header, host string) string {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 3
+		}
+	}
+	if host != "" && len(h["Host"]) == 0 {
+		n += len("Host: \n") + len(host)
+	} else {
+		host = ""
+	}
+	var b strings.Builder
+	b.Grow(n)
+	if host != "" {
+		b.WriteString("Host: ")
+		b.WriteString(host)
+		b.WriteByte('\n')
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			b.WriteString(k)
+			b.WriteString(": ")
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// unpackHeader is packHeader's inverse (the values share packed's bytes).
+func unpackHeader(packed string) http.Header {
+	h := make(http.Header, strings.Count(packed, "\n"))
+	for line := range strings.Lines(packed) {
+		k, v, _ := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+		h[k] = append(h[k], v)
+	}
+	return h
 }
 
 type nopHandler struct{}
@@ -133,9 +183,16 @@ func (c *Conn) SetHandler(h ConnHandler) {
 	c.h = h
 }
 
-// Request returns the handshake request (headers, URL); its body is empty.
-// It is shared: treat it (and its Header) as read-only.
-func (c *Conn) Request() *http.Request { return c.req }
+// Header returns the handshake request's headers, Host included: a new
+// map on each call, built from the connection's packed copy.
+func (c *Conn) Header() http.Header { return unpackHeader(c.header) }
+
+// RequestURI returns the handshake request's target as the client sent it:
+// path and query (Node's handshake url).
+func (c *Conn) RequestURI() string { return c.uri }
+
+// Secure reports whether the handshake request came over TLS.
+func (c *Conn) Secure() bool { return c.secure }
 
 // RemoteAddr returns the handshake request's RemoteAddr.
 func (c *Conn) RemoteAddr() string { return c.remote }
@@ -247,11 +304,16 @@ func (c *Conn) takeQueueLocked() []*Message {
 	return q
 }
 
+// maxSpare bounds the spare queue a connection keeps between bursts: a
+// burst's larger queue is dropped, so an idle connection does not hold
+// the largest queue it ever had (8 KB at 1,024 messages).
+const maxSpare = 64
+
 func (c *Conn) recycle(q []*Message) {
 	clear(q)
 	c.mu.Lock()
 	c.inflight = 0
-	if c.spare == nil && cap(q) <= 1024 {
+	if c.spare == nil && cap(q) <= maxSpare {
 		c.spare = q[:0]
 	}
 	c.mu.Unlock()
@@ -406,7 +468,7 @@ func (c *Conn) closeWith(reason string, flush bool) {
 	}
 	c.mu.Unlock()
 	if probe != nil {
-		probe.nc.Close()
+		c.closeWS(probe)
 	}
 	if finishNow {
 		c.finish()
@@ -510,10 +572,10 @@ func (c *Conn) finish() {
 	}
 	c.mu.Unlock()
 	if ws != nil && ws != linger {
-		ws.nc.Close()
+		c.closeWS(ws)
 	}
 	if probe != nil {
-		probe.nc.Close()
+		c.closeWS(probe)
 	}
 	if callNow {
 		// Never from the caller's goroutine: Close may be called with

@@ -135,7 +135,9 @@ type ConnHandler interface {
 //
 //	func (c *Conn) ID() string                 // the Engine.IO sid
 //	func (c *Conn) SetHandler(h ConnHandler)    // must be called inside onConnect, before it returns
-//	func (c *Conn) Request() *http.Request      // the handshake request (headers, URL query); body never read
+//	func (c *Conn) Header() http.Header         // the handshake request's headers (Host included), a new map per call
+//	func (c *Conn) RequestURI() string          // its target as sent (path and query)
+//	func (c *Conn) Secure() bool                // it came over TLS
 //	func (c *Conn) RemoteAddr() string          // the handshake's r.RemoteAddr
 //	func (c *Conn) Transport() string           // "polling" or "websocket" (current)
 //	func (c *Conn) Send(msgs ...*Message) error // queued in order, never blocks; ErrClosed / ErrQueueFull

@@ -64,9 +64,9 @@
 //
 // # WebSocket library
 //
-// github.com/gobwas/ws: it works on the hijacked net.Conn (ws.UpgradeHTTP),
-// reads frame headers (ws.ReadHeader) and unmasks payloads (ws.Cipher),
-// and leaves batching to us (one writev per batch). The data frames we send
+// github.com/gobwas/ws: it works on the hijacked net.Conn (ws.UpgradeHTTP)
+// and unmasks payloads (ws.Cipher); frame headers are parsed by this
+// package from its own pooled read buffer (wsread.go), and batching is ours (one writev per batch). The data frames we send
 // are built by this package, not by gobwas: a Message's complete unmasked
 // frame is built once, header and payload in one exactly sized allocation
 // (serverFrame in message.go, byte-identical to ws.MustCompileFrame:
@@ -82,12 +82,39 @@
 // Measured (bench/engine: BenchmarkBroadcast, 100-byte message to 50 WebSocket receivers
 // on loopback, 2 shared cores, 3 runs): this package 14-25µs per broadcast,
 // gorilla with PreparedMessage and a writer goroutine per connection
-// 51-81µs. BenchmarkIdleConn: an idle WebSocket connection costs one
-// goroutine (its reader, ~3.6 KB of stack) and ~3.7 KB of heap, clients
-// included. After the hijack the connection reads through its own 512 B
-// bufio.Reader (net/http's 4 KB one, ~9 KB of heap per connection in all,
-// is dropped once the bytes it buffered are copied), and the handshake
-// request is kept as a shallow copy.
+// 51-81µs.
+//
+// # Idle WebSocket connections
+//
+// An idle connection holds no goroutine and no read buffer (on Linux). The
+// reader waits between messages inside syscall.RawConn.Read (the poller's
+// readiness wait); its callback takes a 4 KB buffer from a pool only when
+// read(2) returns bytes, and the buffer goes back once the burst is read
+// (TLS and other connections without a raw socket wait in a one-byte Read
+// instead). After a burst that followed a wait of a second or more (an
+// idle connection's occasional traffic, its pongs, and its first burst,
+// the CONNECT), the reader parks instead (idlepoll_linux.go): the socket is
+// registered, level-triggered and one-shot, in an epoll instance of the
+// Server's, itself waited on through the runtime's poller, and its
+// goroutine exits; when the socket becomes readable the reader continues
+// on a new goroutine. A busy connection (bursts back to back) keeps its
+// reader goroutine. Whoever closes a WebSocket or bounds its reader's wait
+// from outside (finish, the closing handshake, Shutdown) first resumes a
+// parked reader, so that it sees the close or the deadline as a waiting
+// one would. A parked reader is woken by its socket's readiness only: a
+// descriptor closed behind the engine's back (not through Conn.Close; the
+// hijacked connection is the engine's) is noticed when the next ping
+// fails to write. Elsewhere, or when parking fails, the reader continues on a
+// fresh goroutine at that point instead: handling messages grows a stack
+// to 4 KB or more and the GC does not shrink a parked goroutine's stack
+// that far, a new one waits on the minimal 2 KB.
+//
+// At 10,000 idle connections (bench/cmd/sockgate-bench) this took the
+// server's stacks from 41.6 MB to 0.5 MB, and with them the GC headroom
+// the runtime grants per byte of stack. net/http's 4 KB reader is dropped
+// at the hijack (the bytes it buffered are copied), and the handshake
+// request is not kept: only its headers, target, address and TLS flag are
+// (Conn.Header, RequestURI, RemoteAddr, Secure).
 //
 // # Batched frames and the official test suite
 //

@@ -45,6 +45,7 @@ type Server struct {
 	onConnect func(c *Conn)
 
 	writers *workpool.Pool[writerJob] // WebSocket writers (writers.go)
+	parking idlePoller                // readers of idle WebSocket connections (idlepoll_linux.go)
 
 	refusals refusalLog // handshake refusals, logged at most once a second per reason
 
@@ -95,6 +96,7 @@ func New(cfg Config, onConnect func(c *Conn)) *Server {
 	}
 	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn), perIP: make(map[string]int)}
 	s.writers = newWriterPool(s)
+	s.parking.s = s
 	return s
 }
 
@@ -119,6 +121,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.writers.Close() // parked writers exit; busy ones when done
+	s.parking.stop()  // parked readers resume on goroutines (waited for below)
 	for _, c := range conns {
 		c.closeWith(ReasonShutdown, true)
 	}

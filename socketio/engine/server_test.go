@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,8 @@ func TestServer_Handshake(t *testing.T) {
 		if rec.c.ID() != p.SID || rec.c.Transport() != "polling" {
 			t.Errorf("conn id %q transport %q", rec.c.ID(), rec.c.Transport())
 		}
-		if rec.c.Request().URL.Query().Get("EIO") != "4" || rec.c.RemoteAddr() == "" {
-			t.Errorf("request not kept")
+		if !strings.Contains(rec.c.RequestURI(), "EIO=4") || rec.c.RemoteAddr() == "" || rec.c.Header().Get("Host") == "" {
+			t.Errorf("handshake not kept: uri %q, remote %q, header %v", rec.c.RequestURI(), rec.c.RemoteAddr(), rec.c.Header())
 		}
 	})
 	t.Run("WebSocket", func(t *testing.T) {
@@ -239,5 +240,28 @@ func TestServer_ShutdownVanishedPolling(t *testing.T) {
 	}
 	if reason := recvClose(t, rec); reason != ReasonShutdown {
 		t.Errorf("reason %q", reason)
+	}
+}
+
+// TestPackHeader: the packed handshake headers come back whole (repeated
+// names in order, empty values, Host added unless present).
+func TestPackHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    http.Header
+		host string
+		want http.Header
+	}{
+		{"Empty", http.Header{}, "", http.Header{}},
+		{"HostAdded", http.Header{"Upgrade": {"websocket"}}, "h:1", http.Header{"Upgrade": {"websocket"}, "Host": {"h:1"}}},
+		{"HostKept", http.Header{"Host": {"a"}}, "b", http.Header{"Host": {"a"}}},
+		{"Repeated", http.Header{"Cookie": {"a=1", "b=2"}, "X-Empty": {""}, "X-Colon": {"a: b"}}, "",
+			http.Header{"Cookie": {"a=1", "b=2"}, "X-Empty": {""}, "X-Colon": {"a: b"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := unpackHeader(packHeader(tc.h, tc.host)); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -2,14 +2,13 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -23,48 +22,55 @@ const (
 )
 
 // wsConn is one hijacked WebSocket connection. Writes (the connection's
-// writer, control replies of the reader) are serialized by wmu.
+// writer, control replies of the reader) are serialized by wmu; the read
+// side (wsread.go) belongs to the connection's reader goroutine.
 type wsConn struct {
 	nc  net.Conn
-	br  *bufio.Reader // reads through wsConn.Read: pre, then nc
-	pre []byte        // bytes the hijacked reader had buffered; read first
 	wmu sync.Mutex
 	wdl time.Time // write deadline set by writeBatch (zero: set by writeRaw); under wmu
-}
 
-// wsReadBuffer is the size of a WebSocket connection's read buffer. The
-// reader goroutine keeps it for the connection's life, idle or not, so it is
-// small: net/http's 4 KB reader kept after the hijack was a third of an idle
-// connection's heap. Payloads longer than the buffer are read straight into
-// the message (bufio skips its buffer for large reads).
-const wsReadBuffer = 512
+	// Reading (wsread.go): rb[rpos:rend] are the unread bytes; rb is nil
+	// while there are none (an idle connection holds no buffer).
+	rc      syscall.RawConn // nc's raw socket; nil when nc has none (TLS, pipes)
+	rawRead func(fd uintptr) bool
+	rerr    error // the error rawRead met
+	rb      *[]byte
+	rpos    int
+	rend    int
+	one     [1]byte // await's read when rc is nil
+
+	// Parking (idlepoll_linux.go), under Server.parking.mu.
+	parkTok uint64 // the parked reader's key; 0 when not parked
+	noPark  bool   // closing: the reader must not park any more
+}
 
 // newWSConn wraps a hijacked connection. hijacked is the request's reader:
 // the bytes it buffered (a client may send its first frames right behind
-// the upgrade request) are copied and read first; the reader itself (4 KB,
-// reading through net/http's connection wrapper) is dropped.
+// the upgrade request) are copied into the connection's read buffer; the
+// reader itself (4 KB, reading through net/http's connection wrapper) is
+// dropped.
 func newWSConn(nc net.Conn, hijacked *bufio.Reader) *wsConn {
 	wc := &wsConn{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			wc.rc = rc
+			wc.rawRead = wc.rawReadFunc
+		}
+	}
+	if hijacked == nil {
+		return wc
+	}
 	if n := hijacked.Buffered(); n > 0 {
 		b, _ := hijacked.Peek(n)
-		wc.pre = bytes.Clone(b)
-	}
-	wc.br = bufio.NewReaderSize(wc, wsReadBuffer)
-	return wc
-}
-
-// Read implements io.Reader for br: the bytes left by the hijacked reader,
-// then the connection.
-func (wc *wsConn) Read(p []byte) (int, error) {
-	if len(wc.pre) > 0 {
-		n := copy(p, wc.pre)
-		wc.pre = wc.pre[n:]
-		if len(wc.pre) == 0 {
-			wc.pre = nil
+		if n <= wsReadBuffer {
+			wc.rb = readBufs.Get().(*[]byte)
+		} else {
+			buf := make([]byte, n)
+			wc.rb = &buf
 		}
-		return n, nil
+		wc.rend = copy(*wc.rb, b)
 	}
-	return wc.nc.Read(p)
+	return wc
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -110,17 +116,25 @@ func (wc *wsConn) lingerClose() {
 		tc.CloseWrite()
 	}
 	wc.nc.SetReadDeadline(time.Now().Add(time.Second))
-	io.Copy(io.Discard, io.LimitReader(wc.br, 1<<20))
+	wc.discard(1 << 20)
 	wc.nc.Close()
 }
 
 // halfClose sends FIN after our close frame and bounds how long the reader
-// waits for the peer's close.
-func (wc *wsConn) halfClose() {
+// waits for the peer's close (a parked reader resumes to wait for it).
+func (c *Conn) halfClose(wc *wsConn) {
+	c.s.parking.wake(wc)
 	if tc, ok := wc.nc.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
 	wc.nc.SetReadDeadline(time.Now().Add(time.Second))
+}
+
+// closeWS closes a WebSocket from outside its reader; a parked reader
+// resumes and sees the close as a waiting one would.
+func (c *Conn) closeWS(wc *wsConn) {
+	c.s.parking.wake(wc)
+	wc.nc.Close()
 }
 
 // bufsPool recycles the frame lists of the WebSocket writer.
@@ -192,7 +206,7 @@ func (c *Conn) runWriter(wc *wsConn) {
 				c.linger = wc
 				c.mu.Unlock()
 				c.finish()
-				wc.halfClose()
+				c.halfClose(wc)
 			}
 			return
 		}
@@ -272,15 +286,65 @@ func (c *Conn) abortUpgrade(wc *wsConn) {
 		}
 	}
 	c.mu.Unlock()
-	wc.nc.Close()
+	c.closeWS(wc)
 }
 
 // readLoop reads the WebSocket's messages until it fails or the connection
 // closes. With upgrading, it first runs the upgrade probe.
 func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
-	defer wc.nc.Close() // the reader owns the connection's end
-	r := wsReader{c: c, wc: wc, upgrading: upgrading, max: c.s.cfg.MaxPayload}
+	r := &wsReader{c: c, wc: wc, upgrading: upgrading, max: c.s.cfg.MaxPayload, waited: readerRespawnIdle}
+	r.loop()
+}
+
+// readerRespawnIdle is how long a reader must have waited before a burst
+// for it to hand the connection to a fresh goroutine once the burst is
+// read (see loop).
+const readerRespawnIdle = time.Second
+
+// loop reads messages; between messages, with nothing buffered, it waits
+// in wc.await (no buffer held, a shallow stack). Handling a message (the
+// Socket.IO layer's decoding, a CONNECT's namespace lookup) grows the
+// goroutine's stack to 4 KB or more, and the GC never gives that back to
+// a parked goroutine (it halves a stack only when less than a quarter is
+// in use, counting 800 B of guard). So after a burst that delivered
+// messages and followed a long wait (an idle connection's occasional
+// traffic, a pong, and the connection's first burst, its CONNECT), the
+// reader parks (Server.parking: no goroutine until the socket is readable)
+// or, where it cannot, continues on a new goroutine with a minimal stack;
+// this one exits. A busy connection (bursts back to back) keeps its reader.
+func (r *wsReader) loop() {
+	wc := r.wc
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			wc.nc.Close() // the reader owns the connection's end
+		}
+	}()
 	for {
+		if wc.buffered() == 0 {
+			wc.release()
+			if r.delivered && r.waited >= readerRespawnIdle && !r.upgrading {
+				r.delivered = false
+				r.idleFrom = time.Now()
+				handedOver = true
+				if !r.c.s.parking.park(r) {
+					r.c.s.goTracked(r.loop)
+				}
+				return // r is no longer ours
+			}
+			if r.idleFrom.IsZero() {
+				r.idleFrom = time.Now()
+			}
+			if wc.await() != nil {
+				r.fail(ReasonTransportClose, 0)
+				return
+			}
+			if r.started {
+				r.waited = time.Since(r.idleFrom)
+			}
+			r.started = true
+			r.idleFrom = time.Time{}
+		}
 		data, binary, ok := r.readMessage()
 		if !ok || !r.handleMessage(data, binary) {
 			return
@@ -288,18 +352,22 @@ func (c *Conn) readLoop(wc *wsConn, upgrading bool) {
 	}
 }
 
-// wsReader is the state of one WebSocket's reader goroutine (readLoop):
-// the frame layer (control frames, fragmentation) below, and the Engine.IO
-// packets and the upgrade probe above. Its methods return false when
-// reading must stop; the connection's end has then been handled (fail).
+// wsReader is the state of one WebSocket's reader (loop): the frame layer
+// (control frames, fragmentation) below, and the Engine.IO packets and the
+// upgrade probe above. Its methods return false when reading must stop;
+// the connection's end has then been handled (fail).
 type wsReader struct {
 	c         *Conn
 	wc        *wsConn
 	upgrading bool // the probe runs: this WebSocket is not the session's transport yet
 	max       int64
-	msg       []byte    // the data message being assembled
-	op        ws.OpCode // its opcode (that of its first frame)
-	inMsg     bool      // a fragmented message is being assembled
+	msg       []byte        // the data message being assembled
+	op        ws.OpCode     // its opcode (that of its first frame)
+	inMsg     bool          // a fragmented message is being assembled
+	waited    time.Duration // how long the wait before this burst took (the first burst: as if long)
+	idleFrom  time.Time     // when the current wait began (parked included); zero while reading
+	started   bool          // the first burst has begun
+	delivered bool          // this burst delivered a data message
 }
 
 // fail ends reading. While upgrading, only the probe is dropped (polling
@@ -334,7 +402,7 @@ func (r *wsReader) fail(reason string, code ws.StatusCode) bool {
 // caller's (the next one is read into a new slice).
 func (r *wsReader) readMessage() (data []byte, binary, ok bool) {
 	for {
-		h, err := ws.ReadHeader(r.wc.br)
+		h, err := r.wc.readHeader()
 		if err != nil {
 			return nil, false, r.fail(ReasonTransportClose, 0)
 		}
@@ -366,7 +434,7 @@ func (r *wsReader) control(h ws.Header) bool {
 		return r.fail(ReasonTransportError, closeProtocolErr)
 	}
 	p := make([]byte, h.Length)
-	if _, err := io.ReadFull(r.wc.br, p); err != nil {
+	if err := r.wc.readFull(p); err != nil {
 		return r.fail(ReasonTransportClose, 0)
 	}
 	ws.Cipher(p, h.Mask, 0)
@@ -402,7 +470,7 @@ func (r *wsReader) fragment(h ws.Header) bool {
 	}
 	start := len(r.msg)
 	r.msg = slices.Grow(r.msg, int(h.Length))[:start+int(h.Length)]
-	if _, err := io.ReadFull(r.wc.br, r.msg[start:]); err != nil {
+	if err := r.wc.readFull(r.msg[start:]); err != nil {
 		return r.fail(ReasonTransportClose, 0)
 	}
 	ws.Cipher(r.msg[start:], h.Mask, 0)
@@ -413,6 +481,7 @@ func (r *wsReader) fragment(h ws.Header) bool {
 // delivered as is, a text message is an Engine.IO packet (for the probe
 // while upgrading).
 func (r *wsReader) handleMessage(data []byte, binary bool) bool {
+	r.delivered = true
 	if binary {
 		if r.upgrading {
 			return r.fail("", 0)
