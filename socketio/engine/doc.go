@@ -161,9 +161,11 @@
 //
 // # Lock order
 //
-// Conn.deliverMu → Conn.mu → Server.mu. The writer pool's lock is a leaf
-// taken under Conn.mu (startWriter); the pool starts a writer through
-// goTracked after releasing it. wsConn.wmu is taken without any other lock
+// Conn.deliverMu → Conn.mu → Server.mu. Handing a connection to a parked
+// writer takes no lock (startWriter, under Conn.mu: the pool's stack is
+// lock-free); with none parked, the pool starts a writer through goTracked
+// (Server.mu). The pool's own mutex is taken only by the new goroutine and
+// the pool's sweep, with no other lock held. wsConn.wmu is taken without any other lock
 // held. The handler is called with Conn.deliverMu held and no other lock:
 // deliverMu is what keeps one Conn's OnMessage calls (and its OnClose when
 // a close lands during one) from overlapping, so OnMessage and OnClose may

@@ -14,7 +14,10 @@ const writerIdle = time.Second
 // Instead of a new goroutine per burst (creation, exit and the Server.mu
 // bookkeeping of goTracked for every ack reply), a writer that has drained
 // its connection parks in the Server's pool (Server.writers) and the next
-// connection that needs a writer takes it. Still one writer per connection
+// connection that needs a writer takes it. Taking a parked writer and
+// parking take no lock (the pool's stack is lock-free): the receivers of a
+// broadcast, woken at once, do not queue on the engine's mutex for their
+// writers, which each did twice per wake. Still one writer per connection
 // at a time (Conn.writing); parked writers belong to no connection, count
 // as engine goroutines for Shutdown (started by goTracked; Shutdown
 // dismisses them) and exit after writerIdle unused.
@@ -30,6 +33,6 @@ func newWriterPool(s *Server) *workpool.Pool[writerJob] {
 }
 
 // startWriter runs c.runWriter(wc) on a parked writer or a new tracked
-// goroutine. Called with c.mu held (lock order Conn.mu → Server.mu; the
-// pool's lock is a leaf).
+// goroutine. Called with c.mu held (lock order Conn.mu → Server.mu, which
+// goTracked takes when no writer is parked).
 func (s *Server) startWriter(c *Conn, wc *wsConn) { s.writers.Go(writerJob{c, wc}) }
