@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockgate/sockgate/socketio/engine"
@@ -20,6 +21,8 @@ type MemoryAdapter struct {
 	mu    sync.RWMutex
 	rooms map[string]map[*member]struct{} // room → members
 	sids  map[string]*member              // socket id → member
+
+	pendingAcks atomic.Int64 // broadcasts with acks still awaiting replies (tests)
 }
 
 // member is one socket id's entry in the rooms. It carries the local
@@ -194,13 +197,19 @@ func (a *MemoryAdapter) deliver(p *parser.Packet, opts BroadcastOptions, off str
 var receiversPool = sync.Pool{New: func() any { return new([]*Socket) }}
 
 // BroadcastWithAck implements Adapter. The receivers' ack callbacks are
-// forgotten after opts.Flags.Timeout (Config.AckTimeout when unset).
+// forgotten after opts.Flags.Timeout (Config.AckTimeout when unset), or as
+// soon as every receiver has answered: the cleanup walks the receivers it
+// reached, never the namespace, and what it holds (their list) is released
+// with the last reply rather than kept for the whole timeout.
 func (a *MemoryAdapter) BroadcastWithAck(_ context.Context, p *parser.Packet, opts BroadcastOptions, clientCount func(int), ack func(Args)) error {
 	msgs := encodeMessages(p)
 	ss := a.match(opts, nil)
+	w := &ackWait{id: p.ID, ack: ack, pending: &a.pendingAcks}
+	w.left.Store(int64(len(ss)) + 1) // +1: the receivers are being reached
+	reply := w.reply                 // one callback shared by every receiver
 	n := 0
 	for _, s := range ss {
-		if !s.registerAck(p.ID, ack) {
+		if !s.registerAck(p.ID, reply) {
 			continue
 		}
 		a.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
@@ -212,19 +221,76 @@ func (a *MemoryAdapter) BroadcastWithAck(_ context.Context, p *parser.Packet, op
 		}
 	}
 	clientCount(n)
-	if n > 0 {
-		timeout := opts.Flags.Timeout
-		if timeout <= 0 {
-			timeout = a.ns.srv.cfg.AckTimeout
-		}
-		reached := ss[:n]
-		time.AfterFunc(timeout, func() {
-			for _, s := range reached {
-				s.cancelAck(p.ID)
-			}
-		})
+	if n == 0 {
+		return nil
 	}
+	clear(ss[n:])
+	timeout := opts.Flags.Timeout
+	if timeout <= 0 {
+		timeout = a.ns.srv.cfg.AckTimeout
+	}
+	w.arm(ss[:n], int64(len(ss)-n), timeout)
 	return nil
+}
+
+// ackWait is the receivers' side of one broadcast with acks: it forwards
+// their replies and forgets the callbacks of those who did not answer in
+// time.
+type ackWait struct {
+	id      uint64
+	ack     func(Args)
+	pending *atomic.Int64 // MemoryAdapter.pendingAcks
+	left    atomic.Int64  // replies awaited, +1 until armed
+
+	mu      sync.Mutex
+	reached []*Socket // nil once done
+	timer   *time.Timer
+}
+
+// reply is every receiver's callback: the first reply of each receiver
+// (the socket deletes its callback as it calls it).
+func (w *ackWait) reply(args Args) {
+	w.ack(args)
+	w.answered(1)
+}
+
+// arm starts the timeout once the receivers are known; unreached of them
+// were matched but not written to and will never answer.
+func (w *ackWait) arm(reached []*Socket, unreached int64, timeout time.Duration) {
+	w.mu.Lock()
+	w.reached = reached
+	w.pending.Add(1)
+	w.timer = time.AfterFunc(timeout, w.expire)
+	w.mu.Unlock()
+	w.answered(unreached + 1)
+}
+
+// answered counts n replies; with the last one the wait is done.
+func (w *ackWait) answered(n int64) {
+	if w.left.Add(-n) != 0 {
+		return
+	}
+	w.mu.Lock()
+	if w.reached != nil && w.timer.Stop() {
+		w.reached = nil
+		w.pending.Add(-1)
+	}
+	w.mu.Unlock()
+}
+
+// expire forgets the callbacks of the receivers that did not answer.
+func (w *ackWait) expire() {
+	w.mu.Lock()
+	reached := w.reached
+	w.reached = nil
+	w.mu.Unlock()
+	if reached == nil {
+		return
+	}
+	for _, s := range reached {
+		s.cancelAck(w.id)
+	}
+	w.pending.Add(-1)
 }
 
 // Rooms returns every room of this server's sockets (socket-id rooms

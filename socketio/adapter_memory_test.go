@@ -173,3 +173,83 @@ func TestMemoryAdapter_JoinInMiddleware(t *testing.T) {
 		}
 	}
 }
+
+// ackRegistered reports whether s awaits the ack of id.
+func ackRegistered(s *Socket, id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.acks[id]
+	return ok
+}
+
+// EmitWithAck's receiver-side cleanup: released with the last reply (not
+// held for the timeout), and, when receivers disconnect instead, at the
+// timeout, leaving no callback behind on any receiver.
+func TestMemoryAdapter_EmitWithAckCleanup(t *testing.T) {
+	srv := New(Config{})
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	ns := srv.Of("/")
+	ma := ns.adapter.(*MemoryAdapter)
+	_, socks := fakeSockets(t, srv, ns, "a", 3)
+	clients := make([]*client, len(socks))
+	for i, s := range socks {
+		clients[i] = s.client
+		s.Join("room")
+	}
+	emit := func(timeout time.Duration) (uint64, chan []Args, chan error) {
+		id := ns.ackID.Load() // the id EmitWithAck takes next
+		replies, errs := make(chan []Args, 1), make(chan error, 1)
+		go func() {
+			r, err := ns.To("room").Timeout(timeout).EmitWithAck(context.Background(), "q")
+			replies <- r
+			errs <- err
+		}()
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			for i, s := range socks {
+				if s.Connected() && !ackRegistered(s, id) {
+					return fmt.Errorf("socket %d has no ack %d yet", i, id)
+				}
+			}
+			return nil
+		})
+		return id, replies, errs
+	}
+	answer := func(i int, id uint64) { clients[i].OnMessage(fmt.Appendf(nil, `3%d["ok"]`, id), false) }
+
+	t.Run("AllAnswer", func(t *testing.T) {
+		id, replies, errs := emit(time.Hour)
+		for i := range socks {
+			answer(i, id)
+		}
+		if r, err := <-replies, <-errs; err != nil || len(r) != len(socks) {
+			t.Fatalf("EmitWithAck = %d replies, %v", len(r), err)
+		}
+		// Released with the last reply, not after the hour.
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			if n := ma.pendingAcks.Load(); n != 0 {
+				return fmt.Errorf("%d broadcasts with acks pending", n)
+			}
+			return nil
+		})
+	})
+	t.Run("ReceiversDisconnect", func(t *testing.T) {
+		id, replies, errs := emit(300 * time.Millisecond)
+		answer(0, id)
+		clients[1].OnMessage([]byte("1"), false) // leaves the namespace
+		clients[2].OnClose("transport close")    // its connection ends
+		if r, err := <-replies, <-errs; err != ErrAckTimeout || len(r) != 1 {
+			t.Fatalf("EmitWithAck = %d replies, %v; want 1, ErrAckTimeout", len(r), err)
+		}
+		testenv.WaitFor(t, 5*time.Second, func() error {
+			if n := ma.pendingAcks.Load(); n != 0 {
+				return fmt.Errorf("%d broadcasts with acks pending", n)
+			}
+			for i, s := range socks {
+				if ackRegistered(s, id) {
+					return fmt.Errorf("socket %d still holds ack %d", i, id)
+				}
+			}
+			return nil
+		})
+	})
+}
