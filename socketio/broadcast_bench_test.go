@@ -16,7 +16,8 @@ type countConn struct {
 	n atomic.Int64
 }
 
-func (c *countConn) Send(msgs ...*engine.Message) error { c.n.Add(int64(len(msgs))); return nil }
+func (c *countConn) Send(msgs ...*engine.Message) error       { c.n.Add(int64(len(msgs))); return nil }
+func (c *countConn) SendDirect(msgs ...*engine.Message) error { return c.Send(msgs...) }
 
 // BenchmarkBroadcast measures one room broadcast to 1000 local sockets
 // (encoding once, queuing on each connection) without the network.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -29,7 +30,8 @@ type wsConn struct {
 	br  *bufio.Reader // reads through wsConn.Read: pre, then nc
 	pre []byte        // bytes the hijacked reader had buffered; read first
 	wmu sync.Mutex
-	wdl time.Time // write deadline set by writeBatch (zero: set by writeRaw); under wmu
+	wdl time.Time       // write deadline set by writeBatch (zero: set by writeRaw); under wmu
+	raw syscall.RawConn // for direct writes (SendDirect), made by the first; under wmu
 }
 
 // wsReadBuffer is the size of a WebSocket connection's read buffer. The
