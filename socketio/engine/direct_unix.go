@@ -20,7 +20,7 @@ func (wc *wsConn) directOK() bool {
 // directWrite is one writev's arguments and results, pooled with the
 // callback bound to it, so that a direct write allocates nothing.
 type directWrite struct {
-	iov   [maxDirect]syscall.Iovec
+	iov   [maxFlush]syscall.Iovec
 	cnt   int
 	n     int
 	errno syscall.Errno
@@ -72,7 +72,7 @@ func (wc *wsConn) writeDirect(q []*Message) (rest []*Message, err error) {
 	d.cnt = len(q)
 	werr := wc.raw.Write(d.fn)
 	n, errno := d.n, d.errno
-	clear(d.iov[:]) // keep no frame alive in the pool
+	clear(d.iov[:len(q)]) // keep no frame alive in the pool
 	switch {
 	case werr != nil:
 		return nil, werr

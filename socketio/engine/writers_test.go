@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,4 +122,34 @@ func TestWriters_ConcurrentWakes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWriters_SlowPeerAside: a peer that reads nothing while its queue
+// exceeds what its socket takes is moved to a writer of its own; the other
+// connections, flushed by the same flushers, still get every message.
+func TestWriters_SlowPeerAside(t *testing.T) {
+	ts := newTestServer(t, Config{PingInterval: time.Hour, SendQueueBytes: 256 << 20})
+	slow := ts.dialWS(t, "transport=websocket")
+	slow.mustRead()
+	slowRec := ts.nextConn(t)
+	fast := ts.dialWS(t, "transport=websocket")
+	fast.mustRead()
+	fastRec := ts.nextConn(t)
+	big := TextMessage(strings.Repeat("x", 1<<20))
+	for i := range 64 { // 64 MB: far more than the slow socket takes
+		if err := slowRec.c.Send(big); err != nil {
+			t.Fatal(err)
+		}
+		if err := fastRec.c.Send(TextMessage(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if got := fast.mustRead(); got != "4"+fmt.Sprint(i) {
+			t.Fatalf("fast peer read %q, want 4%d", got, i)
+		}
+	}
+	for i := range 64 {
+		if got := slow.mustRead(); len(got) != 1<<20+1 {
+			t.Fatalf("slow peer message %d: %d bytes", i, len(got))
+		}
+	}
 }
