@@ -16,7 +16,8 @@ type countConn struct {
 	n atomic.Int64
 }
 
-func (c *countConn) Send(msgs ...*engine.Message) error { c.n.Add(int64(len(msgs))); return nil }
+func (c *countConn) Send(msgs ...*engine.Message) error       { c.n.Add(int64(len(msgs))); return nil }
+func (c *countConn) SendDirect(msgs ...*engine.Message) error { return c.Send(msgs...) }
 
 // BenchmarkBroadcast measures one room broadcast to 1000 local sockets
 // (encoding once, queuing on each connection) without the network.
@@ -25,16 +26,20 @@ func BenchmarkBroadcast(b *testing.B) {
 	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	ns := srv.Of("/")
 	const receivers = 1000
-	for i := 0; i < receivers; i++ {
-		cl := srv.newClient(&countConn{fakeConn: fakeConn{id: fmt.Sprint(i)}})
+	conns := make([]*countConn, receivers)
+	for i := range conns {
+		conns[i] = &countConn{fakeConn: fakeConn{id: fmt.Sprint(i)}}
+		cl := srv.newClient(conns[i])
 		cl.OnMessage([]byte("0"), false)
 	}
+	// A socket is in the namespace (Len) a moment before it is in its
+	// rooms, which SocketsJoin matches: join until every one is in.
 	deadline := time.Now().Add(5 * time.Second)
-	for ns.Len() < receivers && time.Now().Before(deadline) {
+	for ns.adapter.RoomSize("room") < receivers && time.Now().Before(deadline) {
+		if err := ns.SocketsJoin(context.Background(), "room"); err != nil {
+			b.Fatal(err)
+		}
 		time.Sleep(time.Millisecond)
-	}
-	if err := ns.SocketsJoin(context.Background(), "room"); err != nil {
-		b.Fatal(err)
 	}
 	payload := map[string]any{"user": "alice", "message": "hello world", "timeSent": 1700000000000}
 	b.ReportAllocs()
@@ -44,5 +49,12 @@ func BenchmarkBroadcast(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*receivers), "ns/receiver")
+	for i, c := range conns {
+		// The CONNECT reply, then one message per broadcast.
+		if got := c.n.Load(); got != int64(b.N)+1 {
+			b.Fatalf("receiver %d was sent %d messages, want %d", i, got, b.N+1)
+		}
+	}
 }

@@ -20,6 +20,7 @@ type engineConn interface {
 	Secure() bool
 	RemoteAddr() string
 	Send(msgs ...*engine.Message) error
+	SendDirect(msgs ...*engine.Message) error
 	SendVolatile(msgs ...*engine.Message) bool
 	Close(reason string)
 }
@@ -223,6 +224,17 @@ func (c *client) write(msgs []*engine.Message, volatile bool) bool {
 		return c.conn.SendVolatile(msgs...)
 	}
 	if err := c.conn.Send(msgs...); err != nil {
+		c.logger().Debug("socketio: send failed", "err", err)
+		return false
+	}
+	return true
+}
+
+// writeReply is write for an ack, which the engine may write on the
+// calling goroutine (engine.Conn.SendDirect).
+func (c *client) writeReply(msgs []*engine.Message) bool {
+	c.srv.observePacketsOut(msgs)
+	if err := c.conn.SendDirect(msgs...); err != nil {
 		c.logger().Debug("socketio: send failed", "err", err)
 		return false
 	}

@@ -227,6 +227,7 @@ func (f *fakeConn) Send(msgs ...*engine.Message) error {
 	return nil
 }
 func (f *fakeConn) SendVolatile(msgs ...*engine.Message) bool { _ = f.Send(msgs...); return true }
+func (f *fakeConn) SendDirect(msgs ...*engine.Message) error  { return f.Send(msgs...) }
 func (f *fakeConn) Close(string)                              {}
 
 func (f *fakeConn) messages() []*engine.Message {

@@ -135,8 +135,9 @@
 //     under Server.mu.
 //   - Server.mu is held while Of creates a static namespace, which calls
 //     Config.Adapter: an AdapterFactory must not call back into the Server.
-//   - inbox mutex → the worker pool's mutex: push and closeWith hand an
-//     inbox to a worker with the inbox's mutex held. push waits for room on
+//   - push and closeWith hand an inbox to a worker with the inbox's mutex
+//     held; the hand-off takes no lock (the pool's stack of parked workers
+//     is lock-free, its mutex is taken by new workers and its sweep only). push waits for room on
 //     the inbox's condition variable (back-pressure) in OnMessage, i.e.
 //     with the engine's Conn.deliverMu held (see package engine's lock
 //     order); nothing a worker does needs that lock.
@@ -149,7 +150,7 @@
 //     under the log's mutex to arm the sweep timer.
 //
 // Namespace.mu, client.mu, Socket.mu, MemoryAdapter.mu, the worker pool's
-// mutex and an EmitWithAck's collector mutex are leaves: none is held while
+// mutex (never taken under another lock) and an EmitWithAck's collector mutex are leaves: none is held while
 // taking another of our locks or calling into the engine, the adapter or
 // user code; so are Namespace.offMu and Namespace.tapMu.
 //

@@ -241,6 +241,24 @@ func (s *Socket) send(p *parser.Packet) error {
 	return nil
 }
 
+// sendReply is send for an ack: the engine may write it on the calling
+// goroutine (the socket's worker, usually) instead of handing it to a
+// writer goroutine (engine.Conn.SendDirect).
+func (s *Socket) sendReply(p *parser.Packet) error {
+	if !s.Connected() {
+		return ErrNotConnected
+	}
+	s.ns.observeEventOut(s.id, p.Type, p.Data, p.Elems)
+	msgs := encodeMessages(p)
+	if r := s.rec; r != nil && r.gating.Load() && r.hold(msgs, false, "") {
+		return nil
+	}
+	if !s.client.writeReply(msgs) {
+		return ErrNotConnected
+	}
+	return nil
+}
+
 // write queues the messages of one packet for the socket; off is the
 // packet's offset ("" if none). While a recovered socket's missed packets
 // are being replayed, writes wait behind them (see socketRecovery).
@@ -575,7 +593,7 @@ func (s *Socket) ackFunc(id uint64) AckFunc {
 		if err != nil {
 			return err
 		}
-		return s.send(&parser.Packet{Type: parser.Ack, Namespace: s.ns.name, HasID: true, ID: id, Data: data, Attachments: bins})
+		return s.sendReply(&parser.Packet{Type: parser.Ack, Namespace: s.ns.name, HasID: true, ID: id, Data: data, Attachments: bins})
 	}
 }
 

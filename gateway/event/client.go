@@ -100,7 +100,7 @@ func (c *Client) InRoom(room string) bool {
 
 // Emit sends an event to this socket only, counting it.
 func (c *Client) Emit(event string, v any) {
-	c.ns.p.metrics.eventsOut.WithLabelValues(c.ns.name, event).Inc()
+	c.ns.ctr.out.get(event).Inc()
 	if err := c.s.Emit(event, v); err != nil {
 		c.Logger().Debug("emit failed", "event", event, "err", err)
 	}

@@ -43,8 +43,9 @@ type OK struct {
 // the client's retry must be idempotent).
 func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply]) {
 	info := EventInfo{Name: event, Rule: rule, Request: reflect.TypeFor[Req](), Reply: reflect.TypeFor[Reply]()}
-	n.bindings = append(n.bindings, binding{event: event, info: info, fn: func(c *Client, args socketio.Args, ack socketio.AckFunc) {
-		n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
+	ctr := n.p.metrics.event(n.name, event)
+	n.bindings = append(n.bindings, binding{event: event, info: info, ctr: ctr, fn: func(c *Client, args socketio.Args, ack socketio.AckFunc) {
+		ctr.in.Inc()
 		at := args.ReceivedAt()
 		if at.IsZero() {
 			at = time.Now()
@@ -52,7 +53,7 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 		deadline := at.Add(n.p.cfg.Timeout)
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			n.fail(c, event, ack, Refuse(ErrExpired, fmt.Errorf("event: %s waited %s in the inbox, past its deadline", event, time.Since(at).Round(time.Millisecond))))
+			n.fail(c, event, ctr, ack, Refuse(ErrExpired, fmt.Errorf("event: %s waited %s in the inbox, past its deadline", event, time.Since(at).Round(time.Millisecond))))
 			return
 		}
 		ctx, cancel := context.WithDeadline(c.Socket().Context(), deadline)
@@ -60,7 +61,7 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 		var answered atomic.Bool
 		timer := time.AfterFunc(wait, func() {
 			if answered.CompareAndSwap(false, true) {
-				n.fail(c, event, ack, ErrTimeout)
+				n.fail(c, event, ctr, ack, ErrTimeout)
 			}
 		})
 		reply, err := invoke(ctx, n, c, event, rule, args, h)
@@ -70,17 +71,17 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 			return
 		}
 		answered.Store(true)
-		n.answer(c, event, ack, reply, err)
+		n.answer(c, event, ctr, ack, reply, err)
 	}})
 }
 
 // answer renders h's result.
-func (n *Namespace) answer(c *Client, event string, ack socketio.AckFunc, reply any, err error) {
+func (n *Namespace) answer(c *Client, event string, ctr eventCounters, ack socketio.AckFunc, reply any, err error) {
 	if err != nil {
-		n.fail(c, event, ack, err)
+		n.fail(c, event, ctr, ack, err)
 		return
 	}
-	n.p.metrics.acks.WithLabelValues(n.name, event, "ok").Inc()
+	ctr.ok.Inc()
 	if ack != nil {
 		if err := ack(reply); err != nil {
 			c.Logger().Debug("ack failed", "event", event, "err", err)
@@ -110,9 +111,9 @@ func invoke[Req, Reply any](ctx context.Context, n *Namespace, c *Client, event,
 }
 
 // fail renders err for the client in the namespace's style.
-func (n *Namespace) fail(c *Client, event string, ack socketio.AckFunc, err error) {
+func (n *Namespace) fail(c *Client, event string, ctr eventCounters, ack socketio.AckFunc, err error) {
 	e := n.p.report(c, "event", err, "event", event)
-	n.p.metrics.acks.WithLabelValues(n.name, event, "error").Inc()
+	ctr.failed.Inc()
 	if n.style == StyleObject && ack != nil {
 		var body any = failedAck{Success: false, Error: e}
 		var shaped AckShaper
@@ -147,6 +148,6 @@ func (p *Pipeline) report(c *Client, what string, err error, attrs ...any) Error
 	} else {
 		c.Logger().Error(what+" failed", append(attrs, "err", err)...)
 	}
-	p.metrics.errors.WithLabelValues(e.Code).Inc()
+	p.metrics.errorsBy.get(e.Code).Inc()
 	return e
 }

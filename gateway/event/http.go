@@ -75,7 +75,7 @@ func (p *Pipeline) WriteError(w http.ResponseWriter, r *http.Request, err error)
 	default:
 		p.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	p.metrics.errors.WithLabelValues(e.Code).Inc()
+	p.metrics.errorsBy.get(e.Code).Inc()
 	st, body := httpBodyOf(e)
 	WriteJSON(w, st, body)
 }

@@ -2,6 +2,7 @@ package event
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,6 +24,58 @@ type Metrics struct {
 	errors      *prometheus.CounterVec // code
 	limited     *prometheus.CounterVec // rule
 	unchecked   *prometheus.CounterVec // rule
+
+	// The children of the single-label series, by label value: a
+	// WithLabelValues call hashes its labels and takes the vector's lock,
+	// which the per-event paths should not pay (see children).
+	errorsBy, limitedBy, uncheckedBy children
+}
+
+// children caches the children of a one-label CounterVec by label value.
+// Label values come from fixed sets (error codes, rule names, a product's
+// event names), so the cache is bounded by them.
+type children struct {
+	vec *prometheus.CounterVec
+	m   sync.Map // label value → prometheus.Counter
+}
+
+// get returns the child of label value v.
+func (ch *children) get(v string) prometheus.Counter {
+	if c, ok := ch.m.Load(v); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := ch.m.LoadOrStore(v, ch.vec.WithLabelValues(v))
+	return c.(prometheus.Counter)
+}
+
+// nsCounters are a namespace's children, resolved when the namespace is
+// built.
+type nsCounters struct {
+	connects, disconnects, refused prometheus.Counter
+	out                            children // eventsOut curried by namespace, by event
+}
+
+func (m *Metrics) namespace(ns string) *nsCounters {
+	return &nsCounters{
+		connects:    m.connects.WithLabelValues(ns),
+		disconnects: m.disconnects.WithLabelValues(ns),
+		refused:     m.refused.WithLabelValues(ns),
+		out:         children{vec: m.eventsOut.MustCurryWith(prometheus.Labels{"namespace": ns})},
+	}
+}
+
+// eventCounters are the children of one registered event, resolved when
+// the event is bound (On).
+type eventCounters struct {
+	in, ok, failed prometheus.Counter
+}
+
+func (m *Metrics) event(ns, event string) eventCounters {
+	return eventCounters{
+		in:     m.eventsIn.WithLabelValues(ns, event),
+		ok:     m.acks.WithLabelValues(ns, event, "ok"),
+		failed: m.acks.WithLabelValues(ns, event, "error"),
+	}
 }
 
 // NewMetrics returns the series in a new registry, with the Go and
@@ -58,6 +111,7 @@ func NewMetrics() *Metrics {
 			Name: "sockgate_ratelimit_unchecked_total", Help: "Events, requests and connections let through unchecked because the rate limiter's store did not answer (fail open), by rule.",
 		}, []string{"rule"}),
 	}
+	m.errorsBy.vec, m.limitedBy.vec, m.uncheckedBy.vec = m.errors, m.limited, m.unchecked
 	m.reg.MustRegister(m.connects, m.disconnects, m.refused, m.eventsIn, m.eventsOut, m.acks, m.errors, m.limited, m.unchecked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

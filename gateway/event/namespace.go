@@ -32,6 +32,7 @@ type Namespace struct {
 	io    *socketio.Namespace
 	name  string
 	style Style
+	ctr   *nsCounters
 
 	middleware   []func(ctx context.Context, c *Client) error
 	bindings     []binding
@@ -44,6 +45,7 @@ type binding struct {
 	event string
 	fn    func(c *Client, args socketio.Args, ack socketio.AckFunc)
 	info  EventInfo
+	ctr   eventCounters
 }
 
 // Namespace returns the pipeline's side of Socket.IO namespace name. It
@@ -54,7 +56,7 @@ func (p *Pipeline) Namespace(name string, style Style) (*Namespace, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Namespace{p: p, io: io, name: name, style: style}
+	n := &Namespace{p: p, io: io, name: name, style: style, ctr: p.metrics.namespace(name)}
 	p.metrics.socketsGauge(name, n.io.Len)
 	return n, nil
 }
@@ -105,11 +107,13 @@ func (n *Namespace) Attach() {
 // when the worker reaches it. It never runs the handler.
 func (n *Namespace) expired(s *socketio.Socket, event string, ack socketio.AckFunc) {
 	c := ClientOf(s)
-	if c == nil || !slices.ContainsFunc(n.bindings, func(b binding) bool { return b.event == event }) {
+	i := slices.IndexFunc(n.bindings, func(b binding) bool { return b.event == event })
+	if c == nil || i < 0 {
 		return
 	}
-	n.p.metrics.eventsIn.WithLabelValues(n.name, event).Inc()
-	n.fail(c, event, ack, Refuse(ErrExpired, fmt.Errorf("event: %s expired in the inbox behind a handler past its deadline", event)))
+	ctr := n.bindings[i].ctr
+	ctr.in.Inc()
+	n.fail(c, event, ctr, ack, Refuse(ErrExpired, fmt.Errorf("event: %s expired in the inbox behind a handler past its deadline", event)))
 }
 
 // vet runs the middleware chain for a connecting socket.
@@ -122,8 +126,8 @@ func (n *Namespace) vet(s *socketio.Socket) error {
 			if !known {
 				c.Logger().Error("connection middleware failed", "err", err)
 			}
-			n.p.metrics.refused.WithLabelValues(n.name).Inc()
-			n.p.metrics.errors.WithLabelValues(e.Code).Inc()
+			n.ctr.refused.Inc()
+			n.p.metrics.errorsBy.get(e.Code).Inc()
 			return connectError{e}
 		}
 	}
@@ -133,7 +137,7 @@ func (n *Namespace) vet(s *socketio.Socket) error {
 // connected binds the events and hooks of a connected socket.
 func (n *Namespace) connected(s *socketio.Socket) {
 	c := ClientOf(s)
-	n.p.metrics.connects.WithLabelValues(n.name).Inc()
+	n.ctr.connects.Inc()
 	for _, b := range n.bindings {
 		fn := b.fn
 		s.On(b.event, func(s *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
@@ -147,7 +151,7 @@ func (n *Namespace) connected(s *socketio.Socket) {
 }
 
 func (n *Namespace) disconnected(c *Client, reason string) {
-	n.p.metrics.disconnects.WithLabelValues(n.name).Inc()
+	n.ctr.disconnects.Inc()
 	if len(n.onDisconnect) == 0 {
 		return
 	}
@@ -174,7 +178,7 @@ type connectErrorData struct {
 
 // Emit broadcasts event to the sockets op selects, counting it once.
 func (n *Namespace) Emit(op *socketio.BroadcastOperator, event string, v any) {
-	n.p.metrics.eventsOut.WithLabelValues(n.name, event).Inc()
+	n.ctr.out.get(event).Inc()
 	if err := op.Emit(event, v); err != nil {
 		n.p.log.Error("broadcast failed", "ns", n.name, "event", event, "err", err)
 	}

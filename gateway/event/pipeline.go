@@ -146,10 +146,10 @@ func (p *Pipeline) Allow(ctx context.Context, rule, key string) (ratelimit.Resul
 	case err == nil:
 		return res, nil
 	case errors.As(err, &le):
-		p.metrics.limited.WithLabelValues(rule).Inc()
+		p.metrics.limitedBy.get(rule).Inc()
 		return res, err
 	case p.lim.Failure() == ratelimit.FailOpen:
-		p.metrics.unchecked.WithLabelValues(rule).Inc()
+		p.metrics.uncheckedBy.get(rule).Inc()
 		p.logLimiterDown("rate limit not checked; allowed (fail open)", rule, err)
 		return ratelimit.Result{}, nil
 	default:
@@ -178,7 +178,7 @@ func (p *Pipeline) AllowConnect(r *http.Request) error {
 		return nil
 	}
 	e, _ := ReplyOf(err)
-	p.metrics.errors.WithLabelValues(e.Code).Inc()
+	p.metrics.errorsBy.get(e.Code).Inc()
 	return statusError{err: err, status: StatusOf(e.Code)}
 }
 

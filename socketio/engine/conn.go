@@ -72,7 +72,8 @@ type Conn struct {
 
 	// WebSocket.
 	ws              *wsConn // current WebSocket when transport is "websocket"
-	writing         bool    // the writer goroutine is running
+	writing         bool    // a writer (goroutine, flusher or SendDirect) has the queue
+	nextDirty       *Conn   // next on Server.dirty; owned by the stack's holder
 	closeAfterFlush bool
 	linger          *wsConn // closed by its reader after a lingering close
 

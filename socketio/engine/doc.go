@@ -57,7 +57,15 @@
 // queue at once (double-buffered slices) and writes it with one writev
 // (net.Buffers on *net.TCPConn: the cached frames are written in place,
 // not copied), or through one pooled bufio.Writer and a single Flush on
-// other connections (TLS).
+// other connections (TLS). On plain TCP a connection first gets no
+// goroutine of its own: it goes on the Server's lock-free dirty stack and
+// a flusher (at most GOMAXPROCS run) writes its queue with one
+// non-blocking writev, then the next dirty connection's, so a broadcast
+// wakes one goroutine rather than one per receiver; only a queue the
+// socket does not take at once (a slow peer) gets a writer goroutine that
+// waits for it. An ack is written by the goroutine that produces it when
+// its connection is idle (Conn.SendDirect). Whoever writes holds
+// Conn.writing: still one writer per connection, in queue order.
 //
 // Polling: there is no writer goroutine; the waiting GET is released and
 // writes everything queued, joined by 0x1e.
@@ -188,9 +196,11 @@
 //
 // # Lock order
 //
-// Conn.deliverMu → Conn.mu → Server.mu. The writer pool's lock is a leaf
-// taken under Conn.mu (startWriter); the pool starts a writer through
-// goTracked after releasing it. wsConn.wmu is taken without any other lock
+// Conn.deliverMu → Conn.mu → Server.mu. Handing a connection to a parked
+// writer takes no lock (startWriter, under Conn.mu: the pool's stack is
+// lock-free); with none parked, the pool starts a writer through goTracked
+// (Server.mu). The pool's own mutex is taken only by the new goroutine and
+// the pool's sweep, with no other lock held. wsConn.wmu is taken without any other lock
 // held. The handler is called with Conn.deliverMu held and no other lock:
 // deliverMu is what keeps one Conn's OnMessage calls (and its OnClose when
 // a close lands during one) from overlapping, so OnMessage and OnClose may

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockgate/sockgate/socketio/internal/workpool"
@@ -44,8 +46,11 @@ type Server struct {
 	log       *slog.Logger
 	onConnect func(c *Conn)
 
-	writers *workpool.Pool[writerJob] // WebSocket writers (writers.go)
-	parking idlePoller                // readers of idle WebSocket connections (idlepoll_linux.go)
+	writers     *workpool.Pool[writerJob] // WebSocket writers and flushers (writers.go)
+	dirty       atomic.Pointer[Conn]      // connections waiting for a flusher, latest first (writers.go)
+	flushers    atomic.Int32              // flushers running
+	maxFlushers int32                     // GOMAXPROCS
+	parking     idlePoller                // readers of idle WebSocket connections (idlepoll_linux.go)
 
 	refusals refusalLog // handshake refusals, logged at most once a second per reason
 
@@ -97,6 +102,7 @@ func New(cfg Config, onConnect func(c *Conn)) *Server {
 	s := &Server{cfg: cfg, log: log, onConnect: onConnect, conns: make(map[string]*Conn), perIP: make(map[string]int)}
 	s.writers = newWriterPool(s)
 	s.parking.s = s
+	s.maxFlushers = int32(max(1, runtime.GOMAXPROCS(0)))
 	return s
 }
 

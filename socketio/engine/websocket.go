@@ -27,7 +27,8 @@ const (
 type wsConn struct {
 	nc  net.Conn
 	wmu sync.Mutex
-	wdl time.Time // write deadline set by writeBatch (zero: set by writeRaw); under wmu
+	wdl time.Time       // write deadline set by writeBatch (zero: set by writeRaw); under wmu
+	raw syscall.RawConn // for direct writes (SendDirect), made by the first; under wmu
 
 	// Reading (wsread.go): rb[rpos:rend] are the unread bytes; rb is nil
 	// while there are none (an idle connection holds no buffer).

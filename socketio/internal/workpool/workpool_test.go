@@ -258,3 +258,64 @@ func TestPool_Stress(t *testing.T) {
 	p.Close()
 	testenv.WaitFor(t, 5*time.Second, liveIs(live, 0))
 }
+
+// TestPool_ConcurrentWakes: owners woken from many goroutines at once while
+// their workers park (the lock-free hand-off's contended case), then Close
+// racing with workers parking: every value is drained once, no owner is
+// drained by two workers at once (owner.drain panics), and no worker
+// survives Close, even one that parked as Close ran.
+func TestPool_ConcurrentWakes(t *testing.T) {
+	const owners, producers, values = 64, 8, 300
+	for round := range 5 {
+		cfg, live := counted(time.Hour)
+		p := New((*owner).drain, cfg)
+		all := make([]*owner, owners)
+		for i := range all {
+			all[i] = &owner{p: p}
+		}
+		var wg sync.WaitGroup
+		for pr := range producers {
+			wg.Go(func() {
+				for v := range values {
+					all[(v*7+pr)%owners].push(pr*values + v)
+				}
+			})
+		}
+		if round%2 == 1 {
+			wg.Go(p.Close) // while the workers park
+		}
+		wg.Wait()
+		testenv.WaitFor(t, 10*time.Second, func() error {
+			total := 0
+			for _, o := range all {
+				o.mu.Lock()
+				total += len(o.ran)
+				o.mu.Unlock()
+			}
+			if total != producers*values {
+				return fmt.Errorf("round %d: %d values drained, want %d", round, total, producers*values)
+			}
+			return nil
+		})
+		p.Close()
+		testenv.WaitFor(t, 5*time.Second, liveIs(live, 0))
+		if s := p.Stats(); s.Parked != 0 {
+			t.Fatalf("round %d: %d parked after Close", round, s.Parked)
+		}
+	}
+}
+
+// BenchmarkPool_Wake is the hand-off alone: per op, a job to a parked
+// worker, which runs it and parks again, from GOMAXPROCS goroutines at
+// once (the receivers of broadcasts waking their writers).
+func BenchmarkPool_Wake(b *testing.B) {
+	p := New(func(done chan struct{}) { done <- struct{}{} }, Config{Idle: time.Hour})
+	b.Cleanup(p.Close)
+	b.RunParallel(func(pb *testing.PB) {
+		done := make(chan struct{})
+		for pb.Next() {
+			p.Go(done)
+			<-done
+		}
+	})
+}
