@@ -26,6 +26,11 @@ const (
 // hold the session, its OnClose or Shutdown for long.
 const maxPollCloseWait = 2 * time.Second
 
+// betweenGets is how long after a GET carried messages its client counts
+// as about to send the next one (a round trip, with room for a loaded
+// client).
+const betweenGets = time.Second
+
 // pollCloseWait is min(PingTimeout, maxPollCloseWait).
 func (s *Server) pollCloseWait() time.Duration {
 	return min(s.cfg.PingTimeout, maxPollCloseWait)
@@ -67,6 +72,9 @@ type Conn struct {
 	// Polling.
 	pollActive bool          // a GET is waiting
 	pollWake   chan struct{} // closed to release the waiting GET
+	// carried is when a GET last carried messages (Unix ns): the client
+	// is then between two GETs, its next one a round trip away.
+	carried int64
 	postActive bool
 	closeTimer *time.Timer // flushing close waiting for the last GET
 
@@ -518,10 +526,14 @@ func (c *Conn) closePollingLocked(flush bool) (finishNow bool) {
 	switch {
 	case c.pollActive:
 		c.releasePollLocked() // the GET writes the queue or "1"
-	case flush && len(c.queue) > 0:
-		// The next GET takes the rest, then the close packet. (With
-		// nothing queued and no GET waiting, the session ends now:
-		// waiting for a GET just to say "1" would hold Shutdown.)
+	case flush && (len(c.queue) > 0 || time.Now().UnixNano()-c.carried < int64(betweenGets)):
+		// The next GET takes the rest, if any, then the close packet.
+		// With nothing queued, the wait is for a client that is between
+		// two GETs (one just carried messages): without it, its next GET
+		// met an unknown session, which the client reports as "transport
+		// error" rather than the server's close. An idle client's GET
+		// is waiting (the case above); waiting for one that has none
+		// would hold Shutdown for nothing.
 	case c.probe != nil:
 		// Kept probe, nothing queued (a GET took it): the close goes out
 		// on the WebSocket once the client's "5" arrives.

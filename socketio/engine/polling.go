@@ -45,6 +45,9 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	q := c.takeQueueLocked()
 	tail, closing := c.pollTailLocked(len(q) == 0)
+	if len(q) > 0 {
+		c.carried = time.Now().UnixNano()
+	}
 	c.mu.Unlock()
 	err := c.s.writeBounded(w, func() { writePollResponse(w, q, tail) })
 	c.recycle(q)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
 )
 
 func TestServer_Handshake(t *testing.T) {
@@ -263,5 +265,37 @@ func TestPackHeader(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestServer_ShutdownBetweenGets: a polling client whose GET has just
+// carried messages, shut down before its next GET arrives, gets the close
+// packet on that GET (the client reports the server's close), not an
+// unknown session (which it reports as "transport error").
+func TestServer_ShutdownBetweenGets(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.handshake(t)
+	rec := ts.nextConn(t)
+	if err := rec.c.Send(TextMessage("last")); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := ts.get(t, "transport=polling&sid="+p.SID); status != 200 || body != "4last" {
+		t.Fatalf("GET: %d %q", status, body)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ts.eng.Shutdown(context.Background()) }()
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		rec.c.mu.Lock()
+		defer rec.c.mu.Unlock()
+		if rec.c.state == stateOpen {
+			return errors.New("not closing yet")
+		}
+		return nil
+	})
+	if status, body := ts.get(t, "transport=polling&sid="+p.SID); status != 200 || body != "1" {
+		t.Errorf("next GET: %d %q, want the close packet", status, body)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
