@@ -74,7 +74,7 @@ type Conn struct {
 	pollWake   chan struct{} // closed to release the waiting GET
 	// carried is when a GET last carried messages (Unix ns): the client
 	// is then between two GETs, its next one a round trip away.
-	carried int64
+	carried    int64
 	postActive bool
 	closeTimer *time.Timer // flushing close waiting for the last GET
 
