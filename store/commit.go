@@ -286,131 +286,192 @@ type memberKey struct{ chat, user string }
 // message (refusals in their err) and the messages it stored; a non-nil
 // error aborts the whole batch.
 func (s *Store) insertBatch(tx *gorm.DB, batch []*sendReq) ([]sendResult, []Message, error) {
-	chats, err := s.lockChats(tx, batch)
+	p, err := s.readBatchState(tx, batch)
 	if err != nil {
 		return nil, nil, err
 	}
-	known, err := s.messagesByKeys(tx, batch)
-	if err != nil {
-		return nil, nil, err
-	}
-	members, err := s.batchMembers(tx, batch)
-	if err != nil {
-		return nil, nil, err
-	}
-	atts, err := batchAttachments(tx, batch)
-	if err != nil {
-		return nil, nil, err
-	}
-
 	now := s.now()
-	results := make([]sendResult, len(batch))
-	accepted := map[senderKey]int{} // the batch's first stored message of each key
-	dupOf := map[int]int{}          // result i is a retry of stored message j
-	var originals []int             // results that are messages stored before
-	var rows []messageRow
-	claimed := map[string]bool{} // attachments linked by this batch
-	for i, r := range batch {
-		nm := r.nm
-		key := senderKey{nm.SenderID, nm.ClientMsgID}
-		if nm.ClientMsgID != "" {
-			if row, ok := known[key]; ok {
-				if row.ChatID != nm.ChatID {
-					results[i].err = clientMsgIDConflict(nm)
-				} else {
-					results[i].m = row.message()
-					originals = append(originals, i)
-				}
-				continue
-			}
-			if j, ok := accepted[key]; ok {
-				if batch[j].nm.ChatID != nm.ChatID {
-					results[i].err = clientMsgIDConflict(nm)
-				} else {
-					dupOf[i] = j
-				}
-				continue
-			}
-		}
-		c := chats[nm.ChatID]
-		switch {
-		case c == nil:
-			results[i].err = fmt.Errorf("%w: chat %q", ErrNotFound, nm.ChatID)
-			continue
-		case !members[memberKey{nm.ChatID, nm.SenderID}]:
-			results[i].err = fmt.Errorf("%w: %q is not a member of chat %q", ErrForbidden, nm.SenderID, nm.ChatID)
-			continue
-		case c.Archived:
-			results[i].err = fmt.Errorf("%w: chat %q", ErrArchived, nm.ChatID)
-			continue
-		}
-		linked, err := checkAttachments(nm, atts, claimed)
-		if err != nil {
-			results[i].err = err
-			continue
-		}
-		c.LastSeq++
-		c.touched = true
-		row := messageRow{
-			ID:       s.ids.nextAfter(now, c.LastMessageID),
-			ChatID:   nm.ChatID,
-			Seq:      c.LastSeq,
-			SenderID: nm.SenderID,
-			Content:  nm.Content,
-			// As insertMessage: never before the chat's previous message.
-			CreatedAt: max(micros(now), c.ActivityAt),
-		}
-		c.LastMessageID, c.ActivityAt = row.ID, row.CreatedAt
-		if nm.ClientMsgID != "" {
-			row.ClientMsgID = &nm.ClientMsgID
-			accepted[key] = i
-		}
-		rows = append(rows, row)
-		m := row.message()
-		for _, a := range linked {
-			claimed[a.ID] = true
-			a.MessageID = row.ID
-			m.Attachments = append(m.Attachments, a)
-		}
-		results[i] = sendResult{m: m, created: true}
+	for i := range batch {
+		p.plan(i, now)
 	}
-
-	stored := make([]Message, 0, len(rows))
-	if len(rows) > 0 {
-		if err := insertMessageRows(tx, rows); err != nil {
-			return nil, nil, err
-		}
-		if err := updateChatHeads(tx, chats); err != nil {
-			return nil, nil, err
-		}
-		for i := range results {
-			if results[i].created {
-				stored = append(stored, results[i].m)
-				if err := linkAttachments(tx, results[i].m); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
+	stored, err := p.write(tx)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(originals) > 0 {
-		rows := make([]messageRow, len(originals))
-		for k, i := range originals {
-			rows[k] = known[senderKey{batch[i].nm.SenderID, batch[i].nm.ClientMsgID}]
-		}
-		ms, err := s.withAttachments(tx, rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		for k, i := range originals {
-			results[i].m = ms[k]
-		}
+	if err := p.loadOriginals(tx); err != nil {
+		return nil, nil, err
 	}
-	for i, j := range dupOf {
-		m := results[j].m
+	for i, j := range p.dupOf {
+		m := p.results[j].m
 		m.Attachments = slices.Clone(m.Attachments)
-		results[i] = sendResult{m: m}
+		p.results[i] = sendResult{m: m}
 	}
-	return results, stored, nil
+	return p.results, stored, nil
+}
+
+// batchPlan is a batch's state in the database, read under the chats'
+// locks, and what the batch decides to store.
+type batchPlan struct {
+	s       *Store
+	batch   []*sendReq
+	chats   map[string]*batchChat
+	known   map[senderKey]messageRow // messages stored before, by idempotency key
+	members map[memberKey]bool
+	atts    map[string]Attachment
+
+	results   []sendResult
+	accepted  map[senderKey]int // the batch's first stored message of each key
+	dupOf     map[int]int       // result i is a retry of stored message j
+	originals []int             // results that are messages stored before
+	rows      []messageRow
+	claimed   map[string]bool // attachments linked by this batch
+}
+
+// readBatchState locks the batch's chats and reads what its checks need.
+func (s *Store) readBatchState(tx *gorm.DB, batch []*sendReq) (*batchPlan, error) {
+	p := &batchPlan{s: s, batch: batch, results: make([]sendResult, len(batch)),
+		accepted: map[senderKey]int{}, dupOf: map[int]int{}, claimed: map[string]bool{}}
+	var err error
+	if p.chats, err = s.lockChats(tx, batch); err != nil {
+		return nil, err
+	}
+	if p.known, err = s.messagesByKeys(tx, batch); err != nil {
+		return nil, err
+	}
+	if p.members, err = s.batchMembers(tx, batch); err != nil {
+		return nil, err
+	}
+	if p.atts, err = batchAttachments(tx, batch); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// plan decides message i: a retry of a stored message (or of one earlier
+// in the batch), a refusal, or a new row with the chat's next seq.
+func (p *batchPlan) plan(i int, now time.Time) {
+	nm := p.batch[i].nm
+	if p.retry(i, nm) {
+		return
+	}
+	c := p.chats[nm.ChatID]
+	if err := p.refusal(c, nm); err != nil {
+		p.results[i].err = err
+		return
+	}
+	linked, err := checkAttachments(nm, p.atts, p.claimed)
+	if err != nil {
+		p.results[i].err = err
+		return
+	}
+	c.LastSeq++
+	c.touched = true
+	row := messageRow{
+		ID:       p.s.ids.nextAfter(now, c.LastMessageID),
+		ChatID:   nm.ChatID,
+		Seq:      c.LastSeq,
+		SenderID: nm.SenderID,
+		Content:  nm.Content,
+		// As insertMessage: never before the chat's previous message.
+		CreatedAt: max(micros(now), c.ActivityAt),
+	}
+	c.LastMessageID, c.ActivityAt = row.ID, row.CreatedAt
+	if nm.ClientMsgID != "" {
+		row.ClientMsgID = &nm.ClientMsgID
+		p.accepted[senderKey{nm.SenderID, nm.ClientMsgID}] = i
+	}
+	p.rows = append(p.rows, row)
+	m := row.message()
+	for _, a := range linked {
+		p.claimed[a.ID] = true
+		a.MessageID = row.ID
+		m.Attachments = append(m.Attachments, a)
+	}
+	p.results[i] = sendResult{m: m, created: true}
+}
+
+// retry reports whether message i's idempotency key was stored before or
+// earlier in this batch, and records its answer.
+func (p *batchPlan) retry(i int, nm NewMessage) bool {
+	if nm.ClientMsgID == "" {
+		return false
+	}
+	key := senderKey{nm.SenderID, nm.ClientMsgID}
+	if row, ok := p.known[key]; ok {
+		if row.ChatID != nm.ChatID {
+			p.results[i].err = clientMsgIDConflict(nm)
+		} else {
+			p.results[i].m = row.message()
+			p.originals = append(p.originals, i)
+		}
+		return true
+	}
+	if j, ok := p.accepted[key]; ok {
+		if p.batch[j].nm.ChatID != nm.ChatID {
+			p.results[i].err = clientMsgIDConflict(nm)
+		} else {
+			p.dupOf[i] = j
+		}
+		return true
+	}
+	return false
+}
+
+// refusal is why nm cannot go into chat c (nil: it can).
+func (p *batchPlan) refusal(c *batchChat, nm NewMessage) error {
+	switch {
+	case c == nil:
+		return fmt.Errorf("%w: chat %q", ErrNotFound, nm.ChatID)
+	case !p.members[memberKey{nm.ChatID, nm.SenderID}]:
+		return fmt.Errorf("%w: %q is not a member of chat %q", ErrForbidden, nm.SenderID, nm.ChatID)
+	case c.Archived:
+		return fmt.Errorf("%w: chat %q", ErrArchived, nm.ChatID)
+	}
+	return nil
+}
+
+// write stores the planned rows, the chats' new heads and the attachment
+// links, and returns the stored messages.
+func (p *batchPlan) write(tx *gorm.DB) ([]Message, error) {
+	stored := make([]Message, 0, len(p.rows))
+	if len(p.rows) == 0 {
+		return stored, nil
+	}
+	if err := insertMessageRows(tx, p.rows); err != nil {
+		return nil, err
+	}
+	if err := updateChatHeads(tx, p.chats); err != nil {
+		return nil, err
+	}
+	for i := range p.results {
+		if p.results[i].created {
+			stored = append(stored, p.results[i].m)
+			if err := linkAttachments(tx, p.results[i].m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return stored, nil
+}
+
+// loadOriginals completes the answers of retries of messages stored
+// before the batch with their attachments.
+func (p *batchPlan) loadOriginals(tx *gorm.DB) error {
+	if len(p.originals) == 0 {
+		return nil
+	}
+	rows := make([]messageRow, len(p.originals))
+	for k, i := range p.originals {
+		rows[k] = p.known[senderKey{p.batch[i].nm.SenderID, p.batch[i].nm.ClientMsgID}]
+	}
+	ms, err := p.s.withAttachments(tx, rows)
+	if err != nil {
+		return err
+	}
+	for k, i := range p.originals {
+		p.results[i].m = ms[k]
+	}
+	return nil
 }
 
 func clientMsgIDConflict(nm NewMessage) error {
