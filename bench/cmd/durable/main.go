@@ -18,6 +18,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sockgate/sockgate/bench/internal/chatload"
 )
 
 type config struct {
@@ -28,6 +30,7 @@ type config struct {
 	hot      int
 	warmup   time.Duration
 	duration time.Duration
+	rate     float64
 }
 
 func main() {
@@ -39,27 +42,44 @@ func main() {
 	flag.IntVar(&c.hot, "hot", 50, "members of the hot chat (senders beyond it share the members' accounts)")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before the measurement window")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measurement window")
+	flag.Float64Var(&c.rate, "rate", 0, "messages/s of all senders together, each sender paced at rate/senders with one in flight (open loop: latency from each send's scheduled time); 0: closed loop")
 	flag.Parse()
+	os.Exit(run(c))
+}
+
+// run builds the binary once, runs every (mode, senders) and returns the
+// exit code: 1 if a run failed, 2 for a bad flag.
+func run(c config) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	failed := false
+	if c.bin == "" {
+		dir, err := os.MkdirTemp("", "sockgate-durable-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "durable:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if c.bin, err = chatload.Build(ctx, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "durable: build:", err)
+			return 1
+		}
+	}
+	code := 0
 	for _, mode := range strings.Split(c.modes, ",") {
 		for _, n := range strings.Split(c.senders, ",") {
 			var senders int
 			if _, err := fmt.Sscan(n, &senders); err != nil || senders < 2 {
 				fmt.Fprintf(os.Stderr, "durable: bad -senders %q\n", n)
-				os.Exit(2)
+				return 2
 			}
 			r, err := runOne(ctx, c, mode, senders)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "durable: %s %d senders: %v\n", mode, senders, err)
-				failed = true
+				code = 1
 				continue
 			}
 			fmt.Println(r)
 		}
 	}
-	if failed {
-		os.Exit(1)
-	}
+	return code
 }

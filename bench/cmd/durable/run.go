@@ -26,11 +26,16 @@ type result struct {
 	rate              float64
 	p50, p99          float64
 	stored, wantStore int64
+	offered           float64 // -rate; 0: closed loop
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("durable %s %s senders=%d: %.0f acked messages/s, ack p50 %.2f ms p99 %.2f ms; verified (%d acks in the window, every ack a new id; the store holds exactly the %d messages acked in the run)",
-		r.store, r.mode, r.senders, r.rate, r.p50, r.p99, r.acked, r.stored)
+	loop := "closed loop"
+	if r.offered > 0 {
+		loop = fmt.Sprintf("open loop at %.0f/s", r.offered)
+	}
+	return fmt.Sprintf("durable %s %s senders=%d (%s): %.0f acked messages/s, ack p50 %.2f ms p99 %.2f ms; verified (%d acks in the window, every ack a new id; the store holds exactly the %d messages acked in the run)",
+		r.store, r.mode, r.senders, loop, r.rate, r.p50, r.p99, r.acked, r.stored)
 }
 
 // runOne starts a fresh server (and database), prepares the chats and
@@ -41,12 +46,7 @@ func runOne(ctx context.Context, c config, mode string, senders int) (result, er
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
-	if c.bin == "" {
-		if c.bin, err = chatload.Build(ctx, dir); err != nil {
-			return result{}, err
-		}
-	}
-	res := result{mode: mode, senders: senders, store: "sqlite"}
+	res := result{mode: mode, senders: senders, store: "sqlite", offered: c.rate}
 	dsn := ""
 	if c.db != "" {
 		res.store = "postgres"
@@ -142,11 +142,15 @@ func measure(ctx context.Context, c config, peers []*chatload.Peer, res *result)
 		wg     sync.WaitGroup
 		dupErr error
 	)
+	var pace time.Duration
+	if c.rate > 0 {
+		pace = time.Duration(float64(len(peers)) / c.rate * float64(time.Second))
+	}
 	for pi, p := range peers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- p.SendLoop(ctx, stop, "durable", "d"+strconv.Itoa(pi), func(id string, d time.Duration) {
+			errs <- p.SendLoop(ctx, stop, pace, "durable", "d"+strconv.Itoa(pi), func(id string, d time.Duration) {
 				mu.Lock()
 				defer mu.Unlock()
 				if ids[id] && dupErr == nil {

@@ -147,7 +147,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- p.SendLoop(ctx, stop, "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
+			sendErr <- p.SendLoop(ctx, stop, 0, "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)

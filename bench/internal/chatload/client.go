@@ -122,22 +122,40 @@ func (p *Peer) Send(ctx context.Context, content, clientMsgID string) (string, e
 	return r.Message.ID, err
 }
 
-// SendLoop keeps one `chat message` of p in flight (closed loop) until
-// stop is closed, with clientMsgIds "<idPrefix>-<n>"; record gets each
-// acked message's id and ack latency. It returns the first failed send.
-func (p *Peer) SendLoop(ctx context.Context, stop <-chan struct{}, content, idPrefix string, record func(id string, d time.Duration)) error {
+// SendLoop keeps one `chat message` of p in flight until stop is closed,
+// with clientMsgIds "<idPrefix>-<n>"; record gets each acked message's id
+// and ack latency. It returns the first failed send.
+//
+// With pace 0 it is a closed loop (the next send leaves with the ack).
+// With pace > 0 send n is scheduled at start + n×pace (an open loop at
+// 1/pace per sender, still one in flight): a send whose turn came while
+// its predecessor was unacked leaves with that ack, and its latency is
+// counted from its scheduled time, so a slow server is not hidden by
+// sending less (coordinated omission).
+func (p *Peer) SendLoop(ctx context.Context, stop <-chan struct{}, pace time.Duration, content, idPrefix string, record func(id string, d time.Duration)) error {
+	start := time.Now()
 	for n := 0; ; n++ {
+		at := time.Now()
+		if pace > 0 {
+			at = start.Add(time.Duration(n) * pace)
+			if wait := time.Until(at); wait > 0 {
+				select {
+				case <-stop:
+					return nil
+				case <-time.After(wait):
+				}
+			}
+		}
 		select {
 		case <-stop:
 			return nil
 		default:
 		}
-		t0 := time.Now()
 		id, err := p.Send(ctx, content, idPrefix+"-"+strconv.Itoa(n))
 		if err != nil {
 			return err
 		}
-		record(id, time.Since(t0))
+		record(id, time.Since(at))
 	}
 }
 
