@@ -215,11 +215,7 @@ func (c *Conn) runWriter(wc *wsConn) {
 		err := wc.writeBatch(q, c.s.writeTimeout())
 		c.recycle(q)
 		if err != nil {
-			c.mu.Lock()
-			c.writing = false
-			c.mu.Unlock()
-			c.closeWith(c.writeFailure(err), false)
-			c.finish()
+			c.writeFailed(err)
 			return
 		}
 	}

@@ -190,11 +190,7 @@ func (c *Conn) flush() {
 	rest, err := wc.writeDirect(q)
 	if err != nil {
 		c.recycle(q)
-		c.mu.Lock()
-		c.writing = false
-		c.mu.Unlock()
-		c.closeWith(c.writeFailure(err), false)
-		c.finish()
+		c.writeFailed(err)
 		return
 	}
 	if len(rest) > 0 {
@@ -220,6 +216,16 @@ func (c *Conn) flush() {
 		return
 	}
 	c.writing = false
+}
+
+// writeFailed ends a write that failed: the connection's writer role is
+// released and the session closes with the failure's reason.
+func (c *Conn) writeFailed(err error) {
+	c.mu.Lock()
+	c.writing = false
+	c.mu.Unlock()
+	c.closeWith(c.writeFailure(err), false)
+	c.finish()
 }
 
 // SendDirect is Send for a reply written by the goroutine that produced it
