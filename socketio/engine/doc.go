@@ -50,7 +50,7 @@
 // WebSocket: at most one writer goroutine per connection, assigned on
 // demand when the queue becomes non-empty and released when it is drained,
 // so idle connections have no writer (nor, on Linux, a reader: see
-// Reading below). Released writers
+// "Idle WebSocket connections" below). Released writers
 // park in the Server's pool (writers.go, on socketio/internal/workpool,
 // the pool package socketio's inbox workers use too) and serve the next
 // connection that needs one (no goroutine started per burst); they exit
