@@ -532,18 +532,8 @@ func (s *Socket) runEvent(p *parser.Packet, at time.Time) {
 	if !s.Connected() {
 		return
 	}
-	elems := p.Elems
-	if elems == nil {
-		var err error
-		if err = json.Unmarshal(p.Data, &elems); err != nil {
-			return
-		}
-	}
-	if len(elems) == 0 {
-		return
-	}
-	name, err := parser.EventName(elems[0])
-	if err != nil {
+	elems, name, ok := eventOf(p)
+	if !ok {
 		return
 	}
 	s.observeEventIn(elems)
@@ -565,15 +555,8 @@ func (s *Socket) expireEvent(p *parser.Packet) {
 	if h == nil || !s.Connected() {
 		return
 	}
-	elems := p.Elems
-	if elems == nil && json.Unmarshal(p.Data, &elems) != nil {
-		return
-	}
-	if len(elems) == 0 {
-		return
-	}
-	name, err := parser.EventName(elems[0])
-	if err != nil {
+	_, name, ok := eventOf(p)
+	if !ok {
 		return
 	}
 	var ack AckFunc
@@ -581,6 +564,23 @@ func (s *Socket) expireEvent(p *parser.Packet) {
 		ack = s.ackFunc(p.ID)
 	}
 	h(s, name, ack)
+}
+
+// eventOf returns an EVENT packet's elements and its name; false when the
+// payload is not an array starting with a string (the packet is dropped).
+func eventOf(p *parser.Packet) (elems []json.RawMessage, name string, ok bool) {
+	elems = p.Elems
+	if elems == nil && json.Unmarshal(p.Data, &elems) != nil {
+		return nil, "", false
+	}
+	if len(elems) == 0 {
+		return nil, "", false
+	}
+	name, err := parser.EventName(elems[0])
+	if err != nil {
+		return nil, "", false
+	}
+	return elems, name, true
 }
 
 func (s *Socket) ackFunc(id uint64) AckFunc {
