@@ -226,16 +226,17 @@ func (s *Store) commitBatch(batch []*sendReq) {
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	var results []sendResult
-	var stored []Message
 	err := s.write(ctx, func(tx *gorm.DB) (err error) {
-		results, stored, err = s.insertBatch(tx, batch)
+		results, err = s.insertBatch(tx, batch)
 		return err
 	})
-	if err != nil && len(stored) > 0 && isUnavailable(err) {
+	if err != nil && isUnavailable(err) {
 		// The COMMIT may have succeeded (the connection died under it):
-		// the batch is all or nothing, so one row says.
-		if _, ok := s.committed(ctx, stored[0]); ok {
-			err = nil
+		// the batch is all or nothing, so one stored row says.
+		if i := slices.IndexFunc(results, func(r sendResult) bool { return r.created }); i >= 0 {
+			if _, ok := s.committed(ctx, results[i].m); ok {
+				err = nil
+			}
 		}
 	}
 	switch {
@@ -283,30 +284,29 @@ type senderKey struct{ sender, clientMsgID string }
 type memberKey struct{ chat, user string }
 
 // insertBatch is commitBatch's transaction. It returns one result per
-// message (refusals in their err) and the messages it stored; a non-nil
-// error aborts the whole batch.
-func (s *Store) insertBatch(tx *gorm.DB, batch []*sendReq) ([]sendResult, []Message, error) {
+// message (refusals in their err; created for the messages it stored); a
+// non-nil error aborts the whole batch.
+func (s *Store) insertBatch(tx *gorm.DB, batch []*sendReq) ([]sendResult, error) {
 	p, err := s.readBatchState(tx, batch)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := s.now()
 	for i := range batch {
 		p.plan(i, now)
 	}
-	stored, err := p.write(tx)
-	if err != nil {
-		return nil, nil, err
+	if err := p.write(tx); err != nil {
+		return nil, err
 	}
 	if err := p.loadOriginals(tx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for i, j := range p.dupOf {
 		m := p.results[j].m
 		m.Attachments = slices.Clone(m.Attachments)
 		p.results[i] = sendResult{m: m}
 	}
-	return p.results, stored, nil
+	return p.results, nil
 }
 
 // batchPlan is a batch's state in the database, read under the chats'
@@ -431,27 +431,25 @@ func (p *batchPlan) refusal(c *batchChat, nm NewMessage) error {
 }
 
 // write stores the planned rows, the chats' new heads and the attachment
-// links, and returns the stored messages.
-func (p *batchPlan) write(tx *gorm.DB) ([]Message, error) {
-	stored := make([]Message, 0, len(p.rows))
+// links.
+func (p *batchPlan) write(tx *gorm.DB) error {
 	if len(p.rows) == 0 {
-		return stored, nil
+		return nil
 	}
 	if err := insertMessageRows(tx, p.rows); err != nil {
-		return nil, err
+		return err
 	}
 	if err := updateChatHeads(tx, p.chats); err != nil {
-		return nil, err
+		return err
 	}
-	for i := range p.results {
-		if p.results[i].created {
-			stored = append(stored, p.results[i].m)
-			if err := linkAttachments(tx, p.results[i].m); err != nil {
-				return nil, err
+	for _, r := range p.results {
+		if r.created {
+			if err := linkAttachments(tx, r.m); err != nil {
+				return err
 			}
 		}
 	}
-	return stored, nil
+	return nil
 }
 
 // loadOriginals completes the answers of retries of messages stored
