@@ -11,10 +11,11 @@ import (
 )
 
 // directOK reports whether the connection can take direct writes: plain
-// TCP, where one non-blocking writev is possible. Called with Conn.mu held.
+// TCP, where one non-blocking writev is possible on its raw socket (the
+// one the reader uses). Called with Conn.mu held.
 func (wc *wsConn) directOK() bool {
 	_, ok := wc.nc.(*net.TCPConn)
-	return ok
+	return ok && wc.rc != nil
 }
 
 // directWrite is one writev's arguments and results, pooled with the
@@ -53,13 +54,6 @@ func (d *directWrite) writev(fd uintptr) bool {
 func (wc *wsConn) writeDirect(q []*Message) (rest []*Message, err error) {
 	wc.wmu.Lock()
 	defer wc.wmu.Unlock()
-	if wc.raw == nil {
-		rc, err := wc.nc.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			return nil, err
-		}
-		wc.raw = rc
-	}
 	d := directPool.Get().(*directWrite)
 	defer directPool.Put(d)
 	total := 0
@@ -70,7 +64,7 @@ func (wc *wsConn) writeDirect(q []*Message) (rest []*Message, err error) {
 		total += len(b)
 	}
 	d.cnt = len(q)
-	werr := wc.raw.Write(d.fn)
+	werr := wc.rc.Write(d.fn)
 	n, errno := d.n, d.errno
 	clear(d.iov[:len(q)]) // keep no frame alive in the pool
 	switch {

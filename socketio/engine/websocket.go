@@ -27,12 +27,11 @@ const (
 type wsConn struct {
 	nc  net.Conn
 	wmu sync.Mutex
-	wdl time.Time       // write deadline set by writeBatch (zero: set by writeRaw); under wmu
-	raw syscall.RawConn // for direct writes (SendDirect), made by the first; under wmu
+	wdl time.Time // write deadline set by writeBatch (zero: set by writeRaw); under wmu
 
 	// Reading (wsread.go): rb[rpos:rend] are the unread bytes; rb is nil
 	// while there are none (an idle connection holds no buffer).
-	rc      syscall.RawConn // nc's raw socket; nil when nc has none (TLS, pipes)
+	rc      syscall.RawConn // nc's raw socket, for reads and direct writes; nil when nc has none (TLS, pipes); set once
 	rawRead func(fd uintptr) bool
 	rerr    error // the error rawRead met
 	rb      *[]byte
