@@ -118,7 +118,8 @@ func (t *timeline) ack(d time.Duration) {
 		return
 	}
 	t.mu.Lock()
-	t.acks[t.at()] = append(t.acks[t.at()], d)
+	i := t.at()
+	t.acks[i] = append(t.acks[i], d)
 	t.mu.Unlock()
 }
 
