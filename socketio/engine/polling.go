@@ -198,12 +198,26 @@ func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return
 	}
+	if !c.handlePost(w, r) {
+		return
+	}
+	// The session takes the next POST from here: a client sends it as soon
+	// as it reads this "ok", possibly before this handler has returned.
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.Header().Set("Content-Length", "2")
+	c.s.writeBounded(w, func() { io.WriteString(w, "ok") })
+}
+
+// handlePost reads and handles a POST's packets, the session's only POST
+// while it runs; it reports whether they were all handled (otherwise it
+// has answered and closed the session).
+func (c *Conn) handlePost(w http.ResponseWriter, r *http.Request) bool {
 	c.mu.Lock()
 	if c.postActive {
 		c.mu.Unlock()
 		writeError(w, codeBadRequest, http.StatusBadRequest)
 		c.closeWith(ReasonTransportError, false)
-		return
+		return false
 	}
 	c.postActive = true
 	c.mu.Unlock()
@@ -221,7 +235,7 @@ func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &tooBig):
 			w.Header().Set("Connection", "close")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			return
+			return false
 		case errors.As(err, &ne) && ne.Timeout():
 			c.logger().Info("engine: polling body not received in time, closing", "timeout", c.s.cfg.BodyTimeout,
 				"declared", r.ContentLength)
@@ -229,16 +243,14 @@ func (c *Conn) serveData(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusRequestTimeout)
 		}
 		c.closeWith(ReasonTransportError, false)
-		return
+		return false
 	}
 	if err := eachPacket(body, c.handlePacket); err != nil {
 		writeError(w, codeBadRequest, http.StatusBadRequest)
 		c.closeWith(ReasonParseError, false)
-		return
+		return false
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	w.Header().Set("Content-Length", "2")
-	c.s.writeBounded(w, func() { io.WriteString(w, "ok") })
+	return true
 }
 
 // readBody reads a polling POST body: capped at MaxPayload while it is read
