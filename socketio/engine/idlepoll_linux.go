@@ -46,7 +46,9 @@ func (p *idlePoller) start() bool {
 		}
 		p.epfd = fd
 		p.f = os.NewFile(uintptr(fd), "engine-idle-epoll")
+		p.mu.Lock() // parked is mu's, whoever reads it
 		p.parked = make(map[uint64]*wsReader)
+		p.mu.Unlock()
 		p.done = make(chan struct{})
 		go p.loop()
 	})
