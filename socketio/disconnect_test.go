@@ -247,12 +247,7 @@ func TestMemoryAdapter_BroadcastEncodesOnce(t *testing.T) {
 		cl.OnMessage([]byte("0"), false)
 		conns = append(conns, fc)
 	}
-	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Len() != 3 {
-			return fmt.Errorf("%d sockets", ns.Len())
-		}
-		return nil
-	})
+	awaitJoined(t, ns, 3)
 	if err := ns.Emit("news", []byte{1, 2}, "x"); err != nil {
 		t.Fatal(err)
 	}

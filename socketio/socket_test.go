@@ -292,12 +292,7 @@ func TestBroadcast_EmitWithAck(t *testing.T) {
 	}
 	a, _ := connect(t, url, "/", nil)
 	b, _ := connect(t, url, "/", nil)
-	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Len() != 2 {
-			return fmt.Errorf("%d sockets", ns.Len())
-		}
-		return nil
-	})
+	awaitJoined(t, ns, 2)
 	answer(a, 1)
 	answer(b, 2)
 	replies, err := ns.Timeout(2*time.Second).EmitWithAck(testCtx(t), "vote")
@@ -319,12 +314,7 @@ func TestBroadcast_EmitWithAck(t *testing.T) {
 	// One silent receiver: the replies received and ErrAckTimeout.
 	c, _ := connect(t, url, "/", nil)
 	_ = c
-	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Len() != 3 {
-			return fmt.Errorf("%d sockets", ns.Len())
-		}
-		return nil
-	})
+	awaitJoined(t, ns, 3)
 	answer(a, 1)
 	answer(b, 2)
 	replies, err = ns.Timeout(300*time.Millisecond).EmitWithAck(testCtx(t), "vote")
@@ -492,12 +482,7 @@ func TestNamespace_RoomOpsOnAll(t *testing.T) {
 	c1, _ := connect(t, url, "/", nil)
 	c2, _ := connect(t, url, "/", nil)
 	ctx := testCtx(t)
-	testenv.WaitFor(t, 2*time.Second, func() error {
-		if ns.Len() != 2 {
-			return fmt.Errorf("%d sockets", ns.Len())
-		}
-		return nil
-	})
+	awaitJoined(t, ns, 2)
 	if err := ns.SocketsJoin(ctx, "everyone"); err != nil {
 		t.Fatal(err)
 	}
@@ -636,4 +621,23 @@ func TestSocket_OnAndNamespaceOn(t *testing.T) {
 			}
 		}
 	}
+}
+
+// awaitJoined waits until ns has n local sockets, each in its own room: a
+// socket is in the namespace a moment before the adapter holds its rooms, and
+// a broadcast reaches only what the adapter holds.
+func awaitJoined(t *testing.T, ns *Namespace, n int) {
+	t.Helper()
+	testenv.WaitFor(t, 2*time.Second, func() error {
+		socks := ns.LocalSockets()
+		if len(socks) != n {
+			return fmt.Errorf("%d sockets, want %d", len(socks), n)
+		}
+		for _, s := range socks {
+			if len(s.Rooms()) == 0 {
+				return fmt.Errorf("socket %s in no room yet", s.ID())
+			}
+		}
+		return nil
+	})
 }
