@@ -465,7 +465,7 @@ func TestErrors_sqliteRetryable(t *testing.T) {
 // readOnly returns a Store on s's file whose connections are read-only.
 func readOnly(t *testing.T, s *Store, path string) *Store {
 	t.Helper()
-	dsn, err := sqliteDSN(path, 0)
+	dsn, err := sqliteDSN(path, 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}

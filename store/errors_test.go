@@ -100,7 +100,8 @@ func TestStore_sqliteConnection(t *testing.T) {
 				{"journal_mode", "wal"},
 				{"foreign_keys", "1"},
 				{"busy_timeout", "1234"},
-				{"synchronous", "1"}, // NORMAL
+				{"synchronous", "1"},        // NORMAL
+				{"wal_autocheckpoint", "0"}, // the checkpointer's job
 			} {
 				var got string
 				if err := conn.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {

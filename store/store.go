@@ -62,6 +62,12 @@ type Config struct {
 	// different chats commit in parallel) and 1 on SQLite (one writer
 	// anyway). Negative turns group commit off: one transaction per message.
 	Committers int
+	// CheckpointInterval is how often a SQLite Store copies its WAL back
+	// into the database file after writes, off the writers' path (see
+	// checkpoint.go). Zero means 1s; negative leaves checkpoints to
+	// SQLite, inside the COMMIT that fills 1000 pages. Ignored for
+	// PostgreSQL.
+	CheckpointInterval time.Duration
 }
 
 // Store is the chat database. It is safe for concurrent use by many
@@ -94,6 +100,8 @@ type Store struct {
 	committers []*committer
 	commitSeed maphash.Seed
 	commitWG   sync.WaitGroup
+	// ckpt checkpoints a SQLite WAL (checkpoint.go); nil on PostgreSQL.
+	ckpt *checkpointer
 }
 
 // writeFailure is a write that failed with an unavailable-class error.
@@ -149,7 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	} else {
 		s.dialect = DialectSQLite
-		dsn, err := sqliteDSN(cfg.DSN, cfg.BusyTimeout)
+		dsn, err := sqliteDSN(cfg.DSN, cfg.BusyTimeout, cfg.CheckpointInterval >= 0)
 		if err != nil {
 			return nil, err
 		}
@@ -188,6 +196,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	s.startCommitters(committers)
+	every := cfg.CheckpointInterval
+	if every == 0 {
+		every = time.Second
+	}
+	s.startCheckpoints(every)
 	return s, nil
 }
 
@@ -195,7 +208,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // not block the writer), foreign keys on, a busy timeout, and BEGIN IMMEDIATE
 // for every transaction so that a transaction that reads before it writes
 // cannot fail with SQLITE_BUSY on lock upgrade.
-func sqliteDSN(path string, busy time.Duration) (string, error) {
+func sqliteDSN(path string, busy time.Duration, ownCheckpoints bool) (string, error) {
 	if busy <= 0 {
 		busy = 10 * time.Second
 	}
@@ -215,6 +228,9 @@ func sqliteDSN(path string, busy time.Duration) (string, error) {
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
 		"_txlock=immediate",
+	}
+	if ownCheckpoints {
+		params = append(params, "_pragma=wal_autocheckpoint(0)")
 	}
 	if query != "" {
 		params = append(params, query)
@@ -312,6 +328,7 @@ func (s *Store) ping(ctx context.Context) error {
 // closes the connection pool. Calls after Close fail with ErrUnavailable.
 func (s *Store) Close() error {
 	s.stopCommitters()
+	s.stopCheckpoints()
 	if err := s.sqlDB.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
@@ -349,6 +366,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	switch {
 	case err == nil:
 		s.writeFailed.Store(nil)
+		s.wrote()
 	case err != nil && isUnavailable(err):
 		s.writeFailed.Store(&writeFailure{at: time.Now(), err: err})
 	}
