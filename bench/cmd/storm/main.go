@@ -60,7 +60,12 @@ func main() {
 	flag.StringVar(&c.profile, "profile", "", "the server's /debug/pprof/profile URL (with -server-args \"-pprof-addr ...\"): save its CPU profile of the storm to results/storm.cpu.pprof")
 	flag.StringVar(&c.trace, "trace", "", "the server's /debug/pprof/trace URL (with -server-args \"-pprof-addr ...\"): save its execution trace of the storm to results/storm.trace")
 	flag.DurationVar(&c.timeline, "timeline", 0, "print the storm by periods of this length: the senders' acks (count, p99, max) and the stormers connected and recovered")
+	child := flag.Bool("stormer-child", false, "internal: be the stormers' process (see child.go)")
 	flag.Parse()
+	if *child {
+		childMain()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	res, err := run(ctx, c)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -36,9 +35,9 @@ type world struct {
 // group is one stormer chat: its members (stormer indexes) and the id of
 // its first message, the lastMessageId every member presents.
 type group struct {
-	chatID  string
-	members []int
-	first   string
+	ChatID  string `json:"chatId"`
+	Members []int  `json:"members"`
+	First   string `json:"first"`
 }
 
 // prepare makes every user known (one connection each), creates the chats,
@@ -73,21 +72,21 @@ func (w *world) makeGroups(ctx context.Context) error {
 	w.groups = make([]group, c.groups)
 	for i := range c.stormers {
 		gr := &w.groups[i%c.groups]
-		gr.members = append(gr.members, i)
+		gr.Members = append(gr.Members, i)
 	}
 	for gi := range w.groups {
 		gr := &w.groups[gi]
-		owner := "m" + strconv.Itoa(gr.members[0])
+		owner := "m" + strconv.Itoa(gr.Members[0])
 		var others []string
-		for _, m := range gr.members[1:] {
+		for _, m := range gr.Members[1:] {
 			others = append(others, "m"+strconv.Itoa(m))
 		}
 		id, err := w.srv.CreateChat(ctx, owner, others)
 		if err != nil {
 			return err
 		}
-		gr.chatID = id
-		p, err := w.srv.Connect(ctx, chatload.Auth(w.tokens[gr.members[0]], ""), nil)
+		gr.ChatID = id
+		p, err := w.srv.Connect(ctx, chatload.Auth(w.tokens[gr.Members[0]], ""), nil)
 		if err != nil {
 			return err
 		}
@@ -100,7 +99,7 @@ func (w *world) makeGroups(ctx context.Context) error {
 				return err
 			}
 			if n == 0 {
-				gr.first = mid
+				gr.First = mid
 			}
 		}
 		_ = p.Close()
@@ -137,6 +136,10 @@ func (w *world) connectSenders(ctx context.Context) error {
 // measure runs the senders through the idle window, then the storm.
 func (w *world) measure(ctx context.Context) (result, error) {
 	var res result
+	child, err := startChild(job{Addr: w.srv.Addr, History: w.cfg.history, Tokens: w.tokens, Groups: w.groups})
+	if err != nil {
+		return res, err
+	}
 	var stormOn atomic.Bool
 	var mu sync.Mutex
 	var idle, storm []time.Duration
@@ -162,7 +165,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 	time.Sleep(w.cfg.window)
 	mu.Lock()
 	stormOn.Store(true)
-	w.tl.begin(w.srv.Pid())
+	w.tl.begin(w.srv.Pid(), child.Pid())
 	mu.Unlock()
 	if w.cfg.profile != "" {
 		go fetchProfile(w.cfg.profile, "results/storm.cpu.pprof")
@@ -171,7 +174,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		go fetchProfile(w.cfg.trace, "results/storm.trace")
 	}
 	start := time.Now()
-	replayed, err := w.storm(ctx)
+	replayed, err := child.run(w.tl)
 	res.stormTime = time.Since(start)
 	w.tl.end()
 	close(stop)
@@ -187,67 +190,6 @@ func (w *world) measure(ctx context.Context) (result, error) {
 	res.idleN, res.stormN = len(idle), len(storm)
 	res.stormers, res.replayed = w.cfg.stormers, replayed
 	return res, err
-}
-
-// storm reconnects every stormer at once and waits until each has been
-// told `recovered` with every message of its chat after the first one.
-func (w *world) storm(ctx context.Context) (int64, error) {
-	var total atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	for _, gr := range w.groups {
-		for _, m := range gr.members {
-			g.Go(func() error {
-				n, err := w.recover(gctx, w.tokens[m], gr.first)
-				total.Add(int64(n))
-				return err
-			})
-		}
-	}
-	err := g.Wait()
-	return total.Load(), err
-}
-
-// recover connects one stormer with lastMessageId and checks its replay.
-func (w *world) recover(ctx context.Context, tok, last string) (int, error) {
-	events := make(chan []byte, 4*w.cfg.history+16)
-	p, err := w.srv.Connect(ctx, chatload.Auth(tok, last), events)
-	if err != nil {
-		return 0, err
-	}
-	w.tl.connect()
-	defer p.Close()
-	seen := map[string]bool{}
-	want := w.cfg.history - 1
-	tctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		select {
-		case b := <-events:
-			name, arg, ok := chatload.EventOf(b)
-			if !ok {
-				continue
-			}
-			switch name {
-			case "message":
-				var m struct{ ID string }
-				_ = json.Unmarshal(arg, &m)
-				seen[m.ID] = true
-			case "recovered":
-				var r struct {
-					Count    int  `json:"count"`
-					Complete bool `json:"complete"`
-				}
-				_ = json.Unmarshal(arg, &r)
-				if r.Count != want || len(seen) != want || !r.Complete {
-					return len(seen), fmt.Errorf("recovered %+v with %d distinct messages, want %d", r, len(seen), want)
-				}
-				w.tl.recover()
-				return len(seen), nil
-			}
-		case <-tctx.Done():
-			return len(seen), fmt.Errorf("no recovered event: %w", tctx.Err())
-		}
-	}
 }
 
 // result is one run's figures.

@@ -26,15 +26,19 @@ type timeline struct {
 	stop      chan struct{}
 }
 
-// cpuSample is the CPU time used so far by the server, by this process
-// and by the whole machine (every CPU, all processes).
-type cpuSample struct{ server, self, machine time.Duration }
+// cpuSample is the CPU time used so far by the server, by the stormers'
+// process, by this one (the senders) and by the whole machine (every
+// CPU, all processes).
+// steal is the time the hypervisor gave this machine's CPUs to others (a
+// busy neighbour: the figures of such periods are not the server's).
+type cpuSample struct{ server, storm, senders, machine, steal time.Duration }
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times.
 const clockTicks = 100
 
-func sampleCPU(pid int) cpuSample {
-	return cpuSample{server: procCPU(strconv.Itoa(pid)), self: procCPU("self"), machine: machineBusy()}
+func sampleCPU(server, storm int) cpuSample {
+	return cpuSample{server: procCPU(strconv.Itoa(server)), storm: procCPU(strconv.Itoa(storm)),
+		senders: procCPU("self"), machine: machineBusy(), steal: machineSteal()}
 }
 
 // procCPU reads utime+stime from /proc/<pid>/stat (0 if unreadable).
@@ -53,23 +57,40 @@ func procCPU(pid string) time.Duration {
 	return time.Duration(ut+st) * time.Second / clockTicks
 }
 
-// machineBusy reads the busy time of all CPUs (all but idle and iowait)
-// from /proc/stat's first line.
+// machineBusy reads the busy time of all CPUs (all but idle, iowait and
+// steal) from /proc/stat's first line.
 func machineBusy() time.Duration {
+	var busy time.Duration
+	for i, v := range machineTimes() {
+		if i != 3 && i != 4 && i != 7 {
+			busy += v
+		}
+	}
+	return busy
+}
+
+// machineSteal reads the steal time of all CPUs from /proc/stat.
+func machineSteal() time.Duration {
+	if f := machineTimes(); len(f) > 7 {
+		return f[7]
+	}
+	return 0
+}
+
+// machineTimes is /proc/stat's first line: user, nice, system, idle,
+// iowait, irq, softirq, steal, ... of all CPUs.
+func machineTimes() []time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return nil
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
-	var busy int64
-	for i, v := range strings.Fields(line)[1:] {
-		if i == 3 || i == 4 {
-			continue
-		}
+	var out []time.Duration
+	for _, v := range strings.Fields(line)[1:] {
 		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
+		out = append(out, time.Duration(n)*time.Second/clockTicks)
 	}
-	return time.Duration(busy) * time.Second / clockTicks
+	return out
 }
 
 func newTimeline(period time.Duration) *timeline {
@@ -78,13 +99,13 @@ func newTimeline(period time.Duration) *timeline {
 
 // begin marks the start of the storm and samples CPU times every period
 // until end. A nil timeline records nothing.
-func (t *timeline) begin(pid int) {
+func (t *timeline) begin(server, storm int) {
 	if t == nil {
 		return
 	}
 	t.mu.Lock()
 	t.start = time.Now()
-	t.cpu = append(t.cpu, sampleCPU(pid))
+	t.cpu = append(t.cpu, sampleCPU(server, storm))
 	t.stop = make(chan struct{})
 	t.mu.Unlock()
 	go func() {
@@ -93,7 +114,7 @@ func (t *timeline) begin(pid int) {
 		for {
 			select {
 			case <-tick.C:
-				c := sampleCPU(pid)
+				c := sampleCPU(server, storm)
 				t.mu.Lock()
 				t.cpu = append(t.cpu, c)
 				t.mu.Unlock()
@@ -167,7 +188,8 @@ func (t *timeline) String() string {
 		if i+1 < len(t.cpu) {
 			a, z := t.cpu[i], t.cpu[i+1]
 			cores := func(d time.Duration) float64 { return d.Seconds() / t.period.Seconds() }
-			fmt.Fprintf(&b, "; CPU cores: server %.2f, storm %.2f, machine %.2f", cores(z.server-a.server), cores(z.self-a.self), cores(z.machine-a.machine))
+			fmt.Fprintf(&b, "; CPU cores: server %.2f, stormers %.2f, senders %.2f, machine %.2f, stolen %.2f",
+				cores(z.server-a.server), cores(z.storm-a.storm), cores(z.senders-a.senders), cores(z.machine-a.machine), cores(z.steal-a.steal))
 		}
 		b.WriteByte('\n')
 	}
