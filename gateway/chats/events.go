@@ -196,6 +196,7 @@ func (ch *Chats) recordUser(ctx context.Context, c *event.Client) error {
 	}
 	u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
 	defer ch.admit(ctx)()
+	yield()
 	if err := ch.st.UpsertUser(ctx, u); err != nil {
 		c.Logger().Error("recording user failed", "user_id", id.ID, "err", err)
 	}
@@ -341,7 +342,8 @@ func (ch *Chats) admitted(parent context.Context, wait, work time.Duration) (ctx
 
 // yield lets the goroutines runnable now (other sockets' events, their
 // writes) run before a connection hook goes on; the hooks call it between
-// steps (each store read, each replayed message). Go has no priorities:
+// steps (the user upsert, each store read, each replayed message). Go
+// has no priorities:
 // without it, ConnectConcurrency hooks replaying a storm's backlog keep
 // the server's Ps for whole time slices (10 ms) while a sender's
 // goroutine, holding the store's single writer that every other sender
