@@ -85,9 +85,9 @@ func startChild(j job) (*stormChild, error) {
 func (c *stormChild) Pid() int { return c.cmd.Process.Pid }
 
 // run starts the storm and follows it to its end, recording connects and
-// recoveries in tl; it returns the messages replayed.
+// recoveries in tl; it returns the messages replayed. The stormers stay
+// connected, as reconnected clients do, until kill.
 func (c *stormChild) run(tl *timeline) (int64, error) {
-	defer c.kill()
 	if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
 		return 0, err
 	}
@@ -107,6 +107,7 @@ func (c *stormChild) run(tl *timeline) (int64, error) {
 	return 0, fmt.Errorf("stormer child ended without a result: %v", c.out.Err())
 }
 
+// kill ends the child and with it the stormers' connections.
 func (c *stormChild) kill() {
 	_ = c.stdin.Close()
 	_ = c.cmd.Process.Kill()
@@ -114,7 +115,8 @@ func (c *stormChild) kill() {
 }
 
 // childMain is the child: it reads the job, says ready, waits for "go",
-// runs every stormer at once and reports on stdout.
+// runs every stormer at once and reports on stdout; its connections stay
+// open until the parent kills it.
 func childMain() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
@@ -150,6 +152,7 @@ func childMain() {
 	}
 	close(events)
 	<-done
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent is done measuring
 }
 
 // stormAll reconnects every stormer at once and waits until each has been
@@ -174,12 +177,11 @@ func stormAll(ctx context.Context, j job, events chan<- string) (int64, error) {
 // recoverOne connects one stormer with lastMessageId and checks its replay.
 func recoverOne(ctx context.Context, srv *chatload.Server, history int, tok, last string, events chan<- string) (int, error) {
 	packets := make(chan []byte, 4*history+16)
-	p, err := srv.Connect(ctx, chatload.Auth(tok, last), packets)
-	if err != nil {
+	// The connection stays open until the process ends.
+	if _, err := srv.Connect(ctx, chatload.Auth(tok, last), packets); err != nil {
 		return 0, err
 	}
 	events <- "c"
-	defer p.Close()
 	seen := map[string]bool{}
 	want := history - 1
 	for {

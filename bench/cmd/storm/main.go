@@ -42,6 +42,7 @@ type config struct {
 	profile  string
 	trace    string
 	timeline time.Duration
+	rate     float64
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&c.stormers, "stormers", 500, "clients reconnecting at once with a lastMessageId")
 	flag.IntVar(&c.groups, "groups", 10, "chats the stormers are split over")
 	flag.IntVar(&c.history, "history", 50, "messages in each stormer chat; each stormer misses all but the first")
+	flag.Float64Var(&c.rate, "rate", 0, "messages/s of all senders together, each paced at rate/senders with one in flight (open loop: latency from each send's scheduled time); 0: closed loop")
 	flag.DurationVar(&c.window, "window", 5*time.Second, "idle measurement window")
 	flag.Float64Var(&c.maxRatio, "max-ratio", 2, "fail when storm p99 > max-ratio × idle p99")
 	flag.StringVar(&c.limits, "rate-limits", "connect=0,/chat:chat message=0,/chat:join=0,http:POST /chats=0", "sockgate -rate-limits")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -150,7 +151,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- p.SendLoop(ctx, stop, 0, "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
+			sendErr <- p.SendLoop(ctx, stop, w.pace(), "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)
@@ -179,6 +180,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 	w.tl.end()
 	close(stop)
 	wg.Wait()
+	child.kill()
 	close(sendErr)
 	for e := range sendErr {
 		if e != nil && err == nil {
@@ -208,10 +210,10 @@ func (r result) String() string {
 }
 
 // fetchProfile saves the server's CPU profile or execution trace of the
-// next 3 s (the storm) to file; url is its /debug/pprof/profile or
+// next profileSeconds (the storm) to file; url is its /debug/pprof/profile or
 // /debug/pprof/trace address.
 func fetchProfile(url, file string) {
-	res, err := http.Get(url + "?seconds=3")
+	res, err := http.Get(url + "?seconds=" + profileSeconds)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "storm: profile:", err)
 		return
@@ -225,3 +227,15 @@ func fetchProfile(url, file string) {
 	defer f.Close()
 	_, _ = io.Copy(f, res.Body)
 }
+
+// pace is each sender's interval for -rate (0: closed loop).
+func (w *world) pace() time.Duration {
+	if w.cfg.rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(len(w.senders)) / w.cfg.rate * float64(time.Second))
+}
+
+// profileSeconds is the length of -profile's and -trace's window, from
+// the storm's start (STORM_PROFILE_SECONDS; default 3, the whole storm).
+var profileSeconds = cmp.Or(os.Getenv("STORM_PROFILE_SECONDS"), "3")

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -127,13 +128,19 @@ func (p *Peer) Send(ctx context.Context, content, clientMsgID string) (string, e
 // and ack latency. It returns the first failed send.
 //
 // With pace 0 it is a closed loop (the next send leaves with the ack).
-// With pace > 0 send n is scheduled at start + n×pace (an open loop at
+// With pace > 0 send n is scheduled at start + n×pace, start a random
+// phase within the first pace (an open loop at
 // 1/pace per sender, still one in flight): a send whose turn came while
 // its predecessor was unacked leaves with that ack, and its latency is
 // counted from its scheduled time, so a slow server is not hidden by
 // sending less (coordinated omission).
 func (p *Peer) SendLoop(ctx context.Context, stop <-chan struct{}, pace time.Duration, content, idPrefix string, record func(id string, d time.Duration)) error {
 	start := time.Now()
+	if pace > 0 {
+		// A random phase: senders started together would otherwise all
+		// send at the same instants, a burst of every sender each pace.
+		start = start.Add(rand.N(pace))
+	}
 	for n := 0; ; n++ {
 		at := time.Now()
 		if pace > 0 {
