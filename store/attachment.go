@@ -62,7 +62,7 @@ func (s *Store) AttachmentByID(ctx context.Context, id string) (Attachment, erro
 
 func attachmentByID(db *gorm.DB, id string) (Attachment, error) {
 	var rows []attachmentRow
-	if err := db.Raw("SELECT "+attachmentColumns+" FROM attachments WHERE id = ?", id).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT "+attachmentColumns+" FROM attachments WHERE id = ?", id).Find(&rows).Error; err != nil {
 		return Attachment{}, err
 	}
 	if len(rows) == 0 {

@@ -168,7 +168,7 @@ func (s *Store) commitBlob(ctx context.Context, id, sum string, size int64) (dup
 			return err
 		}
 		var n int64
-		if err := tx.Raw("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", sum).Scan(&n).Error; err != nil {
+		if err := tx.Raw("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", sum).Find(&n).Error; err != nil {
 			return err
 		}
 		if n > 0 {
@@ -218,7 +218,7 @@ func (b Blobs) Open(ctx context.Context, sum string) (io.ReadSeekCloser, error) 
 		Size      int64
 		ChunkSize int64
 	}
-	err := b.Store.db.WithContext(ctx).Raw("SELECT id, size, chunk_size FROM blobs WHERE sha256 = ?", sum).Scan(&rows).Error
+	err := b.Store.db.WithContext(ctx).Raw("SELECT id, size, chunk_size FROM blobs WHERE sha256 = ?", sum).Find(&rows).Error
 	if err != nil {
 		return nil, wrap("open blob", err)
 	}
@@ -235,7 +235,7 @@ func (b Blobs) Stats(ctx context.Context) (BlobStats, error) {
 		(SELECT COUNT(*) FROM blobs WHERE sha256 IS NOT NULL) AS blobs,
 		(SELECT COALESCE(SUM(size), 0) FROM blobs WHERE sha256 IS NOT NULL) AS bytes,
 		(SELECT COUNT(*) FROM blobs WHERE sha256 IS NULL) AS pending,
-		(SELECT COUNT(*) FROM blob_chunks) AS chunks`).Scan(&st).Error
+		(SELECT COUNT(*) FROM blob_chunks) AS chunks`).Find(&st).Error
 	return st, wrap("blob stats", err)
 }
 

@@ -60,7 +60,7 @@ func (u User) refreshed(c User) User {
 // members before they ever connected exist with empty names.
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
 	var rows []userRow
-	if err := s.db.WithContext(ctx).Raw("SELECT id, name, username, email, created_at, updated_at FROM users WHERE id = ?", id).Scan(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw("SELECT id, name, username, email, created_at, updated_at FROM users WHERE id = ?", id).Find(&rows).Error; err != nil {
 		return User{}, wrap("user by id", err)
 	}
 	if len(rows) == 0 {
@@ -78,7 +78,7 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]User, e
 		return out, nil
 	}
 	var rows []userRow
-	if err := s.db.WithContext(ctx).Raw("SELECT id, name, username, email, created_at, updated_at FROM users WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw("SELECT id, name, username, email, created_at, updated_at FROM users WHERE id IN ?", ids).Find(&rows).Error; err != nil {
 		return nil, wrap("users by id", err)
 	}
 	for _, r := range rows {
@@ -171,7 +171,7 @@ func (s *Store) ChatByID(ctx context.Context, id string) (Chat, error) {
 
 func chatByID(db *gorm.DB, id string) (Chat, error) {
 	var rows []chatRow
-	if err := db.Raw("SELECT "+chatColumns+" FROM chats c WHERE c.id = ?", id).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT "+chatColumns+" FROM chats c WHERE c.id = ?", id).Find(&rows).Error; err != nil {
 		return Chat{}, err
 	}
 	if len(rows) == 0 {
@@ -231,7 +231,7 @@ func (s *Store) Membership(ctx context.Context, chatID, userID string) (Membersh
 
 func membership(db *gorm.DB, chatID, userID string) (Membership, error) {
 	var rows []membershipRow
-	if err := db.Raw("SELECT chat_id, user_id, role, joined_at FROM memberships WHERE chat_id = ? AND user_id = ?", chatID, userID).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT chat_id, user_id, role, joined_at FROM memberships WHERE chat_id = ? AND user_id = ?", chatID, userID).Find(&rows).Error; err != nil {
 		return Membership{}, err
 	}
 	if len(rows) == 0 {
@@ -253,7 +253,7 @@ func (s *Store) IsMember(ctx context.Context, chatID, userID string) (bool, erro
 func (s *Store) Members(ctx context.Context, chatID string) ([]Membership, error) {
 	var rows []membershipRow
 	err := s.db.WithContext(ctx).Raw(`SELECT chat_id, user_id, role, joined_at FROM memberships WHERE chat_id = ?
-ORDER BY CASE WHEN role = 'owner' THEN 0 ELSE 1 END, joined_at, user_id`, chatID).Scan(&rows).Error
+ORDER BY CASE WHEN role = 'owner' THEN 0 ELSE 1 END, joined_at, user_id`, chatID).Find(&rows).Error
 	if err != nil {
 		return nil, wrap("members", err)
 	}
@@ -277,12 +277,12 @@ func (s *Store) ChatsForUser(ctx context.Context, userID string, f ChatFilter) (
 	}
 	db := s.db.WithContext(ctx)
 	var total int64
-	if err := db.Raw("SELECT COUNT(*) FROM chats c JOIN memberships m ON m.chat_id = c.id WHERE "+where, args...).Scan(&total).Error; err != nil {
+	if err := db.Raw("SELECT COUNT(*) FROM chats c JOIN memberships m ON m.chat_id = c.id WHERE "+where, args...).Find(&total).Error; err != nil {
 		return nil, 0, wrap("chats for user", err)
 	}
 	var rows []chatRow
 	err := db.Raw("SELECT "+chatColumns+" FROM chats c JOIN memberships m ON m.chat_id = c.id WHERE "+where+
-		" ORDER BY c.activity_at DESC, c.id DESC LIMIT ? OFFSET ?", append(args, limit, offset)...).Scan(&rows).Error
+		" ORDER BY c.activity_at DESC, c.id DESC LIMIT ? OFFSET ?", append(args, limit, offset)...).Find(&rows).Error
 	if err != nil {
 		return nil, 0, wrap("chats for user", err)
 	}
@@ -297,7 +297,7 @@ func (s *Store) ChatsForUser(ctx context.Context, userID string, f ChatFilter) (
 // included (presence and reconnects need them all), in id order.
 func (s *Store) ChatIDsForUser(ctx context.Context, userID string) ([]string, error) {
 	var ids []string
-	if err := s.db.WithContext(ctx).Raw("SELECT chat_id FROM memberships WHERE user_id = ? ORDER BY chat_id", userID).Scan(&ids).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw("SELECT chat_id FROM memberships WHERE user_id = ? ORDER BY chat_id", userID).Find(&ids).Error; err != nil {
 		return nil, wrap("chat ids for user", err)
 	}
 	if ids == nil {

@@ -491,7 +491,7 @@ func (s *Store) lockChats(tx *gorm.DB, batch []*sendReq) (map[string]*batchChat,
 		q += " FOR UPDATE"
 	}
 	var rows []batchChat
-	if err := tx.Raw(q, ids).Scan(&rows).Error; err != nil {
+	if err := tx.Raw(q, ids).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make(map[string]*batchChat, len(rows))
@@ -571,7 +571,7 @@ func (s *Store) byPairs(tx *gorm.DB, cols, table, a, b string, pairs [][2]string
 		q = "WITH k (a, b) AS (VALUES " + values.String() + ") SELECT " + cols +
 			" FROM k CROSS JOIN " + table + " ON " + a + " = k.a AND " + b + " = k.b"
 	}
-	return tx.Raw(q, args...).Scan(dest).Error
+	return tx.Raw(q, args...).Find(dest).Error
 }
 
 // batchAttachments returns the attachments the batch's messages name.
@@ -587,7 +587,7 @@ func batchAttachments(tx *gorm.DB, batch []*sendReq) (map[string]Attachment, err
 	out := make(map[string]Attachment, len(ids))
 	for chunk := range slices.Chunk(ids, attachmentsPerQuery) {
 		var rows []attachmentRow
-		if err := tx.Raw("SELECT "+attachmentColumns+" FROM attachments WHERE id IN ?", chunk).Scan(&rows).Error; err != nil {
+		if err := tx.Raw("SELECT "+attachmentColumns+" FROM attachments WHERE id IN ?", chunk).Find(&rows).Error; err != nil {
 			return nil, err
 		}
 		for _, r := range rows {

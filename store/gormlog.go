@@ -14,6 +14,13 @@ import (
 // whether to log them (log or return, never both). Statements slower than
 // slow are a Warn. Bound parameters are never logged (message contents and
 // emails stay out of logs).
+//
+// Queries read with Raw(...).Find, never GORM's Scan: Scan records every
+// statement with a logger of GORM's own that formats the SQL with its
+// bound values (Dialector.Explain) whatever the log level, and hands that
+// text, past ParamsFilter, to Trace: message contents and user ids in the
+// Debug trace and in slow-SQL warnings, and 6% of a reconnect storm's
+// allocations (bench/cmd/storm). TestGormLogger_NoScan keeps it so.
 type gormLogger struct {
 	log  *slog.Logger
 	slow time.Duration

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,19 @@ func TestGormLogger(t *testing.T) {
 	if err := s.UpsertUser(ctx, User{ID: "u", Email: "secret@example.com"}); err != nil {
 		t.Fatal(err)
 	}
+	// A read's bound values stay out too (GORM's Scan recorded its SQL
+	// with them, past the ParamsFilter, so they reached the Debug trace
+	// and the slow-SQL warning).
+	if _, err := s.UserByID(ctx, "secret-user-id"); err == nil {
+		t.Fatal("UserByID(secret-user-id) found a user")
+	}
 	out := buf.String()
+	if strings.Contains(out, "secret-user-id") {
+		t.Fatalf("bound value of a read logged:\n%s", out)
+	}
+	if !strings.Contains(out, "FROM users WHERE id = ") {
+		t.Fatalf("no SQL trace of the read:\n%s", out)
+	}
 	if !strings.Contains(out, "INSERT INTO users") || !strings.Contains(out, "level=DEBUG") {
 		t.Fatalf("no SQL trace at Debug:\n%s", out)
 	}
@@ -42,5 +56,28 @@ func TestGormLogger(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Fatalf("logged at Info level:\n%s", buf.String())
+	}
+}
+
+// TestGormLogger_NoScan: no store query uses GORM's Scan (see gormLogger).
+func TestGormLogger_NoScan(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := regexp.MustCompile(`\)\s*\.Scan\(`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if scan.MatchString(line) && !strings.Contains(line, "Row().Scan(") {
+				t.Errorf("%s:%d: GORM Scan (use Find): %s", f, i+1, strings.TrimSpace(line))
+			}
+		}
 	}
 }

@@ -95,7 +95,7 @@ func (s *Store) committed(ctx context.Context, m Message) (Message, bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.commitGrace)
 	defer cancel()
 	var n int64
-	if err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM messages WHERE id = ?", m.ID).Scan(&n).Error; err != nil || n == 0 {
+	if err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM messages WHERE id = ?", m.ID).Find(&n).Error; err != nil || n == 0 {
 		return Message{}, false
 	}
 	s.writeFailed.Store(nil)
@@ -174,7 +174,7 @@ type chatHead struct {
 func nextSeq(tx *gorm.DB, chatID string) (chatHead, error) {
 	var locked []chatHead
 	if err := tx.Raw("UPDATE chats SET last_seq = last_seq + 1 WHERE id = ? AND archived = ? RETURNING last_seq, last_message_id, activity_at",
-		chatID, false).Scan(&locked).Error; err != nil {
+		chatID, false).Find(&locked).Error; err != nil {
 		return chatHead{}, err
 	}
 	if len(locked) == 0 {
@@ -200,7 +200,7 @@ func insertMessageRow(tx *gorm.DB, row messageRow) error {
 func (s *Store) byClientMsgID(db *gorm.DB, nm NewMessage) (Message, bool, error) {
 	var rows []messageRow
 	if err := db.Raw("SELECT "+messageColumns+" FROM messages WHERE sender_id = ? AND client_msg_id = ?",
-		nm.SenderID, nm.ClientMsgID).Scan(&rows).Error; err != nil {
+		nm.SenderID, nm.ClientMsgID).Find(&rows).Error; err != nil {
 		return Message{}, false, err
 	}
 	if len(rows) == 0 {
@@ -263,7 +263,7 @@ func (s *Store) withAttachments(db *gorm.DB, rows []messageRow) ([]Message, erro
 		index[r.ID] = i
 	}
 	var atts []attachmentRow
-	if err := db.Raw("SELECT "+attachmentColumns+" FROM attachments WHERE message_id IN ? ORDER BY created_at, id", ids).Scan(&atts).Error; err != nil {
+	if err := db.Raw("SELECT "+attachmentColumns+" FROM attachments WHERE message_id IN ? ORDER BY created_at, id", ids).Find(&atts).Error; err != nil {
 		return nil, err
 	}
 	for _, a := range atts {
@@ -277,7 +277,7 @@ func (s *Store) withAttachments(db *gorm.DB, rows []messageRow) ([]Message, erro
 func (s *Store) MessageByID(ctx context.Context, id string) (Message, error) {
 	db := s.db.WithContext(ctx)
 	var rows []messageRow
-	if err := db.Raw("SELECT "+messageColumns+" FROM messages WHERE id = ?", id).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT "+messageColumns+" FROM messages WHERE id = ?", id).Find(&rows).Error; err != nil {
 		return Message{}, wrap("message by id", err)
 	}
 	if len(rows) == 0 {
@@ -367,7 +367,7 @@ func (s *Store) MissedMessages(ctx context.Context, userID, sinceMessageID strin
 
 func (s *Store) messages(db *gorm.DB, where string, args ...any) ([]Message, error) {
 	var rows []messageRow
-	if err := db.Raw("SELECT "+messageColumns+" FROM messages WHERE "+where, args...).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT "+messageColumns+" FROM messages WHERE "+where, args...).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	return s.withAttachments(db, rows)
@@ -376,7 +376,7 @@ func (s *Store) messages(db *gorm.DB, where string, args ...any) ([]Message, err
 // seqOf returns the seq of messageID in chatID.
 func seqOf(db *gorm.DB, chatID, messageID string) (int64, error) {
 	var rows []struct{ Seq int64 }
-	if err := db.Raw("SELECT seq FROM messages WHERE id = ? AND chat_id = ?", messageID, chatID).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT seq FROM messages WHERE id = ? AND chat_id = ?", messageID, chatID).Find(&rows).Error; err != nil {
 		return 0, err
 	}
 	if len(rows) == 0 {

@@ -130,7 +130,7 @@ func (s *Store) migrate(ctx context.Context) (int, error) {
 				return err
 			}
 			var n int64
-			if err := tx.Raw("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n).Error; err != nil {
+			if err := tx.Raw("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Find(&n).Error; err != nil {
 				return err
 			}
 			if n > 0 {

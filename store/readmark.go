@@ -35,7 +35,7 @@ WHERE read_marks.seq < excluded.seq`, chatID, userID, messageID, seq, s.nowMicro
 		}
 		var rows []readMarkRow
 		if err := tx.Raw("SELECT chat_id, user_id, message_id, seq, read_at FROM read_marks WHERE chat_id = ? AND user_id = ?",
-			chatID, userID).Scan(&rows).Error; err != nil {
+			chatID, userID).Find(&rows).Error; err != nil {
 			return err
 		}
 		if len(rows) == 0 {
@@ -51,7 +51,7 @@ WHERE read_marks.seq < excluded.seq`, chatID, userID, messageID, seq, s.nowMicro
 func (s *Store) ReadMarks(ctx context.Context, chatID string) ([]ReadMark, error) {
 	var rows []readMarkRow
 	if err := s.db.WithContext(ctx).Raw("SELECT chat_id, user_id, message_id, seq, read_at FROM read_marks WHERE chat_id = ? ORDER BY user_id",
-		chatID).Scan(&rows).Error; err != nil {
+		chatID).Find(&rows).Error; err != nil {
 		return nil, wrap("read marks", err)
 	}
 	out := make([]ReadMark, len(rows))

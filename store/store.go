@@ -318,7 +318,7 @@ func (s *Store) ping(ctx context.Context) error {
 		return fmt.Errorf("store: ping: %w: %w", ErrUnavailable, err)
 	}
 	var one int
-	if err := s.db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw("SELECT 1").Find(&one).Error; err != nil {
 		return fmt.Errorf("store: ping: %w: %w", ErrUnavailable, err)
 	}
 	return nil

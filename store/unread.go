@@ -28,7 +28,7 @@ func (s *Store) UnreadCounts(ctx context.Context, userID string, chatIDs []strin
 	err := s.db.WithContext(ctx).Raw(`SELECT m.chat_id AS chat_id, COUNT(*) AS unread
 FROM messages m LEFT JOIN read_marks r ON r.chat_id = m.chat_id AND r.user_id = ?
 WHERE m.chat_id IN ? AND m.sender_id <> ? AND m.seq > COALESCE(r.seq, 0)
-GROUP BY m.chat_id`, userID, chatIDs, userID).Scan(&rows).Error
+GROUP BY m.chat_id`, userID, chatIDs, userID).Find(&rows).Error
 	if err != nil {
 		return nil, wrap("unread counts", err)
 	}
