@@ -101,3 +101,26 @@ func TestNamespace_Middleware(t *testing.T) {
 		t.Errorf("user-1's second call: %s", r)
 	}
 }
+
+// TestPipeline_Running: Running counts the handler running now, and a
+// handler that panics stops counting (the hooks' pacing reads it).
+func TestPipeline_Running(t *testing.T) {
+	type empty struct{}
+	ts := newTestServerWith(t, unlimited(), Config{}, func(s *Server) {
+		p := s.rooms.Pipeline()
+		event.On(s.rooms, "running", "", func(ctx context.Context, c *event.Client, _ empty) (event.OK, error) {
+			return event.OK{Success: p.Running() == 1}, nil
+		})
+		event.On(s.rooms, "panic", "", func(ctx context.Context, c *event.Client, _ empty) (event.OK, error) {
+			panic("boom")
+		})
+	})
+	rs := run(t, ts.URL,
+		connect("a", "/rooms"),
+		emitAck("a", "running", struct{}{}),
+		emitAck("a", "panic", struct{}{}), expect("a", "exception"),
+		emitAck("a", "running", struct{}{}),
+	)
+	wantAck(t, find(t, rs, "a", "ack", 0), `[{"success":true}]`)
+	wantAck(t, find(t, rs, "a", "ack", 2), `[{"success":true}]`)
+}

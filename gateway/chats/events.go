@@ -93,17 +93,16 @@ type Config struct {
 	// upsert, presence, the online announcement and the replay of missed
 	// messages) running at once on this instance; the others wait for a
 	// slot (at most the event Timeout: then they run anyway, with a
-	// Timeout of their own from then on). Their store calls
-	// then hold at most this many of the store's connections, so a
-	// reconnect storm does not queue hundreds of queries ahead of the other
-	// sockets' sends in the pool. Zero means 2. Measured with bench's storm
-	// (500 clients replaying 49 messages each, SQLite, 2 cores): the other
-	// senders' ack p99 was 23x its idle value without the bound, 3.9x with
-	// 2 and 2.6x with 1 (which serialises /chat connections: ~160/s). The
-	// admitted hooks also yield between steps (yield): with 2, on a machine
-	// loaded by other jobs, the storm p99 was lower in 13 of 16 interleaved
-	// pairs of runs (median 0.72x the run before it), at the same ~170
-	// recovering connects/s (500 in ~3 s).
+	// Timeout of their own from then on). Their store calls then hold at
+	// most this many of the store's connections, so a reconnect storm does
+	// not queue hundreds of queries ahead of the other sockets' sends, and
+	// each admitted hook takes at most half a core while events run
+	// (pacing.go). Zero means half the Ps (GOMAXPROCS), at least 1: the
+	// hooks of a storm then take at most a quarter of the CPU from the
+	// sockets' events. Measured with bench's storm (500 clients replaying
+	// 49 messages each, SQLite, 2 cores, 20 senders in closed loop): the
+	// senders' ack p99 was 1.2-1.4x its idle value with 1 (the storm lasts
+	// 5.3 s instead of 2.2 s) and 1.8-2.6x with 2.
 	ConnectConcurrency int
 
 	// Cluster says where presence lives: with Cluster.Redis in Redis,
@@ -118,7 +117,7 @@ func (c Config) withDefaults() Config {
 		c.MaxReplay = 1000
 	}
 	if c.ConnectConcurrency <= 0 {
-		c.ConnectConcurrency = 2
+		c.ConnectConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	c.Cluster = c.Cluster.WithDefaults()
 	return c
@@ -302,7 +301,8 @@ func (ch *Chats) connected(c *event.Client) {
 	if !first && since == "" {
 		return
 	}
-	yield()
+	pace := ch.pacer()
+	pace.yield()
 	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)
 	if first && err == nil {
 		ch.announce(chatIDs, id.ID, statusOnline)
@@ -310,7 +310,7 @@ func (ch *Chats) connected(c *event.Client) {
 		ch.n.Pipeline().Logger().Warn("presence: listing chats failed", "user_id", id.ID, "err", err)
 	}
 	if since != "" {
-		ch.recover(ctx, c, id, since, chatIDs, err)
+		ch.recover(ctx, c, pace, id, since, chatIDs, err)
 	}
 }
 
@@ -339,18 +339,6 @@ func (ch *Chats) admitted(parent context.Context, wait, work time.Duration) (ctx
 	ctx, cancel := context.WithTimeout(parent, work)
 	return ctx, func() { cancel(); release() }
 }
-
-// yield lets the goroutines runnable now (other sockets' events, their
-// writes) run before a connection hook goes on; the hooks call it between
-// steps (the user upsert, each store read, each replayed message). Go
-// has no priorities:
-// without it, ConnectConcurrency hooks replaying a storm's backlog keep
-// the server's Ps for whole time slices (10 ms) while a sender's
-// goroutine, holding the store's single writer that every other sender
-// queues for, waits behind them. runtime.Gosched puts the hook behind
-// every goroutine runnable at that moment; when none is, it returns at
-// once.
-func yield() { runtime.Gosched() }
 
 // disconnected forgets the socket and announces its user offline when it
 // was their last socket.

@@ -110,10 +110,10 @@ func lastMessageID(hsAuth json.RawMessage) string {
 
 // recover replays what c's user missed since the handshake's
 // auth.lastMessageId, since (see above), in chatIDs, the user's chats (or
-// listErr, the failure to read them). It runs on c's worker before any
-// event.
-func (ch *Chats) recover(ctx context.Context, c *event.Client, id auth.Identity, since string, chatIDs []string, listErr error) {
-	r := &replay{ch: ch, c: c, userID: id.ID, users: newRESTUsers(ch.st),
+// listErr, the failure to read them), pacing its steps with pace. It runs
+// on c's worker before any event.
+func (ch *Chats) recover(ctx context.Context, c *event.Client, pace *pacer, id auth.Identity, since string, chatIDs []string, listErr error) {
+	r := &replay{ch: ch, c: c, pace: pace, userID: id.ID, users: newRESTUsers(ch.st),
 		sent: map[string]int64{}, done: recoveredEvent{LastMessageID: since}}
 	err := r.run(ctx, chatIDs, listErr)
 	if err != nil {
@@ -138,6 +138,7 @@ type recovering struct {
 type replay struct {
 	ch     *Chats
 	c      *event.Client
+	pace   *pacer
 	userID string
 	users  *restUsers
 	done   recoveredEvent
@@ -244,7 +245,7 @@ func (r *replay) send(chatID string, seq int64, id string, msg any) {
 		return
 	}
 	r.sent[chatID] = seq
-	yield()
+	r.pace.yield()
 	r.c.Emit("message", msg)
 	r.done.Count++
 	if id > r.done.LastMessageID {
@@ -274,7 +275,7 @@ func (r *replay) page(ctx context.Context, after string) (last string, more bool
 		r.ch.n.Pipeline().LogRefusal("replay:"+r.userID, "reconnect replay refused by its rate limit", "user_id", r.userID, "rule", syncRule, "err", err)
 		return after, false, err
 	}
-	yield()
+	r.pace.yield()
 	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, after, limit)
 	if err != nil {
 		return after, false, err

@@ -64,7 +64,9 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 				n.fail(c, event, ctr, ack, ErrTimeout)
 			}
 		})
+		n.p.running.Add(1)
 		reply, err := invoke(ctx, n, c, event, rule, args, h)
+		n.p.running.Add(-1)
 		if !timer.Stop() && !answered.CompareAndSwap(false, true) {
 			c.Logger().Info("event finished after its deadline; the client was told unavailable",
 				"event", event, "late", time.Since(deadline).Round(time.Millisecond), "err", err)

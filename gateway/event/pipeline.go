@@ -43,6 +43,8 @@ type Pipeline struct {
 	// limiterLogged is when a limiter failure was last logged (Unix ns);
 	// limiterSuppressed counts those not logged since.
 	limiterLogged, limiterSuppressed atomic.Int64
+	// running counts the event handlers running now (Running).
+	running atomic.Int64
 
 	// ctx is the parent of every event's context; cancelled by Close.
 	ctx    context.Context
@@ -111,6 +113,10 @@ func (p *Pipeline) OriginRefused(msg string, allowed []string) func(r *http.Requ
 
 // Timeout is the deadline of one event.
 func (p *Pipeline) Timeout() time.Duration { return p.cfg.Timeout }
+
+// Running is the number of event handlers running now, on every namespace
+// of the pipeline: background work (a reconnect's replay) defers to them.
+func (p *Pipeline) Running() int64 { return p.running.Load() }
 
 // Context is the parent of the contexts of events and connection hooks.
 func (p *Pipeline) Context() context.Context { return p.ctx }
