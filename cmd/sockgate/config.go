@@ -69,6 +69,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
 	EventTimeout      time.Duration // -event-timeout, SOCKGATE_EVENT_TIMEOUT
 	DBCommitters      int64         // -db-committers, SOCKGATE_DB_COMMITTERS: group-commit queues; 0 = the store's default, -1 = off
+	GCFloor           int64         // -gc-floor, SOCKGATE_GC_FLOOR: heap the collector lets grow before a cycle, bytes; 0 = off
 	LogFormat         string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
 	LogLevel          string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
 	Recovery          bool          // -recovery, SOCKGATE_RECOVERY
@@ -121,6 +122,7 @@ func DefaultConfig() Config {
 		EventTimeout:      10 * time.Second,
 		RecoveryMaxDisc:   2 * time.Minute,
 		RecoveryLogBytes:  64 << 20,
+		GCFloor:           64 << 20,
 		LogFormat:         "text",
 		LogLevel:          "info",
 		AdminMode:         string(admin.Development),
@@ -221,6 +223,9 @@ func (c Config) validateLimits() []error {
 	}
 	if c.WriteTimeout <= 0 || c.BodyTimeout <= 0 {
 		errs = append(errs, errors.New("-write-timeout and -body-timeout must be positive"))
+	}
+	if c.GCFloor < 0 {
+		errs = append(errs, fmt.Errorf("-gc-floor must be 0 (off) or a size in bytes, not %d", c.GCFloor))
 	}
 	if c.DBCommitters < -1 || c.DBCommitters > 64 {
 		errs = append(errs, errors.New("-db-committers must be -1 (off), 0 (default) or 1..64"))
@@ -507,6 +512,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e := newEnvFlags("sockgate", out)
 	e.str(&c.Addr, "addr", "SOCKGATE_ADDR", "HTTP listen address")
 	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "store: a SQLite file path, sqlite:PATH, file:PATH, or a postgres:// URL; empty: <data-dir>/sockgate.db")
+	e.int64(&c.GCFloor, "gc-floor", "SOCKGATE_GC_FLOOR", "bytes the heap may reach before the garbage collector runs while the live heap is small (fewer, cheaper cycles under load); 0: Go's default; ignored when GOGC is set")
 	e.int64(&c.DBCommitters, "db-committers", "SOCKGATE_DB_COMMITTERS", "group-commit queues of /chat messages (concurrent sends share transactions); 0: 4 on PostgreSQL, 1 on SQLite; -1: one transaction per message")
 	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments on disk (<data-dir>/attachments)")
 	e.str(&c.Attachments, "attachments", "SOCKGATE_ATTACHMENTS", "where attachment bytes live: db (the store's database, every instance), disk (<data-dir>/attachments) or auto (db on PostgreSQL, disk on SQLite)")

@@ -175,6 +175,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"PprofNotLoopback", []string{"-pprof-addr", ":6060"}, env(), []string{`-pprof-addr ":6060" is not a loopback address`, "-pprof-public"}},
 		{"PprofBadAddr", nil, env("SOCKGATE_PPROF_ADDR", "6060"), []string{`-pprof-addr "6060"`}},
 		{"ConnCapsNegative", []string{"-max-conns-per-ip", "-1"}, env(), []string{"-max-conns-per-ip and -max-conns-per-user must be 0 (no cap) or positive"}},
+		{"GCFloorNegative", []string{"-gc-floor", "-1"}, env(), []string{"-gc-floor must be 0 (off) or a size in bytes"}},
 		{"DBCommittersOutOfRange", []string{"-db-committers", "-2"}, env(), []string{"-db-committers must be -1 (off), 0 (default) or 1..64"}},
 		{"SendQueueBelowMessage", []string{"-send-queue-bytes", "1000", "-write-timeout", "0s"}, env(),
 			[]string{"-send-queue-bytes (1000) must be at least -max-http-buffer-size (1000000)", "-write-timeout and -body-timeout must be positive"}},

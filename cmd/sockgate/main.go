@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sockgate/sockgate/internal/gcfloor"
 )
 
 func main() {
@@ -23,6 +25,9 @@ func main() {
 		os.Exit(0)
 	} else if err != nil {
 		fail(2, err)
+	}
+	if os.Getenv("GOGC") == "" { // an operator's GOGC wins
+		defer gcfloor.Start(uint64(m.Config.GCFloor)).Stop()
 	}
 	if err := m.Run(ctx); err != nil {
 		fail(1, err)

@@ -1,0 +1,61 @@
+package gcfloor
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/internal/testenv"
+)
+
+func TestPercent(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		floor, live uint64
+		base, want  int
+	}{
+		{64 * mb, 4 * mb, 100, 1500},     // next cycle at 4 MB × 16 = 64 MB
+		{64 * mb, 40 * mb, 100, 100},     // 60% is below GOGC: GOGC
+		{64 * mb, 64 * mb, 100, 100},     // at the floor: GOGC
+		{64 * mb, 500 * mb, 200, 200},    // a large heap keeps its GOGC
+		{64 * mb, 1000, 100, maxPercent}, // capped
+		{64 * mb, 0, 100, maxPercent},
+	} {
+		if got := Percent(tc.floor, tc.live, tc.base); got != tc.want {
+			t.Errorf("Percent(%d, %d, %d) = %d, want %d", tc.floor, tc.live, tc.base, got, tc.want)
+		}
+	}
+}
+
+func gogc() uint64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestTuner: after a collection of a small heap the percentage is raised
+// towards the floor; Stop restores GOGC.
+func TestTuner(t *testing.T) {
+	before := gogc()
+	tu := Start(256 << 20)
+	defer tu.Stop()
+	runtime.GC()
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if p := gogc(); p <= before {
+			runtime.GC()
+			return fmt.Errorf("GOGC %d after a collection of %d live bytes", p, liveHeap())
+		}
+		return nil
+	})
+	tu.Stop()
+	if p := gogc(); p != before {
+		t.Fatalf("GOGC %d after Stop, want %d", p, before)
+	}
+	runtime.GC()
+	runtime.GC()
+	if p := gogc(); p != before {
+		t.Fatalf("GOGC %d after Stop and collections, want %d", p, before)
+	}
+}
