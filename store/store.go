@@ -188,6 +188,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	s.startBackground(cfg)
+	return s, nil
+}
+
+// startBackground starts the committers and the SQLite checkpointer, with
+// the defaults of cfg.Committers and cfg.CheckpointInterval.
+func (s *Store) startBackground(cfg Config) {
 	committers := cfg.Committers
 	if committers == 0 {
 		committers = 4
@@ -201,7 +208,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		every = time.Second
 	}
 	s.startCheckpoints(every)
-	return s, nil
 }
 
 // sqliteDSN turns a file path into a modernc.org/sqlite DSN: WAL (readers do
