@@ -40,6 +40,13 @@ import (
 //     which the broadcast excludes; deliver hands them the message instead,
 //     under recovering's read lock, which a replay takes exclusively only to
 //     go live (no I/O under it).
+//   - A replay reads the store, so it may send a message the line has not
+//     emitted yet: one held (first sight, a gap) or not pushed yet (its
+//     sender between COMMIT and deliver). Before going live it tells the
+//     line how far it went per chat (seen); the line's later emits up to
+//     that seq skip the socket (by its own room), so it never gets a
+//     message twice. Such a mark ends when the line emits past it, or
+//     after aheadTTL.
 //
 // A chat's emits are serialised by its line's mutex (the emit is a local
 // enqueue; the only I/O under it is the store read after a gap, bounded by
@@ -49,6 +56,9 @@ const (
 	// gapFetchTimeout bounds the store read of missing messages.
 	gapFetchTimeout = time.Second
 	lineIdle        = 10 * time.Minute
+	// aheadTTL bounds how long a line remembers that a socket got its
+	// messages up to a seq from a replay (seen).
+	aheadTTL = 10 * time.Second
 	// maxLines is the number of chats remembered before idle ones are
 	// swept.
 	maxLines = 10000
@@ -77,7 +87,9 @@ type remoteMsg struct {
 
 // sequencer orders each chat's live messages on this instance.
 type sequencer struct {
-	emit func(m liveMsg)
+	// emit sends m to the chat's sockets but those whose ids are in
+	// except (they have it from a replay).
+	emit func(m liveMsg, except []string)
 	// fetch reads up to n messages of a chat after afterID from the store
 	// (nil: none).
 	fetch func(chatID, afterID string, n int) []liveMsg
@@ -97,9 +109,18 @@ type line struct {
 	healed map[int64]bool
 	timer  *time.Timer
 	used   time.Time
+	// ahead holds the sockets that have this chat's messages up to a seq
+	// from a replay, by socket id (seen).
+	ahead map[string]aheadMark
 }
 
-func newSequencer(emit func(m liveMsg), fetch func(chatID, afterID string, n int) []liveMsg) *sequencer {
+// aheadMark is how far a socket's replay went, and when it said so.
+type aheadMark struct {
+	seq int64
+	at  time.Time
+}
+
+func newSequencer(emit func(m liveMsg, except []string), fetch func(chatID, afterID string, n int) []liveMsg) *sequencer {
 	return &sequencer{emit: emit, fetch: fetch, lines: make(map[string]*line)}
 }
 
@@ -147,7 +168,7 @@ func (s *sequencer) push(m liveMsg) {
 			delete(l.healed, m.Seq) // emitted from the store already
 			return
 		}
-		s.emit(m) // late: its successors went out after gapWait
+		s.emit(m, l.except(m.Seq)) // late: its successors went out after gapWait
 	default:
 		l.pending[m.Seq] = m
 		if l.timer == nil {
@@ -183,8 +204,42 @@ func (s *sequencer) flush(l *line, skip bool) {
 
 // out emits the next message of a line. l.mu is held.
 func (s *sequencer) out(l *line, m liveMsg) {
-	s.emit(m)
+	s.emit(m, l.except(m.Seq))
 	l.next, l.lastID = m.Seq+1, m.ID
+}
+
+// seen records that socket sid got chatID's messages up to seq from a
+// replay: the line's emits of those skip it.
+func (s *sequencer) seen(chatID, sid string, seq int64) {
+	l := s.line(chatID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next > seq {
+		return // emitted past it already
+	}
+	if l.ahead == nil {
+		l.ahead = make(map[string]aheadMark)
+	}
+	l.ahead[sid] = aheadMark{seq: seq, at: time.Now()}
+}
+
+// except returns the sockets that have the message of seq from a replay,
+// and forgets the marks this emit reaches or that expired. l.mu is held.
+func (l *line) except(seq int64) []string {
+	if len(l.ahead) == 0 {
+		return nil
+	}
+	var out []string
+	now := time.Now()
+	for sid, a := range l.ahead {
+		if a.seq >= seq && now.Sub(a.at) < aheadTTL {
+			out = append(out, sid)
+		}
+		if a.seq <= seq || now.Sub(a.at) >= aheadTTL {
+			delete(l.ahead, sid)
+		}
+	}
+	return out
 }
 
 // gapExpired emits what a line held for gapWait: first the missing
@@ -273,11 +328,12 @@ func (ch *Chats) remote(args socketio.Args, _ func(any)) {
 }
 
 // emitLive is the sequencer's emit: the chat's room except the recovering
-// sockets, which get it from their replay.
-func (ch *Chats) emitLive(m liveMsg) {
+// sockets, which get it from their replay, and except the sockets whose
+// replay sent it already.
+func (ch *Chats) emitLive(m liveMsg, except []string) {
 	ch.rec.mu.RLock()
 	defer ch.rec.mu.RUnlock()
-	ch.n.Emit(ch.n.IO().Local().To(chatRoom(m.ChatID)).Except(recoveringRoom), "message", m.Message)
+	ch.n.Emit(ch.n.IO().Local().To(chatRoom(m.ChatID)).Except(append(except, recoveringRoom)...), "message", m.Message)
 	for r := range ch.rec.byChat[m.ChatID] {
 		r.buffer(m)
 	}

@@ -11,13 +11,20 @@ import (
 
 // recorder collects what a sequencer emits.
 type recorder struct {
-	mu   sync.Mutex
-	seqs []int64
+	mu     sync.Mutex
+	seqs   []int64
+	except map[int64][]string
 }
 
-func (r *recorder) emit(m liveMsg) {
+func (r *recorder) emit(m liveMsg, except []string) {
 	r.mu.Lock()
 	r.seqs = append(r.seqs, m.Seq)
+	if len(except) > 0 {
+		if r.except == nil {
+			r.except = map[int64][]string{}
+		}
+		r.except[m.Seq] = except
+	}
 	r.mu.Unlock()
 }
 
@@ -102,5 +109,33 @@ func TestSequencer_heal(t *testing.T) {
 	push(s, 2, 3, 5)
 	if got := r.got(); got != "[1 2 4 3 5]" {
 		t.Fatalf("emitted %s: want the healed 2 dropped, 3 late, 5 in line", got)
+	}
+}
+
+// TestSequencer_seen: messages a replay sent from the store before the
+// line emitted them (held at first sight, or not pushed yet) skip that
+// socket when the line emits them, and only those.
+func TestSequencer_seen(t *testing.T) {
+	var r recorder
+	s := newSequencer(r.emit, nil)
+	push(s, 7) // first sight: held for gapWait
+	s.seen("c", "sock-a", 8)
+	s.seen("c", "sock-b", 7)
+	push(s, 8, 9)
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if got := r.got(); got != "[7 8 9]" {
+			return fmt.Errorf("emitted %s", got)
+		}
+		return nil
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := fmt.Sprint(r.except)
+	if want := "map[7:[sock-a sock-b] 8:[sock-a]]"; got != want && got != "map[7:[sock-b sock-a] 8:[sock-a]]" {
+		t.Fatalf("excepted %s, want %s", got, want)
+	}
+	s.seen("c", "sock-c", 9) // emitted past it already: no mark
+	if l := s.line("c"); len(l.ahead) != 0 {
+		t.Fatalf("marks left after the line passed them: %v", l.ahead)
 	}
 }

@@ -47,8 +47,11 @@ import (
 // Every message of the user's chats reaches the socket exactly once: one
 // committed before step 1 is in the store when step 2 reads it (its live
 // emit, if it happened before step 1, did not reach the socket; if after,
-// it was buffered and is dropped by the seq dedupe); one committed later is
-// emitted live after step 1, so buffered (before step 3) or live (after).
+// it was buffered and is dropped by the seq dedupe; if after step 3, as a
+// message its line held or its sender had not pushed yet, the line skips
+// the socket: finish tells it how far the replay went, live.go); one
+// committed later is emitted live after step 1, so buffered (before step
+// 3) or live (after).
 // No lock is shared with senders beyond a read lock held for an in-memory
 // emit: a reconnect never waits for a send nor a send for a store read of
 // a reconnect, and it holds across instances, since other instances'
@@ -224,6 +227,11 @@ func (r *replay) drain() int {
 // (rec.mu exclusively), so `recovered` separates the replay from live
 // traffic.
 func (r *replay) finish() {
+	// Before going live: what the store gave may still be on its way live
+	// (live.go); not under rec.mu, which emits take inside a line's lock.
+	for chatID, seq := range r.sent {
+		r.ch.seq.seen(chatID, r.c.ID(), seq)
+	}
 	rec := &r.ch.rec
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
