@@ -1,5 +1,6 @@
 // Command sockgate-bench is the benchmark server built from sockgate's
-// Socket.IO core (package socketio, default Config: in-memory adapter; with
+// Socket.IO core (package socketio, default Config: in-memory adapter, and
+// cmd/sockgate's GC floor, internal/gcfloor; with
 // -redis host:port the Redis adapter of package socketio/redis, classic
 // pub/sub, on a go-redis client with ContextTimeoutEnabled).
 // It implements exactly the events of ../../node/server.js, the Node
@@ -36,6 +37,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sockgate/sockgate/internal/gcfloor"
 	"github.com/sockgate/sockgate/socketio"
 	sioredis "github.com/sockgate/sockgate/socketio/redis"
 )
@@ -60,7 +62,11 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (empty: off)")
 	redisAddr := flag.String("redis", "", "use the Redis adapter on this Redis host:port (empty: in-memory adapter)")
 	brk := flag.String("break", "", "deliberately wrong server: drop | dup | reorder | ack (empty: correct)")
+	gcFloor := flag.Uint64("gc-floor", 64<<20, "as cmd/sockgate's -gc-floor: the heap the collector lets grow while the live heap is small, bytes (0: Go's default; ignored when GOGC is set)")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		defer gcfloor.Start(*gcFloor).Stop()
+	}
 	switch *brk {
 	case "", "drop", "dup", "reorder", "ack":
 	default:

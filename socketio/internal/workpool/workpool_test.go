@@ -193,10 +193,12 @@ func (o *owner) drain() {
 	if o.inJob.Add(1) != 1 {
 		panic("two workers drain one owner")
 	}
-	defer o.inJob.Add(-1)
 	for {
 		o.mu.Lock()
 		if len(o.queue) == 0 {
+			// Out of the job before running is cleared: the next push may
+			// start another worker at once (a deferred decrement raced it).
+			o.inJob.Add(-1)
 			o.running = false
 			o.mu.Unlock()
 			return
