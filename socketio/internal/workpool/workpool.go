@@ -148,12 +148,14 @@ func (p *Pool[T]) pop() *worker[T] {
 }
 
 // push puts the chain first…last (linked by next) on top of the stack.
+// The count follows the CAS, so that Stats never reports a worker parked
+// that a Go cannot pop yet (a pop may briefly run it below zero instead).
 func (p *Pool[T]) push(first, last *worker[T], n int64) {
-	p.parked.Add(n)
 	for {
 		h := p.head.Load()
 		last.next.Store(uint32(h))
 		if p.head.CompareAndSwap(h, pack(first.slot+1, h>>32+1)) {
+			p.parked.Add(n)
 			return
 		}
 	}
