@@ -215,7 +215,10 @@ func (b *bench) writeReport(profs []*profile) error {
 	c := b.cfg
 	var w strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
-	path := filepath.Join(b.dir, c.out)
+	path := c.out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(b.dir, path) // relative to bench/, not the caller's directory
+	}
 	old, _ := os.ReadFile(path)
 	if js, err := json.MarshalIndent(b.jsonResults(), "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(b.dir, "results", "runs.json"), js, 0o644)
