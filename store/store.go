@@ -157,7 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	} else {
 		s.dialect = DialectSQLite
-		dsn, err := sqliteDSN(cfg.DSN, cfg.BusyTimeout, cfg.CheckpointInterval >= 0)
+		dsn, err := sqliteDSN(cfg.DSN, cfg.BusyTimeout, cfg.checkpointEvery() > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -203,11 +203,19 @@ func (s *Store) startBackground(cfg Config) {
 		}
 	}
 	s.startCommitters(committers)
-	every := cfg.CheckpointInterval
-	if every == 0 {
-		every = time.Second
+	s.startCheckpoints(cfg.checkpointEvery())
+}
+
+// checkpointEvery is CheckpointInterval with its default; 0 leaves
+// checkpoints to SQLite.
+func (c Config) checkpointEvery() time.Duration {
+	switch {
+	case c.CheckpointInterval == 0:
+		return time.Second
+	case c.CheckpointInterval < 0:
+		return 0
 	}
-	s.startCheckpoints(every)
+	return c.CheckpointInterval
 }
 
 // sqliteDSN turns a file path into a modernc.org/sqlite DSN: WAL (readers do
