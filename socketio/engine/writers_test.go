@@ -10,8 +10,6 @@ import (
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-func (s *Server) parkedWriters() int { return s.writers.Stats().Parked }
-
 // TestWriters_ParkedAndRetired: a connection's bursts reuse one parked
 // writer goroutine; it exits after writerIdle unused. Counted in the
 // writers' pool, not in the engine's goroutines: the connection's reader
@@ -50,12 +48,6 @@ func TestWriters_ParkedAndRetired(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func (s *Server) goroutines() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.running
 }
 
 // TestWriters_ConcurrentWakes: many connections woken at once from several
