@@ -142,10 +142,7 @@ func measure(ctx context.Context, c config, peers []*chatload.Peer, res *result)
 		wg     sync.WaitGroup
 		dupErr error
 	)
-	var pace time.Duration
-	if c.rate > 0 {
-		pace = time.Duration(float64(len(peers)) / c.rate * float64(time.Second))
-	}
+	pace := chatload.Pace(len(peers), c.rate)
 	for pi, p := range peers {
 		wg.Add(1)
 		go func() {

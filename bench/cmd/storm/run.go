@@ -151,7 +151,7 @@ func (w *world) measure(ctx context.Context) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendErr <- p.SendLoop(ctx, stop, w.pace(), "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
+			sendErr <- p.SendLoop(ctx, stop, chatload.Pace(len(w.senders), w.cfg.rate), "x", w.run+"-s"+strconv.Itoa(si), func(_ string, d time.Duration) {
 				mu.Lock()
 				if stormOn.Load() {
 					storm = append(storm, d)
@@ -226,14 +226,6 @@ func fetchProfile(url, file string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, res.Body)
-}
-
-// pace is each sender's interval for -rate (0: closed loop).
-func (w *world) pace() time.Duration {
-	if w.cfg.rate <= 0 {
-		return 0
-	}
-	return time.Duration(float64(len(w.senders)) / w.cfg.rate * float64(time.Second))
 }
 
 // profileSeconds is the length of -profile's and -trace's window, from

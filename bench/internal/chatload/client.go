@@ -166,6 +166,15 @@ func (p *Peer) SendLoop(ctx context.Context, stop <-chan struct{}, pace time.Dur
 	}
 }
 
+// Pace is SendLoop's pace for senders sending rate messages/s together
+// (each at rate/senders); 0, a closed loop, when rate is not positive.
+func Pace(senders int, rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(senders) / rate * float64(time.Second))
+}
+
 // Join joins chat and makes it p.Chat.
 func (p *Peer) Join(ctx context.Context, chat string) error {
 	a, err := p.Call(ctx, "join", map[string]string{"chatId": chat})
