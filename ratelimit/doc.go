@@ -9,15 +9,22 @@
 // which rules exist or their defaults: that is the gateway's and the config's.
 //
 // Decisions where the SPEC is silent:
-//   - Fixed windows (ulule's model): at most Limit events per Period per key,
-//     the window starting at a key's first event. Refused events still count,
-//     so they cannot shorten the window. Unknown rules and Limit <= 0 are
-//     unlimited and cost nothing (no store access).
+//   - Fixed windows, aligned to the period (a 1 s rule counts per second of
+//     the clock, a 1 m rule per minute): at most Limit events per window per
+//     key, ulule counting each window under its own key. An event counts in
+//     the window in which it arrived (AllowAt), not the one in which it is
+//     checked: events that waited in their socket's inbox behind a slow
+//     handler (a stalled store) are not counted all at once when it
+//     resumes, which refused a client sending well under its limit. Every
+//     instance agrees on the windows, and Retry-After is exact. Refused
+//     events still count. Unknown rules and Limit <= 0 are unlimited and
+//     cost nothing (no store access).
 //   - Counters live in ulule's memory store by default (per process) or, when
 //     Config.Redis is set, in Redis through a limiter.Store of ours
 //     (store_redis.go: one Lua script, INCR+PEXPIRE like ulule's), so every
 //     instance on that Redis shares one count per key (SPEC §9). Keys are
-//     "<prefix>:<rule>|<key>", prefix "sockgate:rl", as with ulule's store.
+//     "<prefix>:<rule>|<key>|<window>", prefix "sockgate:rl" as with
+//     ulule's store, window the number of periods since the Unix epoch.
 //   - A failed count is not a hit. ulule's Redis store sends its INCRBY and
 //     waits; a caller that gives up at its deadline leaves the command in a
 //     hung Redis's socket buffer, and Redis runs it when it resumes, so after
@@ -30,9 +37,6 @@
 //     once for Config.Cooldown (500ms), then one call probes Redis: events
 //     queued behind a hung Redis are not each delayed by the timeout, and
 //     few commands pile up in its buffers.
-//   - ulule reports a window's reset in whole Unix seconds, truncated. We take
-//     the end of that second, capped at now+Period, so RetryAfter errs late by
-//     under a second and a client that obeys it is not refused again.
 //   - A store failure is returned as ErrUnavailable, not swallowed: the
 //     gateway applies Config.Failure (FailOpen by default: the event is let
 //     through unchecked; FailClosed: refused as unavailable).

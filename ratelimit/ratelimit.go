@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -132,7 +133,7 @@ func New(cfg Config) (*Limiter, error) {
 	}
 
 	var store limiter.Store
-	opts := limiter.StoreOptions{Prefix: prefix, CleanUpInterval: limiter.DefaultCleanUpInterval}
+	opts := limiter.StoreOptions{Prefix: prefix, CleanUpInterval: cleanUpInterval(l.rules)}
 	if cfg.Redis != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -153,6 +154,19 @@ func New(cfg Config) (*Limiter, error) {
 	return l, nil
 }
 
+// cleanUpInterval is how often the memory store drops expired counters:
+// every window has its own, so with ulule's 30 s a 1 s rule would keep 30
+// of them per active key. Four of the shortest period, within [1s, 30s].
+func cleanUpInterval(rules map[string]Rule) time.Duration {
+	d := limiter.DefaultCleanUpInterval
+	for _, r := range rules {
+		if r.Limit > 0 {
+			d = min(d, 4*r.Period)
+		}
+	}
+	return max(d, time.Second)
+}
+
 // Rule returns the named rule; ok is false when no such rule is configured.
 func (l *Limiter) Rule(name string) (Rule, bool) {
 	r, ok := l.rules[name]
@@ -162,16 +176,26 @@ func (l *Limiter) Rule(name string) (Rule, bool) {
 // Failure is the configured policy for limits that cannot be checked.
 func (l *Limiter) Failure() FailureMode { return l.failure }
 
-// Allow counts one event for key under rule. It returns the window state, and
-// a *LimitedError when the event is over the limit (the refused event still
-// counts: a client hammering a closed window does not get a new one sooner).
-// An unknown or unlimited rule always allows and returns a zero Result.
+// Allow counts one event arriving now; see AllowAt.
+func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
+	return l.AllowAt(ctx, rule, key, l.now())
+}
+
+// AllowAt counts one event for key under rule in the window of its arrival
+// at, and returns that window's state, with a *LimitedError when the event
+// is over the limit (the refused event still counts: a client hammering a
+// closed window does not get more in it). An unknown or unlimited rule
+// always allows and returns a zero Result.
+//
+// Windows are aligned to the period (windowOf), so an event that waited
+// behind a slow handler before it is counted still counts where it arrived,
+// not in the window of the backlog's release.
 //
 // The store call ends by the earlier of ctx's deadline and Config.Timeout.
 // When it fails (Redis down, hung or slow), or within Config.Cooldown of a
-// failure, Allow returns an error wrapping ErrUnavailable and nothing was
+// failure, AllowAt returns an error wrapping ErrUnavailable and nothing was
 // counted; the caller applies Failure.
-func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
+func (l *Limiter) AllowAt(ctx context.Context, rule, key string, at time.Time) (Result, error) {
 	lim, ok := l.limiters[rule]
 	if !ok {
 		return Result{}, nil
@@ -182,9 +206,10 @@ func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
 	if !l.mayTry() {
 		return Result{}, fmt.Errorf("ratelimit: %s: %w (cooling down after a failure)", rule, ErrUnavailable)
 	}
+	n, end := windowOf(at, lim.Rate.Period)
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	// "|" keeps rule names (which contain ':' and ' ') apart from keys.
-	c, err := lim.Get(cctx, rule+"|"+key)
+	c, err := lim.Get(cctx, rule+"|"+key+"|"+strconv.FormatInt(n, 10))
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil { // our store failed, not the caller who left
@@ -193,13 +218,22 @@ func (l *Limiter) Allow(ctx context.Context, rule, key string) (Result, error) {
 		return Result{}, fmt.Errorf("ratelimit: %s: %w: %w", rule, ErrUnavailable, err)
 	}
 	l.downUntil.Store(0)
-	now := l.now()
-	reset, retry := resetOf(c.Reset, now, lim.Rate.Period)
-	res := Result{Limit: c.Limit, Remaining: c.Remaining, Reset: reset}
+	retry := max(end.Sub(l.now()), time.Millisecond)
+	res := Result{Limit: c.Limit, Remaining: c.Remaining, Reset: end}
 	if c.Reached {
-		return res, &LimitedError{Rule: rule, Limit: c.Limit, RetryAfter: retry, Reset: reset}
+		return res, &LimitedError{Rule: rule, Limit: c.Limit, RetryAfter: retry, Reset: end}
 	}
 	return res, nil
+}
+
+// windowOf returns the number of the window of period that holds at
+// (periods since the Unix epoch) and the window's end. The store's counter
+// of a window lives a period from its first count, so it outlasts the
+// window; an event counted later than that (one that waited longer than a
+// period) finds a fresh counter, which errs towards allowing it.
+func windowOf(at time.Time, period time.Duration) (int64, time.Time) {
+	n := at.UnixNano() / int64(period)
+	return n, time.Unix(0, (n+1)*int64(period))
 }
 
 // mayTry reports whether a store call may be made: always while the store
@@ -216,23 +250,6 @@ func (l *Limiter) mayTry() bool {
 		return false
 	}
 	return l.downUntil.CompareAndSwap(d, now.Add(l.timeout).UnixNano())
-}
-
-// resetOf turns ulule's reset (Unix seconds, truncated) into a time and a
-// wait. The true reset lies in [s, s+1s); taking the end of that second means
-// a client told to wait is never refused again for waiting too little. The
-// wait is capped at the period, which the window cannot outlast.
-func resetOf(unix int64, now time.Time, period time.Duration) (time.Time, time.Duration) {
-	reset := time.Unix(unix+1, 0)
-	if latest := now.Add(period); reset.After(latest) {
-		reset = latest
-	}
-	retry := reset.Sub(now)
-	if retry < time.Millisecond {
-		retry = time.Millisecond
-		reset = now.Add(retry)
-	}
-	return reset, retry
 }
 
 // Close releases the Limiter. The Redis client belongs to the caller and is

@@ -13,20 +13,26 @@ import (
 	"github.com/sockgate/sockgate/internal/testenv"
 )
 
-// allowN calls Allow n times and fails on any refusal or error.
+// testAt is when the events of allowN and limited arrive: one instant, so
+// that a test's events all fall in one window however long it runs.
+var testAt = time.Now()
+
+// allowN counts n events arriving at testAt and fails on any refusal or
+// error.
 func allowN(t *testing.T, l *Limiter, rule, key string, n int) {
 	t.Helper()
 	for i := range n {
-		if _, err := l.Allow(context.Background(), rule, key); err != nil {
+		if _, err := l.AllowAt(context.Background(), rule, key, testAt); err != nil {
 			t.Fatalf("event %d of %d refused: %v", i+1, n, err)
 		}
 	}
 }
 
-// limited calls Allow once and returns the *LimitedError it must produce.
+// limited counts one event arriving at testAt and returns the
+// *LimitedError it must produce.
 func limited(t *testing.T, l *Limiter, rule, key string) *LimitedError {
 	t.Helper()
-	res, err := l.Allow(context.Background(), rule, key)
+	res, err := l.AllowAt(context.Background(), rule, key, testAt)
 	var le *LimitedError
 	if !errors.As(err, &le) {
 		t.Fatalf("Allow = %+v, %v; want *LimitedError", res, err)
@@ -63,35 +69,39 @@ func TestLimiter_Allow(t *testing.T) {
 	limiterKinds(t, func(t *testing.T, newLimiter func(map[string]Rule) *Limiter) {
 		const period = 30 * time.Second
 		l := newLimiter(map[string]Rule{"/chat:sendMessage": {Limit: 10, Period: period}, "off": {Limit: 0, Period: time.Second}})
+		at := time.Now() // every event arrives then: no window boundary between them
+		_, end := windowOf(at, period)
+		limitedAt := func() *LimitedError {
+			t.Helper()
+			res, err := l.AllowAt(context.Background(), "/chat:sendMessage", "user:1", at)
+			var le *LimitedError
+			if !errors.As(err, &le) {
+				t.Fatalf("AllowAt = %+v, %v; want *LimitedError", res, err)
+			}
+			return le
+		}
 
 		for i := int64(1); i <= 10; i++ {
-			res, err := l.Allow(context.Background(), "/chat:sendMessage", "user:1")
+			res, err := l.AllowAt(context.Background(), "/chat:sendMessage", "user:1", at)
 			if err != nil {
 				t.Fatalf("event %d: %v", i, err)
 			}
-			if res.Limit != 10 || res.Remaining != 10-i {
-				t.Fatalf("event %d: result %+v, want limit 10 remaining %d", i, res, 10-i)
-			}
-			if until := time.Until(res.Reset); until <= 0 || until > period {
-				t.Fatalf("event %d: reset in %v, want within (0, %v]", i, until, period)
+			if res.Limit != 10 || res.Remaining != 10-i || !res.Reset.Equal(end) {
+				t.Fatalf("event %d: result %+v, want limit 10 remaining %d reset %v", i, res, 10-i, end)
 			}
 		}
-		before := time.Now()
-		le := limited(t, l, "/chat:sendMessage", "user:1")
-		if le.Rule != "/chat:sendMessage" || le.Limit != 10 {
-			t.Fatalf("LimitedError = %+v", le)
+		le := limitedAt()
+		if le.Rule != "/chat:sendMessage" || le.Limit != 10 || !le.Reset.Equal(end) {
+			t.Fatalf("LimitedError = %+v, want reset %v", le, end)
 		}
-		if le.RetryAfter <= period-2*time.Second || le.RetryAfter > period {
-			t.Fatalf("RetryAfter = %v, want just under %v", le.RetryAfter, period)
-		}
-		if d := le.Reset.Sub(before); d < le.RetryAfter-time.Second || d > period+time.Second {
-			t.Fatalf("Reset %v from now, RetryAfter %v", d, le.RetryAfter)
+		if want := time.Until(end); le.RetryAfter < want || le.RetryAfter > want+time.Second {
+			t.Fatalf("RetryAfter = %v, want the time to the window's end (%v)", le.RetryAfter, want)
 		}
 		if le.Error() != "ratelimit: too many requests" {
 			t.Fatalf("Error() = %q", le.Error())
 		}
 		// Still refused: refused events count too.
-		limited(t, l, "/chat:sendMessage", "user:1")
+		limitedAt()
 
 		// Other keys and unknown or unlimited rules are unaffected.
 		allowN(t, l, "/chat:sendMessage", "user:2", 10)
@@ -103,27 +113,62 @@ func TestLimiter_Allow(t *testing.T) {
 	})
 }
 
-func TestLimiter_WindowExpiry(t *testing.T) {
+// TestLimiter_CountsByArrival: an event counts in the window it arrived
+// in, whenever it is checked. A client whose events waited behind a stalled
+// handler and are checked together after it resumes is not refused for the
+// backlog, and events of a later window have that window's whole budget.
+func TestLimiter_CountsByArrival(t *testing.T) {
 	limiterKinds(t, func(t *testing.T, newLimiter func(map[string]Rule) *Limiter) {
-		const period = 300 * time.Millisecond
+		const period = time.Second
 		l := newLimiter(map[string]Rule{"r": {Limit: 3, Period: period}})
-		start := time.Now()
-		allowN(t, l, "r", "ip:1.2.3.4", 3)
-		le := limited(t, l, "r", "ip:1.2.3.4")
-		if le.RetryAfter <= 0 || le.RetryAfter > period {
-			t.Fatalf("RetryAfter = %v, want within (0, %v]", le.RetryAfter, period)
+		n, _ := windowOf(time.Now(), period)
+		earlier := time.Unix(0, (n-1)*int64(period)+int64(period/2)) // the previous window
+		now := time.Unix(0, n*int64(period)+int64(period/2))
+		for i := range 3 { // checked now, arrived in the previous window
+			if _, err := l.AllowAt(context.Background(), "r", "k", earlier); err != nil {
+				t.Fatalf("backlog event %d: %v", i+1, err)
+			}
 		}
-		testenv.WaitFor(t, 3*time.Second, func() error {
-			_, err := l.Allow(context.Background(), "r", "ip:1.2.3.4")
-			return err
-		})
-		if elapsed := time.Since(start); elapsed < period-50*time.Millisecond {
-			t.Fatalf("window reopened after %v, period %v", elapsed, period)
+		for i := range 3 {
+			if _, err := l.AllowAt(context.Background(), "r", "k", now); err != nil {
+				t.Fatalf("event %d of the current window refused after a backlog of the previous one: %v", i+1, err)
+			}
 		}
-		// A fresh window: the reopening event was the first of three.
-		allowN(t, l, "r", "ip:1.2.3.4", 2)
-		limited(t, l, "r", "ip:1.2.3.4")
+		var le *LimitedError
+		if _, err := l.AllowAt(context.Background(), "r", "k", now); !errors.As(err, &le) {
+			t.Fatalf("4th event of the window = %v, want refused", err)
+		}
+		if _, err := l.AllowAt(context.Background(), "r", "k", earlier); !errors.As(err, &le) {
+			t.Fatalf("4th event of the previous window = %v, want refused", err)
+		}
+		if le.RetryAfter != time.Millisecond {
+			t.Fatalf("RetryAfter of a window already over = %v, want 1ms", le.RetryAfter)
+		}
 	})
+}
+
+func TestWindowOf(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 10, 700_000_000, time.UTC)
+	tests := []struct {
+		period  time.Duration
+		wantEnd time.Time
+	}{
+		{time.Second, time.Date(2026, 1, 1, 0, 0, 11, 0, time.UTC)},
+		{time.Minute, time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)},
+		{300 * time.Millisecond, time.Date(2026, 1, 1, 0, 0, 10, 800_000_000, time.UTC)},
+	}
+	for _, tt := range tests {
+		n, end := windowOf(at, tt.period)
+		if !end.Equal(tt.wantEnd) || n != at.UnixNano()/int64(tt.period) {
+			t.Errorf("windowOf(%v, %v) = %d, %v; want end %v", at, tt.period, n, end, tt.wantEnd)
+		}
+		if m, _ := windowOf(end.Add(-time.Nanosecond), tt.period); m != n {
+			t.Errorf("period %v: the window's last instant is in window %d, want %d", tt.period, m, n)
+		}
+		if m, _ := windowOf(end, tt.period); m != n+1 {
+			t.Errorf("period %v: the window's end is in window %d, want %d", tt.period, m, n+1)
+		}
+	}
 }
 
 func TestLimiter_SharedRedis(t *testing.T) {
@@ -144,7 +189,8 @@ func TestLimiter_SharedRedis(t *testing.T) {
 	limited(t, ls[1], "/:chat", "user:9")
 
 	// The counter is where the docs say, under the prefix.
-	n, err := client.Get(context.Background(), prefix+"shared:/:chat|user:9").Int64()
+	w, _ := windowOf(testAt, time.Minute)
+	n, err := client.Get(context.Background(), fmt.Sprintf("%sshared:/:chat|user:9|%d", prefix, w)).Int64()
 	if err != nil || n != 12 {
 		t.Fatalf("redis counter = %d, %v; want 12", n, err)
 	}
@@ -180,7 +226,7 @@ func TestLimiter_Concurrent(t *testing.T) {
 		for range 8 {
 			go func() {
 				for range 25 {
-					_, err := l.Allow(context.Background(), "r", "k")
+					_, err := l.AllowAt(context.Background(), "r", "k", testAt)
 					errs <- err
 				}
 			}()
@@ -232,28 +278,6 @@ func TestNew_Errors(t *testing.T) {
 	}
 	if _, ok := l.Rule("b"); ok {
 		t.Fatal("Rule(b) found")
-	}
-}
-
-func TestResetOf(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 10, 700_000_000, time.UTC)
-	tests := []struct {
-		name      string
-		unix      int64
-		period    time.Duration
-		wantRetry time.Duration
-	}{
-		{"EndOfSecond", now.Unix() + 5, time.Minute, 5*time.Second + 300*time.Millisecond},
-		{"CappedAtPeriod", now.Unix() + 1, 500 * time.Millisecond, 500 * time.Millisecond},
-		{"AtLeastOneMillisecond", now.Unix() - 2, time.Minute, time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			reset, retry := resetOf(tt.unix, now, tt.period)
-			if retry != tt.wantRetry || !reset.Equal(now.Add(retry)) {
-				t.Fatalf("resetOf = %v, %v; want retry %v", reset, retry, tt.wantRetry)
-			}
-		})
 	}
 }
 

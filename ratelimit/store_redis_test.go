@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func TestLimiter_RedisPaused(t *testing.T) {
 	failFast := false
 	for range 6 { // each after the cooldown: each reaches the hung Redis
 		start := time.Now()
-		_, err := l.Allow(ctx, "r", "k")
+		_, err := l.AllowAt(ctx, "r", "k", testAt)
 		took := time.Since(start)
 		slowest = max(slowest, took)
 		if !errors.Is(err, ErrUnavailable) {
@@ -43,7 +44,7 @@ func TestLimiter_RedisPaused(t *testing.T) {
 		}
 		// Within the cooldown: no store access, no wait.
 		start = time.Now()
-		if _, err := l.Allow(ctx, "r", "k"); !errors.Is(err, ErrUnavailable) || time.Since(start) > 10*time.Millisecond {
+		if _, err := l.AllowAt(ctx, "r", "k", testAt); !errors.Is(err, ErrUnavailable) || time.Since(start) > 10*time.Millisecond {
 			t.Fatalf("Allow within the cooldown = %v after %v, want ErrUnavailable at once", err, time.Since(start))
 		} else {
 			failFast = true
@@ -63,13 +64,14 @@ func TestLimiter_RedisPaused(t *testing.T) {
 	if err := srv.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 5*time.Second, func() error { _, err := l.Allow(ctx, "r", "k"); return err })
+	testenv.WaitFor(t, 5*time.Second, func() error { _, err := l.AllowAt(ctx, "r", "k", testAt); return err })
 	// One round trip after Redis woke: it has run what was queued in its
 	// sockets before it reads this GET.
 	if err := rc.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	n, err := rc.Get(ctx, "p:r|k").Int64()
+	w, _ := windowOf(testAt, time.Minute)
+	n, err := rc.Get(ctx, fmt.Sprintf("p:r|k|%d", w)).Int64()
 	if err != nil || n != 2 {
 		t.Fatalf("counter after the pause = %d, %v; want 2 (the calls answered, not the 6 abandoned)", n, err)
 	}

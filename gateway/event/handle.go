@@ -29,8 +29,9 @@ type OK struct {
 //     Config.Timeout; an event that waited in the socket's inbox past it
 //     is answered ErrExpired without running;
 //  2. rate limit (rule; "" or an unconfigured rule means none), counted
-//     against the user, else the client IP — before decoding, like NestJS's
-//     guards, so garbage costs a client its budget too;
+//     against the user, else the client IP, in the window of the packet's
+//     arrival — before decoding, like NestJS's guards, so garbage costs a
+//     client its budget too;
 //  3. decode the first argument into Req and validate it (Decode);
 //  4. call h with a context that ends at the deadline or when the socket
 //     disconnects (Socket.Context), with the identity attached;
@@ -65,7 +66,7 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 			}
 		})
 		n.p.running.Add(1)
-		reply, err := invoke(ctx, n, c, event, rule, args, h)
+		reply, err := invoke(ctx, n, c, event, rule, at, args, h)
 		n.p.running.Add(-1)
 		if !timer.Stop() && !answered.CompareAndSwap(false, true) {
 			c.Logger().Info("event finished after its deadline; the client was told unavailable",
@@ -91,15 +92,16 @@ func (n *Namespace) answer(c *Client, event string, ctr eventCounters, ack socke
 	}
 }
 
-func invoke[Req, Reply any](ctx context.Context, n *Namespace, c *Client, event, rule string, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
+func invoke[Req, Reply any](ctx context.Context, n *Namespace, c *Client, event, rule string, at time.Time, args socketio.Args, h Handler[Req, Reply]) (reply Reply, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("event: panic in %s %s: %v\n%s", n.name, event, r, debug.Stack())
 		}
 	}()
 	// The deadline started before the limit is checked, so a slow
-	// limiter shortens the handler's time rather than adding to it.
-	if _, err := n.p.Allow(ctx, rule, c.rateKey()); err != nil {
+	// limiter shortens the handler's time rather than adding to it. The
+	// event counts in the window of its arrival, not of this check.
+	if _, err := n.p.AllowAt(ctx, rule, c.rateKey(), at); err != nil {
 		return reply, err
 	}
 	var req Req

@@ -131,8 +131,15 @@ func (p *Pipeline) ClientIP(r *http.Request) string {
 	return ratelimit.ClientIP(r.RemoteAddr, r.Header, p.cfg.TrustedProxies)
 }
 
-// Allow counts one request under rule for key: the one place where events,
-// routes and connections meet the rate limiter. rule "" (or a rule the
+// Allow counts one request arriving now; see AllowAt.
+func (p *Pipeline) Allow(ctx context.Context, rule, key string) (ratelimit.Result, error) {
+	return p.AllowAt(ctx, rule, key, time.Now())
+}
+
+// AllowAt counts one request that arrived at under rule for key (in the
+// limiter's window of that arrival, so events that waited in a socket's
+// inbox do not crowd the window in which they run): the one place where
+// events, routes and connections meet the rate limiter. rule "" (or a rule the
 // limiter does not know) means no limit. A refusal is counted and returned
 // as *ratelimit.LimitedError.
 //
@@ -142,11 +149,11 @@ func (p *Pipeline) ClientIP(r *http.Request) string {
 // sockgate_ratelimit_unchecked_total{rule}; FailClosed refuses it with
 // ErrLimiterDown (`unavailable`: a retry may succeed). Either way it is
 // logged at most once per second, with the number of others since.
-func (p *Pipeline) Allow(ctx context.Context, rule, key string) (ratelimit.Result, error) {
+func (p *Pipeline) AllowAt(ctx context.Context, rule, key string, at time.Time) (ratelimit.Result, error) {
 	if p.lim == nil || rule == "" {
 		return ratelimit.Result{}, nil
 	}
-	res, err := p.lim.Allow(ctx, rule, key)
+	res, err := p.lim.AllowAt(ctx, rule, key, at)
 	var le *ratelimit.LimitedError
 	switch {
 	case err == nil:

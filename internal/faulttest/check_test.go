@@ -126,13 +126,13 @@ func (v *violations) add(format string, args ...any) {
 }
 
 // report fails the test with the first few violations.
-func (v *violations) report(t *testing.T) {
-	t.Helper()
+func (v *violations) report(s *scenario) {
+	s.t.Helper()
 	if len(v.list) == 0 {
 		return
 	}
 	shown := v.list[:min(len(v.list), 8)]
-	t.Errorf("%s: %d violations, e.g.:\n  %s", v.what, len(v.list), strings.Join(shown, "\n  "))
+	s.errorf("%s: %d violations, e.g.:\n  %s", v.what, len(v.list), strings.Join(shown, "\n  "))
 }
 
 // check asserts the acceptance on the whole run.
@@ -141,13 +141,13 @@ func (s *scenario) check(f fault, rows []row) {
 	vs, st := s.verdict(f, rows)
 	s.summary(st, rows)
 	if rows == nil {
-		t.Errorf("the database could not be read after the run")
+		s.errorf("the database could not be read after the run")
 	}
 	for _, v := range vs {
-		v.report(t)
+		v.report(s)
 	}
 	if f.visible && st.duringFault == 0 {
-		t.Errorf("the fault had no visible effect (no error and no answer given up while it lasted): the injection failed")
+		s.errorf("the fault had no visible effect (no error and no answer given up while it lasted): the injection failed")
 	}
 	if !f.restarts && st.drops > 0 {
 		t.Logf("faulttest: %d connections were lost although sockgate kept running", st.drops)

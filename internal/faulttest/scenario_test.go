@@ -72,6 +72,7 @@ type scenario struct {
 	faultStart, faultEnd time.Time
 	recoveredIn          time.Duration // -1: did not recover
 	timeline             []string
+	failures             []string // errorf's, repeated when the test ends
 }
 
 // newScenario starts the services and sockgate, creates the chats and
@@ -82,6 +83,7 @@ func newScenario(t *testing.T, su setup) *scenario {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	s := &scenario{t: t, secret: hex.EncodeToString(b[:]), recoveredIn: -1}
+	t.Cleanup(s.repeatFailures) // first registered: runs after the processes' log tails
 	s.timeout, s.env = eventTimeout(t)
 	s.deadline = s.timeout + margin
 	if su.sqlite {
@@ -244,11 +246,29 @@ func (s *scenario) mark(format string, args ...any) {
 	s.t.Logf(format, args...)
 }
 
+// errorf fails the test and keeps the reason for repeatFailures.
+func (s *scenario) errorf(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.failures = append(s.failures, msg)
+	s.t.Error(msg)
+}
+
+// repeatFailures logs the reasons of a failed scenario once more, last: the
+// processes' log tails printed at cleanup would otherwise bury them, and CI
+// shows only the end of the output.
+func (s *scenario) repeatFailures() {
+	if len(s.failures) > 0 {
+		s.t.Logf("faulttest: %s failed because:\n  %s", s.t.Name(), strings.Join(s.failures, "\n  "))
+	}
+}
+
 // waitFor is testenv.WaitFor with a name in the failure.
 func (s *scenario) waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
 	t.Helper()
 	if err := await(d, cond); err != nil {
-		t.Fatalf("%s: not after %v: %v", what, d, err)
+		s.errorf("%s: not after %v: %v", what, d, err)
+		t.FailNow()
 	}
 }
 
@@ -296,7 +316,7 @@ func (s *scenario) run(f fault) {
 	s.faultEnd = time.Now()
 	s.mark("fault over")
 	if err := await(recoveryBound, s.recovered(s.faultEnd)); err != nil {
-		t.Errorf("no recovery by itself within %v of the fault's end: %v", recoveryBound, err)
+		s.errorf("no recovery by itself within %v of the fault's end: %v", recoveryBound, err)
 	} else {
 		s.recoveredIn = time.Since(s.faultEnd)
 		s.mark("recovered: readyz 200 and every member acked again, %v after the fault", s.recoveredIn.Round(time.Millisecond))
@@ -305,7 +325,7 @@ func (s *scenario) run(f fault) {
 	s.fresh.Store(false)
 	s.mark("load off")
 	if err := await(drainBound, s.allAcked); err != nil {
-		t.Errorf("not every message acked within %v of the load's end: %v", drainBound, err)
+		s.errorf("not every message acked within %v of the load's end: %v", drainBound, err)
 	}
 	if err := await(settleBound, func() error { return s.allDelivered(s.rows(t)) }); err != nil {
 		s.mark("not every committed message delivered after %v: %v", settleBound, err)
