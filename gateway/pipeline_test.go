@@ -103,11 +103,13 @@ func TestNamespace_Middleware(t *testing.T) {
 }
 
 // TestPipeline_Running: Running counts the handler running now, and a
-// handler that panics stops counting (the hooks' pacing reads it).
+// handler that panics stops counting; Active stays true for its window
+// after the last handler finished (the hooks' pacing reads it).
 func TestPipeline_Running(t *testing.T) {
 	type empty struct{}
+	var p *event.Pipeline
 	ts := newTestServerWith(t, unlimited(), Config{}, func(s *Server) {
-		p := s.rooms.Pipeline()
+		p = s.rooms.Pipeline()
 		event.On(s.rooms, "running", "", func(ctx context.Context, c *event.Client, _ empty) (event.OK, error) {
 			return event.OK{Success: p.Running() == 1}, nil
 		})
@@ -123,4 +125,7 @@ func TestPipeline_Running(t *testing.T) {
 	)
 	wantAck(t, find(t, rs, "a", "ack", 0), `[{"success":true}]`)
 	wantAck(t, find(t, rs, "a", "ack", 2), `[{"success":true}]`)
+	if !p.Active(time.Hour) || p.Active(0) {
+		t.Errorf("after the handlers: Active(1h) = %v, Active(0) = %v; want true, false", p.Active(time.Hour), p.Active(0))
+	}
 }

@@ -18,10 +18,13 @@ import (
 // store's single writer that every other sender queues for, waited behind
 // them.
 //
-// A pacer, while events are running (event.Pipeline.Running), also pauses
-// a hook as long as it worked since its last pause, once that reaches
-// payEvery: each hook then takes at most half of a core while there are
-// events to run, and all of what is free when there are none. A hook's
+// A pacer, while events are running or ran within recentEvents
+// (event.Pipeline.Active), also pauses a hook as long as it worked since
+// its last pause, once that reaches payEvery: each hook then takes at most
+// half of a core while events flow, and all of what is free when there are
+// none. "Running at this instant" was not enough: on one CPU the hook and
+// an event never run at once, so the hook never paused, and senders at a
+// steady rate are idle between their events. A hook's
 // "work" is its wall time between pauses, so a hook that waited for a CPU
 // counts that too and defers more: it errs on the side of the events.
 
@@ -30,6 +33,9 @@ import (
 const (
 	payEvery = time.Millisecond
 	maxPause = 20 * time.Millisecond
+	// recentEvents: events count as running for this long after one
+	// finished (event.Pipeline.Active).
+	recentEvents = 20 * time.Millisecond
 )
 
 func yield() { runtime.Gosched() }
@@ -44,7 +50,7 @@ type pacer struct {
 // pacer returns a pacer for one connection hook of ch.
 func (ch *Chats) pacer() *pacer {
 	p := ch.n.Pipeline()
-	return &pacer{busy: func() bool { return p.Running() > 0 }, sleep: time.Sleep, mark: time.Now()}
+	return &pacer{busy: func() bool { return p.Active(recentEvents) }, sleep: time.Sleep, mark: time.Now()}
 }
 
 // yield is called between a hook's steps: yield, then a pause when the

@@ -68,6 +68,7 @@ func On[Req, Reply any](n *Namespace, event, rule string, h Handler[Req, Reply])
 		n.p.running.Add(1)
 		reply, err := invoke(ctx, n, c, event, rule, at, args, h)
 		n.p.running.Add(-1)
+		n.p.lastDone.Store(time.Now().UnixNano())
 		if !timer.Stop() && !answered.CompareAndSwap(false, true) {
 			c.Logger().Info("event finished after its deadline; the client was told unavailable",
 				"event", event, "late", time.Since(deadline).Round(time.Millisecond), "err", err)

@@ -43,8 +43,9 @@ type Pipeline struct {
 	// limiterLogged is when a limiter failure was last logged (Unix ns);
 	// limiterSuppressed counts those not logged since.
 	limiterLogged, limiterSuppressed atomic.Int64
-	// running counts the event handlers running now (Running).
-	running atomic.Int64
+	// running counts the event handlers running now (Running); lastDone
+	// is when the last one finished (Unix ns; Active).
+	running, lastDone atomic.Int64
 
 	// ctx is the parent of every event's context; cancelled by Close.
 	ctx    context.Context
@@ -117,6 +118,16 @@ func (p *Pipeline) Timeout() time.Duration { return p.cfg.Timeout }
 // Running is the number of event handlers running now, on every namespace
 // of the pipeline: background work (a reconnect's replay) defers to them.
 func (p *Pipeline) Running() int64 { return p.running.Load() }
+
+// Active reports whether an event handler is running or finished within
+// recent. Background work defers to Active rather than Running: with one
+// CPU a hook that is running is never beside a running event (they share
+// the only P), and events arriving at a steady rate leave the pipeline idle
+// between them, so Running is mostly 0 when a hook asks while the next
+// event waits for the CPU the hook holds.
+func (p *Pipeline) Active(recent time.Duration) bool {
+	return p.running.Load() > 0 || time.Now().UnixNano()-p.lastDone.Load() < int64(recent)
+}
 
 // Context is the parent of the contexts of events and connection hooks.
 func (p *Pipeline) Context() context.Context { return p.ctx }
