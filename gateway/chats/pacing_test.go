@@ -5,37 +5,53 @@ import (
 	"time"
 )
 
-// TestPacer: a hook that worked payEvery pauses as long as it worked
-// (within maxPause) while events run, and not at all when none do.
+// TestPacer: a hook that worked payEvery pauses factor times as long as it
+// worked (within maxPause), and not at all when no events flow.
 func TestPacer(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		busy   bool
+		factor time.Duration
 		worked time.Duration
-		paused bool
+		want   time.Duration // 0: no pause
 	}{
-		{"BusyWorked", true, 3 * time.Millisecond, true},
-		{"BusyLongWork", true, time.Second, true},
-		{"IdleWorked", false, 3 * time.Millisecond, false},
-		{"BusyLittleWork", true, payEvery / 10, false},
+		{"Flowing", 1, 3 * time.Millisecond, 3 * time.Millisecond},
+		{"Running", 3, 3 * time.Millisecond, 9 * time.Millisecond},
+		{"LongWork", 3, time.Second, maxPause},
+		{"NoEvents", 0, 3 * time.Millisecond, 0},
+		{"LittleWork", 3, payEvery / 10, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var pauses []time.Duration
-			p := &pacer{busy: func() bool { return tc.busy }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
+			p := &pacer{factor: func() time.Duration { return tc.factor }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
 				mark: time.Now().Add(-tc.worked)}
 			p.yield()
-			if !tc.paused {
+			if tc.want == 0 {
 				if len(pauses) != 0 {
 					t.Fatalf("paused %v", pauses)
 				}
 				return
 			}
-			if len(pauses) != 1 || pauses[0] < min(tc.worked, maxPause) || pauses[0] > maxPause {
-				t.Fatalf("pauses %v after %v of work, want one of [%v, %v]", pauses, tc.worked, min(tc.worked, maxPause), maxPause)
+			// The work measured includes yield's own time: at most a
+			// little more than tc.worked.
+			if len(pauses) != 1 || pauses[0] < tc.want || pauses[0] > min(tc.want+tc.factor*payEvery, maxPause) {
+				t.Fatalf("pauses %v after %v of work, factor %d; want one of about %v", pauses, tc.worked, tc.factor, tc.want)
 			}
 			if since := time.Since(p.mark); since > tc.worked/2 {
 				t.Fatalf("mark not reset after the pause: %v ago", since)
 			}
 		})
+	}
+}
+
+func TestPauseFactor(t *testing.T) {
+	for _, tc := range []struct {
+		running, flowing bool
+		want             time.Duration
+	}{
+		{false, false, 0}, {false, true, 1}, {true, true, 3}, {true, false, 3},
+	} {
+		if got := pauseFactor(tc.running, tc.flowing); got != tc.want {
+			t.Errorf("pauseFactor(running %v, flowing %v) = %d, want %d", tc.running, tc.flowing, got, tc.want)
+		}
 	}
 }
