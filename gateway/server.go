@@ -119,6 +119,9 @@ type Config struct {
 	// MaxReplay caps the missed messages replayed to one reconnecting
 	// socket (chats.Config.MaxReplay). Zero means 1000.
 	MaxReplay int
+	// ConnectConcurrency bounds the "/chat" connection hooks running at
+	// once (chats.Config.ConnectConcurrency). Zero means half the CPUs.
+	ConnectConcurrency int
 
 	// Redis, when set, holds the application state every instance of a
 	// cluster shares (SPEC §9): the tutorial's room registry and "/chat"
@@ -424,7 +427,7 @@ func (s *Server) storedChats(st *store.Store, v *auth.Verifier) error {
 		chats.Disable(s.chat)
 		return nil
 	}
-	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay, Cluster: s.cluster()})
+	s.chats = chats.New(s.chat, st, chats.Config{MaxReplay: s.cfg.MaxReplay, ConnectConcurrency: s.cfg.ConnectConcurrency, Cluster: s.cluster()})
 	api, err := chats.NewAPI(s.p, st, s.blobs(st), v, s.chats, chats.APIConfig{
 		MaxUpload:      s.cfg.MaxUpload,
 		AllowedTypes:   s.cfg.UploadTypes,

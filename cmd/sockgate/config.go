@@ -26,60 +26,61 @@ import (
 // a flag and an environment variable (the README lists them); precedence is
 // flag > environment > default.
 type Config struct {
-	Addr              string        // -addr, SOCKGATE_ADDR
-	DatabaseURL       string        // -db, DATABASE_URL; empty: <DataDir>/sockgate.db
-	DataDir           string        // -data-dir, SOCKGATE_DATA_DIR: SQLite file and attachments
-	Attachments       string        // -attachments, SOCKGATE_ATTACHMENTS: auto|db|disk
-	RedisURL          string        // -redis, REDIS_URL
-	RedisPrefix       string        // -redis-prefix, SOCKGATE_REDIS_PREFIX
-	AdapterKey        string        // -redis-adapter-key, SOCKGATE_REDIS_ADAPTER_KEY
-	AdapterMode       string        // -redis-adapter, SOCKGATE_REDIS_ADAPTER
-	JWTSecret         string        // -jwt-secret, JWT_SECRET
-	JWTAlg            string        // -jwt-alg, SOCKGATE_JWT_ALG: HS256|RS256|ES256
-	JWTPublicKey      string        // -jwt-public-key, SOCKGATE_JWT_PUBLIC_KEY (PEM file)
-	JWTJWKS           string        // -jwt-jwks, SOCKGATE_JWT_JWKS (JWKS file)
-	JWTIssuer         string        // -jwt-issuer, SOCKGATE_JWT_ISSUER
-	JWTAudience       string        // -jwt-audience, SOCKGATE_JWT_AUDIENCE
-	JWTLeeway         time.Duration // -jwt-leeway, SOCKGATE_JWT_LEEWAY
-	JWTUserClaim      string        // -jwt-user-claim, SOCKGATE_JWT_USER_CLAIM: the claim holding the user id
-	JWTNameClaim      string        // -jwt-name-claim, SOCKGATE_JWT_NAME_CLAIM: display-name claims, in order (comma-separated)
-	AuthRoot          string        // -auth-root, SOCKGATE_AUTH_ROOT: optional|required for "/"
-	AuthRooms         string        // -auth-rooms, SOCKGATE_AUTH_ROOMS: for "/rooms"
-	AuthChat          string        // -auth-chat, SOCKGATE_AUTH_CHAT: for "/chat"
-	MaxUpload         int64         // -max-upload, SOCKGATE_MAX_UPLOAD: attachment cap, bytes
-	UploadTypes       string        // -upload-types, SOCKGATE_UPLOAD_TYPES: attachment media types (comma-separated)
-	StaticDir         string        // -static, SOCKGATE_STATIC
-	CORSOrigins       string        // -cors-origins, SOCKGATE_CORS_ORIGINS (comma-separated)
-	CORSCredentials   bool          // -cors-credentials, SOCKGATE_CORS_CREDENTIALS
-	TrustedProxies    string        // -trusted-proxies, SOCKGATE_TRUSTED_PROXIES (CIDRs/addresses)
-	RateLimits        string        // -rate-limits, SOCKGATE_RATE_LIMITS (ratelimit.ParseRules syntax)
-	RateLimitFailure  string        // -ratelimit-redis-failure, SOCKGATE_RATELIMIT_REDIS_FAILURE: open|closed
-	MaxHTTPBufferSize int64         // -max-http-buffer-size, SOCKGATE_MAX_HTTP_BUFFER_SIZE
-	SendQueueBytes    int64         // -send-queue-bytes, SOCKGATE_SEND_QUEUE_BYTES: per-connection send queue, bytes
-	WriteTimeout      time.Duration // -write-timeout, SOCKGATE_WRITE_TIMEOUT: one write to a client
-	BodyTimeout       time.Duration // -body-timeout, SOCKGATE_BODY_TIMEOUT: reading one request body
-	MaxConnsPerIP     int64         // -max-conns-per-ip, SOCKGATE_MAX_CONNS_PER_IP: 0 = no cap
-	MaxConnsPerUser   int64         // -max-conns-per-user, SOCKGATE_MAX_CONNS_PER_USER: 0 = no cap
-	PprofAddr         string        // -pprof-addr, SOCKGATE_PPROF_ADDR: /debug/pprof/ listener; empty = off
-	PprofPublic       bool          // -pprof-public, SOCKGATE_PPROF_PUBLIC: allow a non-loopback -pprof-addr
-	PingInterval      time.Duration // -ping-interval, SOCKGATE_PING_INTERVAL
-	PingTimeout       time.Duration // -ping-timeout, SOCKGATE_PING_TIMEOUT
-	ClusterHeartbeat  time.Duration // -cluster-heartbeat, SOCKGATE_CLUSTER_HEARTBEAT
-	ClusterTTL        time.Duration // -cluster-ttl, SOCKGATE_CLUSTER_TTL
-	ShutdownTimeout   time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
-	EventTimeout      time.Duration // -event-timeout, SOCKGATE_EVENT_TIMEOUT
-	DBCommitters      int64         // -db-committers, SOCKGATE_DB_COMMITTERS: group-commit queues; 0 = the store's default, -1 = off
-	GCFloor           int64         // -gc-floor, SOCKGATE_GC_FLOOR: heap the collector lets grow before a cycle, bytes; 0 = off
-	LogFormat         string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
-	LogLevel          string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
-	Recovery          bool          // -recovery, SOCKGATE_RECOVERY
-	RecoveryMaxDisc   time.Duration // -recovery-max-disconnection, SOCKGATE_RECOVERY_MAX_DISCONNECTION
-	RecoverySkipMW    bool          // -recovery-skip-middlewares, SOCKGATE_RECOVERY_SKIP_MIDDLEWARES
-	RecoveryLogBytes  int64         // -recovery-max-log-bytes, SOCKGATE_RECOVERY_MAX_LOG_BYTES
-	AdminUser         string        // -admin-user, SOCKGATE_ADMIN_USER: enables /admin (with the hash)
-	AdminPasswordHash string        // -admin-password-hash, SOCKGATE_ADMIN_PASSWORD_HASH: bcrypt
-	AdminMode         string        // -admin-mode, SOCKGATE_ADMIN_MODE: development|production
-	AdminProtected    bool          // -admin-allow-protected, SOCKGATE_ADMIN_ALLOW_PROTECTED
+	Addr               string        // -addr, SOCKGATE_ADDR
+	DatabaseURL        string        // -db, DATABASE_URL; empty: <DataDir>/sockgate.db
+	DataDir            string        // -data-dir, SOCKGATE_DATA_DIR: SQLite file and attachments
+	Attachments        string        // -attachments, SOCKGATE_ATTACHMENTS: auto|db|disk
+	RedisURL           string        // -redis, REDIS_URL
+	RedisPrefix        string        // -redis-prefix, SOCKGATE_REDIS_PREFIX
+	AdapterKey         string        // -redis-adapter-key, SOCKGATE_REDIS_ADAPTER_KEY
+	AdapterMode        string        // -redis-adapter, SOCKGATE_REDIS_ADAPTER
+	JWTSecret          string        // -jwt-secret, JWT_SECRET
+	JWTAlg             string        // -jwt-alg, SOCKGATE_JWT_ALG: HS256|RS256|ES256
+	JWTPublicKey       string        // -jwt-public-key, SOCKGATE_JWT_PUBLIC_KEY (PEM file)
+	JWTJWKS            string        // -jwt-jwks, SOCKGATE_JWT_JWKS (JWKS file)
+	JWTIssuer          string        // -jwt-issuer, SOCKGATE_JWT_ISSUER
+	JWTAudience        string        // -jwt-audience, SOCKGATE_JWT_AUDIENCE
+	JWTLeeway          time.Duration // -jwt-leeway, SOCKGATE_JWT_LEEWAY
+	JWTUserClaim       string        // -jwt-user-claim, SOCKGATE_JWT_USER_CLAIM: the claim holding the user id
+	JWTNameClaim       string        // -jwt-name-claim, SOCKGATE_JWT_NAME_CLAIM: display-name claims, in order (comma-separated)
+	AuthRoot           string        // -auth-root, SOCKGATE_AUTH_ROOT: optional|required for "/"
+	AuthRooms          string        // -auth-rooms, SOCKGATE_AUTH_ROOMS: for "/rooms"
+	AuthChat           string        // -auth-chat, SOCKGATE_AUTH_CHAT: for "/chat"
+	MaxUpload          int64         // -max-upload, SOCKGATE_MAX_UPLOAD: attachment cap, bytes
+	UploadTypes        string        // -upload-types, SOCKGATE_UPLOAD_TYPES: attachment media types (comma-separated)
+	StaticDir          string        // -static, SOCKGATE_STATIC
+	CORSOrigins        string        // -cors-origins, SOCKGATE_CORS_ORIGINS (comma-separated)
+	CORSCredentials    bool          // -cors-credentials, SOCKGATE_CORS_CREDENTIALS
+	TrustedProxies     string        // -trusted-proxies, SOCKGATE_TRUSTED_PROXIES (CIDRs/addresses)
+	RateLimits         string        // -rate-limits, SOCKGATE_RATE_LIMITS (ratelimit.ParseRules syntax)
+	RateLimitFailure   string        // -ratelimit-redis-failure, SOCKGATE_RATELIMIT_REDIS_FAILURE: open|closed
+	MaxHTTPBufferSize  int64         // -max-http-buffer-size, SOCKGATE_MAX_HTTP_BUFFER_SIZE
+	SendQueueBytes     int64         // -send-queue-bytes, SOCKGATE_SEND_QUEUE_BYTES: per-connection send queue, bytes
+	WriteTimeout       time.Duration // -write-timeout, SOCKGATE_WRITE_TIMEOUT: one write to a client
+	BodyTimeout        time.Duration // -body-timeout, SOCKGATE_BODY_TIMEOUT: reading one request body
+	MaxConnsPerIP      int64         // -max-conns-per-ip, SOCKGATE_MAX_CONNS_PER_IP: 0 = no cap
+	MaxConnsPerUser    int64         // -max-conns-per-user, SOCKGATE_MAX_CONNS_PER_USER: 0 = no cap
+	PprofAddr          string        // -pprof-addr, SOCKGATE_PPROF_ADDR: /debug/pprof/ listener; empty = off
+	PprofPublic        bool          // -pprof-public, SOCKGATE_PPROF_PUBLIC: allow a non-loopback -pprof-addr
+	PingInterval       time.Duration // -ping-interval, SOCKGATE_PING_INTERVAL
+	PingTimeout        time.Duration // -ping-timeout, SOCKGATE_PING_TIMEOUT
+	ClusterHeartbeat   time.Duration // -cluster-heartbeat, SOCKGATE_CLUSTER_HEARTBEAT
+	ClusterTTL         time.Duration // -cluster-ttl, SOCKGATE_CLUSTER_TTL
+	ShutdownTimeout    time.Duration // -shutdown-timeout, SOCKGATE_SHUTDOWN_TIMEOUT
+	EventTimeout       time.Duration // -event-timeout, SOCKGATE_EVENT_TIMEOUT
+	DBCommitters       int64         // -db-committers, SOCKGATE_DB_COMMITTERS: group-commit queues; 0 = the store's default, -1 = off
+	ConnectConcurrency int64         // -connect-concurrency, SOCKGATE_CONNECT_CONCURRENCY: /chat connection hooks at once; 0 = half the CPUs
+	GCFloor            int64         // -gc-floor, SOCKGATE_GC_FLOOR: heap the collector lets grow before a cycle, bytes; 0 = off
+	LogFormat          string        // -log-format, SOCKGATE_LOG_FORMAT: text|json
+	LogLevel           string        // -log-level, SOCKGATE_LOG_LEVEL: debug|info|warn|error
+	Recovery           bool          // -recovery, SOCKGATE_RECOVERY
+	RecoveryMaxDisc    time.Duration // -recovery-max-disconnection, SOCKGATE_RECOVERY_MAX_DISCONNECTION
+	RecoverySkipMW     bool          // -recovery-skip-middlewares, SOCKGATE_RECOVERY_SKIP_MIDDLEWARES
+	RecoveryLogBytes   int64         // -recovery-max-log-bytes, SOCKGATE_RECOVERY_MAX_LOG_BYTES
+	AdminUser          string        // -admin-user, SOCKGATE_ADMIN_USER: enables /admin (with the hash)
+	AdminPasswordHash  string        // -admin-password-hash, SOCKGATE_ADMIN_PASSWORD_HASH: bcrypt
+	AdminMode          string        // -admin-mode, SOCKGATE_ADMIN_MODE: development|production
+	AdminProtected     bool          // -admin-allow-protected, SOCKGATE_ADMIN_ALLOW_PROTECTED
 }
 
 // recovery is the socketio recovery configuration, nil when -recovery is off.
@@ -226,6 +227,9 @@ func (c Config) validateLimits() []error {
 	}
 	if c.GCFloor < 0 {
 		errs = append(errs, fmt.Errorf("-gc-floor must be 0 (off) or a size in bytes, not %d", c.GCFloor))
+	}
+	if c.ConnectConcurrency < 0 || c.ConnectConcurrency > 256 {
+		errs = append(errs, errors.New("-connect-concurrency must be 0 (half the CPUs) or 1..256"))
 	}
 	if c.DBCommitters < -1 || c.DBCommitters > 64 {
 		errs = append(errs, errors.New("-db-committers must be -1 (off), 0 (default) or 1..64"))
@@ -514,6 +518,7 @@ func serverFlags(c *Config, out io.Writer) *envFlags {
 	e.str(&c.DatabaseURL, "db", "DATABASE_URL", "store: a SQLite file path, sqlite:PATH, file:PATH, or a postgres:// URL; empty: <data-dir>/sockgate.db")
 	e.int64(&c.GCFloor, "gc-floor", "SOCKGATE_GC_FLOOR", "bytes the heap may reach before the garbage collector runs while the live heap is small (fewer, cheaper cycles under load); 0: Go's default; ignored when GOGC is set")
 	e.int64(&c.DBCommitters, "db-committers", "SOCKGATE_DB_COMMITTERS", "group-commit queues of /chat messages (concurrent sends share transactions); 0: 4 on PostgreSQL, 1 on SQLite; -1: one transaction per message")
+	e.int64(&c.ConnectConcurrency, "connect-concurrency", "SOCKGATE_CONNECT_CONCURRENCY", "/chat connection hooks (presence, a reconnect's replay) run at once, and as many user upserts; more shortens a reconnect storm and slows other senders during it; 0: half the CPUs, at least 1")
 	e.str(&c.DataDir, "data-dir", "SOCKGATE_DATA_DIR", "directory of the default SQLite file and of attachments on disk (<data-dir>/attachments)")
 	e.str(&c.Attachments, "attachments", "SOCKGATE_ATTACHMENTS", "where attachment bytes live: db (the store's database, every instance), disk (<data-dir>/attachments) or auto (db on PostgreSQL, disk on SQLite)")
 	e.str(&c.RedisURL, "redis", "REDIS_URL", "Redis URL; set: rate limits shared by every instance")

@@ -177,6 +177,7 @@ func TestConfig_Invalid(t *testing.T) {
 		{"ConnCapsNegative", []string{"-max-conns-per-ip", "-1"}, env(), []string{"-max-conns-per-ip and -max-conns-per-user must be 0 (no cap) or positive"}},
 		{"GCFloorNegative", []string{"-gc-floor", "-1"}, env(), []string{"-gc-floor must be 0 (off) or a size in bytes"}},
 		{"DBCommittersOutOfRange", []string{"-db-committers", "-2"}, env(), []string{"-db-committers must be -1 (off), 0 (default) or 1..64"}},
+		{"ConnectConcurrencyOutOfRange", []string{"-connect-concurrency", "-1"}, env(), []string{"-connect-concurrency must be 0 (half the CPUs) or 1..256"}},
 		{"SendQueueBelowMessage", []string{"-send-queue-bytes", "1000", "-write-timeout", "0s"}, env(),
 			[]string{"-send-queue-bytes (1000) must be at least -max-http-buffer-size (1000000)", "-write-timeout and -body-timeout must be positive"}},
 		{"HS256WithKeyFile", []string{"-jwt-public-key", "k.pem"}, env(), []string{"-jwt-public-key and -jwt-jwks are for RS256/ES256"}},

@@ -11,9 +11,9 @@ import (
 // its deadline passes first, so the bound never fails a connection.
 func TestAdmit(t *testing.T) {
 	ch := &Chats{slots: make(chan struct{}, 1)}
-	release := ch.admit(context.Background())
+	release := admit(context.Background(), ch.slots)
 	got := make(chan func(), 1)
-	go func() { got <- ch.admit(context.Background()) }()
+	go func() { got <- admit(context.Background(), ch.slots) }()
 	select {
 	case <-got:
 		t.Fatal("a second hook got the only slot while it was held")
@@ -26,43 +26,79 @@ func TestAdmit(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiter did not get the released slot")
 	}
-	held := ch.admit(context.Background())
+	held := admit(context.Background(), ch.slots)
 	defer held()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	ch.admit(ctx)() // returns at the deadline; its release must not free the held slot
+	admit(ctx, ch.slots)() // returns at the deadline; its release must not free the held slot
 	if len(ch.slots) != 1 {
 		t.Fatalf("slots in use %d after an unadmitted release, want 1", len(ch.slots))
 	}
 }
 
-// TestAdmitted: a hook that waited its whole wait for a slot gets a
-// context whose deadline counts from then, so its store calls can still
-// run; its done releases nothing it did not hold, and a held slot's done
-// frees it.
+// TestAdmitted: a hook waits for a slot for as long as its socket lives
+// (no timeout of its own, which let every hook still queued at the end of
+// a long storm run at once), gets a context whose deadline counts from its
+// admission, and its done releases only a slot it holds.
 func TestAdmitted(t *testing.T) {
 	ch := &Chats{slots: make(chan struct{}, 1)}
-	ctx, done := ch.admitted(context.Background(), time.Minute, time.Minute)
+	ctx, done := ch.admitted(context.Background(), time.Minute)
 	if len(ch.slots) != 1 {
 		t.Fatalf("slots in use %d after admission, want 1", len(ch.slots))
 	}
-	start := time.Now()
-	late, lateDone := ch.admitted(context.Background(), 20*time.Millisecond, time.Minute)
-	if err := late.Err(); err != nil {
-		t.Fatalf("context of a hook admitted after its wait: %v, want a live one", err)
+	type admission struct {
+		ctx  context.Context
+		done func()
+		at   time.Time
 	}
-	if d, ok := late.Deadline(); !ok || !d.After(start.Add(time.Minute)) {
-		t.Errorf("deadline %v (set %v), want more than a minute after the wait began (%v)", d, ok, start)
+	waiter := make(chan admission, 1)
+	go func() {
+		c, d := ch.admitted(context.Background(), time.Minute)
+		waiter <- admission{c, d, time.Now()}
+	}()
+	select {
+	case <-waiter:
+		t.Fatal("a second hook was admitted while the only slot was held")
+	case <-time.After(100 * time.Millisecond):
 	}
-	lateDone()
-	if err := late.Err(); err == nil {
+	released := time.Now()
+	done()
+	if ctx.Err() == nil {
 		t.Error("context still live after done")
 	}
-	if len(ch.slots) != 1 {
-		t.Fatalf("slots in use %d after the unadmitted hook's done, want 1", len(ch.slots))
+	var w admission
+	select {
+	case w = <-waiter:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter was not admitted when the slot was released")
 	}
-	done()
-	if ctx.Err() == nil || len(ch.slots) != 0 {
-		t.Fatalf("after the admitted hook's done: ctx err %v, slots in use %d; want canceled, 0", ctx.Err(), len(ch.slots))
+	if d, ok := w.ctx.Deadline(); !ok || d.Before(released.Add(time.Minute)) {
+		t.Errorf("deadline %v (set %v), want a minute from the admission (after %v)", d, ok, released)
+	}
+	if len(ch.slots) != 1 {
+		t.Fatalf("slots in use %d with the waiter admitted, want 1", len(ch.slots))
+	}
+
+	// A socket that leaves while its hook waits: the hook returns with an
+	// ended context and holds nothing.
+	parent, cancel := context.WithCancel(context.Background())
+	gone := make(chan context.Context, 1)
+	go func() {
+		c, d := ch.admitted(parent, time.Minute)
+		d()
+		gone <- c
+	}()
+	cancel()
+	select {
+	case c := <-gone:
+		if c.Err() == nil {
+			t.Error("the departed socket's hook got a live context")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hook of a socket that left kept waiting")
+	}
+	w.done()
+	if len(ch.slots) != 0 {
+		t.Fatalf("slots in use %d after every done, want 0", len(ch.slots))
 	}
 }

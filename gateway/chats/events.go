@@ -89,20 +89,21 @@ type Config struct {
 	// socket (recovery.go). Zero means 1000. Keep it well below the
 	// Engine.IO send queue (4096 messages), which a replay fills at once.
 	MaxReplay int
-	// ConnectConcurrency bounds the connection hooks of "/chat" (the user
-	// upsert, presence, the online announcement and the replay of missed
-	// messages) running at once on this instance; the others wait for a
-	// slot (at most the event Timeout: then they run anyway, with a
-	// Timeout of their own from then on). Their store calls then hold at
-	// most this many of the store's connections, so a reconnect storm does
-	// not queue hundreds of queries ahead of the other sockets' sends, and
-	// each admitted hook takes at most half a core while events run
-	// (pacing.go). Zero means half the Ps (GOMAXPROCS), at least 1: the
-	// hooks of a storm then take at most a quarter of the CPU from the
-	// sockets' events. Measured with bench's storm (500 clients replaying
-	// 49 messages each, SQLite, 2 cores, 20 senders in closed loop): the
-	// senders' ack p99 was 1.2-1.4x its idle value with 1 (the storm lasts
-	// 5.3 s instead of 2.2 s) and 1.8-2.6x with 2.
+	// ConnectConcurrency bounds the connection hooks of "/chat" (presence,
+	// the online announcement and the replay of missed messages) running
+	// at once on this instance, and as many user upserts apart (they answer
+	// the CONNECT, so they must not queue behind other sockets' replays).
+	// A hook waits for its slot while its socket is connected (an upsert at
+	// most its own deadline) and gets the event Timeout from its admission.
+	// Their store calls then hold at most this many of the store's
+	// connections, so a reconnect storm does not queue hundreds of queries
+	// ahead of the other sockets' sends, and each admitted hook pauses while
+	// events flow (pacing.go). Zero means half the Ps (GOMAXPROCS), at least
+	// 1. It trades a storm's length for the senders' latency: bench's storm
+	// (500 clients replaying 49 messages each, 20 senders in closed loop, 2
+	// cores) took 3.2–3.6 s on SQLite with 1 (the senders' p99 1.45–1.49×
+	// idle), and on PostgreSQL 17–26 s with 1 (1.31–1.38×), 4–5 s with 4
+	// (2.0–4.4×).
 	ConnectConcurrency int
 
 	// Cluster says where presence lives: with Cluster.Redis in Redis,
@@ -129,8 +130,10 @@ type Chats struct {
 	n    *event.Namespace
 	st   *store.Store
 	pres presence
-	// slots admits Config.ConnectConcurrency connection hooks at a time.
-	slots chan struct{}
+	// slots admits Config.ConnectConcurrency connection hooks at a time;
+	// upserts as many user upserts, apart: a CONNECT waits for the upserts
+	// ahead of it, not for the replays of every reconnect before it.
+	slots, upserts chan struct{}
 	// maxReplay caps the messages replayed to one reconnecting socket.
 	maxReplay int
 
@@ -149,7 +152,8 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 	if cfg.Cluster.Redis != nil {
 		pres = newRedisPresence(cfg.Cluster, n.Pipeline().Logger())
 	}
-	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay, slots: make(chan struct{}, cfg.ConnectConcurrency), rec: recovering{byChat: map[string]map[*replay]struct{}{}}}
+	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay, slots: make(chan struct{}, cfg.ConnectConcurrency),
+		upserts: make(chan struct{}, cfg.ConnectConcurrency), rec: recovering{byChat: map[string]map[*replay]struct{}{}}}
 	ch.seq = newSequencer(ch.emitLive, ch.missing)
 	n.IO().OnServerSideEmit(liveEvent, ch.remote)
 	n.Use(ch.recordUser)
@@ -194,7 +198,7 @@ func (ch *Chats) recordUser(ctx context.Context, c *event.Client) error {
 		return nil
 	}
 	u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
-	defer ch.admit(ctx)()
+	defer admit(ctx, ch.upserts)()
 	yield()
 	if err := ch.st.UpsertUser(ctx, u); err != nil {
 		c.Logger().Error("recording user failed", "user_id", id.ID, "err", err)
@@ -290,8 +294,7 @@ func (ch *Chats) connected(c *event.Client) {
 	if !ok || !c.Socket().Connected() {
 		return
 	}
-	timeout := ch.n.Pipeline().Timeout()
-	ctx, done := ch.admitted(c.Context(), timeout, timeout)
+	ctx, done := ch.admitted(c.Context(), ch.n.Pipeline().Timeout())
 	defer done()
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
@@ -314,28 +317,29 @@ func (ch *Chats) connected(c *event.Client) {
 	}
 }
 
-// admit waits for one of Config.ConnectConcurrency slots and returns its
-// release. When ctx ends first the hook runs anyway, unadmitted (the
-// bound smooths a storm; it never fails a connection).
-func (ch *Chats) admit(ctx context.Context) (release func()) {
+// admit waits for one of slots and returns its release. When ctx ends
+// first the hook runs anyway, unadmitted (the bound smooths a storm; it
+// never fails a connection).
+func admit(ctx context.Context, slots chan struct{}) (release func()) {
 	select {
-	case ch.slots <- struct{}{}:
-		return func() { <-ch.slots }
+	case slots <- struct{}{}:
+		return func() { <-slots }
 	case <-ctx.Done():
 		return func() {}
 	}
 }
 
-// admitted waits for a slot (admit) at most wait, then returns the hook's
-// context, parent with a deadline work from then, and done, which cancels
-// it and releases the slot. The deadline counts from admission: a hook that
-// waited its whole wait for a slot (a long storm, e.g. on PostgreSQL) would
-// otherwise run with a context already ended and fail every store call,
-// its replay included.
-func (ch *Chats) admitted(parent context.Context, wait, work time.Duration) (ctx context.Context, done func()) {
-	wctx, cancelWait := context.WithTimeout(parent, wait)
-	release := ch.admit(wctx)
-	cancelWait()
+// admitted waits for one of ch.slots (admit) until parent ends, then returns the
+// hook's context, parent with a deadline work from then, and done, which
+// cancels it and releases the slot. The wait has no deadline of its own:
+// when it had one (the event timeout), every hook still queued at the end
+// of a storm longer than that (PostgreSQL's take 11 s) ran at once,
+// unadmitted, and the senders' p99 went from 20 to 220–460 ms. A hook that
+// waits is a reconnect whose replay comes later; its socket gets live
+// messages meanwhile. The deadline counts from admission, so a hook that
+// waited long still has the time for its store calls.
+func (ch *Chats) admitted(parent context.Context, work time.Duration) (ctx context.Context, done func()) {
+	release := admit(parent, ch.slots)
 	ctx, cancel := context.WithTimeout(parent, work)
 	return ctx, func() { cancel(); release() }
 }
