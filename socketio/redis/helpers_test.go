@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,13 +103,15 @@ func connect(t *testing.T, n *node, ns, name string, rooms ...string) *client {
 		t.Fatal(err)
 	}
 	cl := &client{Client: c, id: id, ns: ns}
-	// OnConnection has joined the rooms once the socket is in the
-	// namespace's room of its id on its server: wait for that, and (sharded
-	// dynamic mode) for the rooms' subscriptions.
+	// Wait until OnConnection has joined this socket to its rooms on its
+	// server (its own membership: a room another socket is already in has
+	// a size before this one joins), and (sharded dynamic mode) for the
+	// rooms' subscriptions.
 	testenv.WaitFor(t, 2*time.Second, func() error {
+		in := n.srv.Of(ns).Adapter().SocketRooms(id)
 		for _, r := range rooms {
-			if n.srv.Of(ns).Adapter().RoomSize(r) == 0 {
-				return fmt.Errorf("%s not in room %s yet", id, r)
+			if !slices.Contains(in, r) {
+				return fmt.Errorf("%s not in room %s yet (in %v)", id, r, in)
 			}
 		}
 		return roomsSubscribed(n.adapter(ns), rooms)
