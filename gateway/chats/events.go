@@ -296,6 +296,9 @@ func (ch *Chats) connected(c *event.Client) {
 	}
 	ctx, done := ch.admitted(c.Context(), ch.n.Pipeline().Timeout())
 	defer done()
+	if ctx.Err() != nil || !c.Socket().Connected() {
+		return // it left while waiting for a slot: nothing to announce or replay
+	}
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
