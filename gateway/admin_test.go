@@ -287,7 +287,7 @@ func TestAdmin_ProductionMode(t *testing.T) {
 // address; past the limit even the right password is refused.
 func TestAdmin_LoginRateLimit(t *testing.T) {
 	rules := DefaultRateRules()
-	rules["/admin:login"] = ratelimit.Rule{Limit: 2, Period: time.Minute}
+	rules["/admin:login"] = ratelimit.Rule{Limit: 2, Period: time.Hour}
 	ts := newTestServer(t, rules, Config{Admin: adminConfig(t)})
 	c := startAdminClient(t, ts.URL)
 	for i, pw := range []string{"wrong", "wrong", "secret"} {

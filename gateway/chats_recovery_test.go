@@ -199,7 +199,7 @@ func TestRecovery_Sync(t *testing.T) {
 // reconnect gets rate_limited and recovered {complete:false} with nothing
 // replayed, and `sync` is refused from the same budget.
 func TestRecovery_ReplayCountsAgainstSync(t *testing.T) {
-	rules := map[string]ratelimit.Rule{"/chat:sync": {Limit: 2, Period: time.Minute}}
+	rules := map[string]ratelimit.Rule{"/chat:sync": {Limit: 2, Period: time.Hour}}
 	e := newChatEnv(t, chatEnvConfig{rules: rules})
 	x := e.chat(t, "alice", "bob")
 	js := startJS(t, e.URL)

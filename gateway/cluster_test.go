@@ -297,7 +297,7 @@ func TestCluster_SharedLimitAndRecovery(t *testing.T) {
 	}
 	var urls []string
 	for range 2 { // each instance with a limiter of its own, on one Redis
-		lim, err := ratelimit.New(ratelimit.Config{Rules: map[string]ratelimit.Rule{"/:chat": {Limit: 2, Period: time.Minute}},
+		lim, err := ratelimit.New(ratelimit.Config{Rules: map[string]ratelimit.Rule{"/:chat": {Limit: 2, Period: time.Hour}},
 			Redis: rc, Prefix: prefix + ":rl"})
 		if err != nil {
 			t.Fatal(err)

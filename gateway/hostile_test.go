@@ -99,7 +99,7 @@ func (c *rawSIO) connectNS(ns, auth string) string {
 // (before: "Forbidden" and no header; the client could only say "xhr poll
 // error").
 func TestHostile_HandshakeRefusal(t *testing.T) {
-	ts := newTestServer(t, map[string]ratelimit.Rule{"connect": {Limit: 1, Period: time.Minute}}, Config{})
+	ts := newTestServer(t, map[string]ratelimit.Rule{"connect": {Limit: 1, Period: time.Hour}}, Config{})
 	get := func() *http.Response {
 		res, err := http.Get(ts.URL + "/socket.io/?EIO=4&transport=polling")
 		if err != nil {
@@ -138,7 +138,7 @@ func TestHostile_HandshakeRefusal(t *testing.T) {
 // authentication and, on "/chat", a user upsert and a replay).
 func TestHostile_ReConnectFlood(t *testing.T) {
 	const limit, attempts = 5, 40
-	ts := newTestServer(t, map[string]ratelimit.Rule{"nsconnect": {Limit: limit, Period: time.Minute}}, Config{})
+	ts := newTestServer(t, map[string]ratelimit.Rule{"nsconnect": {Limit: limit, Period: time.Hour}}, Config{})
 	c := dialSIO(t, ts.URL, "")
 	before := heapInUse()
 	ok, refused := 0, 0
@@ -168,7 +168,7 @@ func TestHostile_ReConnectFlood(t *testing.T) {
 // TestHostile_ReConnectFloodPerUser: an authenticated user's CONNECTs count
 // per user, across connections.
 func TestHostile_ReConnectFloodPerUser(t *testing.T) {
-	env := newChatEnv(t, chatEnvConfig{rules: map[string]ratelimit.Rule{"nsconnect": {Limit: 3, Period: time.Minute}}})
+	env := newChatEnv(t, chatEnvConfig{rules: map[string]ratelimit.Rule{"nsconnect": {Limit: 3, Period: time.Hour}}})
 	auth := `{"token":"` + mintToken(t, "alice", time.Hour) + `"}`
 	ok := 0
 	for i := range 8 {
@@ -324,7 +324,7 @@ func heapInUse() int64 {
 // handshake's status and reason (err.description, err.context.responseText),
 // not only "xhr poll error".
 func TestHostile_HandshakeRefusalClient(t *testing.T) {
-	env := newChatEnv(t, chatEnvConfig{rules: map[string]ratelimit.Rule{"connect": {Limit: 1, Period: time.Minute}}})
+	env := newChatEnv(t, chatEnvConfig{rules: map[string]ratelimit.Rule{"connect": {Limit: 1, Period: time.Hour}}})
 	js := startJS(t, env.URL)
 	js.mustConnect("a", "/", nil)
 	r := js.connect("b", "/", nil)

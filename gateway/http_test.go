@@ -71,8 +71,8 @@ func TestHTTP_Rooms(t *testing.T) {
 
 func TestHTTP_RateLimit(t *testing.T) {
 	ts := newTestServer(t, map[string]ratelimit.Rule{
-		"http:GET /api/rooms": {Limit: 2, Period: time.Minute},
-		"connect":             {Limit: 1, Period: time.Minute},
+		"http:GET /api/rooms": {Limit: 2, Period: time.Hour},
+		"connect":             {Limit: 1, Period: time.Hour},
 	}, Config{})
 	for i := range 2 {
 		res, _ := get(t, ts.URL+"/api/rooms")
@@ -103,7 +103,7 @@ func TestHTTP_RateLimit(t *testing.T) {
 }
 
 func TestHTTP_TrustedProxyKey(t *testing.T) {
-	ts := newTestServer(t, map[string]ratelimit.Rule{"http:GET /api/rooms": {Limit: 1, Period: time.Minute}}, Config{})
+	ts := newTestServer(t, map[string]ratelimit.Rule{"http:GET /api/rooms": {Limit: 1, Period: time.Hour}}, Config{})
 	// Without trusted proxies X-Forwarded-For is ignored: both requests are 127.0.0.1's.
 	get(t, ts.URL+"/api/rooms", "X-Forwarded-For", "198.51.100.1")
 	if res, _ := get(t, ts.URL+"/api/rooms", "X-Forwarded-For", "198.51.100.2"); res.StatusCode != 429 {
@@ -113,7 +113,7 @@ func TestHTTP_TrustedProxyKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts2 := newTestServer(t, map[string]ratelimit.Rule{"http:GET /api/rooms": {Limit: 1, Period: time.Minute}}, Config{TrustedProxies: trusted})
+	ts2 := newTestServer(t, map[string]ratelimit.Rule{"http:GET /api/rooms": {Limit: 1, Period: time.Hour}}, Config{TrustedProxies: trusted})
 	get(t, ts2.URL+"/api/rooms", "X-Forwarded-For", "198.51.100.1")
 	if res, _ := get(t, ts2.URL+"/api/rooms", "X-Forwarded-For", "198.51.100.2"); res.StatusCode != 200 {
 		t.Errorf("distinct clients behind a trusted proxy share a limit: %d", res.StatusCode)

@@ -74,7 +74,7 @@ func TestNamespace_Middleware(t *testing.T) {
 		c.SetIdentity(auth.Identity{ID: hs.User})
 		return nil
 	}
-	rules := map[string]ratelimit.Rule{"/rooms:getRoomMembers": {Limit: 1, Period: time.Minute}}
+	rules := map[string]ratelimit.Rule{"/rooms:getRoomMembers": {Limit: 1, Period: time.Hour}}
 	ts := newTestServerWith(t, rules, Config{}, func(s *Server) { s.rooms.Use(identify) })
 	withAuth := func(c, user string) step {
 		s := connect(c, "/rooms")

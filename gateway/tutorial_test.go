@@ -221,13 +221,15 @@ func TestTutorial_Refusals(t *testing.T) {
 	}
 }
 
-// TestTutorial_RateLimits checks the seed's limits: the 11th chat in 30 s
-// and the 6th join_room in 60 s are refused (no ack, exception), and the
+// TestTutorial_RateLimits checks the seed's limit counts (10 chats, 5
+// join_room; per hour here rather than the seed's 30 s and 1 m, so that the
+// test's burst never straddles two clock-aligned windows): the 11th chat
+// and the 6th join_room are refused (no ack, exception), and the
 // connection keeps working for other events.
 func TestTutorial_RateLimits(t *testing.T) {
 	ts := newTestServer(t, map[string]ratelimit.Rule{
-		"/:chat":      {Limit: 10, Period: 30 * time.Second},
-		"/:join_room": {Limit: 5, Period: time.Minute},
+		"/:chat":      {Limit: 10, Period: time.Hour},
+		"/:join_room": {Limit: 5, Period: time.Hour},
 	}, Config{})
 	steps := []step{connect("a", "/"), connect("b", "/"), joinAs("a", "u-a", "Alice", "room1")}
 	for i := range 11 {

@@ -160,13 +160,15 @@ func (r apiResp) wantError(t *testing.T, status int, message, code string) {
 	}
 }
 
-// wantLimited checks a rate-limit refusal of a 1m rule: 429, Retry-After
-// within the minute's window, and the same wait in the NestJS body.
+// wantLimited checks a rate-limit refusal of a 1h rule: 429, Retry-After
+// within the hour's window, and the same wait in the NestJS body. (Rules in
+// tests are per hour: windows are aligned to the clock, and a burst of test
+// requests must not straddle two of them.)
 func (r apiResp) wantLimited(t *testing.T) {
 	t.Helper()
 	ra, err := strconv.Atoi(r.header.Get("Retry-After"))
-	if err != nil || ra < 1 || ra > 60 {
-		t.Fatalf("Retry-After %q, want 1..60 (status %d)", r.header.Get("Retry-After"), r.status)
+	if err != nil || ra < 1 || ra > 3600 {
+		t.Fatalf("Retry-After %q, want 1..3600 (status %d)", r.header.Get("Retry-After"), r.status)
 	}
 	r.wantError(t, http.StatusTooManyRequests, fmt.Sprintf("Too many requests, retry in %ds.", ra), event.CodeRateLimited)
 }
@@ -626,12 +628,12 @@ func TestChatAPI_Archive(t *testing.T) {
 
 func TestChatAPI_RateLimit(t *testing.T) {
 	rules := map[string]ratelimit.Rule{
-		"http:GET /chats":                   {Limit: 2, Period: time.Minute},
-		"http:GET /chats/{id}/messages":     {Limit: 1, Period: time.Minute},
+		"http:GET /chats":                   {Limit: 2, Period: time.Hour},
+		"http:GET /chats/{id}/messages":     {Limit: 1, Period: time.Hour},
 		"http:POST /chats/{id}/archive":     {Limit: 0}, // unlimited: no headers
-		"http:POST /chats/{id}/members":     {Limit: 5, Period: time.Minute},
-		"http:GET /attachments/{id}":        {Limit: 5, Period: time.Minute},
-		"http:POST /chats/{id}/attachments": {Limit: 5, Period: time.Minute},
+		"http:POST /chats/{id}/members":     {Limit: 5, Period: time.Hour},
+		"http:GET /attachments/{id}":        {Limit: 5, Period: time.Hour},
+		"http:POST /chats/{id}/attachments": {Limit: 5, Period: time.Hour},
 	}
 	st := storetest.Open(t, store.DialectSQLite)
 	e := newAPIEnv(t, st, rules, nil, APIConfig{})
@@ -728,7 +730,7 @@ func TestChatAPI_RateRules(t *testing.T) {
 // series: errors by code (415 included) and rate-limit refusals by rule.
 func TestChatAPI_Metrics(t *testing.T) {
 	st := storetest.Open(t, store.DialectSQLite)
-	e := newAPIEnv(t, st, map[string]ratelimit.Rule{"http:GET /chats": {Limit: 1, Period: time.Minute}}, nil, APIConfig{})
+	e := newAPIEnv(t, st, map[string]ratelimit.Rule{"http:GET /chats": {Limit: 1, Period: time.Hour}}, nil, APIConfig{})
 	alice := e.token("alice")
 	c := mustChat(t, st, "alice")
 	e.request("GET", "/chats", alice, nil)
