@@ -199,10 +199,12 @@ func (ch *Chats) recordUser(ctx context.Context, c *event.Client) error {
 	}
 	u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
 	defer admit(ctx, ch.upserts)()
+	pace := ch.pacer()
 	yield()
 	if err := ch.st.UpsertUser(ctx, u); err != nil {
 		c.Logger().Error("recording user failed", "user_id", id.ID, "err", err)
 	}
+	pace.pay() // holding the slot: the next upsert waits for the pause
 	return nil
 }
 
@@ -299,6 +301,8 @@ func (ch *Chats) connected(c *event.Client) {
 	if ctx.Err() != nil || !c.Socket().Connected() {
 		return // it left while waiting for a slot: nothing to announce or replay
 	}
+	pace := ch.pacer()
+	defer pace.pay() // before done releases the slot (deferred first)
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
@@ -307,7 +311,6 @@ func (ch *Chats) connected(c *event.Client) {
 	if !first && since == "" {
 		return
 	}
-	pace := ch.pacer()
 	pace.yield()
 	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)
 	if first && err == nil {

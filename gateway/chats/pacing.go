@@ -77,12 +77,19 @@ func (ch *Chats) pacer() *pacer {
 // hook has worked payEvery and events flow.
 func (p *pacer) yield() {
 	yield()
-	worked := time.Since(p.mark)
-	if worked < payEvery {
-		return
+	if time.Since(p.mark) >= payEvery {
+		p.pay()
 	}
+}
+
+// pay pauses for the work since the last pause, however short, while
+// events flow. A hook calls it last, before it gives its slot up: the next
+// hook's work then starts after this one's pause, and a storm of short
+// hooks (user upserts of a fraction of a millisecond each, which never
+// reach payEvery) is paced as a whole.
+func (p *pacer) pay() {
 	if f := p.factor(); f > 0 {
-		p.sleep(min(f*worked, maxPause))
+		p.sleep(min(f*time.Since(p.mark), maxPause))
 	}
 	p.mark = time.Now()
 }

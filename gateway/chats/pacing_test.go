@@ -43,6 +43,28 @@ func TestPacer(t *testing.T) {
 	}
 }
 
+// TestPacer_Pay: pay pauses for all the work since the last pause, even
+// below payEvery (a short hook about to give its slot up), and not at all
+// when no events flow.
+func TestPacer_Pay(t *testing.T) {
+	for _, factor := range []time.Duration{0, 1, 3} {
+		var pauses []time.Duration
+		worked := payEvery / 4
+		p := &pacer{factor: func() time.Duration { return factor }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
+			mark: time.Now().Add(-worked)}
+		p.pay()
+		switch {
+		case factor == 0 && len(pauses) != 0:
+			t.Errorf("factor 0: paused %v", pauses)
+		case factor > 0 && (len(pauses) != 1 || pauses[0] < factor*worked || pauses[0] > maxPause):
+			t.Errorf("factor %d: pauses %v after %v of work, want one of at least %v", factor, pauses, worked, factor*worked)
+		}
+		if since := time.Since(p.mark); since > worked/2 {
+			t.Errorf("factor %d: mark not reset: %v ago", factor, since)
+		}
+	}
+}
+
 func TestPauseFactor(t *testing.T) {
 	for _, tc := range []struct {
 		running, flowing bool
