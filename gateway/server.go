@@ -328,6 +328,7 @@ func newServer(lim *ratelimit.Limiter, cfg Config) (*Server, error) {
 			MaxPayload:     cfg.MaxHTTPBufferSize,
 			CORS:           ioCORS,
 			AllowRequest:   func(r *http.Request) error { return handshakeRefusal(p.AllowConnect(r)) },
+			Admit:          func(r *http.Request) func() { return p.AdmitHandshake(r) },
 			WriteTimeout:   cfg.WriteTimeout,
 			BodyTimeout:    cfg.BodyTimeout,
 			SendQueueBytes: cfg.SendQueueBytes,

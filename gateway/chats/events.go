@@ -98,7 +98,7 @@ type Config struct {
 	// Their store calls then hold at most this many of the store's
 	// connections, so a reconnect storm does not queue hundreds of queries
 	// ahead of the other sockets' sends, and each admitted hook pauses while
-	// events flow (pacing.go). Zero means half the Ps (GOMAXPROCS), at least
+	// events flow (event.Pacer). Zero means half the Ps (GOMAXPROCS), at least
 	// 1. It trades a storm's length for the senders' latency: bench's storm
 	// (500 clients replaying 49 messages each, 20 senders in closed loop, 2
 	// cores) took 3.2–3.6 s on SQLite with 1 (the senders' p99 1.45–1.49×
@@ -199,12 +199,12 @@ func (ch *Chats) recordUser(ctx context.Context, c *event.Client) error {
 	}
 	u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
 	defer admit(ctx, ch.upserts)()
-	pace := ch.pacer()
-	yield()
+	pace := ch.n.Pipeline().Pacer()
+	pace.Yield()
 	if err := ch.st.UpsertUser(ctx, u); err != nil {
 		c.Logger().Error("recording user failed", "user_id", id.ID, "err", err)
 	}
-	pace.pay() // holding the slot: the next upsert waits for the pause
+	pace.Pay() // holding the slot: the next upsert waits for the pause
 	return nil
 }
 
@@ -301,8 +301,8 @@ func (ch *Chats) connected(c *event.Client) {
 	if ctx.Err() != nil || !c.Socket().Connected() {
 		return // it left while waiting for a slot: nothing to announce or replay
 	}
-	pace := ch.pacer()
-	defer pace.pay() // before done releases the slot (deferred first)
+	pace := ch.n.Pipeline().Pacer()
+	defer pace.Pay() // before done releases the slot (deferred first)
 	first, err := ch.pres.Connect(ctx, id.ID, c.ID())
 	if err != nil {
 		c.Logger().Error("presence connect failed", "user_id", id.ID, "err", err)
@@ -311,7 +311,7 @@ func (ch *Chats) connected(c *event.Client) {
 	if !first && since == "" {
 		return
 	}
-	pace.yield()
+	pace.Yield()
 	chatIDs, err := ch.st.ChatIDsForUser(ctx, id.ID)
 	if first && err == nil {
 		ch.announce(chatIDs, id.ID, statusOnline)

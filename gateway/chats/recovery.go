@@ -115,7 +115,7 @@ func lastMessageID(hsAuth json.RawMessage) string {
 // auth.lastMessageId, since (see above), in chatIDs, the user's chats (or
 // listErr, the failure to read them), pacing its steps with pace. It runs
 // on c's worker before any event.
-func (ch *Chats) recover(ctx context.Context, c *event.Client, pace *pacer, id auth.Identity, since string, chatIDs []string, listErr error) {
+func (ch *Chats) recover(ctx context.Context, c *event.Client, pace *event.Pacer, id auth.Identity, since string, chatIDs []string, listErr error) {
 	r := &replay{ch: ch, c: c, pace: pace, userID: id.ID, users: newRESTUsers(ch.st),
 		sent: map[string]int64{}, done: recoveredEvent{LastMessageID: since}}
 	err := r.run(ctx, chatIDs, listErr)
@@ -141,7 +141,7 @@ type recovering struct {
 type replay struct {
 	ch     *Chats
 	c      *event.Client
-	pace   *pacer
+	pace   *event.Pacer
 	userID string
 	users  *restUsers
 	done   recoveredEvent
@@ -253,7 +253,7 @@ func (r *replay) send(chatID string, seq int64, id string, msg any) {
 		return
 	}
 	r.sent[chatID] = seq
-	r.pace.yield()
+	r.pace.Yield()
 	r.c.Emit("message", msg)
 	r.done.Count++
 	if id > r.done.LastMessageID {
@@ -283,7 +283,7 @@ func (r *replay) page(ctx context.Context, after string) (last string, more bool
 		r.ch.n.Pipeline().LogRefusal("replay:"+r.userID, "reconnect replay refused by its rate limit", "user_id", r.userID, "rule", syncRule, "err", err)
 		return after, false, err
 	}
-	r.pace.yield()
+	r.pace.Yield()
 	msgs, err := r.ch.st.MissedMessages(ctx, r.userID, after, limit)
 	if err != nil {
 		return after, false, err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type Pipeline struct {
 	// limiterLogged is when a limiter failure was last logged (Unix ns);
 	// limiterSuppressed counts those not logged since.
 	limiterLogged, limiterSuppressed atomic.Int64
+	// handshakes admits the new sessions' handshakes that run at once
+	// while events flow (AdmitHandshake).
+	handshakes chan struct{}
 	// running counts the event handlers running now (Running); lastDone
 	// is when the last one finished (Unix ns; Active).
 	running, lastDone atomic.Int64
@@ -63,7 +67,8 @@ func New(io *socketio.Server, lim *ratelimit.Limiter, m *Metrics, cfg Config) *P
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger, refusals: NewLogLimiter(time.Minute, nil)}
+	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger, refusals: NewLogLimiter(time.Minute, nil),
+		handshakes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
 }

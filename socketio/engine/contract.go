@@ -80,6 +80,12 @@ type Config struct {
 	// chooses the status, the message (the reason a client can show) and
 	// extra headers (Retry-After, X-RateLimit-*).
 	AllowRequest func(r *http.Request) error
+	// Admit, when set, is called for the handshake of every new session
+	// that AllowRequest let through, before the WebSocket upgrade or the
+	// open packet, and its release once the session is open (the gateway
+	// paces new sessions behind its events with it). It may block; it
+	// should return when r's context ends.
+	Admit func(r *http.Request) (release func())
 	// Logger receives engine-level logs. Nil discards.
 	Logger *slog.Logger
 }

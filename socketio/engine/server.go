@@ -286,6 +286,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		return
 	}
 	s.mu.Unlock()
+	if s.cfg.Admit != nil {
+		defer s.cfg.Admit(r)()
+	}
 
 	sid := newSID()
 	c := newConn(s, sid, r, transport)

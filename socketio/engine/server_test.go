@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +61,44 @@ func TestServer_Handshake(t *testing.T) {
 			seen[sid] = true
 		}
 	})
+}
+
+// TestServer_Admit: Admit wraps the handshake of each new session (polling
+// and WebSocket), released once the session is open; requests of existing
+// sessions and refused handshakes are not admitted.
+func TestServer_Admit(t *testing.T) {
+	var admitted, released, open atomic.Int32
+	var ts *testServer
+	ts = newTestServer(t, Config{
+		AllowRequest: func(r *http.Request) error {
+			if r.URL.Query().Get("x") == "refuse" {
+				return errors.New("refused")
+			}
+			return nil
+		},
+		Admit: func(r *http.Request) func() {
+			admitted.Add(1)
+			return func() {
+				open.Store(int32(ts.eng.Count()))
+				released.Add(1)
+			}
+		},
+	})
+	oc := ts.handshake(t)                              // polling
+	ts.post(t, "transport=polling&sid="+oc.SID, "4hi") // a request of that session
+	ts.dialWS(t, "transport=websocket")                // a WebSocket session
+	if status, _, _, err := doReqErr("GET", ts.url("transport=polling&x=refuse"), "", nil); err != nil || status != http.StatusForbidden {
+		t.Fatalf("refused handshake: %d %v", status, err)
+	}
+	testenv.WaitFor(t, 2*time.Second, func() error {
+		if a, r := admitted.Load(), released.Load(); a != 2 || r != 2 {
+			return fmt.Errorf("admitted %d, released %d; want 2 and 2", a, r)
+		}
+		return nil
+	})
+	if n := open.Load(); n != 2 {
+		t.Errorf("sessions open at the last release: %d, want 2 (released once open)", n)
+	}
 }
 
 type statusErr struct{}

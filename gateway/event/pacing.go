@@ -1,16 +1,19 @@
-package chats
+package event
 
 import (
+	"net/http"
 	"runtime"
 	"time"
 )
 
-// Connection hooks (the user upsert, the chat list, a reconnect's replay)
-// are background work next to the sockets' events: a reconnect storm must
-// not slow the messages being sent (issue 9, acceptance 3). Go has no
-// goroutine priorities, so the hooks make room themselves, in two ways.
+// Background work next to the sockets' events (the "/chat" connection
+// hooks: the user upsert, the chat list, a reconnect's replay; and the
+// handshakes of new sessions, AdmitHandshake) must not slow the messages
+// being sent: a reconnect storm is 500 of each at once (issue 9, acceptance
+// 3). Go has no goroutine priorities, so that work makes room itself, in
+// two ways, with a Pacer.
 //
-// yield, between steps (the upsert, each store read, each replayed
+// Yield, between steps (the upsert, each store read, each replayed
 // message), puts the hook behind every goroutine runnable at that moment
 // (runtime.Gosched; it returns at once when none is): without it,
 // ConnectConcurrency hooks replaying a storm's backlog kept the server's
@@ -18,8 +21,8 @@ import (
 // store's single writer that every other sender queues for, waited behind
 // them.
 //
-// A pacer, while events flow (one is running, or one finished within
-// recentEvents: event.Pipeline.Active), also pauses a hook once it has
+// A Pacer, while events flow (one is running, or one finished within
+// recentEvents: Pipeline.Active), also pauses a hook once it has
 // worked payEvery since its last pause: as long as it worked, so that the
 // hook takes at most half of a core, and three times as long when an event
 // is running at that very instant, a sign that events are queueing for the
@@ -35,7 +38,7 @@ import (
 // pausing 1× took 2.0 s and raised the senders' p99 1.76–2.02×; 2× took
 // 2.3–3.1 s, 1.54–1.76×; 3× took 3.3 s, 1.28–1.38×.
 
-// payEvery is the work a hook does before a pacer pauses it (when events
+// payEvery is the work a hook does before a Pacer pauses it (when events
 // flow); maxPause bounds one pause.
 const (
 	payEvery = time.Millisecond
@@ -57,39 +60,60 @@ func pauseFactor(running, flowing bool) time.Duration {
 	return 0
 }
 
-func yield() { runtime.Gosched() }
-
-// pacer paces one hook's steps.
-type pacer struct {
+// Pacer paces the steps of one piece of background work.
+type Pacer struct {
 	factor func() time.Duration // pauseFactor now
 	sleep  func(time.Duration)  // time.Sleep
 	mark   time.Time            // start of the work not paid for by a pause
 }
 
-// pacer returns a pacer for one connection hook of ch.
-func (ch *Chats) pacer() *pacer {
-	p := ch.n.Pipeline()
+// Pacer returns a Pacer for one piece of background work, its work
+// counted from now.
+func (p *Pipeline) Pacer() *Pacer {
 	factor := func() time.Duration { return pauseFactor(p.Running() > 0, p.Active(recentEvents)) }
-	return &pacer{factor: factor, sleep: time.Sleep, mark: time.Now()}
+	return &Pacer{factor: factor, sleep: time.Sleep, mark: time.Now()}
 }
 
-// yield is called between a hook's steps: yield, then a pause when the
-// hook has worked payEvery and events flow.
-func (p *pacer) yield() {
-	yield()
+// Yield is called between the work's steps: yield the P, then a pause when
+// it has worked payEvery and events flow.
+func (p *Pacer) Yield() {
+	runtime.Gosched()
 	if time.Since(p.mark) >= payEvery {
-		p.pay()
+		p.Pay()
 	}
 }
 
-// pay pauses for the work since the last pause, however short, while
+// Pay pauses for the work since the last pause, however short, while
 // events flow. A hook calls it last, before it gives its slot up: the next
 // hook's work then starts after this one's pause, and a storm of short
 // hooks (user upserts of a fraction of a millisecond each, which never
 // reach payEvery) is paced as a whole.
-func (p *pacer) pay() {
+func (p *Pacer) Pay() {
 	if f := p.factor(); f > 0 {
 		p.sleep(min(f*time.Since(p.mark), maxPause))
 	}
 	p.mark = time.Now()
+}
+
+// AdmitHandshake is the engine's Admit hook: while events flow, the
+// handshakes of new sessions (the WebSocket upgrade or the open packet)
+// run at most half the Ps at a time, and each pays for its work (Pay)
+// before it frees its slot; with no events it costs nothing. Without it the
+// 500 upgrades and CONNECTs of a reconnect storm ran in its first 200 ms,
+// which then held the senders' p99. A client that leaves while it waits is
+// let through at once (its handshake then fails on its own).
+func (p *Pipeline) AdmitHandshake(r *http.Request) (release func()) {
+	if !p.Active(recentEvents) {
+		return func() {}
+	}
+	select {
+	case p.handshakes <- struct{}{}:
+	case <-r.Context().Done():
+		return func() {}
+	}
+	pace := p.Pacer()
+	return func() {
+		pace.Pay()
+		<-p.handshakes
+	}
 }

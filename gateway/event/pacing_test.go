@@ -1,6 +1,8 @@
-package chats
+package event
 
 import (
+	"context"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -22,9 +24,9 @@ func TestPacer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var pauses []time.Duration
-			p := &pacer{factor: func() time.Duration { return tc.factor }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
+			p := &Pacer{factor: func() time.Duration { return tc.factor }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
 				mark: time.Now().Add(-tc.worked)}
-			p.yield()
+			p.Yield()
 			if tc.want == 0 {
 				if len(pauses) != 0 {
 					t.Fatalf("paused %v", pauses)
@@ -50,9 +52,9 @@ func TestPacer_Pay(t *testing.T) {
 	for _, factor := range []time.Duration{0, 1, 3} {
 		var pauses []time.Duration
 		worked := payEvery / 4
-		p := &pacer{factor: func() time.Duration { return factor }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
+		p := &Pacer{factor: func() time.Duration { return factor }, sleep: func(d time.Duration) { pauses = append(pauses, d) },
 			mark: time.Now().Add(-worked)}
-		p.pay()
+		p.Pay()
 		switch {
 		case factor == 0 && len(pauses) != 0:
 			t.Errorf("factor 0: paused %v", pauses)
@@ -75,5 +77,49 @@ func TestPauseFactor(t *testing.T) {
 		if got := pauseFactor(tc.running, tc.flowing); got != tc.want {
 			t.Errorf("pauseFactor(running %v, flowing %v) = %d, want %d", tc.running, tc.flowing, got, tc.want)
 		}
+	}
+}
+
+// TestAdmitHandshake: with no events a handshake takes no slot; while one
+// runs, handshakes take the slots one each, a second waits for the first's
+// release (after its pause), and one whose client left returns at once.
+func TestAdmitHandshake(t *testing.T) {
+	p := &Pipeline{handshakes: make(chan struct{}, 1)}
+	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+	p.AdmitHandshake(req)()
+	if len(p.handshakes) != 0 {
+		t.Fatal("a handshake took a slot with no events")
+	}
+	p.running.Add(1) // an event is running
+	release := p.AdmitHandshake(req)
+	if len(p.handshakes) != 1 {
+		t.Fatalf("slots in use %d while events run, want 1", len(p.handshakes))
+	}
+	second := make(chan func(), 1)
+	go func() { second <- p.AdmitHandshake(req) }()
+	select {
+	case <-second:
+		t.Fatal("a second handshake ran beside the first")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	select {
+	case r := <-second:
+		r()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second handshake was not admitted after the first's release")
+	}
+	if len(p.handshakes) != 0 {
+		t.Fatalf("slots in use %d after both releases, want 0", len(p.handshakes))
+	}
+
+	hold := p.AdmitHandshake(req)
+	defer hold()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := p.AdmitHandshake(req.WithContext(ctx)) // its client left
+	gone()
+	if len(p.handshakes) != 1 {
+		t.Fatalf("slots in use %d after a departed client's release, want 1 (the held one)", len(p.handshakes))
 	}
 }
