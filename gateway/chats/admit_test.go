@@ -4,44 +4,16 @@ import (
 	"context"
 	"testing"
 	"time"
-)
 
-// TestAdmit: at most ConnectConcurrency hooks hold a slot; a waiter gets
-// one when a holder releases it, and runs unadmitted (a no-op release) when
-// its deadline passes first, so the bound never fails a connection.
-func TestAdmit(t *testing.T) {
-	ch := &Chats{slots: make(chan struct{}, 1)}
-	release := admit(context.Background(), ch.slots)
-	got := make(chan func(), 1)
-	go func() { got <- admit(context.Background(), ch.slots) }()
-	select {
-	case <-got:
-		t.Fatal("a second hook got the only slot while it was held")
-	case <-time.After(50 * time.Millisecond):
-	}
-	release()
-	select {
-	case r := <-got:
-		r()
-	case <-time.After(5 * time.Second):
-		t.Fatal("the waiter did not get the released slot")
-	}
-	held := admit(context.Background(), ch.slots)
-	defer held()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	admit(ctx, ch.slots)() // returns at the deadline; its release must not free the held slot
-	if len(ch.slots) != 1 {
-		t.Fatalf("slots in use %d after an unadmitted release, want 1", len(ch.slots))
-	}
-}
+	"github.com/sockgate/sockgate/gateway/event"
+)
 
 // TestAdmitted: a hook waits for a slot for as long as its socket lives
 // (no timeout of its own, which let every hook still queued at the end of
 // a long storm run at once), gets a context whose deadline counts from its
 // admission, and its done releases only a slot it holds.
 func TestAdmitted(t *testing.T) {
-	ch := &Chats{slots: make(chan struct{}, 1)}
+	ch := &Chats{slots: make(event.Slots, 1)}
 	ctx, done := ch.admitted(context.Background(), time.Minute)
 	if len(ch.slots) != 1 {
 		t.Fatalf("slots in use %d after admission, want 1", len(ch.slots))

@@ -133,7 +133,7 @@ type Chats struct {
 	// slots admits Config.ConnectConcurrency connection hooks at a time;
 	// upserts as many user upserts, apart: a CONNECT waits for the upserts
 	// ahead of it, not for the replays of every reconnect before it.
-	slots, upserts chan struct{}
+	slots, upserts event.Slots
 	// maxReplay caps the messages replayed to one reconnecting socket.
 	maxReplay int
 
@@ -152,8 +152,8 @@ func New(n *event.Namespace, st *store.Store, cfg Config) *Chats {
 	if cfg.Cluster.Redis != nil {
 		pres = newRedisPresence(cfg.Cluster, n.Pipeline().Logger())
 	}
-	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay, slots: make(chan struct{}, cfg.ConnectConcurrency),
-		upserts: make(chan struct{}, cfg.ConnectConcurrency), rec: recovering{byChat: map[string]map[*replay]struct{}{}}}
+	ch := &Chats{n: n, st: st, pres: pres, maxReplay: cfg.MaxReplay, slots: make(event.Slots, cfg.ConnectConcurrency),
+		upserts: make(event.Slots, cfg.ConnectConcurrency), rec: recovering{byChat: map[string]map[*replay]struct{}{}}}
 	ch.seq = newSequencer(ch.emitLive, ch.missing)
 	n.IO().OnServerSideEmit(liveEvent, ch.remote)
 	n.Use(ch.recordUser)
@@ -198,7 +198,7 @@ func (ch *Chats) recordUser(ctx context.Context, c *event.Client) error {
 		return nil
 	}
 	u := store.User{ID: id.ID, Name: id.Name, Username: id.Username, Email: id.Email}
-	defer admit(ctx, ch.upserts)()
+	defer ch.upserts.Admit(ctx)()
 	pace := ch.n.Pipeline().Pacer()
 	pace.Yield()
 	if err := ch.st.UpsertUser(ctx, u); err != nil {
@@ -323,19 +323,7 @@ func (ch *Chats) connected(c *event.Client) {
 	}
 }
 
-// admit waits for one of slots and returns its release. When ctx ends
-// first the hook runs anyway, unadmitted (the bound smooths a storm; it
-// never fails a connection).
-func admit(ctx context.Context, slots chan struct{}) (release func()) {
-	select {
-	case slots <- struct{}{}:
-		return func() { <-slots }
-	case <-ctx.Done():
-		return func() {}
-	}
-}
-
-// admitted waits for one of ch.slots (admit) until parent ends, then returns the
+// admitted waits for one of ch.slots (Slots.Admit) until parent ends, then returns the
 // hook's context, parent with a deadline work from then, and done, which
 // cancels it and releases the slot. The wait has no deadline of its own:
 // when it had one (the event timeout), every hook still queued at the end
@@ -345,7 +333,7 @@ func admit(ctx context.Context, slots chan struct{}) (release func()) {
 // messages meanwhile. The deadline counts from admission, so a hook that
 // waited long still has the time for its store calls.
 func (ch *Chats) admitted(parent context.Context, work time.Duration) (ctx context.Context, done func()) {
-	release := admit(parent, ch.slots)
+	release := ch.slots.Admit(parent)
 	ctx, cancel := context.WithTimeout(parent, work)
 	return ctx, func() { cancel(); release() }
 }

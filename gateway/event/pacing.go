@@ -1,6 +1,7 @@
 package event
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"time"
@@ -95,6 +96,22 @@ func (p *Pacer) Pay() {
 	p.mark = time.Now()
 }
 
+// Slots bounds the pieces of background work of one kind that run at once
+// (the "/chat" hooks, the user upserts, the handshakes while events flow).
+type Slots chan struct{}
+
+// Admit waits for one of s and returns its release. When ctx ends first
+// the work runs anyway, unadmitted, with a release that frees nothing: the
+// bound smooths a storm, it never fails a connection.
+func (s Slots) Admit(ctx context.Context) (release func()) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }
+	case <-ctx.Done():
+		return func() {}
+	}
+}
+
 // AdmitHandshake is the engine's Admit hook: while events flow, the
 // handshakes of new sessions (the WebSocket upgrade or the open packet)
 // run at most half the Ps at a time, and each pays for its work (Pay)
@@ -106,14 +123,13 @@ func (p *Pipeline) AdmitHandshake(r *http.Request) (release func()) {
 	if !p.Active(recentEvents) {
 		return func() {}
 	}
-	select {
-	case p.handshakes <- struct{}{}:
-	case <-r.Context().Done():
-		return func() {}
+	free := p.handshakes.Admit(r.Context())
+	if r.Context().Err() != nil {
+		return free // its client left: nothing to pay for
 	}
 	pace := p.Pacer()
 	return func() {
 		pace.Pay()
-		<-p.handshakes
+		free()
 	}
 }

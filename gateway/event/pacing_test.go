@@ -84,7 +84,7 @@ func TestPauseFactor(t *testing.T) {
 // runs, handshakes take the slots one each, a second waits for the first's
 // release (after its pause), and one whose client left returns at once.
 func TestAdmitHandshake(t *testing.T) {
-	p := &Pipeline{handshakes: make(chan struct{}, 1)}
+	p := &Pipeline{handshakes: make(Slots, 1)}
 	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
 	p.AdmitHandshake(req)()
 	if len(p.handshakes) != 0 {
@@ -121,5 +121,35 @@ func TestAdmitHandshake(t *testing.T) {
 	gone()
 	if len(p.handshakes) != 1 {
 		t.Fatalf("slots in use %d after a departed client's release, want 1 (the held one)", len(p.handshakes))
+	}
+}
+
+// TestSlots_Admit: at most len(slots) pieces of work hold a slot; a waiter
+// gets one when a holder releases it, and runs unadmitted (a no-op release)
+// when its context ends first, so the bound never fails a connection.
+func TestSlots_Admit(t *testing.T) {
+	slots := make(Slots, 1)
+	release := slots.Admit(context.Background())
+	got := make(chan func(), 1)
+	go func() { got <- slots.Admit(context.Background()) }()
+	select {
+	case <-got:
+		t.Fatal("a second piece of work got the only slot while it was held")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	select {
+	case r := <-got:
+		r()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter did not get the released slot")
+	}
+	held := slots.Admit(context.Background())
+	defer held()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	slots.Admit(ctx)() // returns at the deadline; its release must not free the held slot
+	if len(slots) != 1 {
+		t.Fatalf("slots in use %d after an unadmitted release, want 1", len(slots))
 	}
 }

@@ -46,7 +46,7 @@ type Pipeline struct {
 	limiterLogged, limiterSuppressed atomic.Int64
 	// handshakes admits the new sessions' handshakes that run at once
 	// while events flow (AdmitHandshake).
-	handshakes chan struct{}
+	handshakes Slots
 	// running counts the event handlers running now (Running); lastDone
 	// is when the last one finished (Unix ns; Active).
 	running, lastDone atomic.Int64
@@ -68,7 +68,7 @@ func New(io *socketio.Server, lim *ratelimit.Limiter, m *Metrics, cfg Config) *P
 		cfg.Now = time.Now
 	}
 	p := &Pipeline{io: io, lim: lim, metrics: m, cfg: cfg, log: cfg.Logger, refusals: NewLogLimiter(time.Minute, nil),
-		handshakes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+		handshakes: make(Slots, max(1, runtime.GOMAXPROCS(0)/2))}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
 }
