@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -39,6 +40,10 @@ type job struct {
 	History int      `json:"history"`
 	Tokens  []string `json:"tokens"`
 	Groups  []group  `json:"groups"`
+	// Delay is socket.io-client's reconnectionDelay: each stormer
+	// reconnects after Delay × [0.5, 1.5) (its randomizationFactor 0.5,
+	// the first attempt's backoff); 0: every stormer at the same instant.
+	Delay time.Duration `json:"delay"`
 }
 
 // stormChild is the running child process.
@@ -164,6 +169,15 @@ func stormAll(ctx context.Context, j job, events chan<- string) (int64, error) {
 	for _, gr := range j.Groups {
 		for _, m := range gr.Members {
 			g.Go(func() error {
+				if j.Delay > 0 {
+					t := time.NewTimer(time.Duration((0.5 + rand.Float64()) * float64(j.Delay)))
+					select {
+					case <-t.C:
+					case <-gctx.Done():
+						t.Stop()
+						return gctx.Err()
+					}
+				}
 				n, err := recoverOne(gctx, srv, j.History, j.Tokens[m], gr.First, events)
 				total.Add(int64(n))
 				return err

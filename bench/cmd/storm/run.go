@@ -137,7 +137,7 @@ func (w *world) connectSenders(ctx context.Context) error {
 // measure runs the senders through the idle window, then the storm.
 func (w *world) measure(ctx context.Context) (result, error) {
 	var res result
-	child, err := startChild(job{Addr: w.srv.Addr, History: w.cfg.history, Tokens: w.tokens, Groups: w.groups})
+	child, err := startChild(job{Addr: w.srv.Addr, History: w.cfg.history, Tokens: w.tokens, Groups: w.groups, Delay: w.cfg.delay})
 	if err != nil {
 		return res, err
 	}
