@@ -458,6 +458,11 @@ func (s *Server) typing(ctx context.Context, c *event.Client, req typingReq) (ev
 // Handler returns the one http.Handler serving everything (SPEC §1).
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// AcceptGate returns a gate that defers the accepting of new connections
+// to the events while they flow; the caller wires it as its http.Server's
+// listener and ConnState hook (event.AcceptGate).
+func (s *Server) AcceptGate() *event.AcceptGate { return s.p.AcceptGate() }
+
 // Shutdown disconnects every socket and waits for the running handlers and
 // the disconnect handlers, within ctx's deadline; then it cancels the
 // context of what still runs. Last, with Config.Redis, it stops the

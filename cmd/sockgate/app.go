@@ -236,9 +236,11 @@ func (m *Main) serve() error {
 	if err != nil {
 		return err
 	}
-	m.ln = ln
+	gate := m.gw.AcceptGate()
+	m.ln = gate.Listener(ln)
 	m.http = &http.Server{
 		Handler:           m.gw.Handler(),
+		ConnState:         gate.ConnState,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -17,10 +17,11 @@
 //     handshake (SocketAuth, never from a payload), the client address, and
 //     each product's per-socket state in a typed Local.
 //   - Metrics are the gateway's Prometheus series.
-//   - Pacer and AdmitHandshake make background work (the "/chat"
-//     connection hooks, new sessions' handshakes) defer to the events while
-//     they flow (Active), so that a reconnect storm does not slow the
-//     messages being sent (pacing.go).
+//   - Pacer, AdmitHandshake and AcceptGate make background work (the
+//     "/chat" connection hooks, new sessions' handshakes, new connections'
+//     first requests) defer to the events while they flow (Active), so that
+//     a reconnect storm does not slow the messages being sent (pacing.go,
+//     accept.go).
 //
 // It may import the core (socketio), auth and ratelimit, never a product
 // package or the wiring (package gateway).
