@@ -98,12 +98,13 @@ fuzz:
 	  bash .ci/fuzz.sh $(GO) $$pkg $$fn $(FUZZTIME); done
 
 ## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md. Then the
-## reconnect storm on the real binary (bench/cmd/storm: fails when the storm raises other senders' p99 above 2x idle),
+## reconnect storm on the real binary, closed loop then open loop at 1000 msg/s (bench/cmd/storm: fails when the storm
+## raises other senders' p99 above 2x idle),
 ## and durable /chat messages on SQLite and PostgreSQL (bench/cmd/durable, 3 s windows). Every step runs; make bench
 ## fails at the end if one did.
 bench:
 	cd bench && $(GO) run ./cmd/benchrun
-	cd bench && st=0; $(GO) run ./cmd/storm || st=1; \
+	cd bench && st=0; $(GO) run ./cmd/storm || st=1; $(GO) run ./cmd/storm -rate 1000 || st=1; \
 	  $(GO) run ./cmd/durable -warmup 1s -duration 3s || st=1; \
 	  $(GO) run ./cmd/durable -warmup 1s -duration 3s -db $(BENCH_PG) || st=1; exit $$st
 
