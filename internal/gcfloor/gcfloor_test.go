@@ -16,13 +16,13 @@ func TestPercent(t *testing.T) {
 		floor, live uint64
 		base, want  int
 	}{
-		{64 * mb, 4 * mb, 100, 1500},     // next cycle at 4 MB × 16 = 64 MB
-		{64 * mb, 40 * mb, 100, 100},     // 60% is below GOGC: GOGC
-		{64 * mb, 64 * mb, 100, 100},     // at the floor: GOGC
-		{64 * mb, 500 * mb, 200, 200},    // a large heap keeps its GOGC
-		{64 * mb, 1000, 100, 1600},       // capped: the heap minimum, 4 MB × 16, is the floor
-		{64 * mb, 0, 100, 1600},          // no cycle yet: the first one at the floor
-		{2 * mb, 0, 100, 100},            // a floor below the heap minimum: GOGC
+		{64 * mb, 4 * mb, 100, 1500},  // next cycle at 4 MB × 16 = 64 MB
+		{64 * mb, 40 * mb, 100, 100},  // 60% is below GOGC: GOGC
+		{64 * mb, 64 * mb, 100, 100},  // at the floor: GOGC
+		{64 * mb, 500 * mb, 200, 200}, // a large heap keeps its GOGC
+		{64 * mb, 1000, 100, 1600},    // capped: the heap minimum, 4 MB × 16, is the floor
+		{64 * mb, 0, 100, 1600},       // no cycle yet: the first one at the floor
+		{2 * mb, 0, 100, 100},         // a floor below the heap minimum: GOGC
 	} {
 		if got := Percent(tc.floor, tc.live, tc.base); got != tc.want {
 			t.Errorf("Percent(%d, %d, %d) = %d, want %d", tc.floor, tc.live, tc.base, got, tc.want)
