@@ -24,6 +24,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"time"
 )
 
 // heapMinimum is the Go runtime's smallest heap goal at GOGC=100
@@ -38,12 +39,15 @@ type Tuner struct {
 
 	mu      sync.Mutex
 	stopped bool
+	quit    chan struct{} // closed by Stop: ends reduce
 }
 
 // Start makes a Tuner for floor bytes. floor 0, or a disabled collector
 // (GOGC=off), makes one that does nothing.
-func Start(floor uint64) *Tuner {
-	t := &Tuner{floor: floor}
+func Start(floor uint64) *Tuner { return start(floor, idleCheck) }
+
+func start(floor uint64, idleEvery time.Duration) *Tuner {
+	t := &Tuner{floor: floor, quit: make(chan struct{})}
 	t.base = debug.SetGCPercent(100)
 	debug.SetGCPercent(t.base)
 	if floor == 0 || t.base < 0 {
@@ -52,7 +56,50 @@ func Start(floor uint64) *Tuner {
 	}
 	t.adjust()
 	t.arm()
+	go t.reduce(idleEvery)
 	return t
+}
+
+// Idle collection. Go collects only when the heap reaches its goal, so a
+// server that stops allocating keeps its last burst's garbage resident:
+// with the floor, up to the floor (10,000 idle connections: 7.7 KB of RSS
+// each, 6.4 without the floor). V8's memory reducer collects when a process
+// goes idle; reduce does the same: when, over one period, the process
+// allocated less than idleAlloc while the heap holds more than floor/8 of
+// garbage and of free memory not returned to the system (after a cycle
+// the runtime keeps free pages up to about its heap goal, the floor), it
+// collects and returns the free memory (debug.FreeOSMemory). A server
+// under load never meets the condition.
+const (
+	idleCheck = time.Second
+	idleAlloc = 1 << 20
+)
+
+// reduce checks every period until Stop.
+func (t *Tuner) reduce(every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
+	metrics.Read(samples)
+	lastAllocs := samples[0].Value.Uint64()
+	for {
+		select {
+		case <-t.quit:
+			return
+		case <-tick.C:
+		}
+		metrics.Read(samples)
+		allocs, objects, live, free := samples[0].Value.Uint64(), samples[1].Value.Uint64(), samples[2].Value.Uint64(), samples[3].Value.Uint64()
+		if allocs-lastAllocs < idleAlloc && objects+free > live+t.floor/8 {
+			debug.FreeOSMemory()
+		}
+		lastAllocs = allocs
+	}
 }
 
 // arm registers adjust to run after the next collection (once a fresh
@@ -106,6 +153,7 @@ func (t *Tuner) Stop() {
 	defer t.mu.Unlock()
 	if !t.stopped {
 		t.stopped = true
+		close(t.quit)
 		debug.SetGCPercent(t.base)
 	}
 }

@@ -90,3 +90,26 @@ func TestTuner_GoalAtFloor(t *testing.T) {
 		return nil
 	})
 }
+
+var sink [][]byte
+
+// TestTuner_IdleCollection: garbage left when allocation stops, below the
+// floor (so no cycle comes by itself), is collected within a few periods.
+func TestTuner_IdleCollection(t *testing.T) {
+	const floor = 256 << 20
+	runtime.GC()
+	tu := start(floor, 20*time.Millisecond)
+	defer tu.Stop()
+	for range 64 {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	sink = nil // 64 MB of garbage, a quarter of the floor
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		metrics.Read(s)
+		if objects, live := s[0].Value.Uint64(), liveHeap(); objects > live+floor/8 {
+			return fmt.Errorf("heap objects %d MB with %d MB live: the idle garbage was not collected", objects>>20, live>>20)
+		}
+		return nil
+	})
+}
