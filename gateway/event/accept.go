@@ -30,7 +30,9 @@ const acceptWait = 2 * time.Millisecond
 // Wire it as the HTTP server's listener (Listener) and its ConnState hook
 // (ConnState): a connection's first request ends when its state first
 // becomes idle (a response written), hijacked (a WebSocket upgrade) or
-// closed.
+// closed. ConnState must see the very connections Listener returned: a
+// listener wrapped around it that returns other values (TLS) would keep
+// every slot taken, and each connection would then wait acceptWait.
 type AcceptGate struct {
 	flowing func() bool
 	slots   Slots
