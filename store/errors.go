@@ -148,6 +148,12 @@ func sqliteRetryable(code int) bool {
 	return false
 }
 
+// sqliteBusy reports SQLITE_BUSY (or one of its extended codes).
+func sqliteBusy(err error) bool {
+	code, ok := sqliteCode(err)
+	return ok && code&0xff == sqlite3.SQLITE_BUSY
+}
+
 // sqliteCode returns the (extended) result code of a SQLite error.
 func sqliteCode(err error) (int, bool) {
 	var se *sqlite.Error
