@@ -100,7 +100,8 @@ fuzz:
 ## bench: sockgate's core against Node's socket.io 4.8 (see bench/README.md); writes bench/RESULTS.md. Then the
 ## reconnect storm on the real binary, closed loop then open loop at 1000 msg/s (bench/cmd/storm: fails when the storm
 ## raises other senders' p99 above 2x idle),
-## and durable /chat messages on SQLite and PostgreSQL (bench/cmd/durable, 3 s windows). Every step runs; make bench
+## and durable /chat messages on SQLite and PostgreSQL (bench/cmd/durable, 3 s windows; their figures go into RESULTS.md by hand, after
+## the cluster section, which benchrun keeps). Every step runs; make bench
 ## fails at the end if one did.
 bench:
 	cd bench && $(GO) run ./cmd/benchrun

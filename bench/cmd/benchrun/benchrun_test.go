@@ -95,3 +95,18 @@ func TestSpliceCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestHandWritten: what follows the cluster section survives a full run;
+// a report without one keeps nothing.
+func TestHandWritten(t *testing.T) {
+	report := "# r\n" + clusterBegin + "\nc\n" + clusterEnd + "\n\n## Durable\n\nfigures\n"
+	if got, want := handWritten(report), "\n## Durable\n\nfigures\n"; got != want {
+		t.Fatalf("handWritten = %q, want %q", got, want)
+	}
+	if got := handWritten("# r\n" + clusterBegin + "\nc\n" + clusterEnd + "\n"); got != "" {
+		t.Fatalf("handWritten of a report ending with its cluster section = %q", got)
+	}
+	if got := handWritten("# r\n\n## Durable\n"); got != "" {
+		t.Fatalf("handWritten without a cluster section = %q", got)
+	}
+}

@@ -360,6 +360,22 @@ func spliceCluster(report, section string) string {
 	return report[:i] + section + rest
 }
 
+// handWritten returns what follows the cluster section in a report (the
+// durable-message and reconnect-storm sections, which make bench's later
+// steps print and are written in by hand), so that a full run keeps it:
+// "" when the report has no cluster section.
+func handWritten(report string) string {
+	j := strings.Index(report, clusterEnd)
+	if j < 0 {
+		return ""
+	}
+	rest := strings.TrimLeft(report[j+len(clusterEnd):], "\n")
+	if rest == "" {
+		return ""
+	}
+	return "\n" + rest
+}
+
 // existingCluster returns the cluster section of the report file at path
 // ("" when none).
 func existingCluster(report string) string {

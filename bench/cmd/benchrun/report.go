@@ -350,6 +350,7 @@ func (b *bench) writeReport(profs []*profile) error {
 	} else {
 		p("%s", existingCluster(string(old))) // a previous run's cluster figures
 	}
+	p("%s", handWritten(string(old)))
 	return os.WriteFile(path, []byte(w.String()), 0o644)
 }
 
